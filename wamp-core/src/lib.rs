@@ -1,0 +1,54 @@
+//! `wamp-core`: the sans-IO heart of a WAMP (Web Application Messaging Protocol) stack.
+//!
+//! This crate holds pure data and state machines: no sockets, no clocks, no threads, no
+//! async runtime. The runtime crates (`wamp-tokio`, `wamp-async-std`) and the transports
+//! (`wamp-transport-rawsocket`, `wamp-transport-ws`) move bytes; this crate decides what
+//! the bytes mean.
+//!
+//! # The wire layer
+//!
+//! - [`Message`] and its per-type structs in [`message`]: every message of the basic and
+//!   advanced profiles, plus Autobahn's `EVENT_RECEIVED`.
+//! - [`SerializerKind`] (run time) and the [`serializer::Serializer`] trait (compile
+//!   time): JSON (with the `"\0"`+base64 binary convention), MessagePack and CBOR, each
+//!   with its WebSocket subprotocol and RawSocket ID.
+//! - [`Payload`]: `Arguments`/`ArgumentsKw` kept as encoded bytes, decoded on demand into
+//!   any `serde` type, forwarded without re-encoding between peers of one serializer.
+//! - [`Dict`] (`Options`/`Details`) with typed accessors for the well-known keys, [`Value`]
+//!   for dynamic data, [`Uri`] and the [`Id`] family.
+//! - [`DecodeError`] tells "not WAMP at all" from "WAMP that breaks a rule", and names the
+//!   message type and field; decoding never panics.
+//!
+//! ```
+//! use wamp_core::{Message, SerializerKind};
+//! let frame = bytes::Bytes::from_static(br#"[36,5512315355,4429313566,{},["Hello, event!"]]"#);
+//! let Message::Event(event) = SerializerKind::Json.decode(frame).unwrap() else { panic!() };
+//! let (greeting,): (String,) = event.payload.args().unwrap();
+//! assert_eq!(greeting, "Hello, event!");
+//! // Forward to a MessagePack peer: the payload is converted once, on encoding.
+//! let bytes = SerializerKind::MsgPack.encode(&Message::Event(event)).unwrap();
+//! assert_eq!(bytes[0], 0x95); // a five-element array
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod dict;
+pub mod error;
+pub mod id;
+pub mod message;
+pub mod payload;
+pub mod serializer;
+pub mod uri;
+pub mod value;
+
+pub use dict::{CancelMode, Details, Dict, InvokePolicy, Options};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, PayloadError, PayloadPart};
+pub use id::{
+    Id, PublicationId, RegistrationId, RequestId, RequestIdGenerator, SessionId, SubscriptionId,
+};
+pub use message::{Message, MessageType};
+pub use payload::Payload;
+pub use serializer::SerializerKind;
+pub use uri::{MatchPolicy, Uri};
+pub use value::{Map, Value};

@@ -36,7 +36,7 @@ roundtrip
     (args, kwargs, authextra, challenge extra, ...) keep their order and content.
 
 generate
-    Writes about ``--count`` (default 1000) messages that Autobahn builds itself
+    Writes ``--count`` (default 1000) messages that Autobahn builds itself
     from its message classes, deterministically from ``--seed`` (default 1),
     one per line::
 

@@ -147,6 +147,7 @@ pub(crate) fn decode<S: Serializer>(frame: Bytes) -> std::result::Result<Message
         MessageType::Unsubscribe => Message::Unsubscribe(Unsubscribe {
             request: r.id(1)?.into(),
             subscription: r.id(2)?.into(),
+            options: r.optional_dict(3)?,
         }),
         MessageType::Unsubscribed => {
             let (request, details) = r.ack_or_revocation()?;
@@ -192,6 +193,7 @@ pub(crate) fn decode<S: Serializer>(frame: Bytes) -> std::result::Result<Message
         MessageType::Unregister => Message::Unregister(Unregister {
             request: r.id(1)?.into(),
             registration: r.id(2)?.into(),
+            options: r.optional_dict(3)?,
         }),
         MessageType::Unregistered => {
             let (request, details) = r.ack_or_revocation()?;
@@ -230,6 +232,7 @@ fn is_optional(ty: MessageType, name: &str) -> bool {
     matches!(name, "Arguments" | "ArgumentsKw")
         || (name == "Details"
             && matches!(ty, MessageType::Unsubscribed | MessageType::Unregistered))
+        || (name == "Options" && matches!(ty, MessageType::Unsubscribe | MessageType::Unregister))
 }
 
 struct Reader<'a, S> {
@@ -306,6 +309,15 @@ impl<S: Serializer> Reader<'_, S> {
         Ok(dict)
     }
 
+    /// A trailing dict that may be absent (then empty).
+    fn optional_dict(&self, index: usize) -> std::result::Result<Dict, DecodeError> {
+        if index < self.ranges.len() {
+            self.dict(index)
+        } else {
+            Ok(Dict::new())
+        }
+    }
+
     /// The acknowledgement form `[T, Request]` or the revocation form `[T, 0, Details]`.
     fn ack_or_revocation(&self) -> std::result::Result<(Option<RequestId>, Dict), DecodeError> {
         let n: u64 = self.value(1, "an ID")?;
@@ -336,11 +348,15 @@ impl<S: Serializer> Reader<'_, S> {
         let (Some(args), kwargs) = (slice(args_index), slice(args_index + 1)) else {
             return Ok(Payload::empty());
         };
-        match S::element_kind(&args) {
+        let mut args = Some(args);
+        match S::element_kind(args.as_deref().unwrap_or_default()) {
             ElementKind::List => {}
+            // Autobahn writes `null` Arguments before ArgumentsKw when it has no args;
+            // read it as absent rather than refuse the message.
+            ElementKind::Null => args = None,
             ElementKind::Binary if kwargs.is_none() => {
                 // Payload passthru / E2E encryption: one opaque binary element.
-                return match S::decode_value::<Value>(&args) {
+                return match S::decode_value::<Value>(args.as_deref().unwrap_or_default()) {
                     Ok(Value::Bytes(b)) => Ok(Payload::transparent(b)),
                     Ok(other) => Err(self.err(
                         args_index,
@@ -362,6 +378,6 @@ impl<S: Serializer> Reader<'_, S> {
                 return Err(self.err(args_index + 1, "must be a dict"));
             }
         }
-        Ok(Payload::from_encoded(S::KIND, Some(args), kwargs))
+        Ok(Payload::from_encoded(S::KIND, args, kwargs))
     }
 }

@@ -123,7 +123,10 @@ pub(crate) fn encode<S: Serializer>(msg: &Message) -> Result<Vec<u8>, EncodeErro
         Message::Published(m) => fixed!([code, id(m.request), id(m.publication)]),
         Message::Subscribe(m) => fixed!([code, id(m.request), m.options, m.topic]),
         Message::Subscribed(m) => fixed!([code, id(m.request), id(m.subscription)]),
-        Message::Unsubscribe(m) => fixed!([code, id(m.request), id(m.subscription)]),
+        Message::Unsubscribe(m) if m.options.is_empty() => {
+            fixed!([code, id(m.request), id(m.subscription)])
+        }
+        Message::Unsubscribe(m) => fixed!([code, id(m.request), id(m.subscription), m.options]),
         Message::Unsubscribed(m) => {
             let request = m.request.map_or(0, |r| r.get());
             if m.request.is_none() || !m.details.is_empty() {
@@ -142,7 +145,10 @@ pub(crate) fn encode<S: Serializer>(msg: &Message) -> Result<Vec<u8>, EncodeErro
         Message::Result(m) => with_payload!(m.payload, [code, id(m.request), m.details]),
         Message::Register(m) => fixed!([code, id(m.request), m.options, m.procedure]),
         Message::Registered(m) => fixed!([code, id(m.request), id(m.registration)]),
-        Message::Unregister(m) => fixed!([code, id(m.request), id(m.registration)]),
+        Message::Unregister(m) if m.options.is_empty() => {
+            fixed!([code, id(m.request), id(m.registration)])
+        }
+        Message::Unregister(m) => fixed!([code, id(m.request), id(m.registration), m.options]),
         Message::Unregistered(m) => {
             let request = m.request.map_or(0, |r| r.get());
             if m.request.is_none() || !m.details.is_empty() {

@@ -99,8 +99,9 @@ message_types! {
     Subscribe = 32, "SUBSCRIBE", ["Request", "Options", "Topic"];
     /// `[33, SUBSCRIBE.Request|id, Subscription|id]`
     Subscribed = 33, "SUBSCRIBED", ["SUBSCRIBE.Request", "Subscription"];
-    /// `[34, Request|id, SUBSCRIBED.Subscription|id]`
-    Unsubscribe = 34, "UNSUBSCRIBE", ["Request", "SUBSCRIBED.Subscription"];
+    /// `[34, Request|id, SUBSCRIBED.Subscription|id, Options|dict?]` (the Options are
+    /// Autobahn's, for router-to-router `forward_for`; omitted when empty)
+    Unsubscribe = 34, "UNSUBSCRIBE", ["Request", "SUBSCRIBED.Subscription", "Options"];
     /// `[35, UNSUBSCRIBE.Request|id]` or the revocation form `[35, 0, Details|dict]`
     Unsubscribed = 35, "UNSUBSCRIBED", ["UNSUBSCRIBE.Request", "Details"];
     /// `[36, Subscription|id, Publication|id, Details|dict, Arguments?, ArgumentsKw?]`
@@ -115,8 +116,9 @@ message_types! {
     Register = 64, "REGISTER", ["Request", "Options", "Procedure"];
     /// `[65, REGISTER.Request|id, Registration|id]`
     Registered = 65, "REGISTERED", ["REGISTER.Request", "Registration"];
-    /// `[66, Request|id, REGISTERED.Registration|id]`
-    Unregister = 66, "UNREGISTER", ["Request", "REGISTERED.Registration"];
+    /// `[66, Request|id, REGISTERED.Registration|id, Options|dict?]` (the Options are
+    /// Autobahn's, for router-to-router `forward_for`; omitted when empty)
+    Unregister = 66, "UNREGISTER", ["Request", "REGISTERED.Registration", "Options"];
     /// `[67, UNREGISTER.Request|id]` or the revocation form `[67, 0, Details|dict]`
     Unregistered = 67, "UNREGISTERED", ["UNREGISTER.Request", "Details"];
     /// `[68, Request|id, REGISTERED.Registration|id, Details|dict, Arguments?, ArgumentsKw?]`
@@ -270,6 +272,8 @@ pub struct Unsubscribe {
     pub request: RequestId,
     /// The subscription to end.
     pub subscription: SubscriptionId,
+    /// Options (not in the spec's basic form; Autobahn uses them for `forward_for`).
+    pub options: Options,
 }
 
 /// UNSUBSCRIBED: the subscription ended, on request or revoked by the router.
@@ -363,6 +367,8 @@ pub struct Unregister {
     pub request: RequestId,
     /// The registration to end.
     pub registration: RegistrationId,
+    /// Options (not in the spec's basic form; Autobahn uses them for `forward_for`).
+    pub options: Options,
 }
 
 /// UNREGISTERED: the registration ended, on request or revoked by the router.

@@ -104,6 +104,12 @@ impl<T: Serialize + ?Sized> Serialize for Wrap<'_, T> {
     }
 }
 
+fn nul_string_error<E: ser::Error>() -> E {
+    E::custom(
+        "a string starting with NUL cannot be sent in JSON: the WAMP binary convention reads it as binary",
+    )
+}
+
 /// Compound serializer adapter: wraps every element / field / value.
 /// Map keys are passed through unchanged (JSON keys stay plain strings).
 struct Compound<C>(C);
@@ -139,8 +145,22 @@ impl<S: Serializer> Serializer for BinarySerializer<S> {
         serialize_u32: u32,
         serialize_u64: u64,
         serialize_u128: u128,
-        serialize_char: char,
-        serialize_str: &str,
+    }
+
+    fn serialize_char(self, v: char) -> Result<S::Ok, S::Error> {
+        if v == '\0' {
+            return Err(nul_string_error());
+        }
+        self.0.serialize_char(v)
+    }
+
+    /// A string that starts with NUL would read back as binary, so it cannot be sent
+    /// in WAMP-JSON at all: refuse it instead of corrupting it.
+    fn serialize_str(self, v: &str) -> Result<S::Ok, S::Error> {
+        if v.starts_with('\0') {
+            return Err(nul_string_error());
+        }
+        self.0.serialize_str(v)
     }
 
     fn serialize_f32(self, v: f32) -> Result<S::Ok, S::Error> {
@@ -1116,7 +1136,7 @@ mod tests {
             inner: Inner {
                 f: -0.1e-300,
                 g: 3.25,
-                c: '\u{0}',
+                c: '\u{1}',
                 big: i128::MIN,
                 ubig: u128::MAX,
                 opt: Some(vec![0, 65535]),
@@ -1220,5 +1240,15 @@ mod tests {
                 let _ = d;
             }
         }
+    }
+
+    #[test]
+    fn nul_leading_strings_are_refused_not_corrupted() {
+        let err = to_vec("\0not binary").expect_err("must refuse");
+        assert!(err.to_string().contains("NUL"), "{err}");
+        assert!(to_vec(&'\0').is_err());
+        assert!(to_vec(&vec!["ok", "\0bad"]).is_err());
+        // NUL later in a string is ordinary text.
+        assert_eq!(to_vec("a\0b").expect("ok"), br#""a\u0000b""#.to_vec());
     }
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README: "Run the tests").
+#
+# Prepares the real peers the interop tests talk to (a Python venv with Autobahn|Python,
+# created on first use by scripts/python-env.sh), then runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WAMP_INTEROP_PYTHON="$(scripts/python-env.sh | tail -n1)"
+export WAMP_INTEROP_PYTHON
+
+cargo test --workspace --all-targets "$@"
+cargo test --workspace --doc "$@"

@@ -108,9 +108,42 @@ impl Payload {
     }
 
     /// A payload from already encoded parts: `args` must be one encoded list and `kwargs`
-    /// one encoded map, in `format`. Used by decoders and by code that forwards payloads;
-    /// the bytes are not checked here, so a mismatch surfaces when the payload is read.
+    /// one encoded map, in `format` (for example the raw parts of another payload).
+    /// Each part is checked to be exactly one well-formed value of the right kind.
     pub fn from_encoded(
+        format: SerializerKind,
+        args: Option<Bytes>,
+        kwargs: Option<Bytes>,
+    ) -> Result<Payload, PayloadError> {
+        for (part, bytes, kind) in [
+            (PayloadPart::Args, &args, ElementKind::List),
+            (PayloadPart::Kwargs, &kwargs, ElementKind::Map),
+        ] {
+            let Some(bytes) = bytes else { continue };
+            let invalid = |reason: String| PayloadError::Decode {
+                part,
+                serializer: format,
+                reason,
+            };
+            if format.element_kind(bytes) != kind {
+                return Err(invalid(format!(
+                    "not an encoded {}",
+                    if kind == ElementKind::List {
+                        "list"
+                    } else {
+                        "map"
+                    }
+                )));
+            }
+            format
+                .decode_value::<crate::value::IgnoredAny>(bytes)
+                .map_err(invalid)?;
+        }
+        Ok(Payload::from_parts(format, args, kwargs))
+    }
+
+    /// Parts that a decoder delimited itself: already known to be exactly one value each.
+    pub(crate) fn from_verified_parts(
         format: SerializerKind,
         args: Option<Bytes>,
         kwargs: Option<Bytes>,
@@ -215,7 +248,7 @@ impl Payload {
             }
         };
         format
-            .decode_value(bytes)
+            .decode_element(bytes)
             .map_err(|reason| PayloadError::Decode {
                 part,
                 serializer: format,
@@ -240,7 +273,7 @@ impl Payload {
         let convert = |part: &Option<Bytes>| -> Result<Option<Bytes>, EncodeError> {
             let Some(bytes) = part else { return Ok(None) };
             let value: Value =
-                from.decode_value(bytes)
+                from.decode_element(bytes)
                     .map_err(|reason| EncodeError::Transcode {
                         from: *from,
                         to: format,

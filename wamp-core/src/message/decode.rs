@@ -26,7 +26,7 @@ pub(crate) fn decode<S: Serializer>(frame: Bytes) -> std::result::Result<Message
                 .parsed
                 .first()
                 .and_then(|r| frame.get(r.clone()))
-                .and_then(|b| S::decode_value::<u64>(b).ok())
+                .and_then(|b| S::decode_element::<u64>(b).ok())
                 .and_then(MessageType::from_code)
             {
                 err.message_type = Some(ty);
@@ -41,7 +41,7 @@ pub(crate) fn decode<S: Serializer>(frame: Bytes) -> std::result::Result<Message
     let Some(first) = ranges.first() else {
         return Err(DecodeError::not_wamp(S::KIND, "empty list"));
     };
-    let code: u64 = S::decode_value(&frame[first.clone()]).map_err(|_| {
+    let code: u64 = S::decode_element(&frame[first.clone()]).map_err(|_| {
         DecodeError::not_wamp(S::KIND, "the first element is not a message type code")
     })?;
     let Some(ty) = MessageType::from_code(code) else {
@@ -281,7 +281,7 @@ impl<S: Serializer> Reader<'_, S> {
         index: usize,
         what: &str,
     ) -> std::result::Result<T, DecodeError> {
-        S::decode_value(self.bytes(index))
+        S::decode_element(self.bytes(index))
             .map_err(|e| self.err(index, format!("must be {what}: {e}")))
     }
 
@@ -356,7 +356,7 @@ impl<S: Serializer> Reader<'_, S> {
             ElementKind::Null => args = None,
             ElementKind::Binary if kwargs.is_none() => {
                 // Payload passthru / E2E encryption: one opaque binary element.
-                return match S::decode_value::<Value>(args.as_deref().unwrap_or_default()) {
+                return match S::decode_element::<Value>(args.as_deref().unwrap_or_default()) {
                     Ok(Value::Bytes(b)) => Ok(Payload::transparent(b)),
                     Ok(other) => Err(self.err(
                         args_index,
@@ -378,6 +378,6 @@ impl<S: Serializer> Reader<'_, S> {
                 return Err(self.err(args_index + 1, "must be a dict"));
             }
         }
-        Ok(Payload::from_encoded(S::KIND, args, kwargs))
+        Ok(Payload::from_verified_parts(S::KIND, args, kwargs))
     }
 }

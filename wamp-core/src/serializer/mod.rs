@@ -64,6 +64,12 @@ pub trait Serializer: sealed::Sealed + Copy + Send + Sync + 'static {
     fn encode_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), String>;
     /// Decodes one value that fills `input` exactly.
     fn decode_value<T: DeserializeOwned>(input: &[u8]) -> Result<T, String>;
+    /// Decodes one value from a span that [`Serializer::split_array`] delimited (so it is
+    /// known to hold exactly one well-formed, depth-bounded value): skips the checks
+    /// `decode_value` makes on untrusted input.
+    fn decode_element<T: DeserializeOwned>(element: &[u8]) -> Result<T, String> {
+        Self::decode_value(element)
+    }
     /// The byte ranges of the elements of the single array that fills `input`.
     fn split_array(input: &[u8]) -> Result<Vec<Range<usize>>, SplitFailure>;
     /// Appends the start of an array of `len` elements.
@@ -219,6 +225,12 @@ impl SerializerKind {
     /// Decodes any `serde` value with this serializer.
     pub fn decode_value<T: DeserializeOwned>(self, input: &[u8]) -> Result<T, String> {
         with_serializer!(self, S => S::decode_value(input))
+    }
+
+    /// Decodes a span delimited by this serializer's splitter (see
+    /// [`Serializer::decode_element`]).
+    pub(crate) fn decode_element<T: DeserializeOwned>(self, element: &[u8]) -> Result<T, String> {
+        with_serializer!(self, S => S::decode_element(element))
     }
 
     pub(crate) fn element_kind(self, element: &[u8]) -> ElementKind {
@@ -407,10 +419,14 @@ impl Serializer for MsgPack {
     fn decode_value<T: DeserializeOwned>(input: &[u8]) -> Result<T, String> {
         // Trailing bytes are checked first with the scanner, which rmp-serde does not do.
         match msgpack_scan::value_len(input) {
-            Ok(n) if n == input.len() => rmp_serde::from_slice(input).map_err(|e| e.to_string()),
+            Ok(n) if n == input.len() => Self::decode_element(input),
             Ok(n) => Err(format!("trailing bytes after the value at offset {n}")),
             Err(e) => Err(format!("{e:?}")),
         }
+    }
+
+    fn decode_element<T: DeserializeOwned>(element: &[u8]) -> Result<T, String> {
+        rmp_serde::from_slice(element).map_err(|e| e.to_string())
     }
 
     fn split_array(input: &[u8]) -> Result<Vec<Range<usize>>, SplitFailure> {
@@ -458,10 +474,17 @@ impl Serializer for Cbor {
     fn decode_value<T: DeserializeOwned>(input: &[u8]) -> Result<T, String> {
         // The scanner bounds the nesting depth and finds trailing bytes before ciborium runs.
         match cbor_scan::value_len(input) {
-            Ok(n) if n == input.len() => ciborium::from_reader(input).map_err(|e| e.to_string()),
+            Ok(n) if n == input.len() => Self::decode_element(input),
             Ok(n) => Err(format!("trailing bytes after the value at offset {n}")),
             Err(e) => Err(format!("{e:?}")),
         }
+    }
+
+    fn decode_element<T: DeserializeOwned>(element: &[u8]) -> Result<T, String> {
+        // ciborium's `from_reader` zero-fills a 4 KiB scratch buffer on every call; strings
+        // longer than the scratch are read in chunks, so a small one serves and is cheap.
+        let mut scratch = [0u8; 256];
+        ciborium::de::from_reader_with_buffer(element, &mut scratch).map_err(|e| e.to_string())
     }
 
     fn split_array(input: &[u8]) -> Result<Vec<Range<usize>>, SplitFailure> {

@@ -33,12 +33,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod dict;
 pub mod error;
 pub mod id;
 pub mod message;
 pub mod payload;
 pub mod serializer;
+pub mod session;
 pub mod uri;
 pub mod value;
 

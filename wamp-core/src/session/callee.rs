@@ -1,0 +1,220 @@
+//! The callee role: REGISTER, UNREGISTER, INVOCATION, YIELD, ERROR, INTERRUPT, and the
+//! router's revocation.
+
+use crate::dict::{Details, Options};
+use crate::id::{RegistrationId, RequestId};
+use crate::message::{
+    Error, Interrupt, Invocation, Message, MessageType, Register, Registered, Unregister,
+    Unregistered, Yield,
+};
+use crate::payload::Payload;
+use crate::uri::{self, MatchPolicy, Uri, UriRule};
+
+use super::{
+    revocation_reason, InFlight, InvocationEvent, Outcome, Pending, Registration, Session,
+    SessionEvent, UsageError,
+};
+
+impl Session {
+    /// Registers `procedure`. `options` may carry `match` (prefix, wildcard), `invoke`
+    /// (single, roundrobin, random, first, last), `disclose_caller`, ...
+    pub fn register(&mut self, procedure: Uri, options: Options) -> Result<RequestId, UsageError> {
+        self.require_request_capacity()?;
+        check_pattern(&procedure, options.match_policy())?;
+        let request = self.next_request();
+        self.send(Message::Register(Register {
+            request,
+            options,
+            procedure: procedure.clone(),
+        }))?;
+        self.pending
+            .insert(request, Pending::Register { procedure });
+        Ok(request)
+    }
+
+    /// Ends a registration. Invocations for it may still arrive until the reply.
+    pub fn unregister(&mut self, registration: RegistrationId) -> Result<RequestId, UsageError> {
+        self.require_request_capacity()?;
+        if !self.registrations.contains_key(&registration) {
+            return Err(UsageError::NoSuchRegistration(registration));
+        }
+        let request = self.next_request();
+        self.send(Message::Unregister(Unregister {
+            request,
+            registration,
+            options: Options::new(),
+        }))?;
+        self.pending
+            .insert(request, Pending::Unregister { registration });
+        Ok(request)
+    }
+
+    /// Answers an invocation with a result. `options.progress = true` sends a progressive
+    /// result (only if the caller asked for progress); anything else is the final answer.
+    pub fn yield_(
+        &mut self,
+        invocation: RequestId,
+        options: Options,
+        payload: Payload,
+    ) -> Result<(), UsageError> {
+        self.require_established()?;
+        let Some(inflight) = self.invocations.get(&invocation) else {
+            return Err(UsageError::NoSuchInvocation(invocation));
+        };
+        let progress = options.progress() == Some(true);
+        if progress && !inflight.receive_progress {
+            return Err(UsageError::Invalid(
+                "the caller did not ask for progressive results",
+            ));
+        }
+        let payload = payload.to_format(self.serializer)?;
+        self.send(Message::Yield(Yield {
+            request: invocation,
+            options,
+            payload,
+        }))?;
+        if !progress {
+            self.invocations.remove(&invocation);
+        }
+        Ok(())
+    }
+
+    /// Answers an invocation with an error URI (the final answer).
+    pub fn invocation_error(
+        &mut self,
+        invocation: RequestId,
+        error: Uri,
+        details: Details,
+        payload: Payload,
+    ) -> Result<(), UsageError> {
+        self.require_established()?;
+        if !self.invocations.contains_key(&invocation) {
+            return Err(UsageError::NoSuchInvocation(invocation));
+        }
+        let payload = payload.to_format(self.serializer)?;
+        self.send(Message::Error(Error {
+            request_type: MessageType::Invocation,
+            request: invocation,
+            details,
+            error,
+            payload,
+        }))?;
+        self.invocations.remove(&invocation);
+        Ok(())
+    }
+
+    pub(super) fn on_registered(&mut self, registered: Registered) {
+        let request = registered.request;
+        let Some(Pending::Register { procedure }) = self.pending.get(&request) else {
+            return self.protocol_violation(format!(
+                "REGISTERED for request {request}, which is not a pending REGISTER"
+            ));
+        };
+        let procedure = procedure.clone();
+        if self.registrations.contains_key(&registered.registration) {
+            return self.protocol_violation(format!(
+                "REGISTERED with registration {}, which this session already holds",
+                registered.registration
+            ));
+        }
+        self.pending.remove(&request);
+        self.registrations
+            .insert(registered.registration, Registration { procedure });
+        self.reply(request, Ok(Outcome::Registered(registered.registration)));
+    }
+
+    pub(super) fn on_unregistered(&mut self, unregistered: Unregistered) {
+        match unregistered.request {
+            Some(request) => {
+                let Some(Pending::Unregister { registration }) = self.pending.get(&request) else {
+                    return self.protocol_violation(format!(
+                        "UNREGISTERED for request {request}, which is not a pending UNREGISTER"
+                    ));
+                };
+                let registration = *registration;
+                self.pending.remove(&request);
+                self.registrations.remove(&registration);
+                self.reply(request, Ok(Outcome::Unregistered));
+            }
+            None => {
+                let Some(registration) = unregistered.details.registration() else {
+                    return self.protocol_violation(
+                        "UNREGISTERED revocation without Details.registration".into(),
+                    );
+                };
+                // A revocation may cross our own UNREGISTER; then there is nothing left to do.
+                if self.registrations.remove(&registration).is_some() {
+                    self.events.push_back(SessionEvent::RegistrationRevoked {
+                        registration,
+                        reason: revocation_reason(&unregistered.details),
+                    });
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_invocation(&mut self, invocation: Invocation) {
+        let Some(registration) = self.registrations.get(&invocation.registration) else {
+            return self.protocol_violation(format!(
+                "INVOCATION for registration {}, which this session does not hold",
+                invocation.registration
+            ));
+        };
+        let procedure = match invocation.details.procedure().map(Uri::parse) {
+            Some(Ok(uri)) => uri,
+            _ => registration.procedure.clone(),
+        };
+        let more_parts = invocation.details.progress() == Some(true);
+        let continuation = match self.invocations.get_mut(&invocation.request) {
+            Some(inflight) if inflight.more_parts => {
+                inflight.more_parts = more_parts;
+                true
+            }
+            Some(_) => {
+                return self.protocol_violation(format!(
+                    "INVOCATION with request {}, which is already in flight",
+                    invocation.request
+                ));
+            }
+            None => {
+                self.invocations.insert(
+                    invocation.request,
+                    InFlight {
+                        receive_progress: invocation.details.receive_progress() == Some(true),
+                        more_parts,
+                    },
+                );
+                false
+            }
+        };
+        self.events
+            .push_back(SessionEvent::Invocation(InvocationEvent {
+                request: invocation.request,
+                registration: invocation.registration,
+                procedure,
+                details: invocation.details,
+                payload: invocation.payload,
+                continuation,
+            }));
+    }
+
+    pub(super) fn on_interrupt(&mut self, interrupt: Interrupt) {
+        // An INTERRUPT may cross our YIELD; an unknown one is not an error (as in Autobahn).
+        if self.invocations.contains_key(&interrupt.request) {
+            self.events.push_back(SessionEvent::Interrupt {
+                request: interrupt.request,
+                mode: interrupt.options.mode(),
+                options: interrupt.options,
+            });
+        }
+    }
+}
+
+/// Checks a subscription or registration URI against its match policy.
+pub(super) fn check_pattern(uri: &Uri, policy: Option<MatchPolicy>) -> Result<(), UsageError> {
+    let rule = match policy {
+        Some(MatchPolicy::Prefix | MatchPolicy::Wildcard) => UriRule::LoosePattern,
+        _ => UriRule::Loose,
+    };
+    uri::check(uri, rule).map_err(|e| UsageError::InvalidUri(format!("{uri}: {e}")))
+}

@@ -1,0 +1,123 @@
+//! The subscriber role: SUBSCRIBE, UNSUBSCRIBE, EVENT, and the router's revocation.
+
+use crate::dict::Options;
+use crate::id::{RequestId, SubscriptionId};
+use crate::message::{Event, Message, Subscribe, Subscribed, Unsubscribe, Unsubscribed};
+use crate::uri::Uri;
+
+use super::callee::check_pattern;
+use super::{
+    revocation_reason, EventDelivery, Outcome, Pending, Session, SessionEvent, Subscription,
+    UsageError,
+};
+
+impl Session {
+    /// Subscribes to `topic`. `options` may carry `match` (prefix, wildcard) and
+    /// `get_retained`.
+    ///
+    /// The router gives every subscribe to the same topic and policy the same
+    /// subscription ID; the session counts them, and only the last
+    /// [`unsubscribe`](Session::unsubscribe) of that ID reaches the router.
+    pub fn subscribe(&mut self, topic: Uri, options: Options) -> Result<RequestId, UsageError> {
+        self.require_request_capacity()?;
+        check_pattern(&topic, options.match_policy())?;
+        let request = self.next_request();
+        self.send(Message::Subscribe(Subscribe {
+            request,
+            options,
+            topic: topic.clone(),
+        }))?;
+        self.pending.insert(request, Pending::Subscribe { topic });
+        Ok(request)
+    }
+
+    /// Ends one subscribe of `subscription`.
+    pub fn unsubscribe(&mut self, subscription: SubscriptionId) -> Result<RequestId, UsageError> {
+        self.require_request_capacity()?;
+        let Some(sub) = self.subscriptions.get_mut(&subscription) else {
+            return Err(UsageError::NoSuchSubscription(subscription));
+        };
+        let request = if sub.count > 1 {
+            // Others still use it: answer locally.
+            sub.count -= 1;
+            let request = self.next_request();
+            self.reply(request, Ok(Outcome::Unsubscribed));
+            return Ok(request);
+        } else {
+            self.next_request()
+        };
+        self.send(Message::Unsubscribe(Unsubscribe {
+            request,
+            subscription,
+            options: Options::new(),
+        }))?;
+        self.pending
+            .insert(request, Pending::Unsubscribe { subscription });
+        Ok(request)
+    }
+
+    pub(super) fn on_subscribed(&mut self, subscribed: Subscribed) {
+        let request = subscribed.request;
+        let Some(Pending::Subscribe { topic }) = self.pending.get(&request) else {
+            return self.protocol_violation(format!(
+                "SUBSCRIBED for request {request}, which is not a pending SUBSCRIBE"
+            ));
+        };
+        let topic = topic.clone();
+        self.pending.remove(&request);
+        self.subscriptions
+            .entry(subscribed.subscription)
+            .and_modify(|s| s.count += 1)
+            .or_insert(Subscription { topic, count: 1 });
+        self.reply(request, Ok(Outcome::Subscribed(subscribed.subscription)));
+    }
+
+    pub(super) fn on_unsubscribed(&mut self, unsubscribed: Unsubscribed) {
+        match unsubscribed.request {
+            Some(request) => {
+                let Some(Pending::Unsubscribe { subscription }) = self.pending.get(&request) else {
+                    return self.protocol_violation(format!(
+                        "UNSUBSCRIBED for request {request}, which is not a pending UNSUBSCRIBE"
+                    ));
+                };
+                let subscription = *subscription;
+                self.pending.remove(&request);
+                self.subscriptions.remove(&subscription);
+                self.reply(request, Ok(Outcome::Unsubscribed));
+            }
+            None => {
+                let Some(subscription) = unsubscribed.details.subscription() else {
+                    return self.protocol_violation(
+                        "UNSUBSCRIBED revocation without Details.subscription".into(),
+                    );
+                };
+                if self.subscriptions.remove(&subscription).is_some() {
+                    self.events.push_back(SessionEvent::SubscriptionRevoked {
+                        subscription,
+                        reason: revocation_reason(&unsubscribed.details),
+                    });
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_event(&mut self, event: Event) {
+        let Some(subscription) = self.subscriptions.get(&event.subscription) else {
+            return self.protocol_violation(format!(
+                "EVENT for subscription {}, which this session does not hold",
+                event.subscription
+            ));
+        };
+        let topic = match event.details.topic().map(Uri::parse) {
+            Some(Ok(uri)) => uri,
+            _ => subscription.topic.clone(),
+        };
+        self.events.push_back(SessionEvent::Event(EventDelivery {
+            subscription: event.subscription,
+            publication: event.publication,
+            topic,
+            details: event.details,
+            payload: event.payload,
+        }));
+    }
+}

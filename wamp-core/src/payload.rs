@@ -135,9 +135,7 @@ impl Payload {
                     }
                 )));
             }
-            format
-                .decode_value::<crate::value::IgnoredAny>(bytes)
-                .map_err(invalid)?;
+            format.check_element(bytes).map_err(invalid)?;
         }
         Ok(Payload::from_parts(format, args, kwargs))
     }
@@ -286,6 +284,13 @@ impl Payload {
                     to: format,
                     reason: e.to_string(),
                 })?;
+            format
+                .check_element(&out)
+                .map_err(|reason| EncodeError::Transcode {
+                    from: *from,
+                    to: format,
+                    reason,
+                })?;
             Ok(Some(Bytes::from(out)))
         };
         Ok(Payload::from_parts(
@@ -348,6 +353,12 @@ fn encode_part<T: Serialize + ?Sized>(
     part: PayloadPart,
 ) -> Result<Option<Bytes>, EncodeError> {
     let bytes = format.encode_value(value)?;
+    format
+        .check_element(&bytes)
+        .map_err(|reason| EncodeError::Serialize {
+            serializer: format,
+            reason: format!("{part} cannot be sent: {reason}"),
+        })?;
     match (format.element_kind(&bytes), part) {
         (ElementKind::Null, _) => Ok(None),
         (ElementKind::List, PayloadPart::Args) | (ElementKind::Map, PayloadPart::Kwargs) => {

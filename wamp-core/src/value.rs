@@ -12,9 +12,6 @@ use bytes::Bytes;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
-/// Skips any value (used to check that bytes are well-formed without building a tree).
-pub(crate) type IgnoredAny = serde::de::IgnoredAny;
-
 /// A string-keyed map of values: WAMP dictionaries and `ArgumentsKw`.
 pub type Map = BTreeMap<String, Value>;
 

@@ -34,10 +34,15 @@ impl<S: Serializer> ArrayWriter<S> {
 
     fn elem<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self, EncodeError> {
         self.sep();
-        S::encode_value(&mut self.out, value).map_err(|reason| EncodeError::Serialize {
+        let start = self.out.len();
+        let err = |reason| EncodeError::Serialize {
             serializer: S::KIND,
             reason,
-        })?;
+        };
+        S::encode_value(&mut self.out, value).map_err(err)?;
+        // Fixed fields are small (IDs, URIs, dicts); checking them keeps a deeply nested
+        // dict from producing a frame the decoder refuses.
+        S::KIND.check_element(&self.out[start..]).map_err(err)?;
         Ok(self)
     }
 

@@ -227,6 +227,30 @@ impl SerializerKind {
         with_serializer!(self, S => S::decode_value(input))
     }
 
+    /// Checks that `element` is one well-formed value that may stand as an element of a
+    /// message: within the nesting limit the decoder applies to whole frames (the
+    /// message's own array counts as one level). Run on everything the encoder did not
+    /// get from a decoded frame, so that what encodes also decodes.
+    pub(crate) fn check_element(self, element: &[u8]) -> Result<(), String> {
+        with_serializer!(self, S => {
+            let mut framed = Vec::with_capacity(element.len() + 6);
+            S::write_array_start(&mut framed, 1);
+            framed.extend_from_slice(element);
+            S::write_array_end(&mut framed);
+            match S::split_array(&framed) {
+                Ok(ranges) if ranges.len() == 1 => Ok(()),
+                Ok(_) => Err("not exactly one value".to_owned()),
+                Err(failure) => Err(failure.reason),
+            }
+        })?;
+        if self == SerializerKind::Json {
+            // serde_json's splitter does not count depth; its recursion limit applies when
+            // the element is decoded, so decode it once the way a receiver will.
+            Json::decode_value::<crate::value::Value>(element)?;
+        }
+        Ok(())
+    }
+
     /// Decodes a span delimited by this serializer's splitter (see
     /// [`Serializer::decode_element`]).
     pub(crate) fn decode_element<T: DeserializeOwned>(self, element: &[u8]) -> Result<T, String> {

@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod backoff;
 pub mod dict;
 pub mod error;
 pub mod id;

@@ -21,12 +21,13 @@ impl Session {
     pub fn register(&mut self, procedure: Uri, options: Options) -> Result<RequestId, UsageError> {
         self.require_request_capacity()?;
         check_pattern(&procedure, options.match_policy())?;
-        let request = self.next_request();
-        self.send(Message::Register(Register {
-            request,
-            options,
-            procedure: procedure.clone(),
-        }))?;
+        let request = self.send_request(|request| {
+            Message::Register(Register {
+                request,
+                options,
+                procedure: procedure.clone(),
+            })
+        })?;
         self.pending
             .insert(request, Pending::Register { procedure });
         Ok(request)
@@ -38,12 +39,13 @@ impl Session {
         if !self.registrations.contains_key(&registration) {
             return Err(UsageError::NoSuchRegistration(registration));
         }
-        let request = self.next_request();
-        self.send(Message::Unregister(Unregister {
-            request,
-            registration,
-            options: Options::new(),
-        }))?;
+        let request = self.send_request(|request| {
+            Message::Unregister(Unregister {
+                request,
+                registration,
+                options: Options::new(),
+            })
+        })?;
         self.pending
             .insert(request, Pending::Unregister { registration });
         Ok(request)
@@ -74,7 +76,7 @@ impl Session {
             payload,
         }))?;
         if !progress {
-            self.invocations.remove(&invocation);
+            self.finish_invocation(invocation);
         }
         Ok(())
     }
@@ -99,8 +101,19 @@ impl Session {
             error,
             payload,
         }))?;
-        self.invocations.remove(&invocation);
+        self.finish_invocation(invocation);
         Ok(())
+    }
+
+    /// The final answer to an invocation went out. If more parts of its arguments were
+    /// still coming (progressive call invocations), remember it, so that those parts are
+    /// discarded rather than taken for a new invocation.
+    fn finish_invocation(&mut self, invocation: RequestId) {
+        if let Some(inflight) = self.invocations.remove(&invocation) {
+            if inflight.more_parts {
+                self.remember_answered(invocation);
+            }
+        }
     }
 
     pub(super) fn on_registered(&mut self, registered: Registered) {
@@ -176,6 +189,8 @@ impl Session {
                     invocation.request
                 ));
             }
+            // A part that crossed our final answer: the spec has it discarded.
+            None if self.recently_answered.contains(&invocation.request) => return,
             None => {
                 self.invocations.insert(
                     invocation.request,

@@ -29,14 +29,15 @@ impl Session {
             ));
         }
         let receive_progress = options.receive_progress() == Some(true);
-        let request = self.next_request();
         let payload = payload.to_format(self.serializer)?;
-        self.send(Message::Call(Call {
-            request,
-            options,
-            procedure: procedure.clone(),
-            payload,
-        }))?;
+        let request = self.send_request(|request| {
+            Message::Call(Call {
+                request,
+                options,
+                procedure: procedure.clone(),
+                payload,
+            })
+        })?;
         self.pending.insert(
             request,
             Pending::Call {

@@ -215,6 +215,10 @@ pub struct Session {
     serializer: SerializerKind,
     roles: Roles,
     authenticators: Vec<Box<dyn ClientAuthenticator>>,
+    /// The authenticators (indices) that answered a CHALLENGE: each checks the WELCOME,
+    /// whatever method the WELCOME names, so a router cannot skip WAMP-SCRAM's server
+    /// verification by leaving out `authmethod`.
+    answered: Vec<usize>,
     authid: Option<String>,
     authrole: Option<String>,
     authextra: Map,
@@ -235,6 +239,12 @@ pub struct Session {
     events: VecDeque<SessionEvent>,
     pending: HashMap<RequestId, Pending>,
     recently_canceled: VecDeque<RequestId>,
+    /// Progressive invocations (ones that had more parts coming) answered recently, so
+    /// that a part that crossed the answer is discarded, as the spec says.
+    recently_answered: VecDeque<RequestId>,
+    /// IDs for requests answered without reaching the wire, counted down from 2^53 so the
+    /// session-scope sequence on the wire has no gaps.
+    local_ids: u64,
     registrations: HashMap<RegistrationId, Registration>,
     subscriptions: HashMap<SubscriptionId, Subscription>,
     invocations: HashMap<RequestId, InFlight>,
@@ -261,6 +271,7 @@ impl Session {
             serializer: config.serializer,
             roles: config.roles,
             authenticators: config.authenticators,
+            answered: Vec::new(),
             authid: config.authid,
             authrole: config.authrole,
             authextra: config.authextra,
@@ -280,6 +291,8 @@ impl Session {
             events: VecDeque::new(),
             pending: HashMap::new(),
             recently_canceled: VecDeque::new(),
+            recently_answered: VecDeque::new(),
+            local_ids: crate::id::MAX_ID,
             registrations: HashMap::new(),
             subscriptions: HashMap::new(),
             invocations: HashMap::new(),
@@ -523,10 +536,10 @@ impl Session {
 
     fn on_challenge(&mut self, challenge: Challenge) {
         let channel = self.channel_binding.clone();
-        let Some(auth) = self
+        let Some(index) = self
             .authenticators
-            .iter_mut()
-            .find(|a| a.method() == challenge.method)
+            .iter()
+            .position(|a| a.method() == challenge.method)
         else {
             let why = format!(
                 "challenged with {:?}, which this client did not offer",
@@ -534,6 +547,10 @@ impl Session {
             );
             return self.abort_locally(Uri::CANNOT_AUTHENTICATE, why);
         };
+        if !self.answered.contains(&index) {
+            self.answered.push(index);
+        }
+        let auth = &mut self.authenticators[index];
         match auth.authenticate(&challenge.extra, channel.as_ref()) {
             Ok(answer) => {
                 let Authenticate { signature, extra } = answer;
@@ -548,15 +565,17 @@ impl Session {
     }
 
     fn on_welcome(&mut self, welcome: Welcome) {
-        if let Some(method) = welcome.details.authmethod() {
-            if let Some(auth) = self
-                .authenticators
-                .iter_mut()
-                .find(|a| a.method() == method)
-            {
-                if let Err(e) = auth.verify_welcome(&welcome.details) {
-                    return self.abort_locally(Uri::CANNOT_AUTHENTICATE, e.to_string());
-                }
+        // The method the WELCOME names (WAMP-SCRAM refuses one it never answered), and
+        // every method that answered a CHALLENGE, check the WELCOME.
+        let named = welcome
+            .details
+            .authmethod()
+            .and_then(|m| self.authenticators.iter().position(|a| a.method() == m));
+        let mut checks = self.answered.clone();
+        checks.extend(named.filter(|i| !self.answered.contains(i)));
+        for index in checks {
+            if let Err(e) = self.authenticators[index].verify_welcome(&welcome.details) {
+                return self.abort_locally(Uri::CANNOT_AUTHENTICATE, e.to_string());
             }
         }
         self.state = State::Established;
@@ -621,6 +640,7 @@ impl Session {
         self.subscriptions.clear();
         self.invocations.clear();
         self.recently_canceled.clear();
+        self.recently_answered.clear();
         self.events.push_back(SessionEvent::Closed(reason));
     }
 
@@ -661,6 +681,22 @@ impl Session {
         Ok(())
     }
 
+    /// Sends a new request under a fresh ID. The ID is taken only if the message is
+    /// queued: a refused command (say, options the serializer cannot encode) changes
+    /// nothing, and the IDs on the wire still go up by one, as the spec requires.
+    fn send_request(
+        &mut self,
+        message: impl FnOnce(RequestId) -> Message,
+    ) -> Result<RequestId, UsageError> {
+        let ids = self.ids.clone();
+        let request = self.next_request();
+        if let Err(e) = self.send(message(request)) {
+            self.ids = ids;
+            return Err(e);
+        }
+        Ok(request)
+    }
+
     /// A fresh request ID that is not in flight.
     fn next_request(&mut self) -> RequestId {
         loop {
@@ -670,6 +706,29 @@ impl Session {
                 return id;
             }
         }
+    }
+
+    /// An ID for a request answered locally, from the top of the range down; it never
+    /// reaches the wire, so the wire's sequence stays gapless.
+    fn next_local_request(&mut self) -> RequestId {
+        loop {
+            let id = RequestId::new(self.local_ids).unwrap_or(RequestId(crate::id::Id::MAX));
+            self.local_ids = if self.local_ids <= 1 {
+                crate::id::MAX_ID
+            } else {
+                self.local_ids - 1
+            };
+            if !self.pending.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn remember_answered(&mut self, invocation: RequestId) {
+        if self.recently_answered.len() == RECENTLY_CANCELED {
+            self.recently_answered.pop_front();
+        }
+        self.recently_answered.push_back(invocation);
     }
 
     fn remember_canceled(&mut self, request: RequestId) {

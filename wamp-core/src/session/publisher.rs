@@ -22,14 +22,15 @@ impl Session {
     ) -> Result<RequestId, UsageError> {
         self.require_request_capacity()?;
         let acknowledge = options.acknowledge() == Some(true);
-        let request = self.next_request();
         let payload = payload.to_format(self.serializer)?;
-        self.send(Message::Publish(Publish {
-            request,
-            options,
-            topic,
-            payload,
-        }))?;
+        let request = self.send_request(|request| {
+            Message::Publish(Publish {
+                request,
+                options,
+                topic,
+                payload,
+            })
+        })?;
         if acknowledge {
             self.pending.insert(request, Pending::Publish);
         }

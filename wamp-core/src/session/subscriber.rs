@@ -21,12 +21,13 @@ impl Session {
     pub fn subscribe(&mut self, topic: Uri, options: Options) -> Result<RequestId, UsageError> {
         self.require_request_capacity()?;
         check_pattern(&topic, options.match_policy())?;
-        let request = self.next_request();
-        self.send(Message::Subscribe(Subscribe {
-            request,
-            options,
-            topic: topic.clone(),
-        }))?;
+        let request = self.send_request(|request| {
+            Message::Subscribe(Subscribe {
+                request,
+                options,
+                topic: topic.clone(),
+            })
+        })?;
         self.pending.insert(request, Pending::Subscribe { topic });
         Ok(request)
     }
@@ -37,20 +38,20 @@ impl Session {
         let Some(sub) = self.subscriptions.get_mut(&subscription) else {
             return Err(UsageError::NoSuchSubscription(subscription));
         };
-        let request = if sub.count > 1 {
-            // Others still use it: answer locally.
+        if sub.count > 1 {
+            // Others still use it: answer locally, with an ID off the wire's sequence.
             sub.count -= 1;
-            let request = self.next_request();
+            let request = self.next_local_request();
             self.reply(request, Ok(Outcome::Unsubscribed));
             return Ok(request);
-        } else {
-            self.next_request()
-        };
-        self.send(Message::Unsubscribe(Unsubscribe {
-            request,
-            subscription,
-            options: Options::new(),
-        }))?;
+        }
+        let request = self.send_request(|request| {
+            Message::Unsubscribe(Unsubscribe {
+                request,
+                subscription,
+                options: Options::new(),
+            })
+        })?;
         self.pending
             .insert(request, Pending::Unsubscribe { subscription });
         Ok(request)
@@ -82,8 +83,23 @@ impl Session {
                 };
                 let subscription = *subscription;
                 self.pending.remove(&request);
-                self.subscriptions.remove(&subscription);
+                let remaining = self
+                    .subscriptions
+                    .remove(&subscription)
+                    .map_or(0, |s| s.count.saturating_sub(1));
                 self.reply(request, Ok(Outcome::Unsubscribed));
+                if remaining > 0 {
+                    // Another subscribe to the same topic was answered while this
+                    // UNSUBSCRIBE was on its way: the router has dropped the subscription
+                    // it shares, so say so rather than lose its events silently.
+                    self.events.push_back(SessionEvent::SubscriptionRevoked {
+                        subscription,
+                        reason: Some(
+                            "unsubscribed while another subscribe to the same topic was in flight; subscribe again"
+                                .into(),
+                        ),
+                    });
+                }
             }
             None => {
                 let Some(subscription) = unsubscribed.details.subscription() else {

@@ -1,0 +1,427 @@
+//! The connection state machine shared by both roles.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+use wamp_core::SerializerKind;
+
+use crate::config::{ClientConfig, MaxMessageLen, ServerConfig};
+use crate::error::RawSocketError;
+use crate::frame::{self, FrameType, HEADER_LEN};
+use crate::handshake::{self, ServerPolicy};
+use crate::output::Output;
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends the handshake request; checks the reply.
+    Client,
+    /// Waits for the request; replies.
+    Server,
+}
+
+/// Something the runtime or the application should know about, from
+/// [`Connection::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed. Messages can now be sent.
+    Handshaken {
+        /// The serializer both sides use.
+        serializer: SerializerKind,
+        /// The largest message the peer accepts; [`Connection::send_message`] refuses
+        /// longer ones.
+        peer_max_message_len: MaxMessageLen,
+    },
+    /// A PONG arrived, with its payload (normally the payload of a PING this side sent).
+    Pong(Bytes),
+}
+
+#[derive(Debug)]
+enum State {
+    /// Client: the request is queued; waiting for the reply.
+    AwaitingReply { requested: SerializerKind },
+    /// Server: waiting for the request.
+    AwaitingRequest { policy: ServerPolicy },
+    /// Handshake done: frames flow both ways.
+    Open {
+        serializer: SerializerKind,
+        peer_max: MaxMessageLen,
+    },
+    /// Failed for good, with the reason returned by every later call.
+    Failed(RawSocketError),
+    /// The peer closed the stream cleanly between frames.
+    Closed,
+}
+
+/// One RawSocket connection, client or server, as a sans-IO state machine.
+///
+/// Feed it what the stream delivers with [`handle_input`](Self::handle_input), in chunks
+/// split anywhere, and after *every* call drain [`poll_transmit`](Self::poll_transmit)
+/// (bytes to write, in order), [`poll_event`](Self::poll_event) and
+/// [`poll_message`](Self::poll_message) (WAMP message payloads, in order). Send with
+/// [`send_message`](Self::send_message) and [`send_ping`](Self::send_ping). See the
+/// crate documentation for a complete loop.
+///
+/// # Limits
+///
+/// - A received frame announcing more than this side's maximum message length fails
+///   the connection as soon as its header is complete; its payload is not waited for.
+/// - [`send_message`](Self::send_message) and [`send_ping`](Self::send_ping) refuse a
+///   payload longer than the peer's announced limit ([`RawSocketError::MessageTooLong`]),
+///   queueing nothing.
+/// - Queued output (every byte not yet taken from [`poll_transmit`](Self::poll_transmit))
+///   is bounded by `max_queued_bytes`, a high-water mark: a frame is queued while the
+///   queue holds at most that many bytes, so it never holds more than `max_queued_bytes`
+///   plus one frame, and every frame within the limits can be sent once the queue has
+///   drained. Past the mark, a local send is refused with [`RawSocketError::OutputFull`]
+///   (backpressure: drain and retry), and a due PONG fails the connection with
+///   [`RawSocketError::OutputLimitExceeded`], since the peer is sending PINGs faster
+///   than the runtime writes. So drain after every input; take transmits as the socket
+///   accepts them, and stop reading while the socket cannot take them.
+/// - Input is buffered only up to the end of the current, incomplete frame, which is
+///   at most the header plus this side's limit (plus what one `handle_input` call
+///   delivered beyond it). Received messages wait in the message queue until polled;
+///   they add up to at most the bytes given to `handle_input` since the last drain.
+///
+/// # Failure
+///
+/// Every error from [`handle_input`](Self::handle_input) or
+/// [`handle_eof`](Self::handle_eof) fails the connection for good: later calls return
+/// the same error, and [`error`](Self::error) keeps it. Buffered input and queued output
+/// are dropped, except a server's handshake error reply, which waits in
+/// [`poll_transmit`](Self::poll_transmit): write it, then close the stream. Messages and
+/// events received before the fault stay available to poll.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    state: State,
+    max_message_len: MaxMessageLen,
+    max_queued_bytes: usize,
+    input: BytesMut,
+    output: Output,
+    messages: VecDeque<Bytes>,
+    events: VecDeque<Event>,
+}
+
+impl Connection {
+    /// A client. Its handshake request is queued for [`poll_transmit`](Self::poll_transmit)
+    /// at once.
+    pub fn client(config: ClientConfig) -> Self {
+        let mut connection = Self::new(
+            Role::Client,
+            State::AwaitingReply {
+                requested: config.serializer,
+            },
+            config.max_message_len,
+            config.max_queued_bytes,
+        );
+        connection.output.push_raw(&handshake::encode(
+            config.serializer,
+            config.max_message_len,
+        ));
+        connection
+    }
+
+    /// A server. It waits for the client's handshake request and answers it.
+    pub fn server(config: ServerConfig) -> Self {
+        let policy = ServerPolicy {
+            serializers: config.serializers,
+            min_peer_max_message_len: config.min_peer_max_message_len,
+            max_connections_reached: config.max_connections_reached,
+        };
+        Self::new(
+            Role::Server,
+            State::AwaitingRequest { policy },
+            config.max_message_len,
+            config.max_queued_bytes,
+        )
+    }
+
+    fn new(role: Role, state: State, max: MaxMessageLen, max_queued_bytes: usize) -> Self {
+        Self {
+            role,
+            state,
+            max_message_len: max,
+            max_queued_bytes,
+            input: BytesMut::new(),
+            output: Output::default(),
+            messages: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Feeds bytes read from the stream. Any chunking works, down to one byte at a time.
+    ///
+    /// # Errors
+    ///
+    /// Any protocol violation by the peer (see [`RawSocketError`]); the connection is then
+    /// failed for good. If it was already failed or closed, the stored error again.
+    pub fn handle_input(&mut self, bytes: &[u8]) -> Result<(), RawSocketError> {
+        self.check_live()?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.input.extend_from_slice(bytes);
+        self.process().map_err(|e| self.fail(e))
+    }
+
+    /// Tells the connection that the stream has ended (the read returned 0 bytes).
+    ///
+    /// A clean end between frames closes the connection (later calls return
+    /// [`RawSocketError::Closed`]). An end during the handshake or inside a frame fails it.
+    ///
+    /// # Errors
+    ///
+    /// [`RawSocketError::ClosedDuringHandshake`], [`RawSocketError::TruncatedFrame`], or
+    /// the stored error if the connection was already failed or closed.
+    pub fn handle_eof(&mut self) -> Result<(), RawSocketError> {
+        self.check_live()?;
+        let error = match self.state {
+            State::AwaitingReply { .. } | State::AwaitingRequest { .. } => {
+                RawSocketError::ClosedDuringHandshake
+            }
+            _ if self.input.is_empty() => {
+                self.state = State::Closed;
+                return Ok(());
+            }
+            _ => {
+                let received = self.input.len();
+                let expected = match self.input.first_chunk::<HEADER_LEN>() {
+                    Some(header) => {
+                        // A complete header was validated when it arrived.
+                        frame::decode_header(*header, self.max_message_len.bytes())
+                            .map_or(HEADER_LEN, |h| HEADER_LEN + h.len)
+                    }
+                    None => HEADER_LEN,
+                };
+                RawSocketError::TruncatedFrame { received, expected }
+            }
+        };
+        Err(self.fail(error))
+    }
+
+    /// The next bytes to write to the stream, in order.
+    #[must_use = "queued bytes must be written to the stream"]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.output.pop()
+    }
+
+    /// The payload of the next WAMP message received, in order.
+    #[must_use = "received messages must be handled"]
+    pub fn poll_message(&mut self) -> Option<Bytes> {
+        self.messages.pop_front()
+    }
+
+    /// The next event.
+    #[must_use = "events must be handled"]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Queues a WAMP message (its serialized bytes) as one regular frame.
+    ///
+    /// # Errors
+    ///
+    /// Nothing is queued on error. [`RawSocketError::MessageTooLong`] if `message` is
+    /// longer than the peer's limit, [`RawSocketError::OutputFull`] if the output queue is
+    /// full, [`RawSocketError::NotOpen`] before the handshake completes: the connection
+    /// stays usable after these. After a failure, the stored error.
+    pub fn send_message(&mut self, message: Bytes) -> Result<(), RawSocketError> {
+        self.send(FrameType::Regular, message)
+    }
+
+    /// Queues a PING. The peer must answer with a PONG echoing `payload`, which arrives as
+    /// [`Event::Pong`], so `payload` must fit both the peer's limit and this side's.
+    /// Crossbar and Autobahn|Python do not implement PING: they drop the
+    /// connection, so send PINGs only to peers known to answer them.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_message`](Self::send_message).
+    pub fn send_ping(&mut self, payload: Bytes) -> Result<(), RawSocketError> {
+        self.send(FrameType::Ping, payload)
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the handshake has completed and the connection has not failed or closed.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open { .. })
+    }
+
+    /// Whether the connection has failed (see [`error`](Self::error)).
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, State::Failed(_))
+    }
+
+    /// Whether the peer closed the stream cleanly ([`handle_eof`](Self::handle_eof)).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Why the connection failed, if it did.
+    pub fn error(&self) -> Option<&RawSocketError> {
+        match &self.state {
+            State::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The negotiated serializer, once the handshake has completed.
+    pub fn serializer(&self) -> Option<SerializerKind> {
+        match self.state {
+            State::Open { serializer, .. } => Some(serializer),
+            _ => None,
+        }
+    }
+
+    /// The largest message the peer accepts, once the handshake has completed.
+    pub fn peer_max_message_len(&self) -> Option<MaxMessageLen> {
+        match self.state {
+            State::Open { peer_max, .. } => Some(peer_max),
+            _ => None,
+        }
+    }
+
+    /// The largest message this side accepts (as announced in its handshake).
+    pub fn max_message_len(&self) -> MaxMessageLen {
+        self.max_message_len
+    }
+
+    /// Bytes queued for [`poll_transmit`](Self::poll_transmit).
+    pub fn queued_bytes(&self) -> usize {
+        self.output.queued()
+    }
+
+    fn check_live(&self) -> Result<(), RawSocketError> {
+        match &self.state {
+            State::Failed(error) => Err(error.clone()),
+            State::Closed => Err(RawSocketError::Closed),
+            _ => Ok(()),
+        }
+    }
+
+    fn send(&mut self, ty: FrameType, payload: Bytes) -> Result<(), RawSocketError> {
+        self.check_live()?;
+        let State::Open { peer_max, .. } = self.state else {
+            return Err(RawSocketError::NotOpen);
+        };
+        // A PING comes back as a PONG of the same size, which must fit our own limit too.
+        let max = match ty {
+            FrameType::Ping => peer_max.min(self.max_message_len),
+            FrameType::Regular | FrameType::Pong => peer_max,
+        }
+        .bytes();
+        if payload.len() > max {
+            return Err(RawSocketError::MessageTooLong {
+                len: payload.len(),
+                max,
+            });
+        }
+        let frame = HEADER_LEN + payload.len();
+        if !self.output.accepts_more(self.max_queued_bytes) {
+            return Err(RawSocketError::OutputFull {
+                queued: self.output.queued(),
+                frame,
+                limit: self.max_queued_bytes,
+            });
+        }
+        self.output
+            .push_frame(frame::encode_header(ty, payload.len()), payload);
+        Ok(())
+    }
+
+    /// Consumes every complete handshake or frame in the input buffer.
+    fn process(&mut self) -> Result<(), RawSocketError> {
+        while let Some(&octets) = self.input.first_chunk::<HEADER_LEN>() {
+            match &self.state {
+                State::AwaitingReply { requested } => {
+                    let serializer = *requested;
+                    let peer_max = handshake::check_reply(octets, serializer)?;
+                    self.input.advance(HEADER_LEN);
+                    self.open(serializer, peer_max);
+                }
+                State::AwaitingRequest { policy } => {
+                    let (serializer, peer_max) = handshake::check_request(octets, policy)?;
+                    self.input.advance(HEADER_LEN);
+                    self.output
+                        .push_raw(&handshake::encode(serializer, self.max_message_len));
+                    self.open(serializer, peer_max);
+                }
+                State::Open { .. } => {
+                    let header = frame::decode_header(octets, self.max_message_len.bytes())?;
+                    let total = HEADER_LEN + header.len;
+                    if self.input.len() < total {
+                        return Ok(());
+                    }
+                    let mut payload = self.input.split_to(total);
+                    payload.advance(HEADER_LEN);
+                    self.dispatch(header.ty, payload.freeze())?;
+                }
+                // `handle_input` checked liveness, and failures leave this loop.
+                State::Failed(_) | State::Closed => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, serializer: SerializerKind, peer_max: MaxMessageLen) {
+        self.state = State::Open {
+            serializer,
+            peer_max,
+        };
+        self.events.push_back(Event::Handshaken {
+            serializer,
+            peer_max_message_len: peer_max,
+        });
+    }
+
+    fn dispatch(&mut self, ty: FrameType, payload: Bytes) -> Result<(), RawSocketError> {
+        match ty {
+            FrameType::Regular => self.messages.push_back(payload),
+            FrameType::Pong => self.events.push_back(Event::Pong(payload)),
+            FrameType::Ping => {
+                // The PONG must echo the whole payload, and we must not send the peer more
+                // than it accepts: a peer pinging beyond its own limit has broken the
+                // protocol one way or the other.
+                let peer_max = self.peer_max_message_len().map_or(0, MaxMessageLen::bytes);
+                if payload.len() > peer_max {
+                    return Err(RawSocketError::UnanswerablePing {
+                        len: payload.len(),
+                        peer_max,
+                    });
+                }
+                let frame = HEADER_LEN + payload.len();
+                if !self.output.accepts_more(self.max_queued_bytes) {
+                    return Err(RawSocketError::OutputLimitExceeded {
+                        queued: self.output.queued(),
+                        frame,
+                        limit: self.max_queued_bytes,
+                    });
+                }
+                self.output.push_frame(
+                    frame::encode_header(FrameType::Pong, payload.len()),
+                    payload,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails the connection for good; returns `error` for the caller to return.
+    fn fail(&mut self, error: RawSocketError) -> RawSocketError {
+        self.input = BytesMut::new();
+        self.output.clear();
+        if self.role == Role::Server {
+            if let Some(code) = error.reply_code() {
+                self.output.push_raw(&handshake::encode_error(code));
+            }
+        }
+        self.state = State::Failed(error.clone());
+        error
+    }
+}

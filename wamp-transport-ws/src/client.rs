@@ -1,0 +1,61 @@
+//! The client side: sends the upgrade request, checks the server's answer.
+
+use std::fmt;
+use std::time::Instant;
+
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::{header, HeaderValue};
+
+use crate::common::common_methods;
+use crate::config::ClientConfig;
+use crate::endpoint::Endpoint;
+use crate::error::UsageError;
+
+/// The client side of WAMP over WebSocket, as a sans-IO state machine.
+///
+/// [`WsClient::new`] queues the HTTP upgrade request at once: drain
+/// [`poll_transmit`](WsClient::poll_transmit) and write it to the connected socket. See the
+/// [crate docs](crate) for the run loop.
+pub struct WsClient {
+    endpoint: Endpoint,
+}
+
+impl fmt::Debug for WsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsClient")
+            .field("open", &self.is_open())
+            .field("closed", &self.is_closed())
+            .field("serializer", &self.serializer())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WsClient {
+    /// Starts a client: builds the upgrade request (a fresh `Sec-WebSocket-Key`, the
+    /// serializers offered as `Sec-WebSocket-Protocol` in preference order, the extra
+    /// headers) and queues it for [`poll_transmit`](WsClient::poll_transmit).
+    pub fn new(config: ClientConfig, now: Instant) -> Result<WsClient, UsageError> {
+        config.check()?;
+        let mut request = (&config.uri)
+            .into_client_request()
+            .map_err(|e| UsageError::InvalidConfig(format!("invalid URL {}: {e}", config.uri)))?;
+        let offer: Vec<&str> = config.serializers.iter().map(|s| s.subprotocol()).collect();
+        let headers = request.headers_mut();
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_str(&offer.join(", "))
+                .map_err(|e| UsageError::InvalidConfig(e.to_string()))?,
+        );
+        if config.headers.contains_key(header::HOST) {
+            headers.remove(header::HOST);
+        }
+        for (name, value) in &config.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        Ok(WsClient {
+            endpoint: Endpoint::client(config.options, request, now)?,
+        })
+    }
+}
+
+common_methods!(WsClient);

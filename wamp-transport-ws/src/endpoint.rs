@@ -1,0 +1,908 @@
+//! The state machine both sides share: handshake input, tungstenite driven over a
+//! [`Pipe`], WAMP message checks, close handshake, timers.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tungstenite::handshake::client::{ClientHandshake, Response as ClientResponse};
+use tungstenite::handshake::machine::TryParse;
+use tungstenite::handshake::server::{create_response, write_response, Request as ServerRequest};
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::{Role, WebSocket};
+use tungstenite::{Message as WsMessage, Utf8Bytes};
+use wamp_core::{Message, SerializerKind};
+
+use crate::config::{Validation, WsOptions};
+use crate::error::{CloseCode, FrameKind, UsageError, WsError};
+use crate::event::{CloseInfo, Initiator, OpenInfo, WsEvent};
+use crate::pipe::Pipe;
+
+/// The longest HTTP head accepted (request or response), as tungstenite's own limit.
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+
+/// A close reason fits in a control frame: 125 bytes minus the 2-byte code.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// The most of an HTTP error body kept in [`WsError::HandshakeRejected`].
+const MAX_ERROR_BODY: usize = 1024;
+
+type ClientMid = MidHandshake<ClientHandshake<Pipe>>;
+
+pub(crate) struct ClientHs {
+    /// `None` only while the machine is being driven.
+    mid: Option<ClientMid>,
+    uri: Uri,
+    /// While true, bytes are held back until the response head is complete, so
+    /// tungstenite parses it in one go however the input was chunked (its handshake
+    /// reader counts reads and takes many small ones for a slowloris attack).
+    gated: bool,
+}
+
+pub(crate) struct ServerHs {
+    serializers: Vec<SerializerKind>,
+    headers: HeaderMap,
+}
+
+enum State {
+    Client(Box<ClientHs>),
+    Server(Box<ServerHs>),
+    Open(Box<WebSocket<Pipe>>),
+    Closing {
+        ws: Box<WebSocket<Pipe>>,
+        deadline: Option<Instant>,
+        code: CloseCode,
+        reason: String,
+    },
+    Closed(CloseInfo),
+    /// Only while a transition is in progress.
+    Taken,
+}
+
+struct Inbound {
+    bytes: Bytes,
+    message: Option<Message>,
+}
+
+pub(crate) struct Endpoint {
+    options: WsOptions,
+    state: State,
+    /// Handshake bytes not yet given to the HTTP parser.
+    head: Vec<u8>,
+    /// Where the search for the end of the head resumes.
+    head_scan: usize,
+    transmit: VecDeque<Bytes>,
+    events: VecDeque<WsEvent>,
+    inbound: VecDeque<Inbound>,
+    open_deadline: Option<Instant>,
+    serializer: Option<SerializerKind>,
+    last_rx: Option<Instant>,
+    ping_sent: Option<Instant>,
+    ping_count: u64,
+}
+
+impl Endpoint {
+    fn new(options: WsOptions, state: State, now: Instant) -> Endpoint {
+        let open_deadline = options.open_timeout.and_then(|t| now.checked_add(t));
+        Endpoint {
+            options,
+            state,
+            head: Vec::new(),
+            head_scan: 0,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            inbound: VecDeque::new(),
+            open_deadline,
+            serializer: None,
+            last_rx: None,
+            ping_sent: None,
+            ping_count: 0,
+        }
+    }
+
+    pub(crate) fn client(
+        options: WsOptions,
+        request: tungstenite::handshake::client::Request,
+        now: Instant,
+    ) -> Result<Endpoint, UsageError> {
+        let uri = request.uri().clone();
+        let mid = ClientHandshake::start(Pipe::default(), request, Some(options.tungstenite()))
+            .map_err(|e| UsageError::InvalidConfig(format!("invalid upgrade request: {e}")))?;
+        // The first round writes the request and stops at reading the response.
+        let mut mid = match mid.handshake() {
+            Err(HandshakeError::Interrupted(mid)) => mid,
+            Err(HandshakeError::Failure(e)) => {
+                return Err(UsageError::InvalidConfig(format!(
+                    "invalid upgrade request: {e}"
+                )))
+            }
+            Ok(_) => {
+                return Err(UsageError::InvalidConfig(
+                    "the handshake completed without a response".into(),
+                ))
+            }
+        };
+        let request_bytes = mid.get_mut().get_mut().take_output();
+        let mut endpoint = Endpoint::new(
+            options,
+            State::Client(Box::new(ClientHs {
+                mid: Some(mid),
+                uri,
+                gated: true,
+            })),
+            now,
+        );
+        endpoint.transmit.extend(request_bytes);
+        Ok(endpoint)
+    }
+
+    pub(crate) fn server(
+        options: WsOptions,
+        serializers: Vec<SerializerKind>,
+        headers: HeaderMap,
+        now: Instant,
+    ) -> Endpoint {
+        Endpoint::new(
+            options,
+            State::Server(Box::new(ServerHs {
+                serializers,
+                headers,
+            })),
+            now,
+        )
+    }
+
+    // ---- output ------------------------------------------------------------------
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+        let first = self.transmit.pop_front()?;
+        if self.transmit.is_empty() {
+            return Some(first);
+        }
+        // Hand the runtime one write instead of one per frame.
+        let total = first.len() + self.transmit.iter().map(Bytes::len).sum::<usize>();
+        let mut joined = BytesMut::with_capacity(total);
+        joined.extend_from_slice(&first);
+        for chunk in self.transmit.drain(..) {
+            joined.extend_from_slice(&chunk);
+        }
+        Some(joined.freeze())
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<WsEvent> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn poll_message(&mut self) -> Option<Bytes> {
+        self.inbound.pop_front().map(|inbound| inbound.bytes)
+    }
+
+    pub(crate) fn poll_decoded(&mut self) -> Option<Message> {
+        let inbound = self.inbound.pop_front()?;
+        if let Some(message) = inbound.message {
+            return Some(message);
+        }
+        let serializer = self.serializer?;
+        match serializer.decode(inbound.bytes) {
+            Ok(message) => Some(message),
+            Err(e) => {
+                // The same outcome as `Validation::Decode`, found later: what followed the
+                // bad message is not delivered, as it would not have been read.
+                self.inbound.clear();
+                self.fail(WsError::InvalidMessage(e));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Client(_) | State::Server(_) => self.open_deadline,
+            State::Open(_) => {
+                let ping = self.options.auto_ping?;
+                match self.ping_sent {
+                    Some(sent) => sent.checked_add(ping.timeout),
+                    None => self.last_rx?.checked_add(ping.interval),
+                }
+            }
+            State::Closing { deadline, .. } => *deadline,
+            State::Closed(_) | State::Taken => None,
+        }
+    }
+
+    pub(crate) fn serializer(&self) -> Option<SerializerKind> {
+        self.serializer
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self.state, State::Open(_))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed(_) | State::Taken)
+    }
+
+    pub(crate) fn close_info(&self) -> Option<&CloseInfo> {
+        match &self.state {
+            State::Closed(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    // ---- input -------------------------------------------------------------------
+
+    pub(crate) fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        match &mut self.state {
+            State::Client(_) => self.client_input(now, data),
+            State::Server(_) => self.server_input(now, data),
+            State::Open(ws) | State::Closing { ws, .. } => {
+                // Anything from the peer proves it alive, not only a Pong.
+                self.last_rx = Some(now);
+                self.ping_sent = None;
+                ws.get_mut().feed(data);
+                self.read_frames();
+            }
+            State::Closed(_) | State::Taken => {}
+        }
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        match &mut self.state {
+            State::Client(_) | State::Server(_) => {
+                if self.open_deadline.is_some_and(|d| d <= now) {
+                    self.open_deadline = None;
+                    let timeout = self.options.open_timeout.unwrap_or_default();
+                    self.fail(WsError::OpenTimeout(timeout));
+                }
+            }
+            State::Open(ws) => {
+                let Some(ping) = self.options.auto_ping else {
+                    return;
+                };
+                if let Some(sent) = self.ping_sent {
+                    if sent.checked_add(ping.timeout).is_some_and(|d| d <= now) {
+                        self.fail(WsError::PingTimeout(ping.timeout));
+                    }
+                } else if self
+                    .last_rx
+                    .and_then(|t| t.checked_add(ping.interval))
+                    .is_some_and(|d| d <= now)
+                {
+                    self.ping_count += 1;
+                    let payload = Bytes::copy_from_slice(&self.ping_count.to_be_bytes());
+                    let result = ws.send(WsMessage::Ping(payload));
+                    self.ping_sent = Some(now);
+                    self.collect_output();
+                    if let Err(e) = result {
+                        self.fail(WsError::Internal(format!("sending a ping: {e}")));
+                    }
+                }
+            }
+            State::Closing { deadline, .. } => {
+                if deadline.is_some_and(|d| d <= now) {
+                    *deadline = None;
+                    let timeout = self.options.close_timeout;
+                    self.fail(WsError::CloseTimeout(timeout));
+                }
+            }
+            State::Closed(_) | State::Taken => {}
+        }
+    }
+
+    pub(crate) fn handle_transport_closed(&mut self, _now: Instant) {
+        if !self.is_closed() {
+            self.fail(WsError::ConnectionReset);
+        }
+    }
+
+    // ---- commands ----------------------------------------------------------------
+
+    pub(crate) fn send_message(&mut self, payload: Bytes) -> Result<(), UsageError> {
+        let State::Open(ws) = &mut self.state else {
+            return Err(self.not_open());
+        };
+        let binary = self.serializer.is_none_or(SerializerKind::is_binary);
+        let message = if binary {
+            WsMessage::Binary(payload)
+        } else {
+            WsMessage::Text(Utf8Bytes::try_from(payload).map_err(|_| UsageError::NotUtf8)?)
+        };
+        let result = ws.send(message);
+        self.collect_output();
+        if let Err(e) = result {
+            self.fail(WsError::Internal(format!("sending a message: {e}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn send_ping(&mut self, payload: Bytes) -> Result<(), UsageError> {
+        if payload.len() > 125 {
+            return Err(UsageError::PingTooLong(payload.len()));
+        }
+        let State::Open(ws) = &mut self.state else {
+            return Err(self.not_open());
+        };
+        let result = ws.send(WsMessage::Ping(payload));
+        self.collect_output();
+        if let Err(e) = result {
+            self.fail(WsError::Internal(format!("sending a ping: {e}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn close(
+        &mut self,
+        now: Instant,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), UsageError> {
+        if !code.is_sendable() {
+            return Err(UsageError::InvalidCloseCode(code.0));
+        }
+        let reason = truncate(reason, MAX_CLOSE_REASON).to_owned();
+        match std::mem::replace(&mut self.state, State::Taken) {
+            State::Open(mut ws) => {
+                let frame = CloseFrame {
+                    code: code.0.into(),
+                    reason: Utf8Bytes::from(reason.as_str()),
+                };
+                let result = ws.close(Some(frame));
+                self.state = State::Closing {
+                    ws,
+                    deadline: now.checked_add(self.options.close_timeout),
+                    code,
+                    reason,
+                };
+                self.collect_output();
+                if let Err(e) = result {
+                    self.fail(WsError::Internal(format!("sending a close frame: {e}")));
+                }
+            }
+            State::Client(_) | State::Server(_) => {
+                // Nothing is on the wire to close yet.
+                self.finish(CloseInfo {
+                    code,
+                    reason,
+                    initiator: Initiator::Local,
+                    error: None,
+                });
+            }
+            other => self.state = other,
+        }
+        Ok(())
+    }
+
+    fn not_open(&self) -> UsageError {
+        match &self.state {
+            State::Client(_) | State::Server(_) => UsageError::NotOpen,
+            State::Closing { .. } => UsageError::Closed(Some("closing".into())),
+            State::Closed(info) => UsageError::Closed(Some(match &info.error {
+                Some(e) => e.to_string(),
+                None => format!("{} {}", info.code, info.reason),
+            })),
+            _ => UsageError::Closed(None),
+        }
+    }
+
+    // ---- the open connection -----------------------------------------------------
+
+    fn open(&mut self, now: Instant, ws: WebSocket<Pipe>, info: OpenInfo) {
+        self.serializer = Some(info.serializer);
+        self.open_deadline = None;
+        self.last_rx = Some(now);
+        self.ping_sent = None;
+        self.state = State::Open(Box::new(ws));
+        self.events.push_back(WsEvent::Open(info));
+        // The peer may have sent frames right behind its handshake.
+        self.read_frames();
+    }
+
+    /// Moves whatever tungstenite wrote into the transmit queue.
+    fn collect_output(&mut self) {
+        let pipe = match &mut self.state {
+            State::Open(ws) | State::Closing { ws, .. } => ws.get_mut(),
+            State::Client(hs) => match hs.mid.as_mut() {
+                Some(mid) => mid.get_mut().get_mut(),
+                None => return,
+            },
+            _ => return,
+        };
+        if let Some(bytes) = pipe.take_output() {
+            self.transmit.push_back(bytes);
+        }
+    }
+
+    /// Reads every complete message tungstenite can assemble from the buffered input.
+    fn read_frames(&mut self) {
+        loop {
+            let (State::Open(ws) | State::Closing { ws, .. }) = &mut self.state else {
+                return;
+            };
+            let result = ws.read();
+            self.collect_output();
+            match result {
+                Ok(WsMessage::Text(text)) => self.on_data(FrameKind::Text, Bytes::from(text)),
+                Ok(WsMessage::Binary(data)) => self.on_data(FrameKind::Binary, data),
+                // tungstenite queued the Pong; the next `read` writes it.
+                Ok(WsMessage::Ping(_)) => {}
+                Ok(WsMessage::Pong(data)) => self.events.push_back(WsEvent::Pong(data)),
+                Ok(WsMessage::Close(frame)) => self.on_close_frame(frame),
+                Ok(WsMessage::Frame(_)) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return;
+                }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    // Only after a completed closing handshake, which `on_close_frame`
+                    // already finished; nothing more to read.
+                    return;
+                }
+                Err(e) => self.fail(map_frame_error(e)),
+            }
+        }
+    }
+
+    fn on_data(&mut self, received: FrameKind, bytes: Bytes) {
+        let Some(serializer) = self.serializer else {
+            return;
+        };
+        if FrameKind::for_serializer(serializer) != received {
+            self.fail(WsError::WrongFrameKind {
+                serializer,
+                received,
+            });
+            return;
+        }
+        let message = match self.options.validation {
+            Validation::Skip => None,
+            Validation::Decode => match serializer.decode(bytes.clone()) {
+                Ok(message) => Some(message),
+                Err(e) => {
+                    self.fail(WsError::InvalidMessage(e));
+                    return;
+                }
+            },
+        };
+        self.inbound.push_back(Inbound { bytes, message });
+    }
+
+    fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
+        match std::mem::replace(&mut self.state, State::Taken) {
+            State::Open(mut ws) => {
+                // The peer started closing: tungstenite queued the echo; write it. (A
+                // server's flush reports ConnectionClosed once the echo is out: expected.)
+                let _ = ws.flush();
+                if let Some(bytes) = ws.get_mut().take_output() {
+                    self.transmit.push_back(bytes);
+                }
+                let (code, reason) = match frame {
+                    Some(frame) => (CloseCode(frame.code.into()), frame.reason.to_string()),
+                    None => (CloseCode::NO_STATUS, String::new()),
+                };
+                self.finish(CloseInfo {
+                    code,
+                    reason,
+                    initiator: Initiator::Peer,
+                    error: None,
+                });
+            }
+            State::Closing { code, reason, .. } => {
+                // The echo of our Close: the closing handshake is complete.
+                self.finish(CloseInfo {
+                    code,
+                    reason,
+                    initiator: Initiator::Local,
+                    error: None,
+                });
+            }
+            other => self.state = other,
+        }
+    }
+
+    /// Fails the connection: sends a Close frame with the error's code when that means
+    /// something on the wire and one may still be sent, then closes.
+    fn fail(&mut self, error: WsError) {
+        let code = error.close_code();
+        let reason = error.to_string();
+        match std::mem::replace(&mut self.state, State::Taken) {
+            State::Open(mut ws) | State::Closing { mut ws, .. } => {
+                if code != CloseCode::ABNORMAL && ws.can_write() {
+                    let frame = CloseFrame {
+                        code: code.0.into(),
+                        reason: Utf8Bytes::from(truncate(&reason, MAX_CLOSE_REASON)),
+                    };
+                    let _ = ws.close(Some(frame));
+                }
+                if let Some(bytes) = ws.get_mut().take_output() {
+                    self.transmit.push_back(bytes);
+                }
+            }
+            State::Closed(info) => {
+                self.state = State::Closed(info);
+                return;
+            }
+            _ => {}
+        }
+        let initiator = match error {
+            WsError::HandshakeRejected { .. } | WsError::ConnectionReset => Initiator::Peer,
+            _ => Initiator::Local,
+        };
+        self.finish(CloseInfo {
+            code,
+            reason,
+            initiator,
+            error: Some(error),
+        });
+    }
+
+    fn finish(&mut self, info: CloseInfo) {
+        self.open_deadline = None;
+        self.ping_sent = None;
+        self.head = Vec::new();
+        self.events.push_back(WsEvent::Closed(info.clone()));
+        self.state = State::Closed(info);
+    }
+
+    // ---- client handshake --------------------------------------------------------
+
+    fn client_input(&mut self, now: Instant, data: &[u8]) {
+        let State::Client(hs) = &mut self.state else {
+            return;
+        };
+        let Some(mid) = hs.mid.as_mut() else {
+            return;
+        };
+        if !hs.gated {
+            mid.get_mut().get_mut().feed(data);
+        } else {
+            self.head.extend_from_slice(data);
+            let end = find_head_end(&self.head, &mut self.head_scan);
+            // Judge the head's length, not the buffer's, so chunking cannot matter.
+            if end.unwrap_or(self.head.len()) > MAX_HEAD {
+                self.fail(WsError::Handshake(format!(
+                    "the response head is longer than {MAX_HEAD} bytes"
+                )));
+                return;
+            }
+            let Some(end) = end else {
+                return;
+            };
+            mid.get_mut().get_mut().feed(&self.head[..end]);
+            self.head.drain(..end);
+        }
+        self.client_drive(now);
+    }
+
+    fn client_drive(&mut self, now: Instant) {
+        let State::Client(mut hs) = std::mem::replace(&mut self.state, State::Taken) else {
+            return;
+        };
+        let Some(mid) = hs.mid.take() else {
+            self.state = State::Client(hs);
+            return;
+        };
+        match mid.handshake() {
+            Ok((mut ws, response)) => {
+                let rest = std::mem::take(&mut self.head);
+                ws.get_mut().feed(&rest);
+                if let Some(bytes) = ws.get_mut().take_output() {
+                    self.transmit.push_back(bytes);
+                }
+                // tungstenite checked that the server's choice is one we offered, and we
+                // offered only WAMP subprotocols.
+                let serializer = response
+                    .headers()
+                    .get(header::SEC_WEBSOCKET_PROTOCOL)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(SerializerKind::from_subprotocol);
+                let Some(serializer) = serializer else {
+                    self.fail(WsError::SubprotocolMismatch(
+                        "the server chose no WAMP subprotocol".into(),
+                    ));
+                    return;
+                };
+                let info = OpenInfo {
+                    serializer,
+                    uri: hs.uri,
+                    headers: response_headers(response),
+                };
+                self.open(now, ws, info);
+            }
+            Err(HandshakeError::Interrupted(mut mid)) => {
+                // The head looked complete to us but not to the parser (blank lines
+                // before the status line): stop holding bytes back.
+                let mut fed = false;
+                if hs.gated {
+                    hs.gated = false;
+                    if !self.head.is_empty() {
+                        mid.get_mut().get_mut().feed(&self.head);
+                        self.head.clear();
+                        fed = true;
+                    }
+                }
+                hs.mid = Some(mid);
+                self.state = State::Client(hs);
+                self.collect_output();
+                if fed {
+                    // At most once: the gate is now open.
+                    self.client_drive(now);
+                }
+            }
+            Err(HandshakeError::Failure(e)) => {
+                let error = self.client_error(e);
+                self.fail(error);
+            }
+        }
+    }
+
+    fn client_error(&self, error: tungstenite::Error) -> WsError {
+        use tungstenite::error::ProtocolError;
+        match error {
+            tungstenite::Error::Http(response) => {
+                let body = &self.head[..self.head.len().min(MAX_ERROR_BODY)];
+                WsError::HandshakeRejected {
+                    status: response.status().as_u16(),
+                    body: String::from_utf8_lossy(body).into_owned(),
+                }
+            }
+            tungstenite::Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(e)) => {
+                WsError::SubprotocolMismatch(e.to_string())
+            }
+            other => WsError::Handshake(other.to_string()),
+        }
+    }
+
+    // ---- server handshake --------------------------------------------------------
+
+    fn server_input(&mut self, now: Instant, data: &[u8]) {
+        self.head.extend_from_slice(data);
+        loop {
+            let end = find_head_end(&self.head, &mut self.head_scan);
+            // Judge the head's length, not the buffer's, so chunking cannot matter.
+            if end.unwrap_or(self.head.len()) > MAX_HEAD {
+                self.reject(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    format!("the request head is longer than {MAX_HEAD} bytes"),
+                    None,
+                );
+                return;
+            }
+            let Some(end) = end else {
+                return;
+            };
+            match ServerRequest::try_parse(&self.head[..end]) {
+                Ok(Some((size, request))) => return self.server_accept(now, size, request),
+                // A blank line the parser skips (before the request line): look for the
+                // next one.
+                Ok(None) => continue,
+                Err(e) => {
+                    return self.reject(
+                        StatusCode::BAD_REQUEST,
+                        format!("not a WebSocket upgrade request: {e}"),
+                        None,
+                    )
+                }
+            }
+        }
+    }
+
+    fn server_accept(&mut self, now: Instant, size: usize, request: ServerRequest) {
+        use tungstenite::error::ProtocolError;
+        let State::Server(hs) = &self.state else {
+            return;
+        };
+        // RFC 6455 §4.2.1 checks and the Sec-WebSocket-Accept key.
+        let mut response = match create_response(&request) {
+            Ok(response) => response,
+            Err(tungstenite::Error::Protocol(ProtocolError::MissingSecWebSocketVersionHeader)) => {
+                // RFC 6455 §4.4: tell the client which version we speak.
+                self.reject(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "this server speaks WebSocket version 13".into(),
+                    Some(HeaderValue::from_static("13")),
+                );
+                return;
+            }
+            Err(e) => {
+                self.reject(
+                    StatusCode::BAD_REQUEST,
+                    format!("not a WebSocket upgrade request: {e}"),
+                    None,
+                );
+                return;
+            }
+        };
+        let offered: Vec<String> = request
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        // Autobahn's rule: the first subprotocol in the client's offer that we speak.
+        let chosen = offered.iter().find_map(|p| {
+            SerializerKind::from_subprotocol(p).filter(|s| hs.serializers.contains(s))
+        });
+        let Some(serializer) = chosen else {
+            let supported: Vec<String> = hs
+                .serializers
+                .iter()
+                .map(|s| s.subprotocol().to_owned())
+                .collect();
+            let body = format!(
+                "This server only speaks WebSocket subprotocols {}",
+                supported.join(", ")
+            );
+            self.reject_with(
+                StatusCode::BAD_REQUEST,
+                body,
+                None,
+                WsError::NoCommonSubprotocol { offered, supported },
+            );
+            return;
+        };
+        let headers = response.headers_mut();
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(serializer.subprotocol()),
+        );
+        for (name, value) in &hs.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        let mut out = Vec::new();
+        if let Err(e) = write_response(&mut out, &response) {
+            // Only a header value that is not visible ASCII gets here.
+            let error = WsError::Internal(format!("writing the response: {e}"));
+            self.reject_with(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error.to_string(),
+                None,
+                error,
+            );
+            return;
+        }
+        self.transmit.push_back(Bytes::from(out));
+        // Bytes behind the request (a client that did not wait for our answer) are
+        // frames: keep them for the WebSocket.
+        let pipe = Pipe::with_input(&self.head[size..]);
+        self.head = Vec::new();
+        let ws = WebSocket::from_raw_socket(pipe, Role::Server, Some(self.options.tungstenite()));
+        let (parts, ()) = request.into_parts();
+        let info = OpenInfo {
+            serializer,
+            uri: parts.uri,
+            headers: parts.headers,
+        };
+        self.open(now, ws, info);
+    }
+
+    fn reject(&mut self, status: StatusCode, reason: String, version: Option<HeaderValue>) {
+        let error = WsError::Handshake(reason.clone());
+        self.reject_with(status, reason, version, error);
+    }
+
+    /// Answers the upgrade request with an HTTP error and closes.
+    fn reject_with(
+        &mut self,
+        status: StatusCode,
+        body: String,
+        version: Option<HeaderValue>,
+        error: WsError,
+    ) {
+        let mut builder = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(header::CONTENT_LENGTH, body.len())
+            .header(header::CONNECTION, "close");
+        if let Some(version) = version {
+            builder = builder.header(header::SEC_WEBSOCKET_VERSION, version);
+        }
+        let mut out = Vec::new();
+        if let Ok(response) = builder.body(()) {
+            if write_response(&mut out, &response).is_ok() {
+                out.extend_from_slice(body.as_bytes());
+                self.transmit.push_back(Bytes::from(out));
+            }
+        }
+        self.fail(error);
+    }
+}
+
+fn response_headers(response: ClientResponse) -> HeaderMap {
+    response.into_parts().0.headers
+}
+
+fn map_frame_error(error: tungstenite::Error) -> WsError {
+    use tungstenite::error::CapacityError;
+    match error {
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            WsError::MessageTooBig {
+                size,
+                max: max_size,
+            }
+        }
+        tungstenite::Error::Utf8(_) => WsError::InvalidUtf8,
+        tungstenite::Error::Protocol(e) => WsError::Protocol(e.to_string()),
+        tungstenite::Error::AttackAttempt => WsError::Protocol("attack attempt".into()),
+        other => WsError::Internal(other.to_string()),
+    }
+}
+
+/// The index just past the first blank line (the end of an HTTP head) at or after
+/// `from`, if it has arrived. `from` is advanced past what is settled, so feeding a head
+/// byte by byte stays linear, and a search after a find starts behind it.
+pub(crate) fn find_head_end(buf: &[u8], from: &mut usize) -> Option<usize> {
+    for i in *from..buf.len() {
+        if buf[i] != b'\n' {
+            continue;
+        }
+        match (buf.get(i + 1), buf.get(i + 2)) {
+            (Some(b'\n'), _) => {
+                *from = i + 2;
+                return Some(i + 2);
+            }
+            (Some(b'\r'), Some(b'\n')) => {
+                *from = i + 3;
+                return Some(i + 3);
+            }
+            // A line end at the very end of the buffer: decide when more arrives.
+            (None, _) | (Some(b'\r'), None) => {
+                *from = i;
+                return None;
+            }
+            _ => {}
+        }
+    }
+    *from = buf.len();
+    None
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_end_is_found_at_every_split() {
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nFRAMES";
+        let end = head.len() - "FRAMES".len();
+        for split in 0..=head.len() {
+            let mut buf = Vec::new();
+            let mut scan = 0;
+            buf.extend_from_slice(&head[..split]);
+            let first = find_head_end(&buf, &mut scan);
+            buf.extend_from_slice(&head[split..]);
+            let found = first.or_else(|| find_head_end(&buf, &mut scan));
+            assert_eq!(found, Some(end), "split at {split}");
+        }
+        let mut scan = 0;
+        let two = b"GET / HTTP/1.1\n\nx\n\n";
+        assert_eq!(find_head_end(two, &mut scan), Some(16));
+        assert_eq!(find_head_end(two, &mut scan), Some(19));
+        assert_eq!(find_head_end(two, &mut scan), None);
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

@@ -4,7 +4,7 @@
 #   PY=$(scripts/python-env.sh | tail -n1)
 #
 # The venv lives at "${WAMP_PY_VENV:-<repo>/target/py-venv}" and gets the pinned
-# packages of scripts/requirements-interop.txt (add more pins there, e.g. crossbar).
+# packages of scripts/requirements-interop.txt (Autobahn|Python, Crossbar.io, ...).
 # A marker file in the venv holds the requirement lines it was built from; when the
 # marker matches and the venv's python runs, nothing is installed (fast path).
 # When the pins change, they are installed into the existing venv with pip; delete
@@ -102,6 +102,14 @@ fi
 # Smoke test: the serializers the interop tests use must import cleanly.
 "$venv/bin/python" -c 'from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer, CBORSerializer' \
     || die "autobahn serializers do not import in $venv"
+
+# Crossbar, when pinned, must start cleanly: `crossbar version` imports the router stack.
+if [ -x "$venv/bin/crossbar" ]; then
+    cb_out="$("$venv/bin/crossbar" version 2>&1)" || die "crossbar version failed: $cb_out"
+    case "$cb_out" in
+        *Traceback*) die "crossbar version printed a traceback: $cb_out" ;;
+    esac
+fi
 
 printf '%s\n' "$want" >"$venv/$marker_name.tmp"
 mv -f "$venv/$marker_name.tmp" "$venv/$marker_name"

@@ -1,0 +1,107 @@
+//! `wamp-async-std`: a WAMP client on [async-std](https://docs.rs/async-std) (and, since
+//! its sockets are plain futures-io types, a model for smol and other futures-io
+//! runtimes).
+//!
+//! This crate is a thin adapter: [`AsyncStdRuntime`] gives the connection loop of
+//! [`wamp_async`] async-std's tasks and sockets and `async-io`'s timers, and everything
+//! else is `wamp_async`'s API, re-exported here. See the [`wamp_async`] docs for the
+//! session API.
+//!
+//! ```no_run
+//! use wamp_async_std::{JoinConfig, SerializerKind, TransportConfig};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     async_std::task::block_on(async {
+//!         let transport = TransportConfig::new("rs://127.0.0.1:8081")?.serializer(SerializerKind::MsgPack);
+//!         let session = wamp_async_std::connect(transport, JoinConfig::new("realm1")).await?;
+//!         session.publish("com.example.hello").args(&("world",)).await?;
+//!         session.leave().await?;
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! async-std is discontinued upstream; this crate keeps working with it, and the same
+//! few lines over `async-io`/`async-net` would serve smol.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::io;
+#[cfg(unix)]
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+/// The runtime-agnostic crate this one adapts.
+pub use wamp_async;
+/// [`wamp_async::connect`], for an explicit runtime.
+pub use wamp_async::connect as connect_with;
+pub use wamp_async::*;
+
+/// async-std as a [`Runtime`]: `async_std::task::spawn`, `async_io::Timer`,
+/// `async_std::net`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStdRuntime;
+
+impl Runtime for AsyncStdRuntime {
+    fn spawn(&self, future: BoxFuture<'static, ()>) {
+        // Dropping the handle detaches the task; it ends when its session does.
+        drop(async_std::task::spawn(future));
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
+        async_io::Timer::at(deadline).map(|_| ()).boxed()
+    }
+
+    fn connect_tcp(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
+        async move {
+            let stream = async_std::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream) as BoxStream)
+        }
+        .boxed()
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<BoxStream>> {
+        async move {
+            let stream = async_std::os::unix::net::UnixStream::connect(path).await?;
+            Ok(Box::new(stream) as BoxStream)
+        }
+        .boxed()
+    }
+}
+
+/// Connects and joins on async-std; see [`wamp_async::connect`].
+///
+/// `transport` is a URL (`"ws://127.0.0.1:8080/ws"`, `"rs://127.0.0.1:8081"`, ...) or
+/// a [`TransportConfig`]; `join` a realm name or a [`JoinConfig`].
+pub async fn connect(
+    transport: impl IntoTransport,
+    join: impl Into<JoinConfig>,
+) -> Result<Session, ConnectError> {
+    wamp_async::connect(&AsyncStdRuntime, &transport.into_transport()?, &join.into()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_and_refused_connections_work() {
+        async_std::task::block_on(async {
+            let start = Instant::now();
+            AsyncStdRuntime
+                .sleep_until(start + std::time::Duration::from_millis(20))
+                .await;
+            assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+            let err = connect("rs://127.0.0.1:1", "realm1")
+                .await
+                .expect_err("refused");
+            assert!(matches!(err, ConnectError::Io(_)), "{err}");
+        });
+    }
+}

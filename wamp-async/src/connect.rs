@@ -1,0 +1,239 @@
+//! Opening a connection and joining a realm: [`connect`].
+
+use std::io;
+use std::time::Instant;
+
+use futures::channel::{mpsc, oneshot};
+use futures::FutureExt;
+use tracing::Instrument;
+use wamp_core::SerializerKind;
+use wamp_transport_rawsocket::{self as rawsocket, HandshakeErrorCode, RawSocketError};
+use wamp_transport_ws::http::{HeaderName, HeaderValue};
+use wamp_transport_ws::{self as ws, Validation};
+
+use crate::driver::{Channels, Driver, Target};
+use crate::error::{ConnectError, TransportError};
+use crate::framer::Framer;
+use crate::join::JoinConfig;
+use crate::runtime::{with_deadline, BoxStream, Runtime};
+use crate::session::Session;
+use crate::transport::{Endpoint, TransportConfig};
+use crate::{proxy, tls};
+
+/// Connects to a router and joins a realm; returns once the router has welcomed the
+/// session, with the connection loop running in a task spawned on `rt`.
+///
+/// The transport's `connect_timeout` covers the TCP connection, the proxy tunnel, TLS
+/// and the WebSocket or RawSocket handshake; the join's `handshake_timeout` covers
+/// HELLO to WELCOME (authentication included). Over RawSocket the serializers are
+/// tried in order: when the router refuses one (error reply 1, or, as Crossbar.io does,
+/// by closing the connection), the next is tried on a new connection.
+///
+/// Dropping the returned future before it resolves closes the connection.
+///
+/// # Errors
+///
+/// [`ConnectError`] tells the network ([`Io`](ConnectError::Io),
+/// [`Tls`](ConnectError::Tls), [`Timeout`](ConnectError::Timeout),
+/// [`Transport`](ConnectError::Transport), [`Proxy`](ConnectError::Proxy)) from the
+/// router's refusal ([`Aborted`](ConnectError::Aborted), e.g.
+/// `wamp.error.not_authorized`) and from configuration mistakes
+/// ([`Config`](ConnectError::Config)).
+pub async fn connect<R: Runtime>(
+    rt: &R,
+    transport: &TransportConfig,
+    join: &JoinConfig,
+) -> Result<Session, ConnectError> {
+    transport.check()?;
+    // Configuration mistakes surface before any network traffic.
+    join.session_config(SerializerKind::Json)?;
+    let span = tracing::info_span!(
+        "wamp.connect",
+        url = %transport.endpoint,
+        transport = transport.endpoint.transport_name(),
+        realm = %join.realm,
+    );
+    async {
+        let deadline = rt.now() + transport.connect_timeout;
+        if let Endpoint::WebSocket { .. } = transport.endpoint {
+            return attempt(rt, transport, join, &transport.serializers, deadline)
+                .await
+                .map_err(|(e, _)| e);
+        }
+        let mut serializers = transport.serializers.iter().peekable();
+        while let Some(serializer) = serializers.next() {
+            match attempt(rt, transport, join, &[*serializer], deadline).await {
+                Err((e, false)) if serializers.peek().is_some() && maybe_refused_serializer(&e) => {
+                    tracing::info!(serializer = %serializer, error = %e, "RawSocket handshake failed; trying the next serializer");
+                }
+                result => return result.map_err(|(e, _)| e),
+            }
+        }
+        Err(ConnectError::Config("no serializers".into()))
+    }
+    .instrument(span)
+    .await
+}
+
+/// Whether a RawSocket handshake failure may be the router refusing the serializer:
+/// error reply 1, or a connection closed or reset during the handshake (Crossbar.io's
+/// way of refusing).
+fn maybe_refused_serializer(error: &ConnectError) -> bool {
+    matches!(
+        error,
+        ConnectError::Transport(
+            TransportError::RawSocket(
+                RawSocketError::HandshakeRejected {
+                    code: HandshakeErrorCode::SerializerUnsupported
+                } | RawSocketError::ClosedDuringHandshake
+            ) | TransportError::Io(_)
+                | TransportError::Eof
+        )
+    )
+}
+
+/// One connection attempt; on failure, also whether the transport had opened.
+async fn attempt<R: Runtime>(
+    rt: &R,
+    transport: &TransportConfig,
+    join: &JoinConfig,
+    serializers: &[SerializerKind],
+    deadline: Instant,
+) -> Result<Session, (ConnectError, bool)> {
+    let timeout = ConnectError::Timeout {
+        stage: "connecting",
+        after: transport.connect_timeout,
+    };
+    let stream = with_deadline(rt, deadline, open_stream(rt, transport))
+        .await
+        .ok_or((timeout, false))?
+        .map_err(|e| (e, false))?;
+    let framer = framer(rt, transport, serializers).map_err(|e| (e, false))?;
+    tracing::debug!("connected; starting the transport handshake");
+
+    let (commands_tx, commands) = mpsc::channel(join.command_buffer);
+    let (control_tx, control) = mpsc::unbounded();
+    let (joined_tx, joined) = oneshot::channel();
+    let (closed_tx, closed) = oneshot::channel();
+    let driver = Driver::new(
+        rt.clone(),
+        stream,
+        framer,
+        join.clone(),
+        Target {
+            transport: transport.endpoint.to_string(),
+            connect_deadline: deadline,
+            connect_timeout: transport.connect_timeout,
+        },
+        Channels {
+            commands,
+            control,
+            joined: joined_tx,
+            closed: closed_tx,
+        },
+    );
+    rt.spawn(driver.boxed());
+    match joined.await {
+        Ok(Ok(details)) => Ok(Session::new(
+            commands_tx,
+            control_tx,
+            details,
+            closed,
+            join.stream_buffer,
+        )),
+        Ok(Err(failure)) => Err(failure),
+        Err(_) => Err((
+            ConnectError::Transport(TransportError::Io(
+                "the connection task ended before the session was established".into(),
+            )),
+            false,
+        )),
+    }
+}
+
+/// The byte stream: TCP (maybe through a proxy) and TLS, or a Unix socket.
+async fn open_stream<R: Runtime>(
+    rt: &R,
+    transport: &TransportConfig,
+) -> Result<BoxStream, ConnectError> {
+    match &transport.endpoint {
+        Endpoint::WebSocket {
+            host, port, tls, ..
+        }
+        | Endpoint::RawSocket { host, port, tls } => {
+            let mut stream = match &transport.proxy {
+                Some(proxy) => {
+                    let mut stream = tcp(rt, &proxy.host, proxy.port).await?;
+                    proxy::connect(&mut stream, host, *port).await?;
+                    stream
+                }
+                None => tcp(rt, host, *port).await?,
+            };
+            if *tls {
+                stream = tls::connect(stream, host, &transport.tls).await?;
+            }
+            Ok(stream)
+        }
+        #[cfg(unix)]
+        Endpoint::Unix { path } => rt.connect_unix(path.clone()).await.map_err(|e| {
+            ConnectError::Io(io::Error::new(
+                e.kind(),
+                format!("connecting to {}: {e}", path.display()),
+            ))
+        }),
+        #[cfg(not(unix))]
+        Endpoint::Unix { .. } => Err(ConnectError::Config(
+            "Unix domain sockets are not available on this platform".into(),
+        )),
+    }
+}
+
+async fn tcp<R: Runtime>(rt: &R, host: &str, port: u16) -> Result<BoxStream, ConnectError> {
+    rt.connect_tcp(host.to_owned(), port).await.map_err(|e| {
+        ConnectError::Io(io::Error::new(
+            e.kind(),
+            format!("connecting to {host}:{port}: {e}"),
+        ))
+    })
+}
+
+/// The WebSocket or RawSocket machine for the endpoint.
+fn framer<R: Runtime>(
+    rt: &R,
+    transport: &TransportConfig,
+    serializers: &[SerializerKind],
+) -> Result<Framer, ConnectError> {
+    match &transport.endpoint {
+        Endpoint::WebSocket { url, .. } => {
+            let options = &transport.websocket;
+            let invalid = |e: &dyn std::fmt::Display| ConnectError::Config(e.to_string());
+            let mut config = ws::ClientConfig::new(url)
+                .map_err(|e| invalid(&e))?
+                .serializers(serializers.iter().copied())
+                .max_message_size(options.max_message_size)
+                .max_frame_size(options.max_frame_size)
+                // The session decodes each message once; the framer need not.
+                .validation(Validation::Skip);
+            if let Some((interval, timeout)) = options.auto_ping {
+                config = config.auto_ping(interval, timeout);
+            }
+            for (name, value) in &options.headers {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| ConnectError::Config(format!("header name {name:?}: {e}")))?;
+                let value = HeaderValue::from_str(value)
+                    .map_err(|e| ConnectError::Config(format!("header {name}: {e}")))?;
+                config = config.header(name, value);
+            }
+            Framer::websocket(config, rt.now()).map_err(ConnectError::Config)
+        }
+        Endpoint::RawSocket { .. } | Endpoint::Unix { .. } => {
+            let serializer = serializers
+                .first()
+                .copied()
+                .ok_or_else(|| ConnectError::Config("no serializers".into()))?;
+            let mut config = rawsocket::ClientConfig::new(serializer);
+            config.max_message_len = transport.rawsocket_max_message_len;
+            Ok(Framer::rawsocket(config))
+        }
+    }
+}

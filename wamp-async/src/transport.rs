@@ -1,0 +1,624 @@
+//! Where and how to connect: [`TransportConfig`], built from a URL and refined with
+//! builder methods.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_rustls::rustls;
+use wamp_core::SerializerKind;
+use wamp_transport_rawsocket::MaxMessageLen;
+
+use crate::error::ConnectError;
+
+/// The kind of connection, parsed from the URL's scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `ws://host[:port]/path` or `wss://...` (TLS).
+    WebSocket {
+        /// The URL as given (its host, path and query make the upgrade request).
+        url: String,
+        /// The host to connect to (without IPv6 brackets).
+        host: String,
+        /// The port (80 for `ws`, 443 for `wss` unless given).
+        port: u16,
+        /// Whether TLS is used (`wss`).
+        tls: bool,
+    },
+    /// `rs://host:port` (RawSocket over TCP) or `rss://host:port` (over TLS).
+    RawSocket {
+        /// The host to connect to (without IPv6 brackets).
+        host: String,
+        /// The port.
+        port: u16,
+        /// Whether TLS is used (`rss`).
+        tls: bool,
+    },
+    /// `unix:///path/to/socket`: RawSocket over a Unix domain socket.
+    Unix {
+        /// The socket's path.
+        path: PathBuf,
+    },
+}
+
+impl Endpoint {
+    /// Parses a transport URL: `ws://`, `wss://`, `rs://`, `rss://` or `unix://`
+    /// (`tcp://` and `tcps://` are accepted as synonyms of `rs://` and `rss://`).
+    pub fn parse(url: &str) -> Result<Endpoint, ConnectError> {
+        let invalid = |why: &str| ConnectError::Config(format!("invalid URL {url:?}: {why}"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("expected scheme://..."))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme == "unix" {
+            if !rest.starts_with('/') {
+                return Err(invalid(
+                    "a unix:// URL needs an absolute path (unix:///path)",
+                ));
+            }
+            return Ok(Endpoint::Unix {
+                path: PathBuf::from(rest),
+            });
+        }
+        let (tls, websocket) = match scheme.as_str() {
+            "ws" => (false, true),
+            "wss" => (true, true),
+            "rs" | "tcp" => (false, false),
+            "rss" | "tcps" => (true, false),
+            _ => {
+                return Err(invalid(
+                    "unsupported scheme (expected ws, wss, rs, rss or unix)",
+                ))
+            }
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(invalid("user information in the URL is not supported"));
+        }
+        let (host, port) = split_host_port(authority).map_err(invalid)?;
+        let port = match (port, websocket, tls) {
+            (Some(port), _, _) => port,
+            (None, true, false) => 80,
+            (None, true, true) => 443,
+            (None, false, _) => return Err(invalid("a RawSocket URL needs a port")),
+        };
+        if websocket {
+            Ok(Endpoint::WebSocket {
+                // The scheme in lower case: the upgrade request is built from this URL.
+                url: format!("{scheme}://{rest}"),
+                host,
+                port,
+                tls,
+            })
+        } else {
+            if !matches!(&rest[authority.len()..], "" | "/") {
+                return Err(invalid("a RawSocket URL has no path"));
+            }
+            Ok(Endpoint::RawSocket { host, port, tls })
+        }
+    }
+
+    /// Whether the connection uses TLS.
+    pub fn uses_tls(&self) -> bool {
+        match self {
+            Endpoint::WebSocket { tls, .. } | Endpoint::RawSocket { tls, .. } => *tls,
+            Endpoint::Unix { .. } => false,
+        }
+    }
+
+    /// A short name of the transport for logs: `websocket` or `rawsocket`.
+    pub fn transport_name(&self) -> &'static str {
+        match self {
+            Endpoint::WebSocket { .. } => "websocket",
+            Endpoint::RawSocket { .. } | Endpoint::Unix { .. } => "rawsocket",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::WebSocket { url, .. } => f.write_str(url),
+            Endpoint::RawSocket { host, port, tls } => {
+                let scheme = if *tls { "rss" } else { "rs" };
+                if host.contains(':') {
+                    write!(f, "{scheme}://[{host}]:{port}")
+                } else {
+                    write!(f, "{scheme}://{host}:{port}")
+                }
+            }
+            Endpoint::Unix { path } => write!(f, "unix://{}", path.display()),
+        }
+    }
+}
+
+/// Splits `host[:port]` or `[v6]:port`; the host comes back without brackets.
+fn split_host_port(authority: &str) -> Result<(String, Option<u16>), &'static str> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or("unclosed [ in the host")?;
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("junk after the IPv6 address")?,
+                ),
+            ),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host");
+    }
+    let port = match port {
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or("the port is not a number in 1..=65535")?,
+        ),
+        None => None,
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// Which certificates a TLS connection trusts.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum TlsRoots {
+    /// The operating system's trust store (through `rustls-native-certs`).
+    #[default]
+    Native,
+    /// The certificates in this PEM text (one or more `CERTIFICATE` blocks), e.g. a
+    /// private CA.
+    Pem(Vec<u8>),
+    /// A complete rustls client configuration, for anything else (client
+    /// certificates, custom verification). Its ALPN list is left as it is.
+    Rustls(Arc<rustls::ClientConfig>),
+}
+
+impl fmt::Debug for TlsRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsRoots::Native => f.write_str("Native"),
+            TlsRoots::Pem(pem) => write!(f, "Pem({} bytes)", pem.len()),
+            TlsRoots::Rustls(_) => f.write_str("Rustls(..)"),
+        }
+    }
+}
+
+/// TLS settings for `wss://` and `rss://`.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// What to trust.
+    pub roots: TlsRoots,
+    /// The name to verify the certificate against (and send as SNI), if not the URL's
+    /// host.
+    pub server_name: Option<String>,
+}
+
+/// WebSocket options (Autobahn's `websocket_options` and `headers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebSocketOptions {
+    /// Extra headers for the upgrade request (`Authorization`, `Cookie`, ...).
+    pub headers: Vec<(String, String)>,
+    /// The largest message accepted from the router. Default: 64 MiB.
+    pub max_message_size: Option<usize>,
+    /// The largest frame accepted from the router. Default: 16 MiB.
+    pub max_frame_size: Option<usize>,
+    /// Auto-ping: after `interval` without traffic a Ping is sent; no answer within
+    /// `timeout` fails the connection. Off by default.
+    pub auto_ping: Option<(Duration, Duration)>,
+}
+
+impl Default for WebSocketOptions {
+    fn default() -> Self {
+        let defaults = wamp_transport_ws::WsOptions::default();
+        WebSocketOptions {
+            headers: Vec::new(),
+            max_message_size: defaults.max_message_size,
+            max_frame_size: defaults.max_frame_size,
+            auto_ping: None,
+        }
+    }
+}
+
+/// An HTTP proxy reached with `CONNECT` (Autobahn's ApplicationRunner `proxy`); used for
+/// WebSocket transports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// The proxy's host.
+    pub host: String,
+    /// The proxy's port.
+    pub port: u16,
+}
+
+/// How to reach a router: the endpoint, serializers, TLS, WebSocket or RawSocket options,
+/// proxy and connect timeout.
+///
+/// ```
+/// use std::time::Duration;
+/// use wamp_async::{SerializerKind, TransportConfig};
+///
+/// let transport: TransportConfig = "ws://127.0.0.1:8080/ws".parse()?;
+/// let transport = transport
+///     .serializers([SerializerKind::Cbor, SerializerKind::Json])
+///     .header("Authorization", "Bearer 123")
+///     .auto_ping(Duration::from_secs(10), Duration::from_secs(5))
+///     .connect_timeout(Duration::from_secs(3));
+/// assert_eq!(transport.endpoint.transport_name(), "websocket");
+/// # Ok::<(), wamp_async::ConnectError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// Where to connect.
+    pub endpoint: Endpoint,
+    /// The serializers, in preference order. WebSocket offers them all in this order and
+    /// the router picks; RawSocket asks for the first and, if the router refuses it,
+    /// reconnects with the next. Default: CBOR, MessagePack, JSON.
+    pub serializers: Vec<SerializerKind>,
+    /// TLS settings (used by `wss://` and `rss://`).
+    pub tls: TlsOptions,
+    /// WebSocket options.
+    pub websocket: WebSocketOptions,
+    /// The largest message accepted from the router over RawSocket, announced in the
+    /// handshake. Default: 16 MiB.
+    pub rawsocket_max_message_len: MaxMessageLen,
+    /// An HTTP `CONNECT` proxy for WebSocket transports.
+    pub proxy: Option<ProxyConfig>,
+    /// The time allowed for the TCP connection, the proxy tunnel, TLS and the transport
+    /// handshake (WebSocket upgrade or RawSocket handshake) together. Default: 10 s.
+    pub connect_timeout: Duration,
+}
+
+impl TransportConfig {
+    /// A configuration for `url` (see [`Endpoint::parse`]) with default options.
+    pub fn new(url: &str) -> Result<TransportConfig, ConnectError> {
+        Ok(TransportConfig::from_endpoint(Endpoint::parse(url)?))
+    }
+
+    /// A configuration for an endpoint with default options.
+    pub fn from_endpoint(endpoint: Endpoint) -> TransportConfig {
+        TransportConfig {
+            endpoint,
+            serializers: SerializerKind::ALL.to_vec(),
+            tls: TlsOptions::default(),
+            websocket: WebSocketOptions::default(),
+            rawsocket_max_message_len: MaxMessageLen::MAX,
+            proxy: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Uses this one serializer.
+    #[must_use]
+    pub fn serializer(self, serializer: SerializerKind) -> Self {
+        self.serializers([serializer])
+    }
+
+    /// Uses these serializers, in preference order.
+    #[must_use]
+    pub fn serializers(mut self, serializers: impl IntoIterator<Item = SerializerKind>) -> Self {
+        self.serializers = serializers.into_iter().collect();
+        self
+    }
+
+    /// Adds a header to the WebSocket upgrade request.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.websocket.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the largest WebSocket message accepted from the router.
+    #[must_use]
+    pub fn max_message_size(mut self, max: Option<usize>) -> Self {
+        self.websocket.max_message_size = max;
+        self
+    }
+
+    /// Sets the largest WebSocket frame accepted from the router.
+    #[must_use]
+    pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
+        self.websocket.max_frame_size = max;
+        self
+    }
+
+    /// Turns on WebSocket auto-ping.
+    #[must_use]
+    pub fn auto_ping(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.websocket.auto_ping = Some((interval, timeout));
+        self
+    }
+
+    /// Sets the largest RawSocket message accepted from the router.
+    #[must_use]
+    pub fn rawsocket_max_message_len(mut self, max: MaxMessageLen) -> Self {
+        self.rawsocket_max_message_len = max;
+        self
+    }
+
+    /// Connects through an HTTP `CONNECT` proxy (WebSocket transports only).
+    #[must_use]
+    pub fn proxy(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.proxy = Some(ProxyConfig {
+            host: host.into(),
+            port,
+        });
+        self
+    }
+
+    /// Sets the connect timeout.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Trusts the certificates in `pem` (instead of the system's).
+    #[must_use]
+    pub fn tls_roots_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.roots = TlsRoots::Pem(pem.into());
+        self
+    }
+
+    /// Uses a complete rustls client configuration.
+    #[must_use]
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls.roots = TlsRoots::Rustls(config);
+        self
+    }
+
+    /// Verifies the router's certificate against `name` instead of the URL's host.
+    #[must_use]
+    pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls.server_name = Some(name.into());
+        self
+    }
+
+    /// Checks what can be checked before connecting.
+    pub(crate) fn check(&self) -> Result<(), ConnectError> {
+        if self.serializers.is_empty() {
+            return Err(ConnectError::Config("no serializers".into()));
+        }
+        for (i, s) in self.serializers.iter().enumerate() {
+            if self.serializers[..i].contains(s) {
+                return Err(ConnectError::Config(format!("serializer {s} listed twice")));
+            }
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConnectError::Config(
+                "the connect timeout must be positive".into(),
+            ));
+        }
+        if self.proxy.is_some() && !matches!(self.endpoint, Endpoint::WebSocket { .. }) {
+            return Err(ConnectError::Config(
+                "an HTTP proxy is only supported for WebSocket transports".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for TransportConfig {
+    type Err = ConnectError;
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        TransportConfig::new(url)
+    }
+}
+
+impl TryFrom<&str> for TransportConfig {
+    type Error = ConnectError;
+    fn try_from(url: &str) -> Result<Self, Self::Error> {
+        TransportConfig::new(url)
+    }
+}
+
+impl TryFrom<String> for TransportConfig {
+    type Error = ConnectError;
+    fn try_from(url: String) -> Result<Self, Self::Error> {
+        TransportConfig::new(&url)
+    }
+}
+
+impl TryFrom<&String> for TransportConfig {
+    type Error = ConnectError;
+    fn try_from(url: &String) -> Result<Self, Self::Error> {
+        TransportConfig::new(url)
+    }
+}
+
+/// Something that makes a [`TransportConfig`]: a configuration, or a URL (`&str`,
+/// `String`). The runtime crates' `connect` takes this.
+pub trait IntoTransport {
+    /// The configuration, or [`ConnectError::Config`] for a bad URL.
+    fn into_transport(self) -> Result<TransportConfig, ConnectError>;
+}
+
+impl IntoTransport for TransportConfig {
+    fn into_transport(self) -> Result<TransportConfig, ConnectError> {
+        Ok(self)
+    }
+}
+
+impl IntoTransport for &TransportConfig {
+    fn into_transport(self) -> Result<TransportConfig, ConnectError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoTransport for &str {
+    fn into_transport(self) -> Result<TransportConfig, ConnectError> {
+        TransportConfig::new(self)
+    }
+}
+
+impl IntoTransport for String {
+    fn into_transport(self) -> Result<TransportConfig, ConnectError> {
+        TransportConfig::new(&self)
+    }
+}
+
+impl IntoTransport for &String {
+    fn into_transport(self) -> Result<TransportConfig, ConnectError> {
+        TransportConfig::new(self)
+    }
+}
+
+impl From<Endpoint> for TransportConfig {
+    fn from(endpoint: Endpoint) -> Self {
+        TransportConfig::from_endpoint(endpoint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(url: &str) -> Endpoint {
+        Endpoint::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    #[test]
+    fn websocket_urls() {
+        assert_eq!(
+            ok("ws://127.0.0.1:8080/ws"),
+            Endpoint::WebSocket {
+                url: "ws://127.0.0.1:8080/ws".into(),
+                host: "127.0.0.1".into(),
+                port: 8080,
+                tls: false
+            }
+        );
+        let Endpoint::WebSocket { port, tls, .. } = ok("wss://example.com/ws?x=1") else {
+            panic!("not ws")
+        };
+        assert_eq!((port, tls), (443, true));
+        let Endpoint::WebSocket { host, port, .. } = ok("WS://[::1]:9000") else {
+            panic!("not ws")
+        };
+        assert_eq!((host.as_str(), port), ("::1", 9000));
+        let Endpoint::WebSocket { port, .. } = ok("ws://localhost") else {
+            panic!("not ws")
+        };
+        assert_eq!(port, 80);
+    }
+
+    #[test]
+    fn rawsocket_and_unix_urls() {
+        assert_eq!(
+            ok("rs://127.0.0.1:8081"),
+            Endpoint::RawSocket {
+                host: "127.0.0.1".into(),
+                port: 8081,
+                tls: false
+            }
+        );
+        assert_eq!(
+            ok("rss://router.example:443/"),
+            Endpoint::RawSocket {
+                host: "router.example".into(),
+                port: 443,
+                tls: true
+            }
+        );
+        assert_eq!(
+            ok("tcp://h:1"),
+            Endpoint::RawSocket {
+                host: "h".into(),
+                port: 1,
+                tls: false
+            }
+        );
+        assert_eq!(
+            ok("unix:///tmp/router.sock"),
+            Endpoint::Unix {
+                path: "/tmp/router.sock".into()
+            }
+        );
+        assert_eq!(ok("rs://[::1]:5").to_string(), "rs://[::1]:5");
+        assert_eq!(ok("unix:///a/b").to_string(), "unix:///a/b");
+    }
+
+    #[test]
+    fn bad_urls_are_config_errors() {
+        for bad in [
+            "127.0.0.1:8080",
+            "http://x/ws",
+            "rs://host",
+            "rs://host:0",
+            "rs://host:70000",
+            "rs://host:1/path",
+            "ws://:80/",
+            "ws://[::1/",
+            "ws://user@host/",
+            "unix://relative/path",
+        ] {
+            let err = Endpoint::parse(bad).expect_err(bad);
+            assert!(matches!(err, ConnectError::Config(_)), "{bad}: {err}");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn builder_sets_options() {
+        let config = TransportConfig::new("ws://h:1/ws")
+            .expect("valid")
+            .serializer(SerializerKind::Json)
+            .header("Cookie", "a=b")
+            .max_message_size(Some(1024))
+            .max_frame_size(None)
+            .auto_ping(Duration::from_secs(2), Duration::from_secs(1))
+            .proxy("proxy.local", 3128)
+            .connect_timeout(Duration::from_millis(1500))
+            .tls_roots_pem(b"-----BEGIN CERTIFICATE-----".to_vec())
+            .tls_server_name("router.local");
+        assert_eq!(config.serializers, vec![SerializerKind::Json]);
+        assert_eq!(
+            config.websocket.headers,
+            vec![("Cookie".to_owned(), "a=b".to_owned())]
+        );
+        assert_eq!(config.websocket.max_message_size, Some(1024));
+        assert_eq!(config.websocket.max_frame_size, None);
+        assert_eq!(
+            config.websocket.auto_ping,
+            Some((Duration::from_secs(2), Duration::from_secs(1)))
+        );
+        assert_eq!(
+            config.proxy,
+            Some(ProxyConfig {
+                host: "proxy.local".into(),
+                port: 3128
+            })
+        );
+        assert_eq!(config.connect_timeout, Duration::from_millis(1500));
+        assert!(matches!(config.tls.roots, TlsRoots::Pem(_)));
+        assert_eq!(config.tls.server_name.as_deref(), Some("router.local"));
+        config.check().expect("consistent");
+    }
+
+    #[test]
+    fn inconsistent_configs_are_refused() {
+        let rs = TransportConfig::new("rs://h:1").expect("valid");
+        assert!(rs.clone().proxy("p", 1).check().is_err());
+        assert!(rs.clone().serializers([]).check().is_err());
+        assert!(rs
+            .clone()
+            .serializers([SerializerKind::Json, SerializerKind::Json])
+            .check()
+            .is_err());
+        assert!(rs.connect_timeout(Duration::ZERO).check().is_err());
+    }
+}

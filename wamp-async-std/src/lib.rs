@@ -86,6 +86,36 @@ pub async fn connect(
     wamp_async::connect(&AsyncStdRuntime, &transport.into_transport()?, &join.into()).await
 }
 
+/// Runs `component` on async-std until it is done; see [`Component::start`].
+pub async fn start(component: &Component) -> Result<(), ComponentError> {
+    component.start(&AsyncStdRuntime).await
+}
+
+/// Runs `components` on async-std until all are done; Ctrl-C or SIGTERM stops them,
+/// each leaving its realm gracefully. See [`wamp_async::run`].
+pub async fn run(components: &[Component]) -> Vec<Result<(), ComponentError>> {
+    wamp_async::run(&AsyncStdRuntime, components, async {
+        // Without a process-wide handler (another library took it), run until done.
+        if wamp_async::ctrl_c().await.is_err() {
+            futures::future::pending::<()>().await;
+        }
+    })
+    .await
+}
+
+/// Runs `runner` with `main` on async-std; see [`ApplicationRunner::run`].
+pub async fn run_application<F, Fut>(
+    runner: &ApplicationRunner,
+    main: F,
+    auto_reconnect: bool,
+) -> Result<(), ComponentError>
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), component::BoxError>> + Send + 'static,
+{
+    runner.run(&AsyncStdRuntime, main, auto_reconnect).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,6 +104,7 @@
 mod args;
 mod call;
 mod command;
+pub mod component;
 mod connect;
 mod driver;
 mod error;
@@ -120,6 +121,10 @@ mod tls;
 mod transport;
 
 pub use call::{Call, CallResult, ProgressStream};
+pub use component::{
+    ctrl_c, run, ApplicationRunner, Component, ComponentBuilder, ComponentError, RetryPolicy,
+    TransportSpec,
+};
 pub use connect::connect;
 pub use error::{ConnectError, Error, IntoUri, TransportError, WampError, RUNTIME_ERROR};
 pub use join::{Auth, JoinConfig};

@@ -114,6 +114,54 @@ pub async fn connect(
     wamp_async::connect(&rt, &transport.into_transport()?, &join.into()).await
 }
 
+fn current_runtime() -> Result<TokioRuntime, ComponentError> {
+    TokioRuntime::try_current().ok_or_else(|| {
+        ComponentError::Config("wamp_tokio: must be called inside a Tokio runtime".into())
+    })
+}
+
+/// Runs `component` on the current Tokio runtime until it is done; see
+/// [`Component::start`].
+pub async fn start(component: &Component) -> Result<(), ComponentError> {
+    component.start(&current_runtime()?).await
+}
+
+/// Runs `components` on the current Tokio runtime until all are done; Ctrl-C or SIGTERM
+/// stops them, each leaving its realm gracefully. See [`wamp_async::run`].
+pub async fn run(components: &[Component]) -> Vec<Result<(), ComponentError>> {
+    let rt = match current_runtime() {
+        Ok(rt) => rt,
+        Err(error) => {
+            let message = error.to_string();
+            return components
+                .iter()
+                .map(|_| Err(ComponentError::Config(message.clone())))
+                .collect();
+        }
+    };
+    wamp_async::run(&rt, components, async {
+        // Without a process-wide handler (another library took it), run until done.
+        if wamp_async::ctrl_c().await.is_err() {
+            futures::future::pending::<()>().await;
+        }
+    })
+    .await
+}
+
+/// Runs `runner` with `main` on the current Tokio runtime; see
+/// [`ApplicationRunner::run`].
+pub async fn run_application<F, Fut>(
+    runner: &ApplicationRunner,
+    main: F,
+    auto_reconnect: bool,
+) -> Result<(), ComponentError>
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), component::BoxError>> + Send + 'static,
+{
+    runner.run(&current_runtime()?, main, auto_reconnect).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,575 @@
+//! Component, `run` and ApplicationRunner (`wamp-async`, through both runtime crates)
+//! against a real Crossbar.io router: the lifecycle hooks in order, declared
+//! registrations and subscriptions, `main` finishing the component, authentication
+//! rejections being fatal by default, retry delays following the policy, `stop()` during
+//! a backoff wait, and a reconnect after the router is stopped and started again, with
+//! the registrations and subscriptions working on the new session.
+//!
+//! Every case is written once, generic over the [`Runtime`], and run on Tokio and
+//! async-std.
+
+use std::future::{Future, IntoFuture};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::channel::mpsc;
+use futures::future::{select, Either};
+use futures::StreamExt;
+use wamp_integration::credentials::*;
+use wamp_integration::{Crossbar, CrossbarOptions, REALM};
+use wamp_tokio::wamp_async::component::{Failure, Retry};
+use wamp_tokio::wamp_async::{
+    self, ApplicationRunner, Auth, CloseReason, Component, ComponentError, Invocation, JoinConfig,
+    RetryPolicy, Runtime, Session, TransportConfig, TransportSpec, Yield,
+};
+
+const CASE_LIMIT: Duration = Duration::from_secs(40);
+
+async fn bounded<R: Runtime, T>(rt: &R, what: &str, future: impl IntoFuture<Output = T>) -> T {
+    let deadline = rt.sleep_until(Instant::now() + CASE_LIMIT);
+    match select(std::pin::pin!(future.into_future()), deadline).await {
+        Either::Left((value, _)) => value,
+        Either::Right(_) => panic!("{what}: no outcome within {CASE_LIMIT:?}"),
+    }
+}
+
+async fn client<R: Runtime>(rt: &R, url: &str) -> Session {
+    let transport = TransportConfig::new(url).expect("valid URL");
+    bounded(
+        rt,
+        "client connect",
+        wamp_async::connect(rt, &transport, &JoinConfig::new(REALM)),
+    )
+    .await
+    .expect("client joins")
+}
+
+/// A shared, ordered log of what the hooks saw.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, entry: impl Into<String>) {
+        self.0.lock().expect("log").push(entry.into());
+    }
+    fn entries(&self) -> Vec<String> {
+        self.0.lock().expect("log").clone()
+    }
+}
+
+fn quick_retry(max_retries: Option<u32>) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        initial_retry_delay: Duration::from_millis(200),
+        max_retry_delay: Duration::from_millis(800),
+        retry_delay_growth: 2.0,
+        retry_delay_jitter: 0.1,
+    }
+}
+
+/// The delay retry `n` (1-based) may have under `policy`: its base delay ± jitter,
+/// capped.
+fn allowed(policy: &RetryPolicy, n: u32) -> (Duration, Duration) {
+    let base =
+        policy.initial_retry_delay.as_secs_f64() * policy.retry_delay_growth.powi(n as i32 - 1);
+    let base = base.min(policy.max_retry_delay.as_secs_f64());
+    let j = policy.retry_delay_jitter;
+    let max = policy.max_retry_delay.as_secs_f64();
+    (
+        Duration::from_secs_f64((base * (1.0 - j)).min(max)),
+        Duration::from_secs_f64((base * (1.0 + j)).min(max)),
+    )
+}
+
+fn check_delays(policy: &RetryPolicy, retries: &[Retry]) {
+    for retry in retries {
+        let (low, high) = allowed(policy, retry.retry);
+        assert!(
+            retry.delay >= low && retry.delay <= high,
+            "retry {} waited {:?}, policy allows {:?}..={:?}",
+            retry.retry,
+            retry.delay,
+            low,
+            high
+        );
+    }
+}
+
+/// Hooks fire in order; declared registrations and subscriptions are in place before
+/// `main`; `main` returning `Ok` leaves and finishes the component.
+async fn lifecycle_and_main<R: Runtime>(rt: R, ws: String, tag: String) {
+    let log = Log::default();
+    let (events_tx, mut events_rx) = mpsc::unbounded::<i64>();
+    let echo = format!("{tag}.echo");
+    let topic = format!("{tag}.topic");
+    let (echo_main, topic_main) = (echo.clone(), topic.clone());
+    let l = |name: &'static str| {
+        let log = log.clone();
+        move |_session: Session| {
+            let log = log.clone();
+            async move {
+                log.push(name);
+                Ok(())
+            }
+        }
+    };
+    let component = Component::builder()
+        .transport(ws.as_str())
+        .realm(REALM)
+        .extra(wamp_async::Value::from("the extra"))
+        .register(echo.clone(), |inv: Invocation| async move {
+            let (n,): (i64,) = inv.args()?;
+            Ok(Yield::args(&(n * 2,))?)
+        })
+        .subscribe(topic.clone(), move |event| {
+            let events_tx = events_tx.clone();
+            async move {
+                if let Ok((n,)) = event.args::<(i64,)>() {
+                    let _ = events_tx.unbounded_send(n);
+                }
+            }
+        })
+        .on_connect(l("connect"))
+        .on_join(l("join"))
+        .on_ready(l("ready"))
+        .on_leave({
+            let log = log.clone();
+            move |reason: &CloseReason| log.push(format!("leave {}", reason.uri()))
+        })
+        .on_disconnect({
+            let log = log.clone();
+            move |clean| log.push(format!("disconnect clean={clean}"))
+        })
+        .main({
+            let log = log.clone();
+            move |session: Session| {
+                let (log, echo, topic) = (log.clone(), echo_main.clone(), topic_main.clone());
+                async move {
+                    log.push("main");
+                    let doubled: i64 = session.call(&echo).args(&(21,)).await?.first()?;
+                    log.push(format!("echo {doubled}"));
+                    session
+                        .publish(&topic)
+                        .args(&(5,))
+                        .exclude_me(false)
+                        .acknowledge(true)
+                        .await?;
+                    Ok(())
+                }
+            }
+        })
+        .build()
+        .expect("a valid component");
+    assert_eq!(component.extra(), &wamp_async::Value::from("the extra"));
+    bounded(&rt, "component", component.start(&rt))
+        .await
+        .expect("main finished the component");
+    assert_eq!(
+        bounded(&rt, "event", events_rx.next()).await,
+        Some(5),
+        "the declared subscription got the event main published"
+    );
+    assert_eq!(
+        log.entries(),
+        [
+            "connect",
+            "join",
+            "ready",
+            "main",
+            "echo 42",
+            "leave wamp.close.normal",
+            "disconnect clean=true"
+        ]
+    );
+}
+
+/// A wrong ticket is fatal by default: one attempt, no retry, `Exhausted` naming the
+/// abort reason. With `is_fatal` saying no, the retries follow the policy and stop after
+/// `max_retries`.
+async fn auth_rejection_and_retry_budget<R: Runtime>(rt: R, ws_auth: String, refused: String) {
+    let failures = Log::default();
+    let component = Component::builder()
+        .transport(ws_auth.as_str())
+        .auth(Auth::ticket(TICKET_AUTHID, "wrong ticket"))
+        .on_connect_failure({
+            let failures = failures.clone();
+            move |f| failures.push(format!("fatal={} {}", f.fatal, f.failure))
+        })
+        .build()
+        .expect("a valid component");
+    let started = Instant::now();
+    let err = bounded(&rt, "fatal auth", component.start(&rt))
+        .await
+        .expect_err("refused");
+    let ComponentError::Exhausted {
+        last: Failure::Connect(last),
+    } = &err
+    else {
+        panic!("not exhausted by a connect failure: {err}")
+    };
+    assert!(last.is_auth_rejection(), "{last}");
+    let failures = failures.entries();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].starts_with("fatal=true"), "{failures:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // Retrying everything: 1 attempt + 3 retries on a port nobody listens on.
+    let policy = quick_retry(Some(3));
+    let retries = Arc::new(Mutex::new(Vec::new()));
+    let component = Component::builder()
+        .transport(
+            TransportSpec::new(TransportConfig::new(&refused).expect("url")).retry(policy.clone()),
+        )
+        .is_fatal(|_| false)
+        .on_retry({
+            let retries = retries.clone();
+            move |retry: &Retry| retries.lock().expect("retries").push(*retry)
+        })
+        .build()
+        .expect("a valid component");
+    let started = Instant::now();
+    let err = bounded(&rt, "retry budget", component.start(&rt))
+        .await
+        .expect_err("gives up");
+    assert!(matches!(err, ComponentError::Exhausted { .. }), "{err}");
+    let retries = retries.lock().expect("retries").clone();
+    assert_eq!(
+        retries.iter().map(|r| r.retry).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    check_delays(&policy, &retries);
+    let waited: Duration = retries.iter().map(|r| r.delay).sum();
+    assert!(
+        started.elapsed() >= waited,
+        "the component slept the delays"
+    );
+}
+
+/// `stop()` during a backoff wait ends the component at once with `Ok`.
+async fn stop_during_backoff<R: Runtime>(rt: R, refused: String) {
+    let (retrying_tx, mut retrying_rx) = mpsc::unbounded();
+    let component = Component::builder()
+        .transport(
+            TransportSpec::new(TransportConfig::new(&refused).expect("url")).retry(RetryPolicy {
+                initial_retry_delay: Duration::from_secs(30),
+                ..RetryPolicy::default()
+            }),
+        )
+        .on_retry(move |_| {
+            let _ = retrying_tx.unbounded_send(());
+        })
+        .build()
+        .expect("a valid component");
+    let stopper = component.clone();
+    let started = Instant::now();
+    let run = component.start(&rt);
+    let stop = async move {
+        retrying_rx.next().await;
+        stopper.stop();
+        std::future::pending::<()>().await
+    };
+    let result = match select(std::pin::pin!(run), std::pin::pin!(stop)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => unreachable!("the stop future never ends"),
+    };
+    result.expect("stop is a clean end");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// `run` drives several components to the end; ApplicationRunner without
+/// auto-reconnect runs its main once and fails cleanly when nothing listens.
+async fn run_and_runner<R: Runtime>(rt: R, ws: String, rs: String, refused: String) {
+    let done = Log::default();
+    let make = |url: &str, name: &'static str| {
+        let done = done.clone();
+        Component::builder()
+            .transport(url)
+            .main(move |session: Session| {
+                let done = done.clone();
+                async move {
+                    done.push(format!("{name} {}", session.id().get() > 0));
+                    Ok(())
+                }
+            })
+            .build()
+            .expect("a valid component")
+    };
+    let components = [make(&ws, "ws"), make(&rs, "rs")];
+    let results = bounded(
+        &rt,
+        "run",
+        wamp_async::run(&rt, &components, std::future::pending::<()>()),
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut done = done.entries();
+    done.sort();
+    assert_eq!(done, ["rs true", "ws true"]);
+
+    let runner = ApplicationRunner::new(&ws, REALM).header("X-Test", "runner");
+    let ran = Log::default();
+    let r = ran.clone();
+    bounded(
+        &rt,
+        "runner",
+        runner.run(
+            &rt,
+            move |session: Session| {
+                let r = r.clone();
+                async move {
+                    r.push(session.details().realm.to_string());
+                    Ok(())
+                }
+            },
+            false,
+        ),
+    )
+    .await
+    .expect("runner main ran");
+    assert_eq!(ran.entries(), [REALM]);
+    let err = bounded(
+        &rt,
+        "runner refused",
+        ApplicationRunner::new(&refused, REALM).run(&rt, |_s: Session| async { Ok(()) }, false),
+    )
+    .await
+    .expect_err("nothing listens");
+    assert!(matches!(err, ComponentError::Exhausted { .. }), "{err}");
+}
+
+fn on_both_runtimes<F, Fut, G, GFut>(name: &str, tokio_case: F, async_std_case: G)
+where
+    F: FnOnce(wamp_tokio::TokioRuntime) -> Fut,
+    Fut: Future<Output = ()>,
+    G: FnOnce(wamp_async_std::AsyncStdRuntime) -> GFut,
+    GFut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(tokio_case(rt));
+    let tokio_time = started.elapsed();
+    async_std::task::block_on(async_std_case(wamp_async_std::AsyncStdRuntime));
+    eprintln!(
+        "{name}: tokio {tokio_time:?}, async-std {:?}",
+        started.elapsed() - tokio_time
+    );
+}
+
+fn refused_url() -> String {
+    format!(
+        "rs://127.0.0.1:{}",
+        wamp_integration::ports::free_port().expect("a free port")
+    )
+}
+
+#[test]
+fn component_against_crossbar_on_both_runtimes() {
+    let crossbar = Crossbar::start(CrossbarOptions::default()).expect("crossbar starts");
+    let (ws, rs, ws_auth) = (
+        crossbar.ws_url(),
+        crossbar.rawsocket_url(),
+        crossbar.ws_auth_url(),
+    );
+    on_both_runtimes(
+        "lifecycle",
+        |rt| lifecycle_and_main(rt, ws.clone(), "comp.tokio".into()),
+        |rt| lifecycle_and_main(rt, rs.clone(), "comp.asyncstd".into()),
+    );
+    on_both_runtimes(
+        "auth and retries",
+        |rt| auth_rejection_and_retry_budget(rt, ws_auth.clone(), refused_url()),
+        |rt| auth_rejection_and_retry_budget(rt, ws_auth.clone(), refused_url()),
+    );
+    on_both_runtimes(
+        "stop in backoff",
+        |rt| stop_during_backoff(rt, refused_url()),
+        |rt| stop_during_backoff(rt, refused_url()),
+    );
+    on_both_runtimes(
+        "run and runner",
+        |rt| run_and_runner(rt, ws.clone(), rs.clone(), refused_url()),
+        |rt| run_and_runner(rt, ws.clone(), rs.clone(), refused_url()),
+    );
+    drop(crossbar);
+}
+
+/// Runs a blocking harness call on its own thread, so the runtime under test (a
+/// current-thread one) keeps running the component meanwhile.
+async fn off_thread<T: Send + 'static>(
+    crossbar: &Arc<Mutex<Crossbar>>,
+    f: impl FnOnce(&mut Crossbar) -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let crossbar = crossbar.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(f(&mut crossbar.lock().expect("crossbar")));
+    });
+    rx.await.expect("the harness thread answers")
+}
+
+/// The router is stopped while a component is joined and started again on the same
+/// ports: the component rejoins within its backoff, its declared registration and
+/// subscription work on the new session, and the delays it waited follow the policy.
+async fn reconnect<R: Runtime>(rt: R, crossbar: Arc<Mutex<Crossbar>>, url: String, tag: String) {
+    let policy = quick_retry(None);
+    let joins = Log::default();
+    let retries = Arc::new(Mutex::new(Vec::<Retry>::new()));
+    let (joined_tx, mut joined_rx) = mpsc::unbounded::<()>();
+    let (left_tx, mut left_rx) = mpsc::unbounded::<String>();
+    let (events_tx, mut events_rx) = mpsc::unbounded::<String>();
+    let ping = format!("{tag}.ping");
+    let topic = format!("{tag}.topic");
+    let component = Component::builder()
+        .transport(
+            TransportSpec::new(TransportConfig::new(&url).expect("url")).retry(policy.clone()),
+        )
+        .register(ping.clone(), |_inv: Invocation| async move {
+            Ok(Yield::args(&("pong",))?)
+        })
+        .subscribe(topic.clone(), move |event| {
+            let events_tx = events_tx.clone();
+            async move {
+                if let Ok((s,)) = event.args::<(String,)>() {
+                    let _ = events_tx.unbounded_send(s);
+                }
+            }
+        })
+        .on_ready({
+            let joins = joins.clone();
+            move |session: Session| {
+                let (joins, joined_tx) = (joins.clone(), joined_tx.clone());
+                async move {
+                    joins.push(session.id().get().to_string());
+                    let _ = joined_tx.unbounded_send(());
+                    Ok(())
+                }
+            }
+        })
+        .on_leave(move |reason| {
+            let _ = left_tx.unbounded_send(reason.uri().to_string());
+        })
+        .on_retry({
+            let retries = retries.clone();
+            move |retry| retries.lock().expect("retries").push(*retry)
+        })
+        .build()
+        .expect("a valid component");
+    let stopper = component.clone();
+    let running = component.start(&rt);
+    let test = async {
+        // Joined, and the declared procedure and topic work.
+        bounded(&rt, "first join", joined_rx.next()).await;
+        let caller = client(&rt, &url).await;
+        let pong: String = bounded(&rt, "ping", caller.call(&ping))
+            .await
+            .expect("ping")
+            .first()
+            .expect("pong");
+        assert_eq!(pong, "pong");
+        bounded(
+            &rt,
+            "publish",
+            caller.publish(&topic).args(&("one",)).acknowledge(true),
+        )
+        .await
+        .expect("published");
+        assert_eq!(
+            bounded(&rt, "event one", events_rx.next()).await.as_deref(),
+            Some("one")
+        );
+        drop(caller);
+
+        // Router down: the session is lost and the component retries.
+        let stopped_at = Instant::now();
+        off_thread(&crossbar, |c| c.stop())
+            .await
+            .expect("crossbar stops");
+        let reason = bounded(&rt, "lost", left_rx.next()).await.expect("left");
+        assert_ne!(
+            reason, "wamp.close.normal",
+            "a lost router is not a normal leave"
+        );
+        // Let a few retries fail against the closed port.
+        rt.sleep_until(Instant::now() + Duration::from_millis(1500))
+            .await;
+        let failed_retries = retries.lock().expect("retries").len();
+        assert!(
+            failed_retries >= 2,
+            "retried while the router was down: {failed_retries}"
+        );
+        off_thread(&crossbar, |c| c.restart())
+            .await
+            .expect("crossbar starts again");
+        let restarted_at = Instant::now();
+
+        // Rejoined within one maximum delay (plus the connect itself).
+        bounded(&rt, "rejoin", joined_rx.next()).await;
+        let rejoin = restarted_at.elapsed();
+        assert!(
+            rejoin < policy.max_retry_delay + Duration::from_secs(3),
+            "rejoined {rejoin:?} after the restart"
+        );
+        let caller = client(&rt, &url).await;
+        let pong: String = bounded(&rt, "ping again", caller.call(&ping))
+            .await
+            .expect("ping after reconnect")
+            .first()
+            .expect("pong");
+        assert_eq!(pong, "pong");
+        bounded(
+            &rt,
+            "publish again",
+            caller.publish(&topic).args(&("two",)).acknowledge(true),
+        )
+        .await
+        .expect("published");
+        assert_eq!(
+            bounded(&rt, "event two", events_rx.next()).await.as_deref(),
+            Some("two")
+        );
+        drop(caller);
+
+        // The delays: first retry waits the initial delay, then grow, capped, jitter bounded.
+        let retries = retries.lock().expect("retries").clone();
+        assert_eq!(retries.first().map(|r| r.retry), Some(1));
+        check_delays(&policy, &retries);
+        let joins = joins.entries();
+        assert_eq!(joins.len(), 2, "{joins:?}");
+        assert_ne!(joins[0], joins[1], "a new session");
+        eprintln!(
+            "reconnect: {} retries, down for {:?}, rejoined {rejoin:?} after restart",
+            retries.len(),
+            stopped_at.elapsed()
+        );
+        stopper.stop();
+    };
+    let (result, ()) = futures::join!(running, test);
+    result.expect("stopped cleanly");
+}
+
+#[test]
+fn component_reconnects_after_the_router_restarts_on_both_runtimes() {
+    let crossbar = Arc::new(Mutex::new(
+        Crossbar::start(CrossbarOptions::default()).expect("crossbar starts"),
+    ));
+    let (ws, rs) = {
+        let c = crossbar.lock().expect("crossbar");
+        (c.ws_url(), c.rawsocket_url())
+    };
+    on_both_runtimes(
+        "reconnect",
+        |rt| reconnect(rt, crossbar.clone(), ws.clone(), "reconnect.tokio".into()),
+        |rt| {
+            reconnect(
+                rt,
+                crossbar.clone(),
+                rs.clone(),
+                "reconnect.asyncstd".into(),
+            )
+        },
+    );
+}

@@ -40,6 +40,7 @@ pub mod error;
 pub mod id;
 pub mod message;
 pub mod payload;
+pub mod router;
 pub mod serializer;
 pub mod session;
 pub mod uri;

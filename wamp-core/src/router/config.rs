@@ -639,7 +639,10 @@ mod tests {
         );
         assert!(realm.auth.scram[1].credential.is_some());
         let dbg = format!("{config:?}");
-        assert!(!dbg.contains("-secret") && dbg.contains("redacted"), "{dbg}");
+        assert!(
+            !dbg.contains("-secret") && dbg.contains("redacted"),
+            "{dbg}"
+        );
     }
 
     #[test]

@@ -253,12 +253,11 @@ impl Dealer {
                         msg.procedure,
                         policy.as_str()
                     ))
-                } else if reg.invoke == InvokePolicy::Single || invoke == InvokePolicy::Single {
+                } else if reg.invoke == InvokePolicy::Single {
                     Some(format!(
-                        "{} ({}) is already registered with invoke={}",
+                        "{} ({}) is already registered by another session, with invoke=single",
                         msg.procedure,
                         policy.as_str(),
-                        reg.invoke.as_str()
                     ))
                 } else if reg.invoke != invoke {
                     Some(format!(

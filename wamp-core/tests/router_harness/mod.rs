@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::SeedableRng;
 use serde::Serialize;
+use wamp_core::auth::ChannelBinding;
 use wamp_core::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
 use wamp_core::session::{
     CloseReason, EventDelivery, InvocationEvent, Outcome, RequestError, Session, SessionConfig,
@@ -110,6 +111,17 @@ impl Net {
     /// Opens a transport and starts a session with `config` (not necessarily joined:
     /// see [`Net::joined`]).
     pub fn connect(&mut self, config: SessionConfig) -> usize {
+        self.connect_bound(config, None, None)
+    }
+
+    /// Like [`Net::connect`], with TLS channel binding data on the router's end and the
+    /// client's end of the transport.
+    pub fn connect_bound(
+        &mut self,
+        config: SessionConfig,
+        router_binding: Option<ChannelBinding>,
+        client_binding: Option<ChannelBinding>,
+    ) -> usize {
         let kind = config.serializer;
         self.seed += 1;
         let mut session = Session::new(
@@ -117,6 +129,12 @@ impl Net {
             Box::new(rand::rngs::StdRng::seed_from_u64(self.seed * 7919)),
         );
         let conn = self.router.open(self.now, kind);
+        if let Some(b) = router_binding {
+            self.router.set_channel_binding(conn, b).expect("open");
+        }
+        if let Some(b) = client_binding {
+            session.set_channel_binding(b);
+        }
         session.connect(self.now).expect("connect");
         self.peers.push(Peer {
             conn,

@@ -32,7 +32,7 @@ fn pubkey() -> String {
 /// `realm1` with role `user` (everything allowed) and one principal of every method.
 fn auth_realm() -> RealmConfig {
     RealmConfig::new("realm1")
-        .unwrap()
+        .expect("a valid value")
         .role(RoleConfig::new("user").permit(Permission::everything()))
         .role(RoleConfig::new("guest").permit(Permission::everything()))
         .ticket("joe", "user", "secret!!!")
@@ -97,13 +97,13 @@ fn refused(r: Result<(String, String, String), (Uri, String)>, reason: &Uri) -> 
 fn anonymous_gets_a_random_authid_whatever_it_claims() {
     let mut net = Net::new(realm1());
     let (authid, role, method) =
-        attempt(&mut net, session(Anonymous::new().with_authid("admin"))).unwrap();
+        attempt(&mut net, session(Anonymous::new().with_authid("admin"))).expect("joins");
     assert!(
         authid.starts_with("anonymous-") && authid != "admin",
         "{authid}"
     );
     assert_eq!((role.as_str(), method.as_str()), ("anonymous", "anonymous"));
-    let (other, ..) = attempt(&mut net, SessionConfig::new(uri("realm1"))).unwrap();
+    let (other, ..) = attempt(&mut net, SessionConfig::new(uri("realm1"))).expect("joins");
     assert_ne!(authid, other);
 }
 
@@ -173,8 +173,8 @@ fn wampcra_challenge_names_the_session_it_will_get() {
     assert_eq!(challenge.extra.get_str("salt"), Some("salt123"));
     assert_eq!(challenge.extra.get_u64("iterations"), Some(1000));
     assert_eq!(challenge.extra.get_u64("keylen"), Some(32));
-    let text = challenge.extra.get_str("challenge").unwrap();
-    let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+    let text = challenge.extra.get_str("challenge").expect("present");
+    let parsed: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
     assert_eq!(parsed["authid"], "paul");
     assert_eq!(parsed["authrole"], "user");
     assert_eq!(parsed["authmethod"], "wampcra");
@@ -237,10 +237,10 @@ fn cryptosign_right_and_wrong() {
         [Message::Challenge(c)] => c.clone(),
         other => panic!("{other:?}"),
     };
-    let hex_challenge = challenge.extra.get_str("challenge").unwrap();
+    let hex_challenge = challenge.extra.get_str("challenge").expect("present");
     assert_eq!(hex_challenge.len(), 64);
     let mut c = [0u8; 32];
-    hex::decode_to_slice(hex_challenge, &mut c).unwrap();
+    hex::decode_to_slice(hex_challenge, &mut c).expect("hex");
     let forged = Cryptosign::new(None, [9; 32]).sign_challenge(&c, None);
     net.send_raw(
         raw,
@@ -296,19 +296,22 @@ fn scram_right_and_wrong() {
     assert_eq!(
         attempt(
             &mut net,
-            session(Scram::new("scramuser", "pencil").unwrap())
+            session(Scram::new("scramuser", "pencil").expect("a valid value"))
         ),
         joined("scramuser", "wamp-scram")
     );
     refused(
         attempt(
             &mut net,
-            session(Scram::new("scramuser", "pencil2").unwrap()),
+            session(Scram::new("scramuser", "pencil2").expect("a valid value")),
         ),
         &Uri::NOT_AUTHORIZED,
     );
     refused(
-        attempt(&mut net, session(Scram::new("nobody", "pencil").unwrap())),
+        attempt(
+            &mut net,
+            session(Scram::new("nobody", "pencil").expect("a valid value")),
+        ),
         &Uri::NOT_AUTHORIZED,
     );
 }
@@ -324,7 +327,7 @@ fn scram_with_argon2_and_with_a_stored_credential() {
         b"0123456789abcdef",
         Kdf::Pbkdf2 { iterations: 4096 },
     )
-    .unwrap();
+    .expect("a derivable credential");
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut realm = auth_realm().scram("argonuser", "user", "pencil", argon);
     realm.auth.scram.push(ScramPrincipal {
@@ -342,16 +345,22 @@ fn scram_with_argon2_and_with_a_stored_credential() {
     assert_eq!(
         attempt(
             &mut net,
-            session(Scram::new("argonuser", "pencil").unwrap())
+            session(Scram::new("argonuser", "pencil").expect("a valid value"))
         ),
         joined("argonuser", "wamp-scram")
     );
     assert_eq!(
-        attempt(&mut net, session(Scram::new("stored", "hunter2").unwrap())),
+        attempt(
+            &mut net,
+            session(Scram::new("stored", "hunter2").expect("a valid value"))
+        ),
         joined("stored", "wamp-scram")
     );
     refused(
-        attempt(&mut net, session(Scram::new("stored", "hunter3").unwrap())),
+        attempt(
+            &mut net,
+            session(Scram::new("stored", "hunter3").expect("a valid value")),
+        ),
         &Uri::NOT_AUTHORIZED,
     );
 }
@@ -362,7 +371,7 @@ fn scram_with_channel_binding() {
     let bound = || {
         session(
             Scram::new("scramuser", "pencil")
-                .unwrap()
+                .expect("a valid value")
                 .with_channel_binding(ChannelBindingKind::TlsUnique),
         )
     };
@@ -385,7 +394,7 @@ fn scram_with_channel_binding() {
 fn scram_with_a_client_whose_limits_refuse_the_cost_aborts_on_the_client_side() {
     let mut net = Net::new(config(auth_realm()));
     let strict = Scram::new("scramuser", "pencil")
-        .unwrap()
+        .expect("a valid value")
         .with_limits(KdfLimits {
             min_pbkdf2_iterations: 10_000,
             ..KdfLimits::default()
@@ -401,7 +410,7 @@ fn scram_with_a_client_whose_limits_refuse_the_cost_aborts_on_the_client_side() 
 #[test]
 fn method_selection() {
     let ticket_only = RealmConfig::new("realm1")
-        .unwrap()
+        .expect("a valid value")
         .role(RoleConfig::new("user").permit(Permission::everything()))
         .ticket("joe", "user", "t");
     let mut net = Net::new(config(ticket_only));
@@ -425,7 +434,7 @@ fn method_selection() {
         .serializer(J)
         .authenticator(Ticket::new("stranger", "x"))
         .authenticator(Anonymous::new());
-    let (_, role, method) = attempt(&mut net, both).unwrap();
+    let (_, role, method) = attempt(&mut net, both).expect("joins");
     assert_eq!((role.as_str(), method.as_str()), ("guest", "anonymous"));
     // The client's order of preference wins when both would do.
     let both = SessionConfig::new(uri("realm1"))
@@ -436,7 +445,7 @@ fn method_selection() {
 }
 
 fn no_auth_method() -> Uri {
-    Uri::parse("wamp.error.no_auth_method").unwrap()
+    Uri::parse("wamp.error.no_auth_method").expect("a valid URI")
 }
 
 /// `user` may call and subscribe under `com.app.`, publish to `com.app.news`, register
@@ -444,7 +453,7 @@ fn no_auth_method() -> Uri {
 fn restricted() -> RouterConfig {
     RouterConfig::new().realm(
         RealmConfig::new("realm1")
-            .unwrap()
+            .expect("a valid value")
             .role(
                 RoleConfig::new("user")
                     .permit(Permission::prefix(
@@ -491,17 +500,17 @@ fn authorization_refusals_say_what_was_refused() {
     let request = net
         .s(joe)
         .call(uri("com.app.op"), Payload::empty(), Dict::new())
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let inv = net.invocation(svc);
     net.s(svc)
         .yield_(inv.request, Dict::new(), Payload::empty())
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
     assert!(net.reply(joe, request).is_ok());
     let count: u64 = net
         .meta(joe, "wamp.session.count", Payload::empty())
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(count, 2);
 
     // Refused, each with not_authorized and a message naming the action and URI.
@@ -526,7 +535,7 @@ fn authorization_refusals_say_what_was_refused() {
     let request = net
         .s(joe)
         .register(uri("com.app.mine"), Dict::new())
-        .unwrap();
+        .expect("the register is accepted");
     net.pump();
     let r = net.reply(joe, request);
     assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
@@ -535,7 +544,7 @@ fn authorization_refusals_say_what_was_refused() {
     let request = net
         .s(joe)
         .subscribe(uri("com.other.t"), Dict::new())
-        .unwrap();
+        .expect("the subscribe is accepted");
     net.pump();
     let r = net.reply(joe, request);
     assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
@@ -554,7 +563,7 @@ fn authorization_refusals_say_what_was_refused() {
             Payload::empty(),
             Dict::new().with_acknowledge(true),
         )
-        .unwrap();
+        .expect("the publish is accepted");
     let no = net
         .s(joe)
         .publish(
@@ -562,7 +571,7 @@ fn authorization_refusals_say_what_was_refused() {
             Payload::empty(),
             Dict::new().with_acknowledge(true),
         )
-        .unwrap();
+        .expect("the publish is accepted");
     net.pump();
     assert!(net.reply(joe, ok).is_ok());
     let r = net.reply(joe, no);
@@ -580,23 +589,32 @@ fn configurations_that_cannot_work_are_refused() {
     let cases: Vec<(&str, RouterConfig)> = vec![
         (
             "unknown role",
-            config(RealmConfig::new("r").unwrap().ticket("joe", "nobody", "t")),
+            config(
+                RealmConfig::new("r")
+                    .expect("a valid value")
+                    .ticket("joe", "nobody", "t"),
+            ),
         ),
         (
             "duplicate realm",
             RouterConfig::new()
-                .realm(RealmConfig::new("r").unwrap())
-                .realm(RealmConfig::new("r").unwrap()),
+                .realm(RealmConfig::new("r").expect("a valid value"))
+                .realm(RealmConfig::new("r").expect("a valid value")),
         ),
         (
             "duplicate role",
-            config(RealmConfig::new("r").unwrap().role(role()).role(role())),
+            config(
+                RealmConfig::new("r")
+                    .expect("a valid value")
+                    .role(role())
+                    .role(role()),
+            ),
         ),
         (
             "duplicate principal",
             config(
                 RealmConfig::new("r")
-                    .unwrap()
+                    .expect("a valid value")
                     .role(role())
                     .ticket("joe", "user", "a")
                     .ticket("joe", "user", "b"),
@@ -606,7 +624,7 @@ fn configurations_that_cannot_work_are_refused() {
             "bad cryptosign key",
             config(
                 RealmConfig::new("r")
-                    .unwrap()
+                    .expect("a valid value")
                     .role(role())
                     .cryptosign("c", "user", &["xyz"]),
             ),
@@ -614,7 +632,7 @@ fn configurations_that_cannot_work_are_refused() {
         (
             "scram without a secret",
             config({
-                let mut r = RealmConfig::new("r").unwrap().role(role());
+                let mut r = RealmConfig::new("r").expect("a valid value").role(role());
                 r.auth.scram.push(ScramPrincipal {
                     authid: "s".into(),
                     role: "user".into(),

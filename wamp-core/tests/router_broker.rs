@@ -16,7 +16,12 @@ const J: SerializerKind = SerializerKind::Json;
 fn topic_args(net: &mut Net, id: usize) -> Vec<(String, i64)> {
     net.deliveries(id)
         .into_iter()
-        .map(|e| (e.topic.to_string(), e.payload.args::<(i64,)>().unwrap().0))
+        .map(|e| {
+            (
+                e.topic.to_string(),
+                e.payload.args::<(i64,)>().expect("decodable arguments").0,
+            )
+        })
         .collect()
 }
 
@@ -35,7 +40,7 @@ fn exact_subscription_receives_events_with_the_payload() {
                 &("hello", 2),
                 &std::collections::BTreeMap::from([("k", true)]),
             )
-            .unwrap(),
+            .expect("encodable payload"),
             Dict::new(),
         );
         net.publish(publisher, "com.app.other", Payload::empty(), Dict::new());
@@ -46,7 +51,7 @@ fn exact_subscription_receives_events_with_the_payload() {
         // Exact subscriptions get no `topic` detail, and no publisher unless disclosed.
         assert!(got[0].details.topic().is_none());
         assert!(got[0].details.publisher().is_none());
-        let (a, b): (String, i64) = got[0].payload.args().unwrap();
+        let (a, b): (String, i64) = got[0].payload.args().expect("decodable arguments");
         assert_eq!((a.as_str(), b), ("hello", 2));
     }
 }
@@ -163,7 +168,7 @@ fn acknowledged_publications_get_published_with_the_event_publication_id() {
             Payload::empty(),
             Dict::new().with_acknowledge(true),
         )
-        .unwrap();
+        .expect("the publish is accepted");
     net.pump();
     let Ok(Outcome::Published(publication)) = net.reply(publisher, request) else {
         panic!("no PUBLISHED")
@@ -188,7 +193,7 @@ fn exclude_me_defaults_to_true() {
 fn roles_realm() -> RouterConfig {
     RouterConfig::new().realm(
         RealmConfig::new("realm1")
-            .unwrap()
+            .expect("a valid value")
             .role(RoleConfig::new("user").permit(Permission::everything()))
             .role(RoleConfig::new("admin").permit(Permission::everything()))
             .ticket("alice", "user", "a")
@@ -277,7 +282,7 @@ fn exclusion_and_eligibility_by_session_authid_and_authrole() {
 fn publisher_disclosure_on_request_and_by_role() {
     let config = RouterConfig::new().realm(
         RealmConfig::new("realm1")
-            .unwrap()
+            .expect("a valid value")
             .role(
                 RoleConfig::new("anonymous")
                     .permit(Permission::everything())
@@ -298,7 +303,7 @@ fn publisher_disclosure_on_request_and_by_role() {
         .s(publisher)
         .router_details()
         .authid()
-        .unwrap()
+        .expect("WELCOME names an authid")
         .to_owned();
 
     net.publish(publisher, "quiet.t", Payload::empty(), Dict::new());
@@ -351,7 +356,14 @@ fn retained_events_are_delivered_on_subscribe_with_get_retained() {
     let got = net.deliveries(other);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].details.retained(), Some(true));
-    assert_eq!(got[0].payload.args::<(i64,)>().unwrap().0, 2);
+    assert_eq!(
+        got[0]
+            .payload
+            .args::<(i64,)>()
+            .expect("decodable arguments")
+            .0,
+        2
+    );
     // A pattern subscription gets every matching retained topic.
     net.subscribe(
         other,
@@ -426,7 +438,7 @@ fn events_arrive_in_publication_order_per_publisher_across_topics() {
         let kind = net.peers[p].kind;
         net.s(p)
             .publish(uri(t), args(kind, &(i,)), Dict::new())
-            .unwrap();
+            .expect("the publish is accepted");
     }
     net.pump();
     let got: Vec<i64> = topic_args(&mut net, sub)
@@ -448,7 +460,10 @@ fn unsubscribe_stops_events_and_unknown_subscriptions_are_errors() {
     let publisher = net.join(J);
     let id = net.subscribe(sub, "t", Dict::new());
     net.subscribe(other, "t", Dict::new());
-    let request = net.s(sub).unsubscribe(id).unwrap();
+    let request = net
+        .s(sub)
+        .unsubscribe(id)
+        .expect("the unsubscribe is accepted");
     net.pump();
     assert!(matches!(net.reply(sub, request), Ok(Outcome::Unsubscribed)));
     net.publish(publisher, "t", Payload::empty(), Dict::new());
@@ -468,7 +483,7 @@ fn unsubscribe_stops_events_and_unknown_subscriptions_are_errors() {
     net.send_raw(
         raw,
         wamp_core::message::Unsubscribe {
-            request: wamp_core::RequestId::new(1).unwrap(),
+            request: wamp_core::RequestId::new(1).expect("a valid value"),
             subscription: id,
             options: Dict::new(),
         },
@@ -493,7 +508,7 @@ fn publishing_to_reserved_topics_is_refused() {
             Payload::empty(),
             Dict::new().with_acknowledge(true),
         )
-        .unwrap();
+        .expect("the publish is accepted");
     net.pump();
     let r = net.reply(p, request);
     assert_eq!(error_uri(&r), Uri::INVALID_URI.as_str());

@@ -21,7 +21,7 @@ use wamp_core::{
 const J: SerializerKind = SerializerKind::Json;
 
 fn req(n: u64) -> RequestId {
-    RequestId::new(n).unwrap()
+    RequestId::new(n).expect("a valid value")
 }
 
 /// A raw peer joins `realm1` announcing `features` for `role`.
@@ -67,11 +67,11 @@ fn serve_doubling(net: &mut Net, callee: usize) -> usize {
     let invs = net.invocations(callee);
     let n = invs.len();
     for inv in invs {
-        let (x,): (i64,) = inv.payload.args().unwrap();
+        let (x,): (i64,) = inv.payload.args().expect("decodable arguments");
         let kind = net.peers[callee].kind;
         net.s(callee)
             .yield_(inv.request, Dict::new(), args(kind, &(x * 2,)))
-            .unwrap();
+            .expect("the yield is accepted");
     }
     net.pump();
     n
@@ -87,7 +87,7 @@ fn a_call_is_routed_to_the_callee_and_its_result_back() {
         let request = net
             .s(caller)
             .call(uri("com.double"), args(kind, &(21,)), Dict::new())
-            .unwrap();
+            .expect("the call is accepted");
         net.pump();
         let inv = net.invocation(callee);
         assert_eq!(inv.registration, reg);
@@ -102,11 +102,11 @@ fn a_call_is_routed_to_the_callee_and_its_result_back() {
 }
 
 fn serve_doubling_one(net: &mut Net, callee: usize, inv: wamp_core::session::InvocationEvent) {
-    let (x,): (i64,) = inv.payload.args().unwrap();
+    let (x,): (i64,) = inv.payload.args().expect("decodable arguments");
     let kind = net.peers[callee].kind;
     net.s(callee)
         .yield_(inv.request, Dict::new(), args(kind, &(x * 2,)))
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
 }
 
@@ -119,7 +119,7 @@ fn callee_errors_reach_the_caller_with_their_payload() {
     let request = net
         .s(caller)
         .call(uri("com.fail"), Payload::empty(), Dict::new())
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let inv = net.invocation(callee);
     net.s(callee)
@@ -129,7 +129,7 @@ fn callee_errors_reach_the_caller_with_their_payload() {
             Dict::new(),
             args(SerializerKind::Cbor, &("no way",)),
         )
-        .unwrap();
+        .expect("the error is accepted");
     net.pump();
     let r = net.reply(caller, request);
     assert_eq!(error_uri(&r), "com.app.error.bad");
@@ -180,7 +180,7 @@ fn registration_precedence_follows_the_spec() {
         let request = net
             .s(caller)
             .call(uri(procedure), Payload::empty(), Dict::new())
-            .unwrap();
+            .expect("the call is accepted");
         net.pump();
         let served: Vec<usize> = callees
             .iter()
@@ -193,7 +193,7 @@ fn registration_precedence_follows_the_spec() {
                     }
                     net.s(*c)
                         .yield_(inv.request, Dict::new(), Payload::empty())
-                        .unwrap();
+                        .expect("the yield is accepted");
                 }
                 (!invs.is_empty()).then_some(i)
             })
@@ -231,7 +231,7 @@ fn wildcard_precedence_picks_the_longest_leading_components() {
     );
     net.s(caller)
         .call(uri("a1.b2.c3.d4"), Payload::empty(), Dict::new())
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     assert_eq!(net.invocations(narrow).len(), 1);
     assert!(net.invocations(wide).is_empty());
@@ -258,7 +258,7 @@ fn who_serves(net: &mut Net, caller: usize, callees: &[usize], calls: usize) -> 
         let request = net
             .s(caller)
             .call(uri("com.shared"), args(J, &(i,)), Dict::new())
-            .unwrap();
+            .expect("the call is accepted");
         net.pump();
         for (k, c) in callees.iter().enumerate() {
             if serve_doubling(net, *c) > 0 {
@@ -338,7 +338,10 @@ fn conflicting_registrations_are_refused() {
         ),
     ];
     for (who, procedure, options, says) in cases {
-        let request = net.s(who).register(uri(procedure), options).unwrap();
+        let request = net
+            .s(who)
+            .register(uri(procedure), options)
+            .expect("the register is accepted");
         net.pump();
         let r = net.reply(who, request);
         assert_eq!(error_uri(&r), Uri::PROCEDURE_ALREADY_EXISTS.as_str());
@@ -359,7 +362,7 @@ fn reserved_procedures_cannot_be_registered() {
     let request = net
         .s(a)
         .register(uri("wamp.session.count"), Dict::new())
-        .unwrap();
+        .expect("the register is accepted");
     net.pump();
     let r = net.reply(a, request);
     assert_eq!(error_uri(&r), Uri::INVALID_URI.as_str());
@@ -371,7 +374,10 @@ fn unregister_and_unknown_registrations() {
     let callee = net.join(J);
     let caller = net.join(J);
     let reg = net.register(callee, "com.x", Dict::new());
-    let request = net.s(callee).unregister(reg).unwrap();
+    let request = net
+        .s(callee)
+        .unregister(reg)
+        .expect("the unregister is accepted");
     net.pump();
     assert!(matches!(
         net.reply(callee, request),
@@ -402,7 +408,7 @@ fn unregister_and_unknown_registrations() {
 fn caller_disclosure_on_request_by_registration_and_by_role() {
     let config = RouterConfig::new().realm(
         RealmConfig::new("realm1")
-            .unwrap()
+            .expect("a valid value")
             .role(
                 RoleConfig::new("anonymous")
                     .permit(Permission::everything())
@@ -430,7 +436,7 @@ fn caller_disclosure_on_request_by_registration_and_by_role() {
     ] {
         net.s(caller)
             .call(uri(procedure), Payload::empty(), options)
-            .unwrap();
+            .expect("the call is accepted");
         net.pump();
         let inv = net.invocation(callee);
         if disclosed {
@@ -445,7 +451,7 @@ fn caller_disclosure_on_request_by_registration_and_by_role() {
         }
         net.s(callee)
             .yield_(inv.request, Dict::new(), Payload::empty())
-            .unwrap();
+            .expect("the yield is accepted");
         net.pump();
     }
 }
@@ -463,7 +469,7 @@ fn progressive_results_are_relayed_then_the_final_one() {
             Payload::empty(),
             Dict::new().with_receive_progress(true),
         )
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let inv = net.invocation(callee);
     assert!(inv.receive_progress());
@@ -474,7 +480,7 @@ fn progressive_results_are_relayed_then_the_final_one() {
                 Dict::new().with_progress(true),
                 args(SerializerKind::MsgPack, &(i,)),
             )
-            .unwrap();
+            .expect("the yield is accepted");
     }
     net.s(callee)
         .yield_(
@@ -482,7 +488,7 @@ fn progressive_results_are_relayed_then_the_final_one() {
             Dict::new(),
             args(SerializerKind::MsgPack, &("done",)),
         )
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
     let events = net.events(caller);
     let progress: Vec<i64> = events
@@ -492,7 +498,7 @@ fn progressive_results_are_relayed_then_the_final_one() {
                 request: r,
                 payload,
                 ..
-            } if *r == request => Some(payload.args::<(i64,)>().unwrap().0),
+            } if *r == request => Some(payload.args::<(i64,)>().expect("decodable arguments").0),
             _ => None,
         })
         .collect();
@@ -515,7 +521,7 @@ fn progress_is_not_offered_to_a_callee_that_cannot_send_it() {
             Payload::empty(),
             Dict::new().with_receive_progress(true),
         )
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let inv = raw_invocation(&mut net, raw);
     assert_eq!(inv.details.receive_progress(), None);
@@ -554,13 +560,13 @@ fn progressive_call_invocations_go_to_one_callee_under_one_invocation() {
             args(J, &(1,)),
             Dict::new().with_progress(true),
         )
-        .unwrap();
+        .expect("the call is accepted");
     net.s(caller)
         .call_part(request, args(J, &(2,)), false)
-        .unwrap();
+        .expect("the part is accepted");
     net.s(caller)
         .call_part(request, args(J, &(3,)), true)
-        .unwrap();
+        .expect("the part is accepted");
     net.pump();
     let parts = net.invocations(callees[0]);
     assert!(net.invocations(callees[1]).is_empty());
@@ -568,7 +574,7 @@ fn progressive_call_invocations_go_to_one_callee_under_one_invocation() {
         .iter()
         .map(|p| {
             (
-                p.payload.args::<(i64,)>().unwrap().0,
+                p.payload.args::<(i64,)>().expect("decodable arguments").0,
                 p.continuation,
                 p.more_parts(),
             )
@@ -581,7 +587,7 @@ fn progressive_call_invocations_go_to_one_callee_under_one_invocation() {
     assert!(parts.iter().all(|p| p.request == parts[0].request));
     net.s(callees[0])
         .yield_(parts[0].request, Dict::new(), args(J, &(6,)))
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
     let (sum,): (i64,) = result_args(net.reply(caller, request));
     assert_eq!(sum, 6);
@@ -619,7 +625,7 @@ fn progressive_call_invocations_need_both_ends() {
             Payload::empty(),
             Dict::new().with_progress(true),
         )
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let r = net.reply(caller, request);
     assert_eq!(error_uri(&r), Uri::FEATURE_NOT_SUPPORTED.as_str());
@@ -710,7 +716,7 @@ fn cancel_skip_answers_at_once_and_leaves_the_callee_alone() {
     // The late result is dropped quietly (not a violation by the callee).
     net.s(callee)
         .yield_(inv.request, Dict::new(), Payload::empty())
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
     assert!(net.recv_raw(caller).is_empty());
     assert!(net.s(callee).is_established());
@@ -738,7 +744,7 @@ fn cancel_kill_interrupts_and_waits_for_the_callee() {
             Dict::new(),
             Payload::empty(),
         )
-        .unwrap();
+        .expect("the error is accepted");
     net.pump();
     match &net.recv_raw(caller)[..] {
         [Message::Error(e)] => assert_eq!(e.error, Uri::CANCELED),
@@ -751,7 +757,7 @@ fn cancel_kill_interrupts_and_waits_for_the_callee() {
     cancel(&mut net, caller, Some(CancelMode::Kill));
     net.s(callee)
         .yield_(inv.request, Dict::new(), args(J, &(7,)))
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
     assert!(matches!(&net.recv_raw(caller)[..], [Message::Result(_)]));
 }
@@ -779,7 +785,7 @@ fn cancel_killnowait_answers_at_once_and_interrupts() {
         );
         net.s(callee)
             .invocation_error(inv.request, Uri::CANCELED, Dict::new(), Payload::empty())
-            .unwrap();
+            .expect("the error is accepted");
         net.pump();
         assert!(
             net.recv_raw(caller).is_empty(),
@@ -838,16 +844,18 @@ fn cancel_through_the_session_api() {
         let request = net
             .s(caller)
             .call(uri("com.slow"), Payload::empty(), Dict::new())
-            .unwrap();
+            .expect("the call is accepted");
         net.pump();
         let inv = net.invocation(callee);
-        net.s(caller).cancel(request, mode).unwrap();
+        net.s(caller)
+            .cancel(request, mode)
+            .expect("the cancel is accepted");
         net.pump();
         if mode == CancelMode::Kill {
             assert!(!net.answered(caller, request));
             net.s(callee)
                 .invocation_error(inv.request, Uri::CANCELED, Dict::new(), Payload::empty())
-                .unwrap();
+                .expect("the error is accepted");
             net.pump();
         }
         let r = net.reply(caller, request);
@@ -876,7 +884,7 @@ fn a_call_times_out_at_its_deadline() {
             Payload::empty(),
             Dict::new().with_timeout(1500),
         )
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let inv = net.invocation(callee);
     // The dealer enforces it; the callee is not told the timeout.
@@ -897,7 +905,7 @@ fn a_call_times_out_at_its_deadline() {
     // The late answer is dropped quietly.
     net.s(callee)
         .yield_(inv.request, Dict::new(), Payload::empty())
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
     assert!(net.events(caller).is_empty());
     assert!(net.s(callee).is_established());
@@ -915,7 +923,7 @@ fn a_callee_asking_for_the_timeout_gets_it_and_enforces_it() {
             Payload::empty(),
             Dict::new().with_timeout(500),
         )
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     assert_eq!(net.invocation(callee).details.timeout(), Some(500));
     assert_eq!(net.router.poll_timeout(), None);
@@ -930,7 +938,7 @@ fn a_leaving_callee_fails_its_calls_and_loses_its_registrations() {
     let request = net
         .s(caller)
         .call(uri("com.slow"), Payload::empty(), Dict::new())
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let callee_session = net.session_id(callee);
     net.drop_transport(callee);
@@ -953,7 +961,7 @@ fn a_leaving_caller_interrupts_its_calls() {
     net.register(callee, "com.slow", Dict::new());
     net.s(caller)
         .call(uri("com.slow"), Payload::empty(), Dict::new())
-        .unwrap();
+        .expect("the call is accepted");
     net.pump();
     let inv = net.invocation(callee);
     net.drop_transport(caller);
@@ -967,7 +975,7 @@ fn a_leaving_caller_interrupts_its_calls() {
     );
     net.s(callee)
         .yield_(inv.request, Dict::new(), Payload::empty())
-        .unwrap();
+        .expect("the yield is accepted");
     net.pump();
     assert!(net.s(callee).is_established());
 }
@@ -985,7 +993,7 @@ fn calls_in_flight_per_session_are_bounded() {
         .map(|_| {
             net.s(caller)
                 .call(uri("com.slow"), Payload::empty(), Dict::new())
-                .unwrap()
+                .expect("the call is accepted")
         })
         .collect();
     net.pump();
@@ -1004,7 +1012,7 @@ fn invocation_ids_are_sequential_per_callee() {
     for _ in 0..3 {
         net.s(caller)
             .call(uri("com.x"), Payload::empty(), Dict::new())
-            .unwrap();
+            .expect("the call is accepted");
     }
     net.pump();
     let ids: Vec<u64> = net

@@ -14,14 +14,19 @@ use wamp_core::{Dict, InvokePolicy, MatchPolicy, Payload, SerializerKind, Uri};
 const J: SerializerKind = SerializerKind::Json;
 
 fn kw(kind: SerializerKind, a: impl serde::Serialize, k: Json) -> Payload {
-    Payload::encode(kind, &a, &k).unwrap()
+    Payload::encode(kind, &a, &k).expect("encodable payload")
 }
 
 /// The (args as JSON) of every event a subscriber got, with the topic.
 fn events_json(net: &mut Net, id: usize) -> Vec<(String, Json)> {
     net.deliveries(id)
         .into_iter()
-        .map(|e| (e.topic.to_string(), e.payload.args::<Json>().unwrap()))
+        .map(|e| {
+            (
+                e.topic.to_string(),
+                e.payload.args::<Json>().expect("decodable arguments"),
+            )
+        })
         .collect()
 }
 
@@ -30,7 +35,7 @@ fn session_count_list_and_get() {
     let mut net = Net::new(
         RouterConfig::new().realm(
             RealmConfig::anonymous("realm1")
-                .unwrap()
+                .expect("a valid realm")
                 .role(RoleConfig::new("user").permit(Permission::everything()))
                 .ticket("joe", "user", "t"),
         ),
@@ -42,13 +47,17 @@ fn session_count_list_and_get() {
     );
     let conn = net.peers[joe].conn;
     let (sa, sb, sj) = (net.session_id(a), net.session_id(b), net.session_id(joe));
-    let count: u64 = net.meta(a, "wamp.session.count", Payload::empty()).unwrap();
+    let count: u64 = net
+        .meta(a, "wamp.session.count", Payload::empty())
+        .expect("the meta procedure answers");
     assert_eq!(count, 3);
     let users: u64 = net
         .meta(a, "wamp.session.count", args(J, &(["user"],)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(users, 1);
-    let mut list: Vec<u64> = net.meta(b, "wamp.session.list", Payload::empty()).unwrap();
+    let mut list: Vec<u64> = net
+        .meta(b, "wamp.session.list", Payload::empty())
+        .expect("the meta procedure answers");
     list.sort();
     let mut expect = vec![sa.get(), sb.get(), sj.get()];
     expect.sort();
@@ -59,12 +68,12 @@ fn session_count_list_and_get() {
             "wamp.session.list",
             args(SerializerKind::Cbor, &(["anonymous"],)),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(anon.len(), 2);
 
     let details: Json = net
         .meta(a, "wamp.session.get", args(J, &(sj.get(),)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(details["session"], sj.get());
     assert_eq!(details["authid"], "joe");
     assert_eq!(details["authrole"], "user");
@@ -93,7 +102,7 @@ fn transport_details_appear_in_session_get() {
             .into_iter()
             .collect(),
         )
-        .unwrap();
+        .expect("an open connection");
     net.send_raw(
         raw,
         wamp_core::message::Hello {
@@ -108,7 +117,7 @@ fn transport_details_appear_in_session_get() {
     let a = net.join(J);
     let details: Json = net
         .meta(a, "wamp.session.get", args(J, &(session.get(),)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(details["transport"]["peer"], "tcp4:127.0.0.1:5555");
 }
 
@@ -120,7 +129,12 @@ fn on_join_and_on_leave_events() {
     net.subscribe(watcher, "wamp.session.on_leave", Dict::new());
     let b = net.join(SerializerKind::MsgPack);
     let sb = net.session_id(b);
-    let authid = net.s(b).router_details().authid().unwrap().to_owned();
+    let authid = net
+        .s(b)
+        .router_details()
+        .authid()
+        .expect("WELCOME names an authid")
+        .to_owned();
     net.drop_transport(b);
     let got = events_json(&mut net, watcher);
     assert_eq!(got.len(), 2);
@@ -211,7 +225,7 @@ fn kill_by_authid_authrole_and_all_spare_the_caller() {
     let mut net = Net::new(
         RouterConfig::new().realm(
             RealmConfig::anonymous("realm1")
-                .unwrap()
+                .expect("a valid realm")
                 .role(RoleConfig::new("user").permit(Permission::everything()))
                 .ticket("joe", "user", "t"),
         ),
@@ -225,7 +239,7 @@ fn kill_by_authid_authrole_and_all_spare_the_caller() {
     let anon = net.join(J);
     let n: u64 = net
         .meta(j1, "wamp.session.kill_by_authid", args(J, &("joe",)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(n, 2);
     assert!(net.s(j1).is_established());
     assert!(net.closed(j2).is_some() && net.closed(j3).is_some());
@@ -237,13 +251,13 @@ fn kill_by_authid_authrole_and_all_spare_the_caller() {
             "wamp.session.kill_by_authrole",
             args(J, &("anonymous",)),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(n, 1);
     assert!(net.closed(anon).is_some());
     let a2 = net.join(J);
     let n: u64 = net
         .meta(a2, "wamp.session.kill_all", Payload::empty())
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(n, 2);
     assert!(net.closed(j4).is_some() && net.closed(j1).is_some());
     assert!(net.s(a2).is_established());
@@ -298,14 +312,14 @@ fn registration_meta_procedures_and_events() {
 
     let list: Json = net
         .meta(watcher, "wamp.registration.list", Payload::empty())
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(
         list,
         json!({"exact": [exact.get()], "prefix": [prefix.get()], "wildcard": [wild.get()]})
     );
     let lookup: Option<u64> = net
         .meta(watcher, "wamp.registration.lookup", args(J, &("com.x",)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(lookup, Some(exact.get()));
     let lookup: Option<u64> = net
         .meta(
@@ -313,11 +327,11 @@ fn registration_meta_procedures_and_events() {
             "wamp.registration.lookup",
             args(J, &("com.", json!({"match": "prefix"}))),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(lookup, Some(prefix.get()));
     let lookup: Option<u64> = net
         .meta(watcher, "wamp.registration.lookup", args(J, &("com.",)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(lookup, None);
     for (procedure, expect) in [
         ("com.x", Some(exact.get())),
@@ -326,12 +340,12 @@ fn registration_meta_procedures_and_events() {
     ] {
         let m: Option<u64> = net
             .meta(watcher, "wamp.registration.match", args(J, &(procedure,)))
-            .unwrap();
+            .expect("the meta procedure answers");
         assert_eq!(m, expect, "{procedure}");
     }
     let get: Json = net
         .meta(watcher, "wamp.registration.get", args(J, &(wild.get(),)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(get["uri"], "com..y");
     assert_eq!(get["match"], "wildcard");
     assert_eq!(get["invoke"], "single");
@@ -341,7 +355,7 @@ fn registration_meta_procedures_and_events() {
             "wamp.registration.list_callees",
             args(J, &(exact.get(),)),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(callees, vec![s1.get(), s2.get()]);
     let n: u64 = net
         .meta(
@@ -349,7 +363,7 @@ fn registration_meta_procedures_and_events() {
             "wamp.registration.count_callees",
             args(J, &(exact.get(),)),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(n, 2);
     let r = net.call(
         watcher,
@@ -427,16 +441,16 @@ fn subscription_meta_procedures_and_events() {
 
     let list: Json = net
         .meta(watcher, "wamp.subscription.list", Payload::empty())
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(list["exact"].as_array().map(Vec::len), Some(5), "{list}");
     assert_eq!(list["prefix"], json!([prefix.get()]));
     let m: Option<Vec<u64>> = net
         .meta(watcher, "wamp.subscription.match", args(J, &("com.t",)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(m, Some(vec![exact.get(), prefix.get()]));
     let m: Option<Vec<u64>> = net
         .meta(watcher, "wamp.subscription.match", args(J, &("org.t",)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(m, None);
     let lookup: Option<u64> = net
         .meta(
@@ -444,11 +458,11 @@ fn subscription_meta_procedures_and_events() {
             "wamp.subscription.lookup",
             args(J, &("com.", json!({"match": "prefix"}))),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(lookup, Some(prefix.get()));
     let get: Json = net
         .meta(watcher, "wamp.subscription.get", args(J, &(exact.get(),)))
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(
         get,
         json!({"id": exact.get(), "uri": "com.t", "match": "exact"})
@@ -459,7 +473,7 @@ fn subscription_meta_procedures_and_events() {
             "wamp.subscription.list_subscribers",
             args(J, &(exact.get(),)),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     let mut expect = vec![sa.get(), sb.get()];
     expect.sort();
     assert_eq!(subs, expect);
@@ -469,7 +483,7 @@ fn subscription_meta_procedures_and_events() {
             "wamp.subscription.count_subscribers",
             args(J, &(exact.get(),)),
         )
-        .unwrap();
+        .expect("the meta procedure answers");
     assert_eq!(n, 2);
     let r = net.call(
         watcher,
@@ -479,7 +493,10 @@ fn subscription_meta_procedures_and_events() {
     );
     assert_eq!(error_uri(&r), Uri::NO_SUCH_SUBSCRIPTION.as_str());
 
-    let request = net.s(a).unsubscribe(exact).unwrap();
+    let request = net
+        .s(a)
+        .unsubscribe(exact)
+        .expect("the unsubscribe is accepted");
     net.pump();
     assert!(net.reply(a, request).is_ok());
     net.drop_transport(b);
@@ -541,8 +558,13 @@ fn testaments_are_published_when_the_session_goes_away() {
             .deliveries(watcher)
             .into_iter()
             .map(|e| {
-                let (t,): (String,) = e.payload.args().unwrap();
-                (t, e.payload.kwargs::<Json>().unwrap())
+                let (t,): (String,) = e.payload.args().expect("decodable arguments");
+                (
+                    t,
+                    e.payload
+                        .kwargs::<Json>()
+                        .expect("decodable keyword arguments"),
+                )
             })
             .collect();
         // Detached ones first, then destroyed ones, each in the order added.
@@ -571,14 +593,14 @@ fn testaments_can_be_flushed_and_obey_publish_options() {
         args(J, &("t", ["flushed"], json!({}))),
         Dict::new(),
     )
-    .unwrap();
+    .expect("the call is accepted");
     net.call(
         dying,
         "wamp.session.flush_testaments",
         Payload::empty(),
         Dict::new(),
     )
-    .unwrap();
+    .expect("the call is accepted");
     net.call(
         dying,
         "wamp.session.add_testament",
@@ -589,7 +611,7 @@ fn testaments_can_be_flushed_and_obey_publish_options() {
         ),
         Dict::new(),
     )
-    .unwrap();
+    .expect("the call is accepted");
     // Flushing the other scope leaves it.
     net.call(
         dying,
@@ -597,14 +619,21 @@ fn testaments_can_be_flushed_and_obey_publish_options() {
         kw(J, (), json!({"scope": "detached"})),
         Dict::new(),
     )
-    .unwrap();
+    .expect("the call is accepted");
     let s = net.session_id(dying);
     net.call(a, "wamp.session.kill", args(J, &(s.get(),)), Dict::new())
-        .unwrap();
+        .expect("the call is accepted");
     assert!(net.deliveries(a).is_empty());
     let got = net.deliveries(b);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].payload.args::<(String,)>().unwrap().0, "only b");
+    assert_eq!(
+        got[0]
+            .payload
+            .args::<(String,)>()
+            .expect("decodable arguments")
+            .0,
+        "only b"
+    );
 }
 
 #[test]
@@ -613,7 +642,7 @@ fn testament_refusals() {
         RouterConfig::new()
             .realm(
                 RealmConfig::new("realm1")
-                    .unwrap()
+                    .expect("a valid value")
                     .role(
                         RoleConfig::new("anonymous")
                             .permit(Permission::prefix("wamp.", wamp_core::router::Allow::ALL))
@@ -659,7 +688,7 @@ fn testament_refusals() {
 
 #[test]
 fn a_realm_without_the_meta_api_has_no_meta_procedures_or_events() {
-    let mut realm = RealmConfig::anonymous("realm1").unwrap();
+    let mut realm = RealmConfig::anonymous("realm1").expect("a valid realm");
     realm.meta_api = false;
     let mut net = Net::new(RouterConfig::new().realm(realm));
     let a = net.join(J);

@@ -189,7 +189,7 @@ fn protocol_violations_abort_the_offender_only() {
             "CALL before HELLO",
             false,
             Message::Call(message::Call {
-                request: RequestId::new(1).unwrap(),
+                request: RequestId::new(1).expect("a valid value"),
                 options: Dict::new(),
                 procedure: uri("a.b"),
                 payload: Payload::empty(),
@@ -208,7 +208,7 @@ fn protocol_violations_abort_the_offender_only() {
             "YIELD for an unknown invocation",
             true,
             Message::Yield(Yield {
-                request: RequestId::new(99).unwrap(),
+                request: RequestId::new(99).expect("a valid value"),
                 options: Dict::new(),
                 payload: Payload::empty(),
             }),
@@ -218,7 +218,7 @@ fn protocol_violations_abort_the_offender_only() {
             true,
             Message::Error(message::Error {
                 request_type: MessageType::Call,
-                request: RequestId::new(1).unwrap(),
+                request: RequestId::new(1).expect("a valid value"),
                 details: Dict::new(),
                 error: uri("x.y"),
                 payload: Payload::empty(),
@@ -228,7 +228,7 @@ fn protocol_violations_abort_the_offender_only() {
             "a router's message (WELCOME)",
             true,
             Message::Welcome(message::Welcome {
-                session: wamp_core::SessionId::new(5).unwrap(),
+                session: wamp_core::SessionId::new(5).expect("a valid value"),
                 details: Dict::new(),
             }),
         ),
@@ -236,8 +236,8 @@ fn protocol_violations_abort_the_offender_only() {
             "EVENT from a client",
             true,
             Message::Event(message::Event {
-                subscription: wamp_core::SubscriptionId::new(1).unwrap(),
-                publication: wamp_core::PublicationId::new(1).unwrap(),
+                subscription: wamp_core::SubscriptionId::new(1).expect("a valid value"),
+                publication: wamp_core::PublicationId::new(1).expect("a valid value"),
                 details: Dict::new(),
                 payload: Payload::empty(),
             }),
@@ -246,7 +246,7 @@ fn protocol_violations_abort_the_offender_only() {
             "in-memory options of the wrong type",
             true,
             Message::Publish(message::Publish {
-                request: RequestId::new(1).unwrap(),
+                request: RequestId::new(1).expect("a valid value"),
                 options: Dict::new().with("acknowledge", "yes"),
                 topic: uri("a.b"),
                 payload: Payload::empty(),
@@ -370,7 +370,7 @@ fn handshake_deadline_closes_silent_connections() {
 fn handshake_deadline_aborts_an_unanswered_challenge() {
     let config = RouterConfig::new().realm(
         RealmConfig::new("realm1")
-            .unwrap()
+            .expect("a valid value")
             .role(wamp_core::router::RoleConfig::new("user"))
             .ticket("joe", "user", "secret"),
     );
@@ -422,7 +422,7 @@ fn router_close_sends_goodbye_and_drops_the_transport_on_the_reply() {
     let left = net.deliveries(b);
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].subscription, sub);
-    let (id, _, _): (u64, String, String) = left[0].payload.args().unwrap();
+    let (id, _, _): (u64, String, String) = left[0].payload.args().expect("decodable arguments");
     assert_eq!(id, session.get());
     assert!(net
         .router
@@ -446,7 +446,7 @@ fn router_goodbye_without_reply_is_dropped_at_the_goodbye_deadline() {
     net.send_raw(
         raw,
         message::Publish {
-            request: RequestId::new(1).unwrap(),
+            request: RequestId::new(1).expect("a valid value"),
             options: Dict::new(),
             topic: uri("a.b"),
             payload: Payload::empty(),
@@ -514,7 +514,9 @@ fn a_slow_consumer_is_closed_once_its_queue_is_full() {
     net.subscribe(slow, "t", Dict::new());
     net.subscribe(fast, "t", Dict::new());
     let slow_conn = net.peers[slow].conn;
-    net.router.pause_transmit(slow_conn).unwrap();
+    net.router
+        .pause_transmit(slow_conn)
+        .expect("an open connection");
     for i in 0..8 {
         net.publish(
             publisher,
@@ -559,7 +561,7 @@ fn a_paused_connection_gets_its_messages_on_resume_in_order() {
     let publisher = net.join(SerializerKind::Json);
     net.subscribe(sub, "t", Dict::new());
     let conn = net.peers[sub].conn;
-    net.router.pause_transmit(conn).unwrap();
+    net.router.pause_transmit(conn).expect("an open connection");
     for i in 0..5 {
         net.publish(
             publisher,
@@ -569,12 +571,14 @@ fn a_paused_connection_gets_its_messages_on_resume_in_order() {
         );
     }
     assert!(net.deliveries(sub).is_empty());
-    net.router.resume_transmit(conn).unwrap();
+    net.router
+        .resume_transmit(conn)
+        .expect("an open connection");
     net.pump();
     let got: Vec<i64> = net
         .deliveries(sub)
         .iter()
-        .map(|e| e.payload.args::<(i64,)>().unwrap().0)
+        .map(|e| e.payload.args::<(i64,)>().expect("decodable arguments").0)
         .collect();
     assert_eq!(got, vec![0, 1, 2, 3, 4]);
 }
@@ -598,18 +602,18 @@ fn sessions_with_different_serializers_interoperate() {
                 ),
                 &std::collections::BTreeMap::from([("k", vec![1, 2])]),
             )
-            .unwrap();
+            .expect("encodable payload");
             let request = net
                 .s(caller)
                 .call(uri("com.echo"), payload.clone(), Dict::new())
-                .unwrap();
+                .expect("the call is accepted");
             net.pump();
             let inv = net.invocation(callee);
             assert_eq!(inv.payload.format(), Some(callee_kind));
             assert_eq!(inv.payload, payload, "{caller_kind} -> {callee_kind}");
             net.s(callee)
                 .yield_(inv.request, Dict::new(), inv.payload.clone())
-                .unwrap();
+                .expect("the yield is accepted");
             net.pump();
             match net.reply(caller, request) {
                 Ok(Outcome::Result { payload: back, .. }) => {
@@ -641,23 +645,27 @@ fn payloads_between_sessions_of_one_serializer_are_forwarded_byte_for_byte() {
             ),
             _ => Payload::from_encoded(
                 kind,
-                Some(kind.encode_value(&(1, 2.5, "x")).unwrap().into()),
+                Some(
+                    kind.encode_value(&(1, 2.5, "x"))
+                        .expect("encodable value")
+                        .into(),
+                ),
                 Some(
                     kind.encode_value(
                         &[("z", 1), ("a", 2)]
                             .into_iter()
                             .collect::<std::collections::BTreeMap<_, _>>(),
                     )
-                    .unwrap()
+                    .expect("encodable value")
                     .into(),
                 ),
             ),
         }
-        .unwrap();
+        .expect("a valid payload");
         net.send_raw(
             raw,
             message::Publish {
-                request: RequestId::new(1).unwrap(),
+                request: RequestId::new(1).expect("a valid value"),
                 options: Dict::new(),
                 topic: uri("t"),
                 payload: payload.clone(),
@@ -683,7 +691,7 @@ fn poll_timeout_after_handle_timeout_is_later_than_now() {
     for t in [100u64, 250, 250, 900] {
         net.s(a)
             .call(uri("slow"), Payload::empty(), Dict::new().with_timeout(t))
-            .unwrap();
+            .expect("the call is accepted");
     }
     net.pump();
     // `advance` asserts the property at every deadline on the way.

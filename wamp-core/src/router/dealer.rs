@@ -342,7 +342,26 @@ impl Dealer {
                 &why,
             );
         }
-        // Invocations already sent for it still run to their end.
+        // Invocations already sent for it still run to their end, except those whose
+        // arguments are still coming: their next part could not name the registration.
+        let mut cut: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.callee == session && c.registration == msg.registration && c.parts_open
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        cut.sort();
+        for key in cut {
+            self.fail_call(
+                sessions,
+                key,
+                Uri::CANCELED,
+                "the callee unregistered before the call's arguments were complete",
+                ctx,
+            );
+        }
         let _ = ctx.out.send(
             callee.conn,
             &Message::Unregistered(message::Unregistered {
@@ -422,28 +441,63 @@ impl Dealer {
                     .into(),
             );
         }
-        let (caller_conn, caller_kind) = (caller.conn, caller.serializer);
-        let fail = |ctx: &mut Ctx<'_>, error: Uri, why: &str| {
-            let _ = ctx.out.send(
-                caller_conn,
-                &call_error(caller_kind, msg.request, error, why),
-            );
-            Ok(())
+        let (caller_conn, caller_kind, request) = (caller.conn, caller.serializer, msg.request);
+        if let Err((error, why)) = self.start_call(sessions, authz, session, msg, parts, ctx) {
+            let _ = ctx
+                .out
+                .send(caller_conn, &call_error(caller_kind, request, error, &why));
+            if parts {
+                // The caller may still send parts under this ID: drop them.
+                self.discard_parts(session, request);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a CALL with this ID belongs to a call the dealer knows (in flight, or
+    /// answered while its parts were still coming).
+    pub fn owns_call(&self, session: SessionId, request: RequestId) -> bool {
+        self.by_caller
+            .get(&session)
+            .is_some_and(|m| m.contains_key(&request))
+            || self
+                .finished_parts
+                .get(&session)
+                .is_some_and(|q| q.contains(&request))
+    }
+
+    /// Later parts of this (answered) call are to be dropped.
+    pub fn discard_parts(&mut self, session: SessionId, request: RequestId) {
+        remember(self.finished_parts.entry(session).or_default(), request);
+    }
+
+    /// Routes a new call to a callee; `Err` is the ERROR for the caller.
+    fn start_call(
+        &mut self,
+        sessions: &mut Sessions,
+        authz: &Authorizer,
+        session: SessionId,
+        msg: message::Call,
+        parts: bool,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), (Uri, String)> {
+        let Some(caller) = sessions.get(&session) else {
+            return Ok(());
         };
         let grant = match authz.authorize(&caller.authrole, Action::Call, &msg.procedure) {
             Ok(grant) => grant,
-            Err(why) => return fail(ctx, Uri::NOT_AUTHORIZED, &why),
+            Err(why) => return Err((Uri::NOT_AUTHORIZED, why)),
         };
         let in_flight = self.by_caller.get(&session).map_or(0, HashMap::len);
         if in_flight >= ctx.limits.max_calls_per_session {
             let why = format!(
                 "too many calls in flight: session {session} already waits for {in_flight}"
             );
-            return fail(ctx, Uri::UNAVAILABLE, &why);
+            return Err((Uri::UNAVAILABLE, why));
         }
         let Some(reg_id) = self.best_match(&msg.procedure) else {
             let why = format!("no callee has registered {}", msg.procedure);
-            return fail(ctx, Uri::NO_SUCH_PROCEDURE, &why);
+            return Err((Uri::NO_SUCH_PROCEDURE, why));
         };
         let Some(reg) = self.regs.get_mut(&reg_id) else {
             return Ok(());
@@ -461,7 +515,7 @@ impl Dealer {
         };
         let Some(entry) = reg.callees.get(pick).cloned() else {
             let why = format!("no callee has registered {}", msg.procedure);
-            return fail(ctx, Uri::NO_SUCH_PROCEDURE, &why);
+            return Err((Uri::NO_SUCH_PROCEDURE, why));
         };
         let pattern = reg.policy != MatchPolicy::Exact;
 
@@ -473,7 +527,7 @@ impl Dealer {
                 "the callee of {} does not support progressive call invocations",
                 msg.procedure
             );
-            return fail(ctx, Uri::FEATURE_NOT_SUPPORTED, &why);
+            return Err((Uri::FEATURE_NOT_SUPPORTED, why));
         }
         let progress = msg.options.receive_progress() == Some(true)
             && callee.supports("callee", "progressive_call_results");
@@ -520,7 +574,7 @@ impl Dealer {
         );
         if let Err(e) = sent {
             let why = format!("the arguments could not be converted for the callee: {e}");
-            return fail(ctx, Uri::INVALID_ARGUMENT, &why);
+            return Err((Uri::INVALID_ARGUMENT, why));
         }
         self.next_call += 1;
         let key = self.next_call;

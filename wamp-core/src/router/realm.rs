@@ -220,7 +220,12 @@ impl Realm {
                     .subscribe(&self.sessions, &self.authz, session, m, ctx)
             }
             Message::Unsubscribe(m) => self.broker.unsubscribe(&self.sessions, session, m, ctx),
-            Message::Call(m) if m.procedure.is_reserved() => self.meta_call(session, m, ctx),
+            // A part of a call the dealer holds is the dealer's, whatever its URI.
+            Message::Call(m)
+                if m.procedure.is_reserved() && !self.dealer.owns_call(session, m.request) =>
+            {
+                self.meta_call(session, m, ctx)
+            }
             Message::Call(m) => self
                 .dealer
                 .call(&mut self.sessions, &self.authz, session, m, ctx),
@@ -259,12 +264,6 @@ impl Realm {
         let Some(caller) = self.sessions.get(&session) else {
             return Ok(());
         };
-        if call.options.progress() == Some(true) {
-            return Err(format!(
-                "CALL {} with progress: the meta API takes no progressive call invocations",
-                call.procedure
-            ));
-        }
         let outcome = match self
             .authz
             .authorize(&caller.authrole, Action::Call, &call.procedure)
@@ -277,6 +276,14 @@ impl Realm {
                     call.procedure
                 ),
             )),
+            Ok(_) if call.options.progress() == Some(true) => {
+                // Its later parts (same ID) are dropped by the dealer.
+                self.dealer.discard_parts(session, call.request);
+                Err((
+                    Uri::FEATURE_NOT_SUPPORTED,
+                    format!("{} takes no progressive call invocations", call.procedure),
+                ))
+            }
             Ok(_) => meta::call(self, session, &call, ctx),
         };
         let Some(caller) = self.sessions.get(&session) else {
@@ -289,7 +296,12 @@ impl Realm {
                 details: Details::new(),
                 payload,
             }),
-            Err((error, why)) => call_error(kind, call.request, error, &why),
+            Err((error, why)) => {
+                if call.options.progress() == Some(true) {
+                    self.dealer.discard_parts(session, call.request);
+                }
+                call_error(kind, call.request, error, &why)
+            }
         };
         send_or_fail(ctx, conn, kind, call.request, reply);
         Ok(())

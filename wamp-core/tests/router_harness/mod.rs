@@ -49,6 +49,10 @@ pub struct Peer {
     pub open: bool,
     /// Close the transport when the session closes (what runtimes do).
     pub close_on_leave: bool,
+    /// With `Net::tap`: every message the peer sent, decoded.
+    pub tx: Vec<Message>,
+    /// With `Net::tap`: every message the router sent the peer, decoded.
+    pub rx: Vec<Message>,
 }
 
 pub struct Net {
@@ -60,6 +64,8 @@ pub struct Net {
     pub log: Vec<RouterEvent>,
     /// Sessions that may see the router break the protocol (tests of exactly that).
     pub allow_violations: bool,
+    /// Record every message on the wire in `Peer::tx` and `Peer::rx`.
+    pub tap: bool,
     seed: u64,
 }
 
@@ -104,6 +110,7 @@ impl Net {
             peers: Vec::new(),
             log: Vec::new(),
             allow_violations: false,
+            tap: false,
             seed,
         }
     }
@@ -144,6 +151,8 @@ impl Net {
             events: VecDeque::new(),
             open: true,
             close_on_leave: true,
+            tx: Vec::new(),
+            rx: Vec::new(),
         });
         self.pump();
         self.peers.len() - 1
@@ -174,6 +183,8 @@ impl Net {
             events: VecDeque::new(),
             open: true,
             close_on_leave: false,
+            tx: Vec::new(),
+            rx: Vec::new(),
         });
         self.peers.len() - 1
     }
@@ -220,6 +231,13 @@ impl Net {
                 };
                 while let Some(bytes) = session.poll_transmit() {
                     moved = true;
+                    if self.tap {
+                        let m = peer
+                            .kind
+                            .decode(bytes.clone())
+                            .expect("the client's output decodes");
+                        peer.tx.push(m);
+                    }
                     if peer.open {
                         self.router.handle_bytes(now, peer.conn, bytes);
                     }
@@ -251,6 +269,9 @@ impl Net {
                     .kind
                     .decode(bytes.clone())
                     .unwrap_or_else(|e| panic!("router output does not decode: {e}"));
+                if self.tap {
+                    peer.rx.push(message.clone());
+                }
                 match peer.session.as_mut() {
                     Some(s) => s.handle_bytes(now, bytes),
                     None => peer.inbox.push_back(message),

@@ -64,7 +64,4 @@ pub enum RouterUsageError {
     /// The connection has no joined session to close.
     #[error("{0} has no joined session")]
     NotEstablished(ConnectionId),
-    /// The router is shutting down and accepts no new connections.
-    #[error("the router is shutting down")]
-    ShuttingDown,
 }

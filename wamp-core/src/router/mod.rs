@@ -523,7 +523,7 @@ impl Router {
                             "authentication did not finish within {:?}",
                             self.limits.handshake_timeout
                         );
-                        self.abort(conn, Uri::TIMEOUT, why, None);
+                        self.abort(now, conn, Uri::TIMEOUT, why);
                     }
                     _ => {}
                 },
@@ -606,10 +606,10 @@ impl Router {
             match self.conns.get(conn).map(|c| &c.state) {
                 Some(ConnState::AwaitingHello) => self.close_connection(conn),
                 Some(ConnState::Authenticating { .. }) => self.abort(
+                    now,
                     conn,
                     Uri::CLOSE_SYSTEM_SHUTDOWN,
                     "the router is shutting down".into(),
-                    None,
                 ),
                 _ => {}
             }
@@ -622,15 +622,15 @@ impl Router {
     fn on_hello(&mut self, now: Instant, conn: ConnectionId, hello: Hello) {
         if self.shutting_down {
             return self.abort(
+                now,
                 conn,
                 Uri::CLOSE_SYSTEM_SHUTDOWN,
                 "the router is shutting down".into(),
-                None,
             );
         }
         let Some(&realm) = self.realm_index.get(&hello.realm) else {
             let why = format!("no realm {} on this router", hello.realm);
-            return self.abort(conn, Uri::NO_SUCH_REALM, why, None);
+            return self.abort(now, conn, Uri::NO_SUCH_REALM, why);
         };
         if hello.details.roles().is_none_or(|r| r.is_empty()) {
             return self.protocol_violation(now, conn, "HELLO announces no roles".into());
@@ -666,7 +666,7 @@ impl Router {
             }
             Step::Abort(reason, why) => {
                 self.sessions.remove(&session);
-                self.abort(conn, reason, why, None);
+                self.abort(now, conn, reason, why);
             }
         }
     }
@@ -694,7 +694,7 @@ impl Router {
             Ok(identity) => self.welcome(now, conn, realm, session, roles, identity),
             Err(why) => {
                 self.sessions.remove(&session);
-                self.abort(conn, Uri::NOT_AUTHORIZED, why, None);
+                self.abort(now, conn, Uri::NOT_AUTHORIZED, why);
             }
         }
     }
@@ -839,14 +839,19 @@ impl Router {
             .set(Timer::Goodbye(conn), now + self.limits.goodbye_timeout);
     }
 
-    /// Sends ABORT, ends the session (if joined) and drops the transport.
-    fn abort(
-        &mut self,
-        conn: ConnectionId,
-        reason: Uri,
-        message: String,
-        left: Option<(usize, SessionId, LeaveReason, Instant)>,
-    ) {
+    /// Sends ABORT, ends the session (if joined) and drops the transport. Only a protocol
+    /// violation aborts a joined session; the other reasons refuse a handshake.
+    fn abort(&mut self, now: Instant, conn: ConnectionId, reason: Uri, message: String) {
+        let session = match self.conns.get(conn).map(|c| &c.state) {
+            Some(&ConnState::Established { realm, session }) => {
+                let why = LeaveReason::ProtocolViolation(message.clone());
+                self.leave(now, conn, realm, session, why);
+                Some(session)
+            }
+            Some(ConnState::Closed) | None => return,
+            _ => None,
+        };
+        self.release_handshake(conn);
         self.conns.send_final(
             conn,
             &Message::Abort(Abort {
@@ -855,11 +860,6 @@ impl Router {
                 payload: Payload::empty(),
             }),
         );
-        let session = left.as_ref().map(|(_, s, _, _)| *s);
-        if let Some((realm, session, why, now)) = left {
-            self.leave(now, conn, realm, session, why);
-        }
-        self.release_handshake(conn);
         self.events.push_back(RouterEvent::Aborted {
             conn,
             session,
@@ -872,17 +872,7 @@ impl Router {
     /// The client broke the protocol: ABORT `wamp.error.protocol_violation`, its session
     /// (if any) ends, its transport is dropped. Nothing else it sends is processed.
     fn protocol_violation(&mut self, now: Instant, conn: ConnectionId, why: String) {
-        let left = match self.conns.get(conn).map(|c| &c.state) {
-            Some(&ConnState::Established { realm, session }) => Some((
-                realm,
-                session,
-                LeaveReason::ProtocolViolation(why.clone()),
-                now,
-            )),
-            Some(ConnState::Closed) | None => return,
-            _ => None,
-        };
-        self.abort(conn, Uri::PROTOCOL_VIOLATION, why, left);
+        self.abort(now, conn, Uri::PROTOCOL_VIOLATION, why);
     }
 
     /// Tells the runtime to drop the transport; input on it is ignored from now on.

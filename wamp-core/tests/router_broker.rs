@@ -527,3 +527,40 @@ fn a_leaving_subscriber_stops_getting_events_and_others_continue() {
     net.publish(publisher, "t", Payload::empty(), Dict::new());
     assert_eq!(net.deliveries(b).len(), 1);
 }
+
+#[test]
+fn subscriptions_per_session_are_bounded() {
+    let mut net = Net::new(realm1().limits(wamp_core::router::Limits {
+        max_subscriptions_per_session: 2,
+        ..Default::default()
+    }));
+    let a = net.join(J);
+    let first = net.subscribe(a, "t.1", Dict::new());
+    net.subscribe(a, "t.2", Dict::new());
+    // Subscribing again to one it holds is no new subscription.
+    assert_eq!(net.subscribe(a, "t.1", Dict::new()), first);
+    let request = net
+        .s(a)
+        .subscribe(uri("t.3"), Dict::new())
+        .expect("the subscribe is accepted");
+    net.pump();
+    let r = net.reply(a, request);
+    assert_eq!(error_uri(&r), Uri::UNAVAILABLE.as_str());
+    assert!(
+        error_message(&r).contains("subscriptions"),
+        "{}",
+        error_message(&r)
+    );
+    // Unsubscribing makes room.
+    let request = net
+        .s(a)
+        .unsubscribe(first)
+        .expect("the unsubscribe is accepted");
+    let request2 = net
+        .s(a)
+        .unsubscribe(first)
+        .expect("the unsubscribe is accepted");
+    net.pump();
+    assert!(net.reply(a, request).is_ok() && net.reply(a, request2).is_ok());
+    net.subscribe(a, "t.3", Dict::new());
+}

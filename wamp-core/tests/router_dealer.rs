@@ -1025,3 +1025,29 @@ fn invocation_ids_are_sequential_per_callee() {
         .collect();
     assert_eq!(ids, vec![1, 2, 3]);
 }
+
+#[test]
+fn registrations_per_session_are_bounded() {
+    let mut net = Net::new(realm1().limits(Limits {
+        max_registrations_per_session: 2,
+        ..Limits::default()
+    }));
+    let a = net.join(J);
+    let first = net.register(a, "p.1", Dict::new());
+    net.register(a, "p.2", Dict::new());
+    let request = net
+        .s(a)
+        .register(uri("p.3"), Dict::new())
+        .expect("the register is accepted");
+    net.pump();
+    let r = net.reply(a, request);
+    assert_eq!(error_uri(&r), Uri::UNAVAILABLE.as_str());
+    assert!(error_message(&r).contains("registrations"));
+    let request = net
+        .s(a)
+        .unregister(first)
+        .expect("the unregister is accepted");
+    net.pump();
+    assert!(net.reply(a, request).is_ok());
+    net.register(a, "p.3", Dict::new());
+}

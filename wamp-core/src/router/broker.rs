@@ -64,6 +64,8 @@ pub(crate) struct Broker {
     retained: HashMap<Uri, Retained>,
     /// Retained topics, oldest first (to forget the oldest beyond the limit).
     retained_order: VecDeque<Uri>,
+    /// How many subscriptions each session holds.
+    held: HashMap<SessionId, usize>,
 }
 
 /// A payload converted at most once per serializer, for fan-out.
@@ -207,7 +209,24 @@ impl Broker {
                 &why,
             );
         }
-        let (id, created) = match self.lookup(&msg.topic, policy) {
+        let existing = self.lookup(&msg.topic, policy);
+        let holds = existing
+            .and_then(|id| self.subs.get(&id))
+            .is_some_and(|s| s.subscribers.contains(&session));
+        let held = self.held.get(&session).copied().unwrap_or(0);
+        if !holds && held >= ctx.limits.max_subscriptions_per_session {
+            let why =
+                format!("session {session} already holds {held} subscriptions, the most allowed");
+            return send_error(
+                ctx,
+                subscriber,
+                MessageType::Subscribe,
+                msg.request,
+                Uri::UNAVAILABLE,
+                &why,
+            );
+        }
+        let (id, created) = match existing {
             Some(id) => (id, false),
             None => {
                 let id = SubscriptionId(ctx.next_id());
@@ -226,6 +245,9 @@ impl Broker {
             return Ok(());
         };
         let added = sub.subscribers.insert(session);
+        if added {
+            *self.held.entry(session).or_default() += 1;
+        }
         let details = sub.details();
         let _ = ctx.out.send(
             subscriber.conn,
@@ -342,6 +364,12 @@ impl Broker {
         };
         if !sub.subscribers.remove(&session) {
             return;
+        }
+        if let Some(n) = self.held.get_mut(&session) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&session);
+            }
         }
         let quiet = sub.topic.is_reserved();
         if !quiet {

@@ -92,6 +92,12 @@ pub struct Limits {
     pub max_retained_events: usize,
     /// The most testaments one session may hold (both scopes together). Default 64.
     pub max_testaments: usize,
+    /// The most subscriptions one session may hold; more are refused with
+    /// `wamp.error.unavailable`. Default 4096.
+    pub max_subscriptions_per_session: usize,
+    /// The most registrations one session may hold; more are refused with
+    /// `wamp.error.unavailable`. Default 4096.
+    pub max_registrations_per_session: usize,
 }
 
 impl Default for Limits {
@@ -103,6 +109,8 @@ impl Default for Limits {
             max_calls_per_session: 4096,
             max_retained_events: 10_000,
             max_testaments: 64,
+            max_subscriptions_per_session: 4096,
+            max_registrations_per_session: 4096,
         }
     }
 }

@@ -95,6 +95,8 @@ pub(crate) struct Dealer {
     abandoned: HashMap<SessionId, VecDeque<RequestId>>,
     /// Per caller: progressive calls answered while parts were still coming.
     finished_parts: HashMap<SessionId, VecDeque<RequestId>>,
+    /// How many registrations each session holds.
+    held: HashMap<SessionId, usize>,
 }
 
 fn components(uri: &str) -> usize {
@@ -242,6 +244,12 @@ impl Dealer {
             disclose_caller: msg.options.disclose_caller() == Some(true),
             forward_timeout: msg.options.forward_timeout() == Some(true),
         };
+        let held = self.held.get(&session).copied().unwrap_or(0);
+        if held >= ctx.limits.max_registrations_per_session {
+            let why =
+                format!("session {session} already holds {held} registrations, the most allowed");
+            return refuse(ctx, Uri::UNAVAILABLE, &why);
+        }
         let (id, created) = match self.lookup(&msg.procedure, policy) {
             Some(id) => {
                 let Some(reg) = self.regs.get_mut(&id) else {
@@ -293,6 +301,7 @@ impl Dealer {
                 (id, true)
             }
         };
+        *self.held.entry(session).or_default() += 1;
         let _ = ctx.out.send(
             callee.conn,
             &Message::Registered(message::Registered {
@@ -381,6 +390,12 @@ impl Dealer {
             return false;
         };
         reg.callees.remove(i);
+        if let Some(n) = self.held.get_mut(&session) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&session);
+            }
+        }
         if reg.next > i {
             reg.next -= 1;
         }

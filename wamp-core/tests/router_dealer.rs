@@ -1051,3 +1051,25 @@ fn registrations_per_session_are_bounded() {
     assert!(net.reply(a, request).is_ok());
     net.register(a, "p.3", Dict::new());
 }
+
+#[test]
+fn an_enormous_timeout_neither_panics_nor_fires() {
+    let mut net = Net::new(realm1());
+    let callee = net.join(J);
+    let caller = net.join(J);
+    net.register(callee, "com.slow", Dict::new());
+    net.s(caller)
+        .call(
+            uri("com.slow"),
+            Payload::empty(),
+            Dict::new().with_timeout(u64::MAX),
+        )
+        .expect("the call is accepted");
+    net.pump();
+    assert_eq!(net.invocations(callee).len(), 1);
+    // Beyond what `Instant` can hold there is no deadline; otherwise it is far away.
+    let far = net.now + secs(1_000_000_000);
+    assert!(net.router.poll_timeout().is_none_or(|t| t > far));
+    net.advance(secs(3600));
+    assert!(net.events(caller).is_empty());
+}

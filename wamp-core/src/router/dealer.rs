@@ -616,9 +616,10 @@ impl Dealer {
             .insert(invocation, key);
         // A callee that asked for the timeout enforces it itself.
         if let (false, Some(t)) = (entry.forward_timeout, timeout) {
-            ctx.timers.set(
+            ctx.timers.set_after(
                 Timer::Call(ctx.realm, key),
-                ctx.now + std::time::Duration::from_millis(t),
+                ctx.now,
+                std::time::Duration::from_millis(t),
             );
         }
         Ok(())

@@ -326,7 +326,7 @@ impl Router {
         let id = ConnectionId(self.next_conn);
         self.conns.insert(id, serializer);
         self.timers
-            .set(Timer::Handshake(id), now + self.limits.handshake_timeout);
+            .set_after(Timer::Handshake(id), now, self.limits.handshake_timeout);
         id
     }
 
@@ -461,8 +461,11 @@ impl Router {
                     if let Some(c) = self.conns.get_mut(conn) {
                         c.state = ConnState::AwaitingHello;
                     }
-                    self.timers
-                        .set(Timer::Handshake(conn), now + self.limits.handshake_timeout);
+                    self.timers.set_after(
+                        Timer::Handshake(conn),
+                        now,
+                        self.limits.handshake_timeout,
+                    );
                 }
                 Message::Abort(abort) => {
                     self.leave(
@@ -836,7 +839,7 @@ impl Router {
             c.state = ConnState::Closing;
         }
         self.timers
-            .set(Timer::Goodbye(conn), now + self.limits.goodbye_timeout);
+            .set_after(Timer::Goodbye(conn), now, self.limits.goodbye_timeout);
     }
 
     /// Sends ABORT, ends the session (if joined) and drops the transport. Only a protocol

@@ -2,7 +2,7 @@
 //! so the next one is cheap to find and each can be stopped.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::event::ConnectionId;
 
@@ -29,6 +29,15 @@ impl Timers {
         self.cancel(timer);
         self.queue.insert((at, timer));
         self.index.insert(timer, at);
+    }
+
+    /// Sets `timer` to `now + after`. A deadline beyond what `Instant` can represent
+    /// (a huge configured or requested timeout) never fires, so it is not set.
+    pub fn set_after(&mut self, timer: Timer, now: Instant, after: Duration) {
+        match now.checked_add(after) {
+            Some(at) => self.set(timer, at),
+            None => self.cancel(timer),
+        }
     }
 
     /// Stops `timer`, if it is set.

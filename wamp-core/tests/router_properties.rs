@@ -108,6 +108,12 @@ enum Op {
         kind: usize,
         bytes: Vec<u8>,
     },
+    /// A joined raw peer sends a well-formed message with arbitrary IDs and options.
+    RogueMessage {
+        which: u8,
+        id: u64,
+        flag: bool,
+    },
 }
 
 fn policy() -> impl Strategy<Value = MatchPolicy> {
@@ -150,6 +156,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => slot.clone().prop_map(|slot| Op::RouterClose { slot }),
         1 => (slot.clone(), any::<bool>()).prop_map(|(slot, paused)| Op::Pause { slot, paused }),
         1 => (0..3usize, prop::collection::vec(any::<u8>(), 0..24)).prop_map(|(kind, bytes)| Op::Rogue { kind, bytes }),
+        3 => (0..14u8, prop_oneof![1..8u64, Just(1u64 << 53)], any::<bool>())
+            .prop_map(|(which, id, flag)| Op::RogueMessage { which, id, flag }),
     ]
 }
 
@@ -165,6 +173,8 @@ struct Model {
     calls: HashMap<usize, Vec<RequestId>>,
     /// Invocations a peer must answer: (request, receive_progress, more parts coming).
     invocations: HashMap<usize, Vec<(RequestId, bool, bool)>>,
+    /// The raw peer that sends arbitrary well-formed messages.
+    rogue: Option<usize>,
 }
 
 const KINDS: [SerializerKind; 3] = [
@@ -174,13 +184,16 @@ const KINDS: [SerializerKind; 3] = [
 ];
 
 impl Model {
-    fn new() -> Model {
-        let mut net = Net::new(realm1().limits(Limits {
-            max_transmit_queue: 64,
-            max_calls_per_session: 16,
-            max_retained_events: 4,
-            ..Limits::default()
-        }));
+    fn new(seed: u64) -> Model {
+        let mut net = Net::with_seed(
+            realm1().limits(Limits {
+                max_transmit_queue: 64,
+                max_calls_per_session: 16,
+                max_retained_events: 4,
+                ..Limits::default()
+            }),
+            seed,
+        );
         net.tap = true;
         let mut slots = [0; SLOTS];
         for (i, s) in slots.iter_mut().enumerate() {
@@ -194,6 +207,7 @@ impl Model {
             parts: HashMap::new(),
             calls: HashMap::new(),
             invocations: HashMap::new(),
+            rogue: None,
         }
     }
 
@@ -521,13 +535,142 @@ impl Model {
                 }
                 self.net.send_bytes(raw, Bytes::from(bytes));
             }
+            Op::RogueMessage { which, id, flag } => self.rogue(which, id, flag),
         }
         self.net.pump();
         self.observe();
     }
 
-    /// Everyone answers, parts finish, connections resume, time passes.
+    fn rogue(&mut self, which: u8, id: u64, flag: bool) {
+        use wamp_core::message::*;
+        let raw = match self.rogue.filter(|r| self.net.peers[*r].open) {
+            Some(r) => r,
+            None => {
+                let r = self.net.open_raw(SerializerKind::MsgPack);
+                self.net.send_raw(
+                    r,
+                    Hello {
+                        realm: uri("realm1"),
+                        details: Dict::new()
+                            .with_role("caller", ["progressive_call_invocations", "call_canceling"])
+                            .with_role("callee", ["call_canceling", "progressive_call_results"])
+                            .with_role("subscriber", [])
+                            .with_role("publisher", []),
+                    },
+                );
+                self.rogue = Some(r);
+                r
+            }
+        };
+        let rid = RequestId::new(id).expect("an ID");
+        let p = if flag { "p.a" } else { "p.x.c" };
+        let message: Message = match which {
+            0 => Call {
+                request: rid,
+                options: Dict::new().with_progress(flag),
+                procedure: uri(p),
+                payload: Payload::empty(),
+            }
+            .into(),
+            1 => Cancel {
+                request: rid,
+                options: Dict::new().with_mode(if flag {
+                    CancelMode::Kill
+                } else {
+                    CancelMode::Skip
+                }),
+            }
+            .into(),
+            2 => Yield {
+                request: rid,
+                options: Dict::new().with_progress(flag),
+                payload: Payload::empty(),
+            }
+            .into(),
+            3 => Error {
+                request_type: MessageType::Invocation,
+                request: rid,
+                details: Dict::new(),
+                error: uri("x.y"),
+                payload: Payload::empty(),
+            }
+            .into(),
+            4 => Register {
+                request: rid,
+                options: Dict::new().with_invoke(if flag {
+                    InvokePolicy::RoundRobin
+                } else {
+                    InvokePolicy::Single
+                }),
+                procedure: uri(p),
+            }
+            .into(),
+            5 => Unregister {
+                request: rid,
+                registration: wamp_core::RegistrationId::new(id).expect("an ID"),
+                options: Dict::new(),
+            }
+            .into(),
+            6 => Subscribe {
+                request: rid,
+                options: Dict::new().with_get_retained(flag),
+                topic: uri("t.a"),
+            }
+            .into(),
+            7 => Unsubscribe {
+                request: rid,
+                subscription: wamp_core::SubscriptionId::new(id).expect("an ID"),
+                options: Dict::new(),
+            }
+            .into(),
+            8 => Publish {
+                request: rid,
+                options: Dict::new().with_acknowledge(flag).with_retain(flag),
+                topic: uri("t.a"),
+                payload: Payload::empty(),
+            }
+            .into(),
+            9 => Goodbye {
+                details: Dict::new(),
+                reason: Uri::CLOSE_NORMAL,
+            }
+            .into(),
+            10 => Hello {
+                realm: uri("realm1"),
+                details: Dict::new().with_role("caller", []),
+            }
+            .into(),
+            11 => Call {
+                request: rid,
+                options: Dict::new().with_timeout(id),
+                procedure: uri("wamp.session.kill"),
+                payload: Payload::encode_args(SerializerKind::MsgPack, &(id,)).expect("args"),
+            }
+            .into(),
+            12 => EventReceived {
+                publication: wamp_core::PublicationId::new(id).expect("an ID"),
+            }
+            .into(),
+            _ => Abort {
+                details: Dict::new(),
+                reason: Uri::CLOSE_NORMAL,
+                payload: Payload::empty(),
+            }
+            .into(),
+        };
+        self.net.send_raw(raw, message);
+        // It reads nothing: what it received is dropped.
+        self.net.recv_raw(raw);
+    }
+
+    /// The rogue leaves; everyone else answers, parts finish, connections resume, time
+    /// passes.
     fn quiesce(&mut self) {
+        // The rogue never answers its invocations: it goes, and its calls fail.
+        if let Some(r) = self.rogue.take() {
+            self.net.drop_transport(r);
+            self.observe();
+        }
         for _ in 0..4 {
             for p in 0..self.net.peers.len() {
                 if self.net.peers[p].session.is_none() {
@@ -551,13 +694,13 @@ impl Model {
     fn check(&mut self, finished: bool) -> Result<(), TestCaseError> {
         let mut joined = 0;
         for (p, peer) in self.net.peers.iter().enumerate() {
-            let Some(session) = &peer.session else {
-                continue;
-            };
             let router_view = self.net.router.session_of(peer.conn);
             if router_view.is_some() {
                 joined += 1;
             }
+            let Some(session) = &peer.session else {
+                continue;
+            };
             // With nothing in flight to it, the client and the router agree on whether
             // it is joined (and as which session).
             if self.net.router.queued(peer.conn) == 0 {
@@ -626,8 +769,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 192, max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
     #[test]
-    fn arbitrary_operations_never_break_the_router(ops in prop::collection::vec(op(), 1..60)) {
-        let mut model = Model::new();
+    fn arbitrary_operations_never_break_the_router(
+        seed in any::<u64>(),
+        ops in prop::collection::vec(op(), 1..60),
+    ) {
+        let mut model = Model::new(seed);
         for op in &ops {
             model.apply(op);
             model.check(false)?;

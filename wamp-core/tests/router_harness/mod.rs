@@ -130,10 +130,12 @@ impl Net {
         client_binding: Option<ChannelBinding>,
     ) -> usize {
         let kind = config.serializer;
-        self.seed += 1;
+        self.seed = self.seed.wrapping_add(1);
         let mut session = Session::new(
             config,
-            Box::new(rand::rngs::StdRng::seed_from_u64(self.seed * 7919)),
+            Box::new(rand::rngs::StdRng::seed_from_u64(
+                self.seed.wrapping_mul(7919),
+            )),
         );
         let conn = self.router.open(self.now, kind);
         if let Some(b) = router_binding {

@@ -704,3 +704,10 @@ fn poll_timeout_after_handle_timeout_is_later_than_now() {
         .count();
     assert_eq!(timeouts, 4);
 }
+
+/// A runtime moves the router into its own task.
+#[test]
+fn the_router_is_send() {
+    fn is_send<T: Send + 'static>() {}
+    is_send::<wamp_core::router::Router>();
+}

@@ -30,6 +30,16 @@
 //! assert_eq!(bytes[0], 0x95); // a five-element array
 //! ```
 
+//! # The state machines
+//!
+//! - [`session::Session`]: the client side of WAMP (caller, callee, publisher,
+//!   subscriber), with authentication.
+//! - [`router::Router`]: the router side (realms, broker, dealer, authentication,
+//!   authorization, the meta API), serving any number of connections.
+//!
+//! Both are driven the same way: input with `now`, then `poll_transmit`, `poll_event`
+//! and `poll_timeout` drained after every input.
+
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -40,6 +50,7 @@ pub mod error;
 pub mod id;
 pub mod message;
 pub mod payload;
+pub mod router;
 pub mod serializer;
 pub mod session;
 pub mod uri;

@@ -1,0 +1,147 @@
+//! Authorization: which role may call, register, publish or subscribe on which URI, and
+//! whose identity is disclosed without being asked.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::config::{Permission, PermissionMatch, RoleConfig};
+
+/// The four actions a permission governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Call,
+    Register,
+    Publish,
+    Subscribe,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Call => "call",
+            Action::Register => "register",
+            Action::Publish => "publish",
+            Action::Subscribe => "subscribe",
+        })
+    }
+}
+
+/// What a granted permission adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Grant {
+    /// Disclose the caller to callees even if it did not ask.
+    pub disclose_caller: bool,
+    /// Disclose the publisher to subscribers even if it did not ask.
+    pub disclose_publisher: bool,
+}
+
+/// The roles of one realm.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Authorizer {
+    roles: HashMap<String, Vec<Permission>>,
+}
+
+impl Authorizer {
+    pub fn new(roles: &[RoleConfig]) -> Self {
+        Authorizer {
+            roles: roles
+                .iter()
+                .map(|r| (r.name.clone(), r.permissions.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.contains_key(role)
+    }
+
+    /// Whether `authrole` may do `action` on `uri`; `Err` carries the message for the
+    /// `wamp.error.not_authorized` answer.
+    pub fn authorize(&self, authrole: &str, action: Action, uri: &str) -> Result<Grant, String> {
+        let Some(permissions) = self.roles.get(authrole) else {
+            return Err(format!(
+                "role {authrole:?} may not {action} {uri}: the realm defines no such role"
+            ));
+        };
+        let Some(best) = most_specific(permissions, uri) else {
+            return Err(format!(
+                "role {authrole:?} may not {action} {uri}: no permission covers that URI"
+            ));
+        };
+        let allowed = match action {
+            Action::Call => best.allow.call,
+            Action::Register => best.allow.register,
+            Action::Publish => best.allow.publish,
+            Action::Subscribe => best.allow.subscribe,
+        };
+        if !allowed {
+            let rule = match best.match_policy {
+                PermissionMatch::Exact => format!("the permission for {:?}", best.uri),
+                PermissionMatch::Prefix => format!("the permission for prefix {:?}", best.uri),
+            };
+            return Err(format!(
+                "role {authrole:?} may not {action} {uri}: {rule} does not allow it"
+            ));
+        }
+        Ok(Grant {
+            disclose_caller: best.disclose.caller,
+            disclose_publisher: best.disclose.publisher,
+        })
+    }
+}
+
+/// The permission that decides for `uri`: an exact match, else the longest prefix.
+fn most_specific<'a>(permissions: &'a [Permission], uri: &str) -> Option<&'a Permission> {
+    let exact = permissions
+        .iter()
+        .find(|p| p.match_policy == PermissionMatch::Exact && p.uri == uri);
+    exact.or_else(|| {
+        permissions
+            .iter()
+            .filter(|p| p.match_policy == PermissionMatch::Prefix && uri.starts_with(&p.uri))
+            .max_by_key(|p| p.uri.len())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::config::{Allow, Disclose};
+
+    #[test]
+    fn the_most_specific_permission_decides() {
+        let role = RoleConfig::new("user")
+            .permit(Permission::prefix("com.app.", Allow::ALL))
+            .permit(Permission::prefix(
+                "com.app.admin.",
+                Allow {
+                    call: true,
+                    ..Allow::NONE
+                },
+            ))
+            .permit(
+                Permission::exact("com.app.admin.reset", Allow::NONE).disclose(Disclose {
+                    caller: true,
+                    publisher: false,
+                }),
+            );
+        let authz = Authorizer::new(&[role]);
+        assert!(authz
+            .authorize("user", Action::Publish, "com.app.x")
+            .is_ok());
+        assert!(authz
+            .authorize("user", Action::Call, "com.app.admin.stop")
+            .is_ok());
+        let err = authz
+            .authorize("user", Action::Register, "com.app.admin.stop")
+            .expect_err("narrower prefix forbids");
+        assert!(err.contains("com.app.admin."), "{err}");
+        assert!(authz
+            .authorize("user", Action::Call, "com.app.admin.reset")
+            .is_err());
+        assert!(authz.authorize("user", Action::Call, "org.x").is_err());
+        assert!(authz
+            .authorize("nobody", Action::Call, "com.app.x")
+            .is_err());
+    }
+}

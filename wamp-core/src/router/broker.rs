@@ -1,0 +1,690 @@
+//! The broker: subscriptions (exact, prefix, wildcard; one subscription per topic and
+//! policy, shared by its subscribers), publications with exclusion, eligibility and
+//! publisher disclosure, and retained events.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use crate::dict::{Details, Dict, Options};
+use crate::error::EncodeError;
+use crate::id::{PublicationId, SessionId, SubscriptionId};
+use crate::message::{self, Message, MessageType};
+use crate::payload::Payload;
+use crate::serializer::SerializerKind;
+use crate::uri::{MatchPolicy, Uri};
+use crate::value::{Map, Value};
+
+use super::authorizer::{Action, Authorizer};
+use super::meta::Testament;
+use super::realm::{Ctx, SessionInfo, Sessions};
+
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    pub id: SubscriptionId,
+    pub topic: Uri,
+    pub policy: MatchPolicy,
+    pub subscribers: BTreeSet<SessionId>,
+}
+
+impl Subscription {
+    /// The subscription meta API's description of it.
+    pub fn details(&self) -> Map {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::UInt(self.id.get()));
+        m.insert("uri".into(), Value::from(self.topic.as_str()));
+        m.insert("match".into(), Value::from(self.policy.as_str()));
+        m
+    }
+}
+
+/// Who published, as far as eligibility and disclosure care.
+struct Publisher<'a> {
+    session: Option<&'a SessionInfo>,
+    disclose: bool,
+}
+
+/// A retained event: the last one published with `retain` on its topic.
+#[derive(Debug)]
+struct Retained {
+    publication: PublicationId,
+    payload: Payload,
+    /// The publish options: the same exclusion and eligibility rules apply when it is
+    /// delivered later.
+    options: Options,
+    publisher: Option<(SessionId, String, String)>,
+    disclose: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Broker {
+    subs: HashMap<SubscriptionId, Subscription>,
+    exact: HashMap<Uri, SubscriptionId>,
+    prefix: HashMap<Uri, SubscriptionId>,
+    /// Wildcard patterns by their number of components (only those can match).
+    wildcard: HashMap<usize, HashMap<Uri, SubscriptionId>>,
+    retained: HashMap<Uri, Retained>,
+    /// Retained topics, oldest first (to forget the oldest beyond the limit).
+    retained_order: VecDeque<Uri>,
+    /// How many subscriptions each session holds.
+    held: HashMap<SessionId, usize>,
+}
+
+/// A payload converted at most once per serializer, for fan-out.
+struct Converted {
+    original: Payload,
+    cache: [Option<Result<Payload, EncodeError>>; 3],
+}
+
+impl Converted {
+    fn new(original: Payload) -> Self {
+        Converted {
+            original,
+            cache: [None, None, None],
+        }
+    }
+
+    fn get(&mut self, kind: SerializerKind) -> Result<&Payload, &EncodeError> {
+        let slot = match kind {
+            SerializerKind::Json => 0,
+            SerializerKind::MsgPack => 1,
+            SerializerKind::Cbor => 2,
+        };
+        let original = &self.original;
+        self.cache[slot]
+            .get_or_insert_with(|| original.to_format(kind))
+            .as_ref()
+    }
+}
+
+fn components(uri: &str) -> usize {
+    uri.split('.').count()
+}
+
+impl Broker {
+    fn insert_index(&mut self, topic: &Uri, policy: MatchPolicy, id: SubscriptionId) {
+        let index = match policy {
+            MatchPolicy::Exact => &mut self.exact,
+            MatchPolicy::Prefix => &mut self.prefix,
+            MatchPolicy::Wildcard => self.wildcard.entry(components(topic)).or_default(),
+        };
+        index.insert(topic.clone(), id);
+    }
+
+    fn remove_index(&mut self, topic: &Uri, policy: MatchPolicy) {
+        match policy {
+            MatchPolicy::Exact => {
+                self.exact.remove(topic);
+            }
+            MatchPolicy::Prefix => {
+                self.prefix.remove(topic);
+            }
+            MatchPolicy::Wildcard => {
+                let n = components(topic);
+                if let Some(m) = self.wildcard.get_mut(&n) {
+                    m.remove(topic);
+                    if m.is_empty() {
+                        self.wildcard.remove(&n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The subscription for exactly this topic and policy.
+    pub fn lookup(&self, topic: &str, policy: MatchPolicy) -> Option<SubscriptionId> {
+        match policy {
+            MatchPolicy::Exact => self.exact.get(topic).copied(),
+            MatchPolicy::Prefix => self.prefix.get(topic).copied(),
+            MatchPolicy::Wildcard => self
+                .wildcard
+                .get(&components(topic))
+                .and_then(|m| m.get(topic))
+                .copied(),
+        }
+    }
+
+    pub fn get(&self, id: SubscriptionId) -> Option<&Subscription> {
+        self.subs.get(&id)
+    }
+
+    /// Subscription IDs per policy, sorted.
+    pub fn list(&self) -> [Vec<SubscriptionId>; 3] {
+        let mut out = [Vec::new(), Vec::new(), Vec::new()];
+        for s in self.subs.values() {
+            let i = match s.policy {
+                MatchPolicy::Exact => 0,
+                MatchPolicy::Prefix => 1,
+                MatchPolicy::Wildcard => 2,
+            };
+            out[i].push(s.id);
+        }
+        for l in &mut out {
+            l.sort();
+        }
+        out
+    }
+
+    /// Every subscription whose pattern matches `topic`, sorted by ID.
+    pub fn matching(&self, topic: &str) -> Vec<SubscriptionId> {
+        let mut out = Vec::new();
+        out.extend(self.exact.get(topic));
+        if !self.prefix.is_empty() {
+            // A prefix subscription matches by plain string prefix; look up every prefix
+            // of the topic rather than scanning every subscription.
+            for (i, _) in topic.char_indices().skip(1) {
+                out.extend(self.prefix.get(&topic[..i]));
+            }
+            out.extend(self.prefix.get(topic));
+        }
+        if let Some(candidates) = self.wildcard.get(&components(topic)) {
+            out.extend(
+                candidates
+                    .iter()
+                    .filter(|(p, _)| p.matches(MatchPolicy::Wildcard, topic))
+                    .map(|(_, id)| id),
+            );
+        }
+        out.sort();
+        out
+    }
+
+    pub fn subscribe(
+        &mut self,
+        sessions: &Sessions,
+        authz: &Authorizer,
+        session: SessionId,
+        msg: message::Subscribe,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(subscriber) = sessions.get(&session) else {
+            return Ok(());
+        };
+        let policy = msg.options.match_policy().unwrap_or_default();
+        if let Err(why) = authz.authorize(&subscriber.authrole, Action::Subscribe, &msg.topic) {
+            return send_error(
+                ctx,
+                subscriber,
+                MessageType::Subscribe,
+                msg.request,
+                Uri::NOT_AUTHORIZED,
+                &why,
+            );
+        }
+        let existing = self.lookup(&msg.topic, policy);
+        let holds = existing
+            .and_then(|id| self.subs.get(&id))
+            .is_some_and(|s| s.subscribers.contains(&session));
+        let held = self.held.get(&session).copied().unwrap_or(0);
+        if !holds && held >= ctx.limits.max_subscriptions_per_session {
+            let why =
+                format!("session {session} already holds {held} subscriptions, the most allowed");
+            return send_error(
+                ctx,
+                subscriber,
+                MessageType::Subscribe,
+                msg.request,
+                Uri::UNAVAILABLE,
+                &why,
+            );
+        }
+        let (id, created) = match existing {
+            Some(id) => (id, false),
+            None => {
+                let id = SubscriptionId(ctx.next_id());
+                let sub = Subscription {
+                    id,
+                    topic: msg.topic.clone(),
+                    policy,
+                    subscribers: BTreeSet::new(),
+                };
+                self.insert_index(&msg.topic, policy, id);
+                self.subs.insert(id, sub);
+                (id, true)
+            }
+        };
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return Ok(());
+        };
+        let added = sub.subscribers.insert(session);
+        if added {
+            *self.held.entry(session).or_default() += 1;
+        }
+        let details = sub.details();
+        let _ = ctx.out.send(
+            subscriber.conn,
+            &Message::Subscribed(message::Subscribed {
+                request: msg.request,
+                subscription: id,
+            }),
+        );
+        // Meta events about subscriptions to meta topics would only be noise.
+        if !msg.topic.is_reserved() {
+            if created {
+                ctx.meta_event(
+                    "wamp.subscription.on_create",
+                    vec![Value::UInt(session.get()), Value::Map(details)],
+                );
+            }
+            if added {
+                ctx.meta_event(
+                    "wamp.subscription.on_subscribe",
+                    vec![Value::UInt(session.get()), Value::UInt(id.get())],
+                );
+            }
+        }
+        if msg.options.get_retained() == Some(true) {
+            self.deliver_retained(subscriber, id, ctx);
+        }
+        Ok(())
+    }
+
+    /// Sends the retained events matching a new subscription (after SUBSCRIBED).
+    fn deliver_retained(&self, subscriber: &SessionInfo, id: SubscriptionId, ctx: &mut Ctx<'_>) {
+        let Some(sub) = self.subs.get(&id) else {
+            return;
+        };
+        let mut topics: Vec<&Uri> = self
+            .retained
+            .keys()
+            .filter(|t| sub.topic.matches(sub.policy, t))
+            .collect();
+        topics.sort();
+        for topic in topics {
+            let Some(r) = self.retained.get(topic) else {
+                continue;
+            };
+            let publisher_id = r.publisher.as_ref().map(|p| p.0);
+            if !eligible(subscriber, publisher_id, &r.options) {
+                continue;
+            }
+            let mut details = Dict::new().with_retained(true);
+            if sub.policy != MatchPolicy::Exact {
+                details = details.with_topic(topic.as_str());
+            }
+            if let (true, Some((s, authid, authrole))) = (r.disclose, &r.publisher) {
+                details = details
+                    .with_publisher(*s)
+                    .with_publisher_authid(authid.as_str())
+                    .with_publisher_authrole(authrole.as_str());
+            }
+            let _ = ctx.out.send(
+                subscriber.conn,
+                &Message::Event(message::Event {
+                    subscription: id,
+                    publication: r.publication,
+                    details,
+                    payload: r.payload.clone(),
+                }),
+            );
+        }
+    }
+
+    pub fn unsubscribe(
+        &mut self,
+        sessions: &Sessions,
+        session: SessionId,
+        msg: message::Unsubscribe,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(subscriber) = sessions.get(&session) else {
+            return Ok(());
+        };
+        let holds = self
+            .subs
+            .get(&msg.subscription)
+            .is_some_and(|s| s.subscribers.contains(&session));
+        if !holds {
+            let why = format!(
+                "session {session} holds no subscription {}",
+                msg.subscription
+            );
+            return send_error(
+                ctx,
+                subscriber,
+                MessageType::Unsubscribe,
+                msg.request,
+                Uri::NO_SUCH_SUBSCRIPTION,
+                &why,
+            );
+        }
+        self.detach(session, msg.subscription, ctx);
+        let _ = ctx.out.send(
+            subscriber.conn,
+            &Message::Unsubscribed(message::Unsubscribed {
+                request: Some(msg.request),
+                details: Details::new(),
+            }),
+        );
+        Ok(())
+    }
+
+    /// Removes a subscriber from a subscription (deleting it when it was the last).
+    fn detach(&mut self, session: SessionId, id: SubscriptionId, ctx: &mut Ctx<'_>) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if !sub.subscribers.remove(&session) {
+            return;
+        }
+        if let Some(n) = self.held.get_mut(&session) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&session);
+            }
+        }
+        let quiet = sub.topic.is_reserved();
+        if !quiet {
+            ctx.meta_event(
+                "wamp.subscription.on_unsubscribe",
+                vec![Value::UInt(session.get()), Value::UInt(id.get())],
+            );
+        }
+        if !sub.subscribers.is_empty() {
+            return;
+        }
+        let (topic, policy) = (sub.topic.clone(), sub.policy);
+        self.subs.remove(&id);
+        self.remove_index(&topic, policy);
+        if !quiet {
+            ctx.meta_event(
+                "wamp.subscription.on_delete",
+                vec![Value::UInt(session.get()), Value::UInt(id.get())],
+            );
+        }
+    }
+
+    /// A leaving session's subscriptions go.
+    pub fn remove_session(&mut self, session: SessionId, ctx: &mut Ctx<'_>) {
+        let mut held: Vec<SubscriptionId> = self
+            .subs
+            .values()
+            .filter(|s| s.subscribers.contains(&session))
+            .map(|s| s.id)
+            .collect();
+        held.sort();
+        for id in held {
+            self.detach(session, id, ctx);
+        }
+    }
+
+    pub fn publish(
+        &mut self,
+        sessions: &Sessions,
+        authz: &Authorizer,
+        session: SessionId,
+        msg: message::Publish,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(publisher) = sessions.get(&session) else {
+            return Ok(());
+        };
+        let acknowledge = msg.options.acknowledge() == Some(true);
+        // Without `acknowledge` the publisher expects no answer at all, and an ERROR for
+        // a request it does not track would be a protocol violation on its side.
+        let refuse = |ctx: &mut Ctx<'_>, error: Uri, why: &str| {
+            if acknowledge {
+                send_error(
+                    ctx,
+                    publisher,
+                    MessageType::Publish,
+                    msg.request,
+                    error,
+                    why,
+                )
+            } else {
+                Ok(())
+            }
+        };
+        if msg.topic.is_reserved() {
+            let why = format!(
+                "{} is reserved: only the router publishes to wamp. topics",
+                msg.topic
+            );
+            return refuse(ctx, Uri::INVALID_URI, &why);
+        }
+        let grant = match authz.authorize(&publisher.authrole, Action::Publish, &msg.topic) {
+            Ok(grant) => grant,
+            Err(why) => return refuse(ctx, Uri::NOT_AUTHORIZED, &why),
+        };
+        let disclose = msg.options.disclose_me() == Some(true) || grant.disclose_publisher;
+        let publication = PublicationId(ctx.random_id());
+        if msg.options.retain() == Some(true) {
+            self.retain(
+                &msg.topic,
+                Retained {
+                    publication,
+                    payload: msg.payload.clone(),
+                    options: msg.options.clone(),
+                    publisher: Some((
+                        session,
+                        publisher.authid.clone(),
+                        publisher.authrole.clone(),
+                    )),
+                    disclose,
+                },
+                ctx.limits.max_retained_events,
+            );
+        }
+        let who = Publisher {
+            session: Some(publisher),
+            disclose,
+        };
+        let failed = self.deliver(
+            sessions,
+            &who,
+            &msg.topic,
+            publication,
+            msg.payload,
+            &msg.options,
+            ctx,
+        );
+        if !acknowledge {
+            return Ok(());
+        }
+        if let Some((kind, e)) = failed {
+            let why = format!(
+                "the event could not be converted for subscribers using {}: {e}",
+                kind.name()
+            );
+            return send_error(
+                ctx,
+                publisher,
+                MessageType::Publish,
+                msg.request,
+                Uri::INVALID_ARGUMENT,
+                &why,
+            );
+        }
+        let _ = ctx.out.send(
+            publisher.conn,
+            &Message::Published(message::Published {
+                request: msg.request,
+                publication,
+            }),
+        );
+        Ok(())
+    }
+
+    /// Publishes a meta event (the router is the publisher).
+    pub fn publish_meta(
+        &mut self,
+        sessions: &Sessions,
+        topic: &Uri,
+        payload: Payload,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let publication = PublicationId(ctx.random_id());
+        let who = Publisher {
+            session: None,
+            disclose: false,
+        };
+        let _ = self.deliver(
+            sessions,
+            &who,
+            topic,
+            publication,
+            payload,
+            &Options::new(),
+            ctx,
+        );
+    }
+
+    /// Publishes a leaving session's testament (it is no longer among `sessions`).
+    pub fn publish_testament(
+        &mut self,
+        sessions: &Sessions,
+        owner: &SessionInfo,
+        testament: Testament,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let publication = PublicationId(ctx.random_id());
+        let who = Publisher {
+            session: Some(owner),
+            disclose: testament.options.disclose_me() == Some(true),
+        };
+        if testament.options.retain() == Some(true) {
+            self.retain(
+                &testament.topic,
+                Retained {
+                    publication,
+                    payload: testament.payload.clone(),
+                    options: testament.options.clone(),
+                    publisher: Some((owner.id, owner.authid.clone(), owner.authrole.clone())),
+                    disclose: who.disclose,
+                },
+                ctx.limits.max_retained_events,
+            );
+        }
+        let _ = self.deliver(
+            sessions,
+            &who,
+            &testament.topic,
+            publication,
+            testament.payload,
+            &testament.options,
+            ctx,
+        );
+    }
+
+    fn retain(&mut self, topic: &Uri, event: Retained, limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        if self.retained.insert(topic.clone(), event).is_some() {
+            return;
+        }
+        self.retained_order.push_back(topic.clone());
+        while self.retained.len() > limit {
+            let Some(oldest) = self.retained_order.pop_front() else {
+                break;
+            };
+            self.retained.remove(&oldest);
+        }
+    }
+
+    /// Sends EVENTs to every eligible subscriber of every matching subscription, in
+    /// subscription then session order. Returns a conversion failure, if any subscriber
+    /// could not be served.
+    #[allow(clippy::too_many_arguments)] // one publication's whole description
+    fn deliver(
+        &self,
+        sessions: &Sessions,
+        publisher: &Publisher<'_>,
+        topic: &Uri,
+        publication: PublicationId,
+        payload: Payload,
+        options: &Options,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<(SerializerKind, EncodeError)> {
+        let mut payload = Converted::new(payload);
+        let mut failure = None;
+        let publisher_id = publisher.session.map(|s| s.id);
+        for id in self.matching(topic) {
+            let Some(sub) = self.subs.get(&id) else {
+                continue;
+            };
+            let mut details = Dict::new();
+            if sub.policy != MatchPolicy::Exact {
+                details = details.with_topic(topic.as_str());
+            }
+            if let (true, Some(p)) = (publisher.disclose, publisher.session) {
+                details = details
+                    .with_publisher(p.id)
+                    .with_publisher_authid(p.authid.as_str())
+                    .with_publisher_authrole(p.authrole.as_str());
+            }
+            for subscriber in &sub.subscribers {
+                let Some(target) = sessions.get(subscriber) else {
+                    continue;
+                };
+                if !eligible(target, publisher_id, options) {
+                    continue;
+                }
+                let payload = match payload.get(target.serializer) {
+                    Ok(p) => p.clone(),
+                    Err(e) => {
+                        failure.get_or_insert((target.serializer, e.clone()));
+                        continue;
+                    }
+                };
+                let event = Message::Event(message::Event {
+                    subscription: id,
+                    publication,
+                    details: details.clone(),
+                    payload,
+                });
+                if let Err(e) = ctx.out.send(target.conn, &event) {
+                    failure.get_or_insert((target.serializer, e));
+                }
+            }
+        }
+        failure
+    }
+}
+
+/// Whether `target` may receive an event with these publish options: not the publisher
+/// (unless `exclude_me` is false), in none of the exclude lists, in every eligible list
+/// that is present.
+fn eligible(target: &SessionInfo, publisher: Option<SessionId>, options: &Options) -> bool {
+    if publisher == Some(target.id) && options.exclude_me() != Some(false) {
+        return false;
+    }
+    if options.exclude().is_some_and(|l| l.contains(&target.id))
+        || options
+            .exclude_authid()
+            .is_some_and(|l| l.contains(&target.authid.as_str()))
+        || options
+            .exclude_authrole()
+            .is_some_and(|l| l.contains(&target.authrole.as_str()))
+    {
+        return false;
+    }
+    options.eligible().is_none_or(|l| l.contains(&target.id))
+        && options
+            .eligible_authid()
+            .is_none_or(|l| l.contains(&target.authid.as_str()))
+        && options
+            .eligible_authrole()
+            .is_none_or(|l| l.contains(&target.authrole.as_str()))
+}
+
+/// An ERROR for a request, with the message as its only argument.
+pub(crate) fn send_error(
+    ctx: &mut Ctx<'_>,
+    to: &SessionInfo,
+    request_type: MessageType,
+    request: crate::id::RequestId,
+    error: Uri,
+    why: &str,
+) -> Result<(), String> {
+    let _ = ctx.out.send(
+        to.conn,
+        &Message::Error(message::Error {
+            request_type,
+            request,
+            details: Details::new(),
+            error,
+            payload: Payload::encode_args(to.serializer, &(why,)).unwrap_or_default(),
+        }),
+    );
+    Ok(())
+}

@@ -1,0 +1,667 @@
+//! How a [`Router`](super::Router) is set up: realms, roles with per-URI permissions,
+//! the principals each authentication method accepts, and the limits that keep every
+//! queue and table bounded.
+//!
+//! Every type here is `serde::Deserialize`, so a configuration file (the command-line
+//! tool reads TOML) maps onto it directly. Durations are seconds in files (`10`, `0.5`).
+//!
+//! ```
+//! use wamp_core::router::{Allow, Permission, RealmConfig, RoleConfig, RouterConfig};
+//!
+//! let config = RouterConfig::new()
+//!     // Anyone may join `realm1` and do anything there.
+//!     .realm(RealmConfig::anonymous("realm1").unwrap())
+//!     // `secure` wants a ticket; `user` may call and subscribe under `com.app.` only.
+//!     .realm(
+//!         RealmConfig::new("secure")
+//!             .unwrap()
+//!             .role(RoleConfig::new("user").permit(Permission::prefix(
+//!                 "com.app.",
+//!                 Allow { call: true, subscribe: true, ..Allow::NONE },
+//!             )))
+//!             .ticket("joe", "user", "secret!!!"),
+//!     );
+//! assert_eq!(config.realms.len(), 2);
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::auth::scram::Kdf;
+use crate::uri::{InvalidUri, Uri};
+
+/// The whole router: its realms and limits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// The realms sessions may join. A HELLO for any other realm is refused with
+    /// `wamp.error.no_such_realm`.
+    #[serde(default)]
+    pub realms: Vec<RealmConfig>,
+    /// Timeouts and bounds.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl RouterConfig {
+    /// No realms, default limits.
+    pub fn new() -> Self {
+        RouterConfig::default()
+    }
+
+    /// Adds a realm.
+    #[must_use]
+    pub fn realm(mut self, realm: RealmConfig) -> Self {
+        self.realms.push(realm);
+        self
+    }
+
+    /// Sets the limits.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Timeouts and bounds. Every queue and table the router keeps has one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// How long a new connection may take to send HELLO and finish authenticating (and
+    /// how long a connection may stay open without a session after a GOODBYE). Default
+    /// 10 s.
+    #[serde(deserialize_with = "seconds")]
+    pub handshake_timeout: Duration,
+    /// How long the router waits for the reply to a GOODBYE it sent (kill, shutdown)
+    /// before it drops the connection. Default 5 s.
+    #[serde(deserialize_with = "seconds")]
+    pub goodbye_timeout: Duration,
+    /// The most encoded messages waiting for one connection. A connection whose queue is
+    /// full (its reader is too slow, or the runtime paused it and it never resumed) has
+    /// its session closed and its transport dropped: see
+    /// [`LeaveReason::SlowConsumer`](super::LeaveReason::SlowConsumer). Default 4096.
+    pub max_transmit_queue: usize,
+    /// The most calls one session may have in flight as a caller; more are refused with
+    /// `wamp.error.unavailable`. Default 4096.
+    pub max_calls_per_session: usize,
+    /// The most retained events per realm (one per topic); the oldest topic's event is
+    /// forgotten when a new topic would exceed it. Default 10,000.
+    pub max_retained_events: usize,
+    /// The most testaments one session may hold (both scopes together). Default 64.
+    pub max_testaments: usize,
+    /// The most subscriptions one session may hold; more are refused with
+    /// `wamp.error.unavailable`. Default 4096.
+    pub max_subscriptions_per_session: usize,
+    /// The most registrations one session may hold; more are refused with
+    /// `wamp.error.unavailable`. Default 4096.
+    pub max_registrations_per_session: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(10),
+            goodbye_timeout: Duration::from_secs(5),
+            max_transmit_queue: 4096,
+            max_calls_per_session: 4096,
+            max_retained_events: 10_000,
+            max_testaments: 64,
+            max_subscriptions_per_session: 4096,
+            max_registrations_per_session: 4096,
+        }
+    }
+}
+
+/// A realm: its roles (what sessions may do) and how sessions authenticate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmConfig {
+    /// The realm URI.
+    #[serde(deserialize_with = "uri")]
+    pub name: Uri,
+    /// The roles and their permissions. A session whose role is not listed may do
+    /// nothing.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+    /// The accepted authentication methods and principals.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Whether the session, registration, subscription and testament meta API is served
+    /// (still subject to the roles' `call`/`subscribe` permissions). Default true.
+    #[serde(default = "yes")]
+    pub meta_api: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RealmConfig {
+    /// A realm with no roles and no authentication methods (nobody can join until some
+    /// are added).
+    pub fn new(name: &str) -> Result<Self, InvalidUri> {
+        Ok(RealmConfig {
+            name: Uri::parse(name)?,
+            roles: Vec::new(),
+            auth: AuthConfig::default(),
+            meta_api: true,
+        })
+    }
+
+    /// A realm anyone may join anonymously, as role `anonymous`, which may do everything.
+    pub fn anonymous(name: &str) -> Result<Self, InvalidUri> {
+        Ok(RealmConfig::new(name)?
+            .role(RoleConfig::new("anonymous").permit(Permission::everything()))
+            .allow_anonymous("anonymous"))
+    }
+
+    /// Adds a role.
+    #[must_use]
+    pub fn role(mut self, role: RoleConfig) -> Self {
+        self.roles.push(role);
+        self
+    }
+
+    /// Accepts anonymous sessions, with the given role.
+    #[must_use]
+    pub fn allow_anonymous(mut self, role: &str) -> Self {
+        self.auth.anonymous = Some(AnonymousAuth {
+            role: role.to_owned(),
+        });
+        self
+    }
+
+    /// Adds a `ticket` principal.
+    #[must_use]
+    pub fn ticket(mut self, authid: &str, role: &str, ticket: &str) -> Self {
+        self.auth.ticket.push(TicketPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            ticket: ticket.to_owned(),
+        });
+        self
+    }
+
+    /// Adds a `wampcra` principal with a plain secret.
+    #[must_use]
+    pub fn wampcra(mut self, authid: &str, role: &str, secret: &str) -> Self {
+        self.auth.wampcra.push(CraPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            secret: secret.to_owned(),
+            salt: None,
+        });
+        self
+    }
+
+    /// Adds a `wampcra` principal whose key is derived from the secret with PBKDF2
+    /// (the client is told `salt`, `iterations` and `keylen` in the CHALLENGE).
+    #[must_use]
+    pub fn wampcra_salted(mut self, authid: &str, role: &str, secret: &str, salt: CraSalt) -> Self {
+        self.auth.wampcra.push(CraPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            secret: secret.to_owned(),
+            salt: Some(salt),
+        });
+        self
+    }
+
+    /// Adds a `cryptosign` principal with its authorized Ed25519 public keys (hex).
+    #[must_use]
+    pub fn cryptosign(mut self, authid: &str, role: &str, authorized_keys: &[&str]) -> Self {
+        self.auth.cryptosign.push(CryptosignPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            authorized_keys: authorized_keys.iter().map(|k| (*k).to_owned()).collect(),
+        });
+        self
+    }
+
+    /// Adds a `wamp-scram` principal; its credential is derived from `password` with
+    /// `kdf` (and a random salt) when the router starts.
+    #[must_use]
+    pub fn scram(mut self, authid: &str, role: &str, password: &str, kdf: ScramKdf) -> Self {
+        self.auth.scram.push(ScramPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            password: Some(password.to_owned()),
+            credential: None,
+            kdf,
+        });
+        self
+    }
+}
+
+/// A role and what it may do.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// The role name (the `authrole` of its sessions).
+    pub name: String,
+    /// Per-URI permissions. For a URI, the most specific permission that matches decides:
+    /// an exact one over any prefix, a longer prefix over a shorter one. No match means
+    /// nothing is allowed.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+}
+
+impl RoleConfig {
+    /// A role with no permissions.
+    pub fn new(name: &str) -> Self {
+        RoleConfig {
+            name: name.to_owned(),
+            permissions: Vec::new(),
+        }
+    }
+
+    /// Adds a permission.
+    #[must_use]
+    pub fn permit(mut self, permission: Permission) -> Self {
+        self.permissions.push(permission);
+        self
+    }
+}
+
+/// What a role may do on the URIs a permission covers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Permission {
+    /// The URI, or the prefix for `match = "prefix"` (`""` covers every URI).
+    pub uri: String,
+    /// How `uri` is matched. Default exact.
+    #[serde(default, rename = "match")]
+    pub match_policy: PermissionMatch,
+    /// The allowed actions. Default none.
+    #[serde(default)]
+    pub allow: Allow,
+    /// Whether the router discloses this role's sessions as callers and publishers on
+    /// these URIs even when they do not ask (`disclose_me`). Default no.
+    #[serde(default)]
+    pub disclose: Disclose,
+}
+
+impl Permission {
+    /// A permission for exactly `uri`.
+    pub fn exact(uri: &str, allow: Allow) -> Self {
+        Permission {
+            uri: uri.to_owned(),
+            match_policy: PermissionMatch::Exact,
+            allow,
+            disclose: Disclose::default(),
+        }
+    }
+
+    /// A permission for every URI that starts with `prefix` (a plain string prefix, as
+    /// for prefix subscriptions).
+    pub fn prefix(prefix: &str, allow: Allow) -> Self {
+        Permission {
+            uri: prefix.to_owned(),
+            match_policy: PermissionMatch::Prefix,
+            allow,
+            disclose: Disclose::default(),
+        }
+    }
+
+    /// Every action on every URI.
+    pub fn everything() -> Self {
+        Permission::prefix("", Allow::ALL)
+    }
+
+    /// Sets the forced disclosure.
+    #[must_use]
+    pub fn disclose(mut self, disclose: Disclose) -> Self {
+        self.disclose = disclose;
+        self
+    }
+}
+
+/// How a [`Permission`]'s URI is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PermissionMatch {
+    /// The URI must equal the permission's URI.
+    #[default]
+    Exact,
+    /// The URI must start with the permission's URI.
+    Prefix,
+}
+
+/// The four actions a permission may allow. For pattern subscriptions and
+/// registrations, the pattern itself is the URI that is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Allow {
+    /// CALL (meta procedures included).
+    pub call: bool,
+    /// REGISTER.
+    pub register: bool,
+    /// PUBLISH (and testaments).
+    pub publish: bool,
+    /// SUBSCRIBE (meta events included).
+    pub subscribe: bool,
+}
+
+impl Allow {
+    /// Nothing.
+    pub const NONE: Allow = Allow {
+        call: false,
+        register: false,
+        publish: false,
+        subscribe: false,
+    };
+    /// Everything.
+    pub const ALL: Allow = Allow {
+        call: true,
+        register: true,
+        publish: true,
+        subscribe: true,
+    };
+}
+
+/// Forced disclosure of a role's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Disclose {
+    /// Disclose callers to callees.
+    pub caller: bool,
+    /// Disclose publishers to subscribers.
+    pub publisher: bool,
+}
+
+/// The authentication methods a realm accepts and their principals. A method with no
+/// principals (or, for anonymous, `None`) is not offered.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `anonymous`: anyone, with this role.
+    pub anonymous: Option<AnonymousAuth>,
+    /// `ticket` principals.
+    pub ticket: Vec<TicketPrincipal>,
+    /// `wampcra` principals.
+    pub wampcra: Vec<CraPrincipal>,
+    /// `cryptosign` principals.
+    pub cryptosign: Vec<CryptosignPrincipal>,
+    /// `wamp-scram` principals.
+    pub scram: Vec<ScramPrincipal>,
+}
+
+/// Anonymous access.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymousAuth {
+    /// The role anonymous sessions get. Their authid is random.
+    pub role: String,
+}
+
+/// A `ticket` principal.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPrincipal {
+    /// The authid.
+    pub authid: String,
+    /// The role it gets.
+    pub role: String,
+    /// The expected ticket.
+    pub ticket: String,
+}
+
+/// A `wampcra` principal.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CraPrincipal {
+    /// The authid.
+    pub authid: String,
+    /// The role it gets.
+    pub role: String,
+    /// The shared secret.
+    pub secret: String,
+    /// PBKDF2 salting of the secret; `None` signs with the secret itself.
+    #[serde(default)]
+    pub salt: Option<CraSalt>,
+}
+
+/// WAMP-CRA key derivation parameters (sent to the client in the CHALLENGE).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CraSalt {
+    /// The salt, used as its UTF-8 bytes.
+    pub salt: String,
+    /// PBKDF2 iterations. Default 1000.
+    #[serde(default = "cra_iterations")]
+    pub iterations: u32,
+    /// Derived key length in bytes. Default 32.
+    #[serde(default = "cra_keylen")]
+    pub keylen: usize,
+}
+
+fn cra_iterations() -> u32 {
+    crate::auth::wampcra::DEFAULT_ITERATIONS
+}
+
+fn cra_keylen() -> usize {
+    crate::auth::wampcra::DEFAULT_KEYLEN
+}
+
+impl CraSalt {
+    /// A salt with the default iterations (1000) and key length (32).
+    pub fn new(salt: &str) -> Self {
+        CraSalt {
+            salt: salt.to_owned(),
+            iterations: cra_iterations(),
+            keylen: cra_keylen(),
+        }
+    }
+}
+
+/// A `cryptosign` principal.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptosignPrincipal {
+    /// The authid. A client that announces no authid is identified by its key.
+    pub authid: String,
+    /// The role it gets.
+    pub role: String,
+    /// The Ed25519 public keys (64 hex digits each) that may authenticate as this
+    /// principal.
+    pub authorized_keys: Vec<String>,
+}
+
+/// A `wamp-scram` principal: give `password` (the credential is derived with a random
+/// salt when the router starts) or `credential` (derived beforehand, so the router never
+/// sees the password).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScramPrincipal {
+    /// The authid (the SCRAM username, SASLprep-normalized as clients send it).
+    pub authid: String,
+    /// The role it gets.
+    pub role: String,
+    /// The password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A stored credential.
+    #[serde(default)]
+    pub credential: Option<ScramCredential>,
+    /// The key derivation function and its cost (for a stored credential: the ones it
+    /// was derived with).
+    #[serde(default)]
+    pub kdf: ScramKdf,
+}
+
+/// A WAMP-SCRAM credential derived beforehand, base64 fields.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScramCredential {
+    /// The salt.
+    pub salt: String,
+    /// `StoredKey` (32 bytes).
+    pub stored_key: String,
+    /// `ServerKey` (32 bytes).
+    pub server_key: String,
+}
+
+/// The WAMP-SCRAM key derivation function and its cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ScramKdf {
+    /// Argon2id 1.3.
+    #[serde(rename = "argon2id13")]
+    Argon2id13 {
+        /// Time cost.
+        iterations: u32,
+        /// Memory in KiB.
+        memory: u32,
+    },
+    /// PBKDF2-HMAC-SHA256.
+    Pbkdf2 {
+        /// Iterations (clients refuse fewer than 4096 by default).
+        iterations: u32,
+    },
+}
+
+impl Default for ScramKdf {
+    /// Argon2id with 2 passes over 19 MiB (the OWASP baseline).
+    fn default() -> Self {
+        ScramKdf::Argon2id13 {
+            iterations: 2,
+            memory: 19 * 1024,
+        }
+    }
+}
+
+impl ScramKdf {
+    pub(crate) fn to_kdf(self) -> Kdf {
+        match self {
+            ScramKdf::Argon2id13 { iterations, memory } => Kdf::Argon2id13 { iterations, memory },
+            ScramKdf::Pbkdf2 { iterations } => Kdf::Pbkdf2 { iterations },
+        }
+    }
+}
+
+// Secrets stay out of logs.
+
+impl fmt::Debug for TicketPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketPrincipal")
+            .field("authid", &self.authid)
+            .field("role", &self.role)
+            .field("ticket", &"<redacted>")
+            .finish()
+    }
+}
+
+impl fmt::Debug for CraPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CraPrincipal")
+            .field("authid", &self.authid)
+            .field("role", &self.role)
+            .field("secret", &"<redacted>")
+            .field("salt", &self.salt)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ScramPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramPrincipal")
+            .field("authid", &self.authid)
+            .field("role", &self.role)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("credential", &self.credential)
+            .field("kdf", &self.kdf)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ScramCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramCredential")
+            .field("salt", &self.salt)
+            .field("stored_key", &"<redacted>")
+            .field("server_key", &"<redacted>")
+            .finish()
+    }
+}
+
+fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+}
+
+fn uri<'de, D: Deserializer<'de>>(d: D) -> Result<Uri, D::Error> {
+    let s = String::deserialize(d)?;
+    Uri::parse(&s).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deserializes_from_a_document() {
+        let json = r#"{
+            "limits": {"handshake_timeout": 2.5, "max_transmit_queue": 10},
+            "realms": [{
+                "name": "realm1",
+                "roles": [{"name": "user", "permissions": [
+                    {"uri": "com.app.", "match": "prefix", "allow": {"call": true}},
+                    {"uri": "com.app.secret", "disclose": {"caller": true}}
+                ]}],
+                "auth": {
+                    "anonymous": {"role": "user"},
+                    "ticket": [{"authid": "joe", "role": "user", "ticket": "tkt-secret"}],
+                    "wampcra": [{"authid": "peter", "role": "user", "secret": "cra-secret",
+                                 "salt": {"salt": "salt123"}}],
+                    "cryptosign": [{"authid": "c", "role": "user", "authorized_keys": ["00"]}],
+                    "scram": [
+                        {"authid": "s", "role": "user", "password": "scram-secret",
+                         "kdf": {"name": "pbkdf2", "iterations": 4096}},
+                        {"authid": "t", "role": "user", "credential": {"salt": "c2FsdA==",
+                         "stored_key": "a", "server_key": "b"}}
+                    ]
+                }
+            }]
+        }"#;
+        let config: RouterConfig = serde_json::from_str(json).expect("a valid document");
+        assert_eq!(config.limits.handshake_timeout, Duration::from_millis(2500));
+        assert_eq!(config.limits.max_transmit_queue, 10);
+        assert_eq!(config.limits.goodbye_timeout, Duration::from_secs(5));
+        let realm = &config.realms[0];
+        assert_eq!(realm.name, "realm1");
+        assert!(realm.meta_api);
+        let perms = &realm.roles[0].permissions;
+        assert_eq!(perms[0].match_policy, PermissionMatch::Prefix);
+        assert!(perms[0].allow.call && !perms[0].allow.register);
+        assert!(perms[1].disclose.caller);
+        assert_eq!(
+            realm.auth.wampcra[0].salt.as_ref().map(|s| s.iterations),
+            Some(1000)
+        );
+        assert_eq!(
+            realm.auth.scram[0].kdf,
+            ScramKdf::Pbkdf2 { iterations: 4096 }
+        );
+        assert!(realm.auth.scram[1].credential.is_some());
+        let dbg = format!("{config:?}");
+        assert!(
+            !dbg.contains("-secret") && dbg.contains("redacted"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn bad_documents_are_refused() {
+        for bad in [
+            r#"{"realms": [{"name": "a..b"}]}"#,
+            r#"{"realms": [{"name": "r", "bogus": 1}]}"#,
+            r#"{"limits": {"handshake_timeout": -1}}"#,
+            r#"{"realms": [{"name": "r", "roles": [{"name": "x", "permissions": [{"uri": "a", "match": "wildcard"}]}]}]}"#,
+        ] {
+            assert!(serde_json::from_str::<RouterConfig>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,987 @@
+//! The dealer: registrations (exact, prefix, wildcard, with the spec's precedence;
+//! shared with an invocation policy), calls routed to callees with caller disclosure,
+//! progressive results and progressive call invocations, cancel, timeouts, and what
+//! happens when a caller or callee leaves mid-call.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::dict::{CancelMode, Details, Dict, InvokePolicy};
+use crate::id::{RegistrationId, RequestId, SessionId};
+use crate::message::{self, Message, MessageType};
+use crate::uri::{MatchPolicy, Uri};
+use crate::value::{Map, Value};
+
+use super::authorizer::{Action, Authorizer};
+use super::broker::send_error;
+use super::realm::{call_error, Ctx, Sessions};
+use super::timers::Timer;
+
+/// How many answers to forget per callee (for invocations ended early) and stray
+/// progressive-call parts per caller (for calls already answered) are remembered, so a
+/// late message crossing the router's decision is dropped instead of taken for a
+/// protocol violation.
+const REMEMBERED: usize = 1024;
+
+#[derive(Debug)]
+pub(crate) struct Registration {
+    pub id: RegistrationId,
+    pub procedure: Uri,
+    pub policy: MatchPolicy,
+    pub invoke: InvokePolicy,
+    /// In registration order.
+    pub callees: Vec<Callee>,
+    /// The next callee for `roundrobin`.
+    next: usize,
+}
+
+impl Registration {
+    /// The registration meta API's description of it.
+    pub fn details(&self) -> Map {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::UInt(self.id.get()));
+        m.insert("uri".into(), Value::from(self.procedure.as_str()));
+        m.insert("match".into(), Value::from(self.policy.as_str()));
+        m.insert("invoke".into(), Value::from(self.invoke.as_str()));
+        m
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Callee {
+    pub session: SessionId,
+    disclose_caller: bool,
+    forward_timeout: bool,
+}
+
+#[derive(Debug)]
+struct ActiveCall {
+    caller: SessionId,
+    request: RequestId,
+    callee: SessionId,
+    invocation: RequestId,
+    registration: RegistrationId,
+    /// `receive_progress` went to the callee.
+    progress: bool,
+    /// The caller is still sending parts (progressive call invocations).
+    parts_open: bool,
+    /// The caller canceled in `kill` mode; the callee's answer ends the call.
+    killing: bool,
+}
+
+/// How a call ends, as far as the callee is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The callee answered.
+    Answered,
+    /// The router ended it first; a late answer is dropped, and the callee is told with
+    /// INTERRUPT (`killnowait`) if it can be.
+    Abandoned { interrupt: bool },
+    /// The callee is gone.
+    CalleeLeft,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Dealer {
+    regs: HashMap<RegistrationId, Registration>,
+    exact: HashMap<Uri, RegistrationId>,
+    prefix: HashMap<Uri, RegistrationId>,
+    /// Wildcard patterns by their number of components (only those can match).
+    wildcard: HashMap<usize, HashMap<Uri, RegistrationId>>,
+    calls: HashMap<u64, ActiveCall>,
+    next_call: u64,
+    by_caller: HashMap<SessionId, HashMap<RequestId, u64>>,
+    by_callee: HashMap<SessionId, HashMap<RequestId, u64>>,
+    /// Per callee: invocations ended without its answer.
+    abandoned: HashMap<SessionId, VecDeque<RequestId>>,
+    /// Per caller: progressive calls answered while parts were still coming.
+    finished_parts: HashMap<SessionId, VecDeque<RequestId>>,
+    /// How many registrations each session holds.
+    held: HashMap<SessionId, usize>,
+}
+
+fn components(uri: &str) -> usize {
+    uri.split('.').count()
+}
+
+/// The spec's wildcard precedence: compare the lengths of the runs of fixed components
+/// between wildcards, first run first ("a1.b2.c3..e5" = [3, 1] beats "a1.b2..d4.e5" =
+/// [2, 2]).
+fn wildcard_rank(pattern: &str) -> Vec<usize> {
+    let parts: Vec<&str> = pattern.split('.').collect();
+    parts.split(|c| c.is_empty()).map(<[&str]>::len).collect()
+}
+
+fn remember(queue: &mut VecDeque<RequestId>, id: RequestId) {
+    if queue.len() == REMEMBERED {
+        queue.pop_front();
+    }
+    queue.push_back(id);
+}
+
+impl Dealer {
+    fn insert_index(&mut self, procedure: &Uri, policy: MatchPolicy, id: RegistrationId) {
+        let index = match policy {
+            MatchPolicy::Exact => &mut self.exact,
+            MatchPolicy::Prefix => &mut self.prefix,
+            MatchPolicy::Wildcard => self.wildcard.entry(components(procedure)).or_default(),
+        };
+        index.insert(procedure.clone(), id);
+    }
+
+    fn remove_index(&mut self, procedure: &Uri, policy: MatchPolicy) {
+        match policy {
+            MatchPolicy::Exact => {
+                self.exact.remove(procedure);
+            }
+            MatchPolicy::Prefix => {
+                self.prefix.remove(procedure);
+            }
+            MatchPolicy::Wildcard => {
+                let n = components(procedure);
+                if let Some(m) = self.wildcard.get_mut(&n) {
+                    m.remove(procedure);
+                    if m.is_empty() {
+                        self.wildcard.remove(&n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The registration for exactly this procedure and policy.
+    pub fn lookup(&self, procedure: &str, policy: MatchPolicy) -> Option<RegistrationId> {
+        match policy {
+            MatchPolicy::Exact => self.exact.get(procedure).copied(),
+            MatchPolicy::Prefix => self.prefix.get(procedure).copied(),
+            MatchPolicy::Wildcard => self
+                .wildcard
+                .get(&components(procedure))
+                .and_then(|m| m.get(procedure))
+                .copied(),
+        }
+    }
+
+    /// The registration a call to `procedure` goes to: exact, else the longest prefix,
+    /// else the best wildcard (ties go to the older registration).
+    pub fn best_match(&self, procedure: &str) -> Option<RegistrationId> {
+        if let Some(id) = self.exact.get(procedure) {
+            return Some(*id);
+        }
+        if !self.prefix.is_empty() {
+            if let Some(id) = self.prefix.get(procedure) {
+                return Some(*id);
+            }
+            let mut ends: Vec<usize> = procedure.char_indices().skip(1).map(|(i, _)| i).collect();
+            ends.reverse();
+            if let Some(id) = ends
+                .into_iter()
+                .find_map(|i| self.prefix.get(&procedure[..i]))
+            {
+                return Some(*id);
+            }
+        }
+        self.wildcard
+            .get(&components(procedure))?
+            .iter()
+            .filter(|(p, _)| p.matches(MatchPolicy::Wildcard, procedure))
+            .max_by(|(pa, ia), (pb, ib)| {
+                wildcard_rank(pa)
+                    .cmp(&wildcard_rank(pb))
+                    .then_with(|| ib.cmp(ia))
+            })
+            .map(|(_, id)| *id)
+    }
+
+    pub fn get(&self, id: RegistrationId) -> Option<&Registration> {
+        self.regs.get(&id)
+    }
+
+    /// Registration IDs per policy, sorted.
+    pub fn list(&self) -> [Vec<RegistrationId>; 3] {
+        let mut out = [Vec::new(), Vec::new(), Vec::new()];
+        for r in self.regs.values() {
+            let i = match r.policy {
+                MatchPolicy::Exact => 0,
+                MatchPolicy::Prefix => 1,
+                MatchPolicy::Wildcard => 2,
+            };
+            out[i].push(r.id);
+        }
+        for l in &mut out {
+            l.sort();
+        }
+        out
+    }
+
+    pub fn register(
+        &mut self,
+        sessions: &Sessions,
+        authz: &Authorizer,
+        session: SessionId,
+        msg: message::Register,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(callee) = sessions.get(&session) else {
+            return Ok(());
+        };
+        let refuse = |ctx: &mut Ctx<'_>, error: Uri, why: &str| {
+            send_error(ctx, callee, MessageType::Register, msg.request, error, why)
+        };
+        if msg.procedure.is_reserved() {
+            let why = format!(
+                "{} is reserved: wamp. procedures are the router's",
+                msg.procedure
+            );
+            return refuse(ctx, Uri::INVALID_URI, &why);
+        }
+        if let Err(why) = authz.authorize(&callee.authrole, Action::Register, &msg.procedure) {
+            return refuse(ctx, Uri::NOT_AUTHORIZED, &why);
+        }
+        let policy = msg.options.match_policy().unwrap_or_default();
+        let invoke = msg.options.invoke().unwrap_or_default();
+        let entry = Callee {
+            session,
+            disclose_caller: msg.options.disclose_caller() == Some(true),
+            forward_timeout: msg.options.forward_timeout() == Some(true),
+        };
+        let held = self.held.get(&session).copied().unwrap_or(0);
+        if held >= ctx.limits.max_registrations_per_session {
+            let why =
+                format!("session {session} already holds {held} registrations, the most allowed");
+            return refuse(ctx, Uri::UNAVAILABLE, &why);
+        }
+        let (id, created) = match self.lookup(&msg.procedure, policy) {
+            Some(id) => {
+                let Some(reg) = self.regs.get_mut(&id) else {
+                    return Ok(());
+                };
+                let conflict = if reg.callees.iter().any(|c| c.session == session) {
+                    Some(format!(
+                        "session {session} has already registered {} ({})",
+                        msg.procedure,
+                        policy.as_str()
+                    ))
+                } else if reg.invoke == InvokePolicy::Single {
+                    Some(format!(
+                        "{} ({}) is already registered by another session, with invoke=single",
+                        msg.procedure,
+                        policy.as_str(),
+                    ))
+                } else if reg.invoke != invoke {
+                    Some(format!(
+                        "{} ({}) is registered with invoke={}; this REGISTER asks for invoke={}",
+                        msg.procedure,
+                        policy.as_str(),
+                        reg.invoke.as_str(),
+                        invoke.as_str()
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = conflict {
+                    return refuse(ctx, Uri::PROCEDURE_ALREADY_EXISTS, &why);
+                }
+                reg.callees.push(entry);
+                (id, false)
+            }
+            None => {
+                let id = RegistrationId(ctx.next_id());
+                self.insert_index(&msg.procedure, policy, id);
+                self.regs.insert(
+                    id,
+                    Registration {
+                        id,
+                        procedure: msg.procedure.clone(),
+                        policy,
+                        invoke,
+                        callees: vec![entry],
+                        next: 0,
+                    },
+                );
+                (id, true)
+            }
+        };
+        *self.held.entry(session).or_default() += 1;
+        let _ = ctx.out.send(
+            callee.conn,
+            &Message::Registered(message::Registered {
+                request: msg.request,
+                registration: id,
+            }),
+        );
+        if created {
+            let details = self
+                .regs
+                .get(&id)
+                .map(Registration::details)
+                .unwrap_or_default();
+            ctx.meta_event(
+                "wamp.registration.on_create",
+                vec![Value::UInt(session.get()), Value::Map(details)],
+            );
+        }
+        ctx.meta_event(
+            "wamp.registration.on_register",
+            vec![Value::UInt(session.get()), Value::UInt(id.get())],
+        );
+        Ok(())
+    }
+
+    pub fn unregister(
+        &mut self,
+        sessions: &Sessions,
+        session: SessionId,
+        msg: message::Unregister,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(callee) = sessions.get(&session) else {
+            return Ok(());
+        };
+        if !self.detach(session, msg.registration, ctx) {
+            let why = format!(
+                "session {session} holds no registration {}",
+                msg.registration
+            );
+            return send_error(
+                ctx,
+                callee,
+                MessageType::Unregister,
+                msg.request,
+                Uri::NO_SUCH_REGISTRATION,
+                &why,
+            );
+        }
+        // Invocations already sent for it still run to their end, except those whose
+        // arguments are still coming: their next part could not name the registration.
+        let mut cut: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.callee == session && c.registration == msg.registration && c.parts_open
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        cut.sort();
+        for key in cut {
+            self.fail_call(
+                sessions,
+                key,
+                Uri::CANCELED,
+                "the callee unregistered before the call's arguments were complete",
+                ctx,
+            );
+        }
+        let _ = ctx.out.send(
+            callee.conn,
+            &Message::Unregistered(message::Unregistered {
+                request: Some(msg.request),
+                details: Details::new(),
+            }),
+        );
+        Ok(())
+    }
+
+    /// Removes a callee from a registration (deleting it when it was the last).
+    fn detach(&mut self, session: SessionId, id: RegistrationId, ctx: &mut Ctx<'_>) -> bool {
+        let Some(reg) = self.regs.get_mut(&id) else {
+            return false;
+        };
+        let Some(i) = reg.callees.iter().position(|c| c.session == session) else {
+            return false;
+        };
+        reg.callees.remove(i);
+        if let Some(n) = self.held.get_mut(&session) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&session);
+            }
+        }
+        if reg.next > i {
+            reg.next -= 1;
+        }
+        ctx.meta_event(
+            "wamp.registration.on_unregister",
+            vec![Value::UInt(session.get()), Value::UInt(id.get())],
+        );
+        if reg.callees.is_empty() {
+            let (procedure, policy) = (reg.procedure.clone(), reg.policy);
+            self.regs.remove(&id);
+            self.remove_index(&procedure, policy);
+            ctx.meta_event(
+                "wamp.registration.on_delete",
+                vec![Value::UInt(session.get()), Value::UInt(id.get())],
+            );
+        }
+        true
+    }
+
+    pub fn call(
+        &mut self,
+        sessions: &mut Sessions,
+        authz: &Authorizer,
+        session: SessionId,
+        msg: message::Call,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(caller) = sessions.get(&session) else {
+            return Ok(());
+        };
+        // Progressive call invocations reuse the call's request ID for every part.
+        if let Some(&key) = self
+            .by_caller
+            .get(&session)
+            .and_then(|m| m.get(&msg.request))
+        {
+            if !self.calls.get(&key).is_some_and(|c| c.parts_open) {
+                return Err(format!(
+                    "CALL with request ID {}, which is already in flight",
+                    msg.request
+                ));
+            }
+            self.continue_call(sessions, key, msg, ctx);
+            return Ok(());
+        }
+        if self
+            .finished_parts
+            .get(&session)
+            .is_some_and(|q| q.contains(&msg.request))
+        {
+            // A part that crossed the call's answer: the spec has it discarded.
+            return Ok(());
+        }
+        let parts = msg.options.progress() == Some(true);
+        if parts && !caller.supports("caller", "progressive_call_invocations") {
+            return Err(
+                "CALL with progress: true from a caller that did not announce progressive_call_invocations"
+                    .into(),
+            );
+        }
+        let (caller_conn, caller_kind, request) = (caller.conn, caller.serializer, msg.request);
+        if let Err((error, why)) = self.start_call(sessions, authz, session, msg, parts, ctx) {
+            let _ = ctx
+                .out
+                .send(caller_conn, &call_error(caller_kind, request, error, &why));
+            if parts {
+                // The caller may still send parts under this ID: drop them.
+                self.discard_parts(session, request);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a CALL with this ID belongs to a call the dealer knows (in flight, or
+    /// answered while its parts were still coming).
+    pub fn owns_call(&self, session: SessionId, request: RequestId) -> bool {
+        self.by_caller
+            .get(&session)
+            .is_some_and(|m| m.contains_key(&request))
+            || self
+                .finished_parts
+                .get(&session)
+                .is_some_and(|q| q.contains(&request))
+    }
+
+    /// Later parts of this (answered) call are to be dropped.
+    pub fn discard_parts(&mut self, session: SessionId, request: RequestId) {
+        remember(self.finished_parts.entry(session).or_default(), request);
+    }
+
+    /// Routes a new call to a callee; `Err` is the ERROR for the caller.
+    fn start_call(
+        &mut self,
+        sessions: &mut Sessions,
+        authz: &Authorizer,
+        session: SessionId,
+        msg: message::Call,
+        parts: bool,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), (Uri, String)> {
+        let Some(caller) = sessions.get(&session) else {
+            return Ok(());
+        };
+        let grant = match authz.authorize(&caller.authrole, Action::Call, &msg.procedure) {
+            Ok(grant) => grant,
+            Err(why) => return Err((Uri::NOT_AUTHORIZED, why)),
+        };
+        let in_flight = self.by_caller.get(&session).map_or(0, HashMap::len);
+        if in_flight >= ctx.limits.max_calls_per_session {
+            let why = format!(
+                "too many calls in flight: session {session} already waits for {in_flight}"
+            );
+            return Err((Uri::UNAVAILABLE, why));
+        }
+        let Some(reg_id) = self.best_match(&msg.procedure) else {
+            let why = format!("no callee has registered {}", msg.procedure);
+            return Err((Uri::NO_SUCH_PROCEDURE, why));
+        };
+        let Some(reg) = self.regs.get_mut(&reg_id) else {
+            return Ok(());
+        };
+        let n = reg.callees.len();
+        let pick = match reg.invoke {
+            InvokePolicy::Single | InvokePolicy::First => 0,
+            InvokePolicy::Last => n.saturating_sub(1),
+            InvokePolicy::RoundRobin => {
+                let i = reg.next % n.max(1);
+                reg.next = (i + 1) % n.max(1);
+                i
+            }
+            InvokePolicy::Random => (ctx.rng.next_u64() % n.max(1) as u64) as usize,
+        };
+        let Some(entry) = reg.callees.get(pick).cloned() else {
+            let why = format!("no callee has registered {}", msg.procedure);
+            return Err((Uri::NO_SUCH_PROCEDURE, why));
+        };
+        let pattern = reg.policy != MatchPolicy::Exact;
+
+        let Some(callee) = sessions.get(&entry.session) else {
+            return Ok(());
+        };
+        if parts && !callee.supports("callee", "progressive_call_invocations") {
+            let why = format!(
+                "the callee of {} does not support progressive call invocations",
+                msg.procedure
+            );
+            return Err((Uri::FEATURE_NOT_SUPPORTED, why));
+        }
+        let progress = msg.options.receive_progress() == Some(true)
+            && callee.supports("callee", "progressive_call_results");
+        let timeout = msg.options.timeout().filter(|t| *t > 0);
+        let mut details = Dict::new();
+        if pattern {
+            details = details.with_procedure(msg.procedure.as_str());
+        }
+        if progress {
+            details = details.with_receive_progress(true);
+        }
+        if parts {
+            details = details.with_progress(true);
+        }
+        if let (true, Some(t)) = (entry.forward_timeout, timeout) {
+            details = details.with_timeout(t);
+        }
+        if msg.options.disclose_me() == Some(true) || entry.disclose_caller || grant.disclose_caller
+        {
+            details = details
+                .with_caller(session)
+                .with_caller_authid(caller.authid.as_str())
+                .with_caller_authrole(caller.authrole.as_str());
+        }
+        let callee_conn = callee.conn;
+        let busy = self.by_callee.get(&entry.session);
+        let Some(callee) = sessions.get_mut(&entry.session) else {
+            return Ok(());
+        };
+        let invocation = loop {
+            let id = callee.invocation_ids.next();
+            if !busy.is_some_and(|m| m.contains_key(&id)) {
+                break id;
+            }
+        };
+        let sent = ctx.out.send(
+            callee_conn,
+            &Message::Invocation(message::Invocation {
+                request: invocation,
+                registration: reg_id,
+                details,
+                payload: msg.payload,
+            }),
+        );
+        if let Err(e) = sent {
+            let why = format!("the arguments could not be converted for the callee: {e}");
+            return Err((Uri::INVALID_ARGUMENT, why));
+        }
+        self.next_call += 1;
+        let key = self.next_call;
+        self.calls.insert(
+            key,
+            ActiveCall {
+                caller: session,
+                request: msg.request,
+                callee: entry.session,
+                invocation,
+                registration: reg_id,
+                progress,
+                parts_open: parts,
+                killing: false,
+            },
+        );
+        self.by_caller
+            .entry(session)
+            .or_default()
+            .insert(msg.request, key);
+        self.by_callee
+            .entry(entry.session)
+            .or_default()
+            .insert(invocation, key);
+        // A callee that asked for the timeout enforces it itself.
+        if let (false, Some(t)) = (entry.forward_timeout, timeout) {
+            ctx.timers.set_after(
+                Timer::Call(ctx.realm, key),
+                ctx.now,
+                std::time::Duration::from_millis(t),
+            );
+        }
+        Ok(())
+    }
+
+    /// The next part of a progressive call invocation: to the same callee, under the
+    /// same invocation ID.
+    fn continue_call(
+        &mut self,
+        sessions: &Sessions,
+        key: u64,
+        msg: message::Call,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let more = msg.options.progress() == Some(true);
+        call.parts_open = more;
+        let details = if more {
+            Dict::new().with_progress(true)
+        } else {
+            Dict::new()
+        };
+        let (callee, invocation, registration) = (call.callee, call.invocation, call.registration);
+        let Some(callee) = sessions.get(&callee) else {
+            return;
+        };
+        let sent = ctx.out.send(
+            callee.conn,
+            &Message::Invocation(message::Invocation {
+                request: invocation,
+                registration,
+                details,
+                payload: msg.payload,
+            }),
+        );
+        if let Err(e) = sent {
+            let why = format!("the arguments could not be converted for the callee: {e}");
+            self.fail_call(sessions, key, Uri::INVALID_ARGUMENT, &why, ctx);
+        }
+    }
+
+    pub fn yield_(
+        &mut self,
+        sessions: &Sessions,
+        session: SessionId,
+        msg: message::Yield,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(key) = self.answering(session, msg.request, "YIELD")? else {
+            return Ok(());
+        };
+        let Some(call) = self.calls.get(&key) else {
+            return Ok(());
+        };
+        let progress = msg.options.progress() == Some(true);
+        if progress && !call.progress {
+            return Err(format!(
+                "progressive YIELD for invocation {}, which did not ask for progressive results",
+                msg.request
+            ));
+        }
+        let details = if progress {
+            Dict::new().with_progress(true)
+        } else {
+            Dict::new()
+        };
+        let result = Message::Result(message::CallResult {
+            request: call.request,
+            details,
+            payload: msg.payload,
+        });
+        let Some(caller) = sessions.get(&call.caller) else {
+            self.finish(sessions, key, Ending::Answered, ctx);
+            return Ok(());
+        };
+        if let Err(e) = ctx.out.send(caller.conn, &result) {
+            let why = format!("the result could not be converted for the caller: {e}");
+            self.fail_call(sessions, key, Uri::INVALID_ARGUMENT, &why, ctx);
+            return Ok(());
+        }
+        if !progress {
+            self.finish(sessions, key, Ending::Answered, ctx);
+        }
+        Ok(())
+    }
+
+    pub fn invocation_error(
+        &mut self,
+        sessions: &Sessions,
+        session: SessionId,
+        msg: message::Error,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(key) = self.answering(session, msg.request, "ERROR")? else {
+            return Ok(());
+        };
+        let Some(call) = self.calls.get(&key) else {
+            return Ok(());
+        };
+        // After a `kill` cancel the caller learns that its call was canceled, whatever
+        // error the callee chose to stop with (Autobahn's is `runtime_error`).
+        let error = if call.killing {
+            Uri::CANCELED
+        } else {
+            msg.error
+        };
+        if let Some(caller) = sessions.get(&call.caller) {
+            let reply = Message::Error(message::Error {
+                request_type: MessageType::Call,
+                request: call.request,
+                details: msg.details,
+                error,
+                payload: msg.payload,
+            });
+            if let Err(e) = ctx.out.send(caller.conn, &reply) {
+                let why = format!("the callee's error could not be converted for the caller: {e}");
+                let _ = ctx.out.send(
+                    caller.conn,
+                    &call_error(caller.serializer, call.request, Uri::INVALID_ARGUMENT, &why),
+                );
+            }
+        }
+        self.finish(sessions, key, Ending::Answered, ctx);
+        Ok(())
+    }
+
+    /// The call a callee's answer belongs to: `Ok(None)` for an answer the router
+    /// already gave up on, `Err` for one to an invocation that never was.
+    fn answering(
+        &self,
+        callee: SessionId,
+        invocation: RequestId,
+        what: &str,
+    ) -> Result<Option<u64>, String> {
+        if let Some(&key) = self.by_callee.get(&callee).and_then(|m| m.get(&invocation)) {
+            return Ok(Some(key));
+        }
+        if self
+            .abandoned
+            .get(&callee)
+            .is_some_and(|q| q.contains(&invocation))
+        {
+            return Ok(None);
+        }
+        Err(format!(
+            "{what} for invocation {invocation}, which is not pending"
+        ))
+    }
+
+    pub fn cancel(
+        &mut self,
+        sessions: &Sessions,
+        session: SessionId,
+        msg: message::Cancel,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        // A CANCEL that crossed the answer finds nothing: fine.
+        let Some(&key) = self
+            .by_caller
+            .get(&session)
+            .and_then(|m| m.get(&msg.request))
+        else {
+            return Ok(());
+        };
+        let Some(call) = self.calls.get_mut(&key) else {
+            return Ok(());
+        };
+        // Without a mode, do what Crossbar.io does: `killnowait`. A callee that cannot
+        // be interrupted gets `skip`, as the spec says.
+        let mode = msg.options.mode().unwrap_or(CancelMode::KillNoWait);
+        let interruptible = sessions
+            .get(&call.callee)
+            .is_some_and(|c| c.supports("callee", "call_canceling"));
+        let mode = if interruptible {
+            mode
+        } else {
+            CancelMode::Skip
+        };
+        match mode {
+            CancelMode::Kill => {
+                if !call.killing {
+                    call.killing = true;
+                    let (callee, invocation) = (call.callee, call.invocation);
+                    if let Some(c) = sessions.get(&callee) {
+                        let _ = ctx.out.send(
+                            c.conn,
+                            &Message::Interrupt(message::Interrupt {
+                                request: invocation,
+                                options: Dict::new().with_mode(CancelMode::Kill),
+                            }),
+                        );
+                    }
+                }
+            }
+            CancelMode::Skip | CancelMode::KillNoWait => {
+                let why = format!("the caller canceled the call (mode {})", mode.as_str());
+                self.fail_call_as(
+                    sessions,
+                    key,
+                    Uri::CANCELED,
+                    &why,
+                    mode == CancelMode::KillNoWait,
+                    ctx,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A call's deadline passed: the caller gets `wamp.error.timeout`, the callee an
+    /// INTERRUPT.
+    pub fn timeout(&mut self, sessions: &Sessions, key: u64, ctx: &mut Ctx<'_>) {
+        if !self.calls.contains_key(&key) {
+            return;
+        }
+        self.fail_call(
+            sessions,
+            key,
+            Uri::TIMEOUT,
+            "the callee did not answer within the call's timeout",
+            ctx,
+        );
+    }
+
+    /// Ends a call with an ERROR to the caller and INTERRUPT to the callee.
+    fn fail_call(
+        &mut self,
+        sessions: &Sessions,
+        key: u64,
+        error: Uri,
+        why: &str,
+        ctx: &mut Ctx<'_>,
+    ) {
+        self.fail_call_as(sessions, key, error, why, true, ctx);
+    }
+
+    fn fail_call_as(
+        &mut self,
+        sessions: &Sessions,
+        key: u64,
+        error: Uri,
+        why: &str,
+        interrupt: bool,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let Some(call) = self.calls.get(&key) else {
+            return;
+        };
+        if let Some(caller) = sessions.get(&call.caller) {
+            let _ = ctx.out.send(
+                caller.conn,
+                &call_error(caller.serializer, call.request, error, why),
+            );
+        }
+        self.finish(sessions, key, Ending::Abandoned { interrupt }, ctx);
+    }
+
+    /// Forgets a call, remembering what may still arrive for it.
+    fn finish(&mut self, sessions: &Sessions, key: u64, ending: Ending, ctx: &mut Ctx<'_>) {
+        let Some(call) = self.calls.remove(&key) else {
+            return;
+        };
+        ctx.timers.cancel(Timer::Call(ctx.realm, key));
+        if let Some(m) = self.by_caller.get_mut(&call.caller) {
+            m.remove(&call.request);
+            if m.is_empty() {
+                self.by_caller.remove(&call.caller);
+            }
+        }
+        if let Some(m) = self.by_callee.get_mut(&call.callee) {
+            m.remove(&call.invocation);
+            if m.is_empty() {
+                self.by_callee.remove(&call.callee);
+            }
+        }
+        if call.parts_open && sessions.contains_key(&call.caller) {
+            remember(
+                self.finished_parts.entry(call.caller).or_default(),
+                call.request,
+            );
+        }
+        if let Ending::Abandoned { interrupt } = ending {
+            let Some(callee) = sessions.get(&call.callee) else {
+                return;
+            };
+            remember(
+                self.abandoned.entry(call.callee).or_default(),
+                call.invocation,
+            );
+            if interrupt && callee.supports("callee", "call_canceling") {
+                let _ = ctx.out.send(
+                    callee.conn,
+                    &Message::Interrupt(message::Interrupt {
+                        request: call.invocation,
+                        options: Dict::new().with_mode(CancelMode::KillNoWait),
+                    }),
+                );
+            }
+        }
+    }
+
+    /// A leaving session's registrations go, its calls are abandoned (the callees
+    /// interrupted), and the calls it was serving fail for their callers.
+    pub fn remove_session(
+        &mut self,
+        sessions: &mut Sessions,
+        session: SessionId,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let mut held: Vec<RegistrationId> = self
+            .regs
+            .values()
+            .filter(|r| r.callees.iter().any(|c| c.session == session))
+            .map(|r| r.id)
+            .collect();
+        held.sort();
+        for id in held {
+            self.detach(session, id, ctx);
+        }
+        let mut as_caller: Vec<u64> = self
+            .by_caller
+            .get(&session)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default();
+        as_caller.sort();
+        for key in as_caller {
+            self.finish(sessions, key, Ending::Abandoned { interrupt: true }, ctx);
+        }
+        let mut as_callee: Vec<u64> = self
+            .by_callee
+            .get(&session)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default();
+        as_callee.sort();
+        for key in as_callee {
+            if let Some(call) = self.calls.get(&key) {
+                if let Some(caller) = sessions.get(&call.caller) {
+                    let why = format!("the callee (session {session}) left before answering");
+                    let _ = ctx.out.send(
+                        caller.conn,
+                        &call_error(caller.serializer, call.request, Uri::CANCELED, &why),
+                    );
+                }
+            }
+            self.finish(sessions, key, Ending::CalleeLeft, ctx);
+        }
+        self.abandoned.remove(&session);
+        self.finished_parts.remove(&session);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_precedence_follows_the_spec_examples() {
+        let rank = |p: &str| wildcard_rank(p);
+        assert!(rank("a1.b2.c3..e5") > rank("a1.b2..d4.e5"));
+        assert!(rank("a1.b2..d4.e5..g7") > rank("a1.b2..d4..f6.g7"));
+        assert!(rank("a1.b2..d4") > rank("a1...d4"));
+    }
+}

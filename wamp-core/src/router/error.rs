@@ -1,0 +1,67 @@
+//! Errors of the router, by blame: [`ConfigError`] for a configuration that cannot work,
+//! [`RouterUsageError`] for a command the runtime should not have given. A client's
+//! misbehaviour is never an `Err`: the router answers it on the wire (ERROR or ABORT)
+//! and reports it as a [`RouterEvent`](super::RouterEvent).
+
+use super::event::ConnectionId;
+
+/// The configuration cannot be used; [`Router::new`](super::Router::new) refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Two realms have the same name.
+    #[error("realm {0} is configured twice")]
+    DuplicateRealm(String),
+    /// Two roles of a realm have the same name.
+    #[error("realm {realm}: role {role:?} is configured twice")]
+    DuplicateRole {
+        /// The realm.
+        realm: String,
+        /// The role.
+        role: String,
+    },
+    /// A principal (or anonymous access) names a role the realm does not define.
+    #[error("realm {realm}: {what} uses role {role:?}, which the realm does not define")]
+    UnknownRole {
+        /// The realm.
+        realm: String,
+        /// Which principal.
+        what: String,
+        /// The missing role.
+        role: String,
+    },
+    /// Two principals of one method have the same authid.
+    #[error("realm {realm}: {method} principal {authid:?} is configured twice")]
+    DuplicatePrincipal {
+        /// The realm.
+        realm: String,
+        /// The method.
+        method: &'static str,
+        /// The authid.
+        authid: String,
+    },
+    /// A principal's secret, key or credential is unusable.
+    #[error("realm {realm}: {method} principal {authid:?}: {reason}")]
+    BadCredential {
+        /// The realm.
+        realm: String,
+        /// The method.
+        method: &'static str,
+        /// The authid.
+        authid: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A command the router cannot carry out; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouterUsageError {
+    /// The connection is not open (never opened, or already closed).
+    #[error("{0} is not open")]
+    UnknownConnection(ConnectionId),
+    /// The connection has no joined session to close.
+    #[error("{0} has no joined session")]
+    NotEstablished(ConnectionId),
+}

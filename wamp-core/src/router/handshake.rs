@@ -1,0 +1,653 @@
+//! The router side of joining a realm: HELLO, the authentication method's CHALLENGE and
+//! AUTHENTICATE, and the identity that goes into WELCOME, for each method a realm may
+//! accept (anonymous, ticket, WAMP-CRA, cryptosign, WAMP-SCRAM).
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use crate::auth::scram::{self, AuthMessageParts, StoredCredential};
+use crate::auth::{cryptosign, ticket, wampcra, ChannelBinding, ChannelBindingKind};
+use crate::dict::{Details, Dict};
+use crate::id::SessionId;
+use crate::message::{Authenticate, Hello};
+use crate::uri::Uri;
+use crate::value::{Map, Value};
+
+use super::authorizer::Authorizer;
+use super::config::{CraSalt, RealmConfig};
+use super::error::ConfigError;
+
+/// `wamp.error.no_auth_method`: Crossbar.io's answer when no offered method is accepted
+/// (the spec names `wamp.error.no_matching_auth_method`; clients treat both alike).
+pub(crate) const NO_AUTH_METHOD: Uri = Uri::from_static("wamp.error.no_auth_method");
+
+const PROVIDER: &str = "static";
+
+/// Who a session is, once authenticated.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    pub authid: String,
+    pub authrole: String,
+    pub authmethod: &'static str,
+    pub authprovider: &'static str,
+    /// `WELCOME.Details.authextra` (WAMP-SCRAM's verifier).
+    pub authextra: Map,
+}
+
+/// The principals of one realm, prepared once (keys decoded, salted secrets derived).
+pub(crate) struct RealmAuth {
+    anonymous: Option<String>,
+    ticket: HashMap<String, (String, Zeroizing<String>)>,
+    wampcra: HashMap<String, CraEntry>,
+    cryptosign: HashMap<String, (String, Vec<[u8; 32]>)>,
+    cryptosign_keys: HashMap<[u8; 32], String>,
+    scram: HashMap<String, (String, StoredCredential)>,
+}
+
+struct CraEntry {
+    role: String,
+    /// The HMAC key: the secret's bytes, or the ASCII of the derived key when salted.
+    key: Zeroizing<Vec<u8>>,
+    salt: Option<CraSalt>,
+}
+
+impl std::fmt::Debug for RealmAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealmAuth")
+            .field("methods", &self.methods())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RealmAuth {
+    pub fn new(
+        config: &RealmConfig,
+        authz: &Authorizer,
+        rng: &mut dyn rand_core::RngCore,
+    ) -> Result<Self, ConfigError> {
+        let realm = config.name.to_string();
+        let check_role = |what: String, role: &str| {
+            if authz.has_role(role) {
+                Ok(())
+            } else {
+                Err(ConfigError::UnknownRole {
+                    realm: realm.clone(),
+                    what,
+                    role: role.to_owned(),
+                })
+            }
+        };
+        let duplicate = |method: &'static str, authid: &str| ConfigError::DuplicatePrincipal {
+            realm: realm.clone(),
+            method,
+            authid: authid.to_owned(),
+        };
+        let bad = |method: &'static str, authid: &str, reason: String| ConfigError::BadCredential {
+            realm: realm.clone(),
+            method,
+            authid: authid.to_owned(),
+            reason,
+        };
+        let auth = &config.auth;
+        let mut out = RealmAuth {
+            anonymous: None,
+            ticket: HashMap::new(),
+            wampcra: HashMap::new(),
+            cryptosign: HashMap::new(),
+            cryptosign_keys: HashMap::new(),
+            scram: HashMap::new(),
+        };
+        if let Some(anon) = &auth.anonymous {
+            check_role("anonymous access".into(), &anon.role)?;
+            out.anonymous = Some(anon.role.clone());
+        }
+        for p in &auth.ticket {
+            check_role(format!("ticket principal {:?}", p.authid), &p.role)?;
+            let entry = (p.role.clone(), Zeroizing::new(p.ticket.clone()));
+            if out.ticket.insert(p.authid.clone(), entry).is_some() {
+                return Err(duplicate("ticket", &p.authid));
+            }
+        }
+        for p in &auth.wampcra {
+            check_role(format!("wampcra principal {:?}", p.authid), &p.role)?;
+            let key = match &p.salt {
+                None => p.secret.as_bytes().to_vec(),
+                Some(s) => {
+                    if s.iterations == 0 || s.keylen == 0 || s.keylen > wampcra::MAX_KEYLEN {
+                        return Err(bad(
+                            "wampcra",
+                            &p.authid,
+                            format!(
+                                "iterations must be at least 1 and keylen in 1..={}",
+                                wampcra::MAX_KEYLEN
+                            ),
+                        ));
+                    }
+                    wampcra::derive_key(&p.secret, &s.salt, s.iterations, s.keylen).into_bytes()
+                }
+            };
+            let entry = CraEntry {
+                role: p.role.clone(),
+                key: Zeroizing::new(key),
+                salt: p.salt.clone(),
+            };
+            if out.wampcra.insert(p.authid.clone(), entry).is_some() {
+                return Err(duplicate("wampcra", &p.authid));
+            }
+        }
+        for p in &auth.cryptosign {
+            check_role(format!("cryptosign principal {:?}", p.authid), &p.role)?;
+            let mut keys = Vec::new();
+            for hex_key in &p.authorized_keys {
+                let key = parse_key(hex_key).ok_or_else(|| {
+                    bad(
+                        "cryptosign",
+                        &p.authid,
+                        format!("authorized key {hex_key:?} is not 64 hex digits"),
+                    )
+                })?;
+                if let Some(other) = out.cryptosign_keys.insert(key, p.authid.clone()) {
+                    if other != p.authid {
+                        return Err(bad(
+                            "cryptosign",
+                            &p.authid,
+                            format!("key {hex_key} also belongs to {other:?}"),
+                        ));
+                    }
+                }
+                keys.push(key);
+            }
+            if out
+                .cryptosign
+                .insert(p.authid.clone(), (p.role.clone(), keys))
+                .is_some()
+            {
+                return Err(duplicate("cryptosign", &p.authid));
+            }
+        }
+        for p in &auth.scram {
+            check_role(format!("wamp-scram principal {:?}", p.authid), &p.role)?;
+            let kdf = p.kdf.to_kdf();
+            let credential = match (&p.password, &p.credential) {
+                (Some(password), None) => {
+                    let mut salt = [0u8; 16];
+                    rng.fill_bytes(&mut salt);
+                    scram::derive_credential(password, &salt, kdf)
+                        .map_err(|e| bad("wamp-scram", &p.authid, e.to_string()))?
+                }
+                (None, Some(c)) => {
+                    let decode = |what: &str, s: &str| {
+                        B64.decode(s)
+                            .map_err(|e| bad("wamp-scram", &p.authid, format!("{what}: {e}")))
+                    };
+                    let key32 = |what: &str, s: &str| {
+                        decode(what, s)?.try_into().map_err(|_| {
+                            bad("wamp-scram", &p.authid, format!("{what} must be 32 bytes"))
+                        })
+                    };
+                    StoredCredential {
+                        kdf,
+                        salt: decode("salt", &c.salt)?,
+                        stored_key: key32("stored_key", &c.stored_key)?,
+                        server_key: key32("server_key", &c.server_key)?,
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        "wamp-scram",
+                        &p.authid,
+                        "give either a password or a credential".into(),
+                    ))
+                }
+            };
+            if out
+                .scram
+                .insert(p.authid.clone(), (p.role.clone(), credential))
+                .is_some()
+            {
+                return Err(duplicate("wamp-scram", &p.authid));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The methods this realm accepts, in the router's order.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut methods = Vec::new();
+        if self.anonymous.is_some() {
+            methods.push("anonymous");
+        }
+        for (method, present) in [
+            ("ticket", !self.ticket.is_empty()),
+            ("wampcra", !self.wampcra.is_empty()),
+            ("cryptosign", !self.cryptosign.is_empty()),
+            ("wamp-scram", !self.scram.is_empty()),
+        ] {
+            if present {
+                methods.push(method);
+            }
+        }
+        methods
+    }
+
+    /// Starts authenticating a HELLO: the first method the client offers (anonymous when
+    /// it offers none) that this realm accepts and has a principal for.
+    pub fn hello(
+        &self,
+        hello: &Hello,
+        session: SessionId,
+        binding: Option<&ChannelBinding>,
+        rng: &mut dyn rand_core::RngCore,
+    ) -> Step {
+        let offered = hello.details.authmethods().unwrap_or_default();
+        let offered = if offered.is_empty() {
+            vec!["anonymous"]
+        } else {
+            offered
+        };
+        let authid = hello.details.authid();
+        let empty = Map::new();
+        let extra = hello.details.authextra().unwrap_or(&empty);
+        let mut refusals = Vec::new();
+        for method in &offered {
+            let attempt = match *method {
+                "anonymous" => self.anonymous(rng),
+                "ticket" => self.ticket(authid),
+                "wampcra" => self.wampcra(authid, session, rng),
+                "cryptosign" => self.cryptosign(authid, extra, binding, rng),
+                "wamp-scram" => self.scram(authid, extra, rng),
+                _ => Attempt::NotAccepted,
+            };
+            match attempt {
+                Attempt::NotAccepted => {}
+                Attempt::NoPrincipal(why) => refusals.push(format!("{method}: {why}")),
+                Attempt::Go(step) => return step,
+            }
+        }
+        if refusals.is_empty() {
+            Step::Abort(
+                NO_AUTH_METHOD,
+                format!(
+                    "none of the offered authentication methods {offered:?} is accepted here; the realm accepts {:?}",
+                    self.methods()
+                ),
+            )
+        } else {
+            Step::Abort(Uri::NOT_AUTHORIZED, refusals.join("; "))
+        }
+    }
+
+    fn anonymous(&self, rng: &mut dyn rand_core::RngCore) -> Attempt {
+        let Some(role) = &self.anonymous else {
+            return Attempt::NotAccepted;
+        };
+        // Anonymous sessions cannot claim an authid: it would let them pose as a
+        // principal in eligible/exclude lists. They get a random one.
+        let mut raw = [0u8; 9];
+        rng.fill_bytes(&mut raw);
+        let authid = format!("anonymous-{}", hex::encode(raw));
+        Attempt::Go(Step::Welcome(identity(authid, role, "anonymous")))
+    }
+
+    fn ticket(&self, authid: Option<&str>) -> Attempt {
+        if self.ticket.is_empty() {
+            return Attempt::NotAccepted;
+        }
+        let Some(authid) = authid else {
+            return Attempt::NoPrincipal("HELLO must name an authid".into());
+        };
+        let Some((role, expected)) = self.ticket.get(authid) else {
+            return Attempt::NoPrincipal(format!("no principal {authid:?}"));
+        };
+        Attempt::Go(Step::Challenge {
+            method: "ticket",
+            extra: Dict::new(),
+            pending: Box::new(Pending::Ticket {
+                authid: authid.to_owned(),
+                role: role.clone(),
+                expected: expected.clone(),
+            }),
+        })
+    }
+
+    fn wampcra(
+        &self,
+        authid: Option<&str>,
+        session: SessionId,
+        rng: &mut dyn rand_core::RngCore,
+    ) -> Attempt {
+        if self.wampcra.is_empty() {
+            return Attempt::NotAccepted;
+        }
+        let Some(authid) = authid else {
+            return Attempt::NoPrincipal("HELLO must name an authid".into());
+        };
+        let Some(entry) = self.wampcra.get(authid) else {
+            return Attempt::NoPrincipal(format!("no principal {authid:?}"));
+        };
+        // The challenge is a JSON string the client signs as is. The spec also lists a
+        // `timestamp`; the core has no wall clock, and the handshake deadline is what
+        // bounds "in due time", so it is left out (clients do not read it).
+        let challenge = serde_json::json!({
+            "authid": authid,
+            "authrole": entry.role,
+            "authmethod": "wampcra",
+            "authprovider": PROVIDER,
+            "nonce": nonce(rng),
+            "session": session.get(),
+        })
+        .to_string();
+        let mut extra = Dict::new().with("challenge", challenge.as_str());
+        if let Some(salt) = &entry.salt {
+            extra = extra
+                .with("salt", salt.salt.as_str())
+                .with("iterations", salt.iterations)
+                .with("keylen", salt.keylen as u64);
+        }
+        Attempt::Go(Step::Challenge {
+            method: "wampcra",
+            extra,
+            pending: Box::new(Pending::WampCra {
+                authid: authid.to_owned(),
+                role: entry.role.clone(),
+                key: entry.key.clone(),
+                challenge,
+            }),
+        })
+    }
+
+    fn cryptosign(
+        &self,
+        authid: Option<&str>,
+        extra: &Map,
+        binding: Option<&ChannelBinding>,
+        rng: &mut dyn rand_core::RngCore,
+    ) -> Attempt {
+        if self.cryptosign.is_empty() {
+            return Attempt::NotAccepted;
+        }
+        let Some(pubkey) = extra.get("pubkey").and_then(Value::as_str) else {
+            return Attempt::NoPrincipal("HELLO must carry authextra.pubkey".into());
+        };
+        let Some(key) = parse_key(pubkey) else {
+            return Attempt::NoPrincipal("authextra.pubkey must be 64 hex digits".into());
+        };
+        let principal = match authid {
+            Some(authid) => self
+                .cryptosign
+                .get(authid)
+                .filter(|(_, keys)| keys.contains(&key))
+                .map(|(role, _)| (authid.to_owned(), role.clone())),
+            None => self.cryptosign_keys.get(&key).and_then(|authid| {
+                self.cryptosign
+                    .get(authid)
+                    .map(|(role, _)| (authid.clone(), role.clone()))
+            }),
+        };
+        let Some((authid, role)) = principal else {
+            return Attempt::NoPrincipal(format!(
+                "public key {pubkey} is not authorized{}",
+                authid.map(|a| format!(" for {a:?}")).unwrap_or_default()
+            ));
+        };
+        let requested = extra
+            .get("channel_binding")
+            .and_then(Value::as_str)
+            .and_then(ChannelBindingKind::from_wire);
+        // Bind only when the transport has data of the requested kind; otherwise the
+        // CHALLENGE says `null` and a client that insists on binding gives up.
+        let binding = binding.filter(|b| Some(b.kind) == requested).cloned();
+        let mut challenge = [0u8; 32];
+        rng.fill_bytes(&mut challenge);
+        let extra = Dict::new().with("challenge", hex::encode(challenge)).with(
+            "channel_binding",
+            binding
+                .as_ref()
+                .map_or(Value::Null, |b| Value::from(b.kind.as_str())),
+        );
+        Attempt::Go(Step::Challenge {
+            method: "cryptosign",
+            extra,
+            pending: Box::new(Pending::Cryptosign {
+                authid,
+                role,
+                pubkey: key,
+                challenge,
+                binding,
+            }),
+        })
+    }
+
+    fn scram(
+        &self,
+        authid: Option<&str>,
+        extra: &Map,
+        rng: &mut dyn rand_core::RngCore,
+    ) -> Attempt {
+        if self.scram.is_empty() {
+            return Attempt::NotAccepted;
+        }
+        let Some(authid) = authid else {
+            return Attempt::NoPrincipal("HELLO must name an authid".into());
+        };
+        let Some(client_nonce) = extra.get("nonce").and_then(Value::as_str) else {
+            return Attempt::NoPrincipal("HELLO must carry authextra.nonce".into());
+        };
+        let requested = match extra.get("channel_binding") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_str().and_then(ChannelBindingKind::from_wire) {
+                Some(kind) => Some(kind),
+                None => {
+                    return Attempt::NoPrincipal(format!(
+                        "unsupported channel_binding {v:?} in authextra"
+                    ))
+                }
+            },
+        };
+        let Some((role, credential)) = self.scram.get(authid) else {
+            return Attempt::NoPrincipal(format!("no principal {authid:?}"));
+        };
+        let nonce = format!("{client_nonce}{}", nonce(rng));
+        Attempt::Go(Step::Challenge {
+            method: "wamp-scram",
+            extra: credential.challenge_extra(&nonce),
+            pending: Box::new(Pending::Scram {
+                authid: authid.to_owned(),
+                role: role.clone(),
+                credential: credential.clone(),
+                client_nonce: client_nonce.to_owned(),
+                nonce,
+                requested,
+            }),
+        })
+    }
+}
+
+enum Attempt {
+    /// The realm does not accept this method.
+    NotAccepted,
+    /// It does, but not for this client (and why).
+    NoPrincipal(String),
+    Go(Step),
+}
+
+/// What to do with a HELLO.
+pub(crate) enum Step {
+    /// Join at once.
+    Welcome(Identity),
+    /// Send CHALLENGE and wait for AUTHENTICATE.
+    Challenge {
+        method: &'static str,
+        extra: Dict,
+        pending: Box<Pending>,
+    },
+    /// Refuse with ABORT.
+    Abort(Uri, String),
+}
+
+/// A CHALLENGE waiting for its AUTHENTICATE.
+pub(crate) enum Pending {
+    Ticket {
+        authid: String,
+        role: String,
+        expected: Zeroizing<String>,
+    },
+    WampCra {
+        authid: String,
+        role: String,
+        key: Zeroizing<Vec<u8>>,
+        challenge: String,
+    },
+    Cryptosign {
+        authid: String,
+        role: String,
+        pubkey: [u8; 32],
+        challenge: [u8; 32],
+        binding: Option<ChannelBinding>,
+    },
+    Scram {
+        authid: String,
+        role: String,
+        credential: StoredCredential,
+        client_nonce: String,
+        nonce: String,
+        requested: Option<ChannelBindingKind>,
+    },
+}
+
+impl Pending {
+    /// Checks the AUTHENTICATE; `Err` is the message for ABORT `wamp.error.not_authorized`.
+    pub fn authenticate(
+        self,
+        answer: &Authenticate,
+        binding: Option<&ChannelBinding>,
+    ) -> Result<Identity, String> {
+        match self {
+            Pending::Ticket {
+                authid,
+                role,
+                expected,
+            } => {
+                ticket::verify(&expected, &answer.signature)
+                    .map_err(|_| format!("wrong ticket for {authid:?}"))?;
+                Ok(identity(authid, &role, "ticket"))
+            }
+            Pending::WampCra {
+                authid,
+                role,
+                key,
+                challenge,
+            } => {
+                wampcra::verify(&key, &challenge, &answer.signature)
+                    .map_err(|_| format!("wrong WAMP-CRA signature for {authid:?}"))?;
+                Ok(identity(authid, &role, "wampcra"))
+            }
+            Pending::Cryptosign {
+                authid,
+                role,
+                pubkey,
+                challenge,
+                binding,
+            } => {
+                cryptosign::verify(pubkey, &challenge, binding.as_ref(), &answer.signature)
+                    .map_err(|e| format!("cryptosign signature for {authid:?} rejected: {e}"))?;
+                Ok(identity(authid, &role, "cryptosign"))
+            }
+            Pending::Scram {
+                authid,
+                role,
+                credential,
+                client_nonce,
+                nonce,
+                requested,
+            } => {
+                let extra = &answer.extra;
+                if extra.get_str("nonce") != Some(nonce.as_str()) {
+                    return Err(
+                        "wamp-scram: AUTHENTICATE does not carry the CHALLENGE nonce".into(),
+                    );
+                }
+                let answered = match extra.get("channel_binding") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => v.as_str().and_then(ChannelBindingKind::from_wire),
+                };
+                if answered != requested {
+                    return Err("wamp-scram: the channel binding differs from HELLO's".into());
+                }
+                let cbind = match requested {
+                    None => None,
+                    Some(kind) => {
+                        // The proof must cover this connection's own binding data, not
+                        // whatever the client claims.
+                        let ours = binding.filter(|b| b.kind == kind).ok_or_else(|| {
+                            format!("wamp-scram: the transport has no {kind} channel binding")
+                        })?;
+                        let claimed = extra.get_str("cbind_data").and_then(|s| B64.decode(s).ok());
+                        if claimed.as_deref() != Some(&ours.data[..]) {
+                            return Err("wamp-scram: cbind_data does not match the channel".into());
+                        }
+                        Some((kind, ours.data))
+                    }
+                };
+                let auth_message = AuthMessageParts {
+                    authid: &authid,
+                    client_nonce: &client_nonce,
+                    nonce: &nonce,
+                    salt: &credential.salt_base64(),
+                    iterations: credential.kdf.iterations(),
+                    channel_binding: cbind.as_ref().map(|(k, d)| (*k, &d[..])),
+                }
+                .auth_message();
+                scram::verify_client_proof(
+                    &credential.stored_key,
+                    &auth_message,
+                    &answer.signature,
+                )
+                .map_err(|_| format!("wamp-scram: wrong proof for {authid:?}"))?;
+                let mut id = identity(authid, &role, "wamp-scram");
+                id.authextra.insert(
+                    "verifier".into(),
+                    Value::String(scram::server_signature(
+                        &credential.server_key,
+                        &auth_message,
+                    )),
+                );
+                Ok(id)
+            }
+        }
+    }
+}
+
+fn identity(authid: String, role: &str, method: &'static str) -> Identity {
+    Identity {
+        authid,
+        authrole: role.to_owned(),
+        authmethod: method,
+        authprovider: PROVIDER,
+        authextra: Map::new(),
+    }
+}
+
+/// 16 random bytes, base64.
+fn nonce(rng: &mut dyn rand_core::RngCore) -> String {
+    let mut raw = [0u8; 16];
+    rng.fill_bytes(&mut raw);
+    B64.encode(raw)
+}
+
+fn parse_key(hex_key: &str) -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(hex_key.trim(), &mut key).ok()?;
+    Some(key)
+}
+
+/// The roles a client announced, as a `Details` with only `roles` (for feature checks).
+pub(crate) fn client_roles(hello: &Details) -> Details {
+    match hello.roles() {
+        Some(roles) => Dict::new().with("roles", roles.clone()),
+        None => Dict::new(),
+    }
+}

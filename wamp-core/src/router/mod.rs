@@ -1,0 +1,1005 @@
+//! A WAMP router (broker and dealer) as a sans-IO state machine: realms, sessions,
+//! authentication, authorization, the meta API.
+//!
+//! # Driving a router
+//!
+//! A [`Router`] never touches a socket or a clock. The code that owns it (a runtime
+//! crate's listener task, a test, a fuzzer) opens a connection for every transport a
+//! client opens, feeds it what arrives and drains what it produces:
+//!
+//! - **Input**: [`open`](Router::open) when a transport is up (with the serializer its
+//!   handshake negotiated; it returns the [`ConnectionId`] that names it from then on);
+//!   [`handle_bytes`](Router::handle_bytes) (or [`handle_message`](Router::handle_message))
+//!   for every WAMP message received on it;
+//!   [`handle_transport_closed`](Router::handle_transport_closed) when it goes away;
+//!   [`handle_timeout`](Router::handle_timeout) when the deadline from
+//!   [`poll_timeout`](Router::poll_timeout) passes; and commands:
+//!   [`close`](Router::close) one session, [`shutdown`](Router::shutdown) all of them,
+//!   [`pause_transmit`](Router::pause_transmit) /
+//!   [`resume_transmit`](Router::resume_transmit) a connection whose writer is busy.
+//! - **Output**, drained after *every* input, in this order:
+//!   [`poll_transmit`](Router::poll_transmit) until `None` (encoded messages, each for one
+//!   connection and in order per connection, in that connection's serializer),
+//!   [`poll_event`](Router::poll_event) until `None` (joins, leaves, refusals, and
+//!   [`RouterEvent::CloseConnection`] when a transport must be dropped, which comes after
+//!   its last message), then [`poll_timeout`](Router::poll_timeout).
+//!
+//! Time is an argument (`now`), so tests run on a virtual clock. Session and publication
+//! IDs, nonces and challenges come from the RNG given to [`Router::new`].
+//!
+//! ```no_run
+//! use std::collections::HashMap;
+//! use std::time::Instant;
+//! use wamp_core::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
+//! use wamp_core::SerializerKind;
+//!
+//! # enum Input { Opened(u64, SerializerKind), Frame(u64, bytes::Bytes), Closed(u64), Deadline }
+//! # fn wait_for_input(_deadline: Option<Instant>) -> Input { Input::Deadline }
+//! # fn send(_transport: u64, _bytes: &[u8]) {}
+//! # fn close_transport(_transport: u64) {}
+//! # use rand::SeedableRng;
+//! let config = RouterConfig::new().realm(RealmConfig::anonymous("realm1")?);
+//! let mut router = Router::new(config, Box::new(rand::rngs::StdRng::from_os_rng()))?;
+//! // The runtime's own names for its transports, and the router's.
+//! let mut conns: HashMap<u64, ConnectionId> = HashMap::new();
+//! let mut transports: HashMap<ConnectionId, u64> = HashMap::new();
+//! loop {
+//!     // 1. Feed one input.
+//!     match wait_for_input(router.poll_timeout()) {
+//!         Input::Opened(t, serializer) => {
+//!             let conn = router.open(Instant::now(), serializer);
+//!             conns.insert(t, conn);
+//!             transports.insert(conn, t);
+//!         }
+//!         Input::Frame(t, bytes) => router.handle_bytes(Instant::now(), conns[&t], bytes),
+//!         Input::Closed(t) => {
+//!             if let Some(conn) = conns.remove(&t) {
+//!                 transports.remove(&conn);
+//!                 router.handle_transport_closed(Instant::now(), conn);
+//!             }
+//!         }
+//!         Input::Deadline => router.handle_timeout(Instant::now()),
+//!     }
+//!     // 2. Send everything queued.
+//!     while let Some((conn, bytes)) = router.poll_transmit() {
+//!         send(transports[&conn], &bytes);
+//!     }
+//!     // 3. Act on the events.
+//!     while let Some(event) = router.poll_event() {
+//!         match event {
+//!             RouterEvent::Joined { session, realm, authid, .. } => {
+//!                 println!("{session} joined {realm} as {authid}");
+//!             }
+//!             RouterEvent::CloseConnection { conn } => {
+//!                 if let Some(t) = transports.get(&conn) {
+//!                     close_transport(*t); // reported back later as Input::Closed
+//!                 }
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What it does
+//!
+//! - **Sessions**: HELLO to a configured realm, authentication by the realm's
+//!   principals (anonymous, ticket, WAMP-CRA plain and salted, cryptosign with TLS channel
+//!   binding, WAMP-SCRAM), WELCOME announcing the broker and dealer features; GOODBYE
+//!   answered with `wamp.close.goodbye_and_out` (the transport may then carry a new
+//!   HELLO); a protocol violation aborts the offending session only
+//!   (`wamp.error.protocol_violation`) and drops its transport; unknown realms get
+//!   `wamp.error.no_such_realm`, failed authentication `wamp.error.not_authorized`, no
+//!   acceptable method `wamp.error.no_auth_method`; handshakes have a deadline.
+//! - **Broker**: exact, prefix and wildcard subscriptions (one subscription per topic and
+//!   policy, shared), acknowledgement, `exclude_me`, exclusion and eligibility by session,
+//!   authid and authrole, publisher disclosure (asked for, or forced by the role),
+//!   retained events, events in publication order.
+//! - **Dealer**: exact, prefix and wildcard registrations with the spec's precedence;
+//!   shared registrations (`single`, `roundrobin`, `random`, `first`, `last`); caller
+//!   disclosure; progressive results and progressive call invocations; cancel (`skip`,
+//!   `kill`, `killnowait`); call timeouts; a leaving callee's calls fail with
+//!   `wamp.error.canceled`.
+//! - **Meta API**: `wamp.session.*` (count, list, get, kill, kill_by_authid,
+//!   kill_by_authrole, kill_all, add_testament, flush_testaments, on_join, on_leave),
+//!   `wamp.registration.*` and `wamp.subscription.*` (procedures and events).
+//! - **Authorization**: per role, per URI (exact or prefix; the most specific rule
+//!   decides), for call, register, publish and subscribe; refusals are
+//!   `wamp.error.not_authorized` with a message that says what was refused and why.
+//! - **Payloads** are forwarded as the bytes they arrived as between sessions of one
+//!   serializer, and converted once per serializer otherwise.
+//! - **Bounds**: every queue and table has a limit ([`Limits`]); a connection whose
+//!   outbound queue fills up loses its session ([`LeaveReason::SlowConsumer`]).
+//!
+//! Not implemented: session resumption, router-to-router links, event history, call
+//! rerouting, sharded registrations, trust levels, payload passthru. The WAMP-CRA
+//! challenge carries no `timestamp` (there is no wall clock here) and the meta API's
+//! `created` fields are left out for the same reason.
+
+mod authorizer;
+mod broker;
+mod config;
+mod connection;
+mod dealer;
+mod error;
+mod event;
+mod handshake;
+mod meta;
+mod realm;
+mod timers;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+pub use config::{
+    Allow, AnonymousAuth, AuthConfig, CraPrincipal, CraSalt, CryptosignPrincipal, Disclose, Limits,
+    Permission, PermissionMatch, RealmConfig, RoleConfig, RouterConfig, ScramCredential, ScramKdf,
+    ScramPrincipal, TicketPrincipal,
+};
+pub use error::{ConfigError, RouterUsageError};
+pub use event::{ConnectionId, LeaveReason, RouterEvent};
+
+use crate::auth::ChannelBinding;
+use crate::dict::{Details, Dict};
+use crate::id::{Id, SessionId};
+use crate::message::{Abort, Challenge, Goodbye, Hello, Message, Welcome};
+use crate::payload::Payload;
+use crate::serializer::SerializerKind;
+use crate::uri::Uri;
+use crate::value::Map;
+
+use authorizer::Authorizer;
+use connection::{ConnState, Connections};
+use handshake::{Identity, RealmAuth, Step};
+use realm::{Ctx, Kill, Realm, SessionInfo};
+use timers::{Timer, Timers};
+
+/// The broker features announced in WELCOME.
+pub const BROKER_FEATURES: &[&str] = &[
+    "publisher_identification",
+    "publisher_exclusion",
+    "subscriber_blackwhite_listing",
+    "pattern_based_subscription",
+    "event_retention",
+];
+/// The dealer features announced in WELCOME.
+pub const DEALER_FEATURES: &[&str] = &[
+    "caller_identification",
+    "pattern_based_registration",
+    "shared_registration",
+    "progressive_call_results",
+    "progressive_call_invocations",
+    "call_canceling",
+    "call_timeout",
+];
+/// The broker features announced in addition when the realm serves the meta API.
+pub const BROKER_META_FEATURES: &[&str] = &["session_meta_api", "subscription_meta_api"];
+/// The dealer features announced in addition when the realm serves the meta API.
+pub const DEALER_META_FEATURES: &[&str] = &[
+    "session_meta_api",
+    "registration_meta_api",
+    "testament_meta_api",
+];
+
+const AGENT: &str = concat!("wamp-rs-router/", env!("CARGO_PKG_VERSION"));
+
+/// A WAMP router. See the [module documentation](self) for how to drive it.
+pub struct Router {
+    realms: Vec<Realm>,
+    realm_index: HashMap<Uri, usize>,
+    conns: Connections,
+    timers: Timers,
+    rng: Box<dyn rand_core::RngCore + Send>,
+    limits: Limits,
+    events: VecDeque<RouterEvent>,
+    next_conn: u64,
+    /// Router-scope IDs (subscriptions, registrations).
+    next_id: u64,
+    /// Every session ID in use, joined or reserved by a handshake, and its connection.
+    sessions: HashMap<SessionId, ConnectionId>,
+    /// Sessions the meta API asked to close, done after the input that asked.
+    kills: VecDeque<Kill>,
+    shutting_down: bool,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field(
+                "realms",
+                &self.realms.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            )
+            .field("connections", &self.conns.len())
+            .field("sessions", &self.sessions.len())
+            .field("shutting_down", &self.shutting_down)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router for `config`; `rng` supplies session and publication IDs, nonces and
+    /// challenges (and the salts of WAMP-SCRAM credentials derived from passwords).
+    ///
+    /// Fails if the configuration cannot work: a realm or role defined twice, a principal
+    /// with an unknown role, a key or credential that does not parse.
+    pub fn new(
+        config: RouterConfig,
+        mut rng: Box<dyn rand_core::RngCore + Send>,
+    ) -> Result<Router, ConfigError> {
+        let mut realms = Vec::new();
+        let mut realm_index = HashMap::new();
+        for rc in &config.realms {
+            if realm_index.contains_key(&rc.name) {
+                return Err(ConfigError::DuplicateRealm(rc.name.to_string()));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for role in &rc.roles {
+                if !seen.insert(role.name.as_str()) {
+                    return Err(ConfigError::DuplicateRole {
+                        realm: rc.name.to_string(),
+                        role: role.name.clone(),
+                    });
+                }
+            }
+            let authz = Authorizer::new(&rc.roles);
+            let auth = RealmAuth::new(rc, &authz, &mut *rng)?;
+            realm_index.insert(rc.name.clone(), realms.len());
+            realms.push(Realm::new(rc, auth, authz));
+        }
+        Ok(Router {
+            realms,
+            realm_index,
+            conns: Connections::new(config.limits.max_transmit_queue),
+            timers: Timers::default(),
+            rng,
+            limits: config.limits,
+            events: VecDeque::new(),
+            next_conn: 0,
+            next_id: 0,
+            sessions: HashMap::new(),
+            kills: VecDeque::new(),
+            shutting_down: false,
+        })
+    }
+
+    // ---- output ------------------------------------------------------------------
+
+    /// The next encoded message to send, and the connection to send it on. Messages for
+    /// one connection come in order; connections take turns.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<(ConnectionId, Bytes)> {
+        self.conns.pop()
+    }
+
+    /// The next event for the runtime.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<RouterEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Router::handle_timeout) must be called next, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ---- introspection -----------------------------------------------------------
+
+    /// Open connections (with or without a session).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Joined sessions, over all realms.
+    pub fn session_count(&self) -> usize {
+        self.realms.iter().map(|r| r.sessions.len()).sum()
+    }
+
+    /// The session joined on `conn`, if any.
+    pub fn session_of(&self, conn: ConnectionId) -> Option<SessionId> {
+        match self.conns.get(conn)?.state {
+            ConnState::Established { session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    /// Messages queued for `conn` and not yet taken by `poll_transmit`.
+    pub fn queued(&self, conn: ConnectionId) -> usize {
+        self.conns.queued(conn)
+    }
+
+    /// Whether [`shutdown`](Router::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
+    // ---- input: connections ------------------------------------------------------
+
+    /// A transport connection opened, speaking `serializer` (from the WebSocket
+    /// subprotocol or the RawSocket handshake). It must send HELLO within the handshake
+    /// timeout.
+    pub fn open(&mut self, now: Instant, serializer: SerializerKind) -> ConnectionId {
+        self.next_conn += 1;
+        let id = ConnectionId(self.next_conn);
+        self.conns.insert(id, serializer);
+        self.timers
+            .set_after(Timer::Handshake(id), now, self.limits.handshake_timeout);
+        id
+    }
+
+    /// Sets the TLS channel binding data of a connection, for cryptosign and WAMP-SCRAM
+    /// sessions that bind to the channel. Call before its HELLO arrives.
+    pub fn set_channel_binding(
+        &mut self,
+        conn: ConnectionId,
+        binding: ChannelBinding,
+    ) -> Result<(), RouterUsageError> {
+        let c = self
+            .conns
+            .get_mut(conn)
+            .ok_or(RouterUsageError::UnknownConnection(conn))?;
+        c.channel_binding = Some(binding);
+        Ok(())
+    }
+
+    /// Sets the transport details the session meta API reports for a connection's
+    /// sessions (`wamp.session.get`, `on_join`): peer address, transport type, ...
+    pub fn set_transport_details(
+        &mut self,
+        conn: ConnectionId,
+        details: Map,
+    ) -> Result<(), RouterUsageError> {
+        let c = self
+            .conns
+            .get_mut(conn)
+            .ok_or(RouterUsageError::UnknownConnection(conn))?;
+        c.transport = details;
+        Ok(())
+    }
+
+    /// The connection's writer is busy: keep its messages queued (up to the limit)
+    /// until [`resume_transmit`](Router::resume_transmit).
+    pub fn pause_transmit(&mut self, conn: ConnectionId) -> Result<(), RouterUsageError> {
+        if self.conns.set_paused(conn, true) {
+            Ok(())
+        } else {
+            Err(RouterUsageError::UnknownConnection(conn))
+        }
+    }
+
+    /// The connection's writer can take messages again.
+    pub fn resume_transmit(&mut self, conn: ConnectionId) -> Result<(), RouterUsageError> {
+        if self.conns.set_paused(conn, false) {
+            Ok(())
+        } else {
+            Err(RouterUsageError::UnknownConnection(conn))
+        }
+    }
+
+    /// One received message, still encoded. A frame that does not decode is a protocol
+    /// violation. Frames for unknown or closed connections are ignored.
+    pub fn handle_bytes(&mut self, now: Instant, conn: ConnectionId, frame: Bytes) {
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
+        if matches!(c.state, ConnState::Closed) {
+            return;
+        }
+        match c.serializer.decode(frame) {
+            Ok(message) => self.handle_message(now, conn, message),
+            Err(e) => {
+                self.protocol_violation(now, conn, e.to_string());
+                self.settle(now);
+            }
+        }
+    }
+
+    /// One received message.
+    pub fn handle_message(&mut self, now: Instant, conn: ConnectionId, message: Message) {
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
+        // Messages built in memory skip the decoder's checks of the well-known options.
+        if let Err((key, why)) = check_dicts(&message) {
+            let why = format!("{}: {key} {why}", message.message_type());
+            self.protocol_violation(now, conn, why);
+            self.settle(now);
+            return;
+        }
+        match &c.state {
+            ConnState::Closed => {}
+            ConnState::Closing => {
+                // The reply to our GOODBYE ends it; anything else crossed it and is
+                // ignored (the spec's transition 14).
+                if matches!(message, Message::Goodbye(_) | Message::Abort(_)) {
+                    self.timers.cancel(Timer::Goodbye(conn));
+                    self.close_connection(conn);
+                }
+            }
+            ConnState::AwaitingHello => match message {
+                Message::Hello(hello) => self.on_hello(now, conn, hello),
+                Message::Abort(_) => self.close_connection(conn),
+                other => self.protocol_violation(
+                    now,
+                    conn,
+                    format!("received {} before HELLO", other.message_type()),
+                ),
+            },
+            ConnState::Authenticating { .. } => match message {
+                Message::Authenticate(answer) => self.on_authenticate(now, conn, answer),
+                Message::Abort(_) => {
+                    self.release_handshake(conn);
+                    self.close_connection(conn);
+                }
+                other => self.protocol_violation(
+                    now,
+                    conn,
+                    format!("received {} while authenticating", other.message_type()),
+                ),
+            },
+            &ConnState::Established { realm, session } => match message {
+                Message::Goodbye(goodbye) => {
+                    self.conns.send_final(
+                        conn,
+                        &Message::Goodbye(Goodbye {
+                            details: Dict::new(),
+                            reason: Uri::GOODBYE_AND_OUT,
+                        }),
+                    );
+                    self.leave(
+                        now,
+                        conn,
+                        realm,
+                        session,
+                        LeaveReason::Goodbye(goodbye.reason),
+                    );
+                    // The transport may carry a new session; until it does, it is held to
+                    // the handshake deadline.
+                    if let Some(c) = self.conns.get_mut(conn) {
+                        c.state = ConnState::AwaitingHello;
+                    }
+                    self.timers.set_after(
+                        Timer::Handshake(conn),
+                        now,
+                        self.limits.handshake_timeout,
+                    );
+                }
+                Message::Abort(abort) => {
+                    self.leave(
+                        now,
+                        conn,
+                        realm,
+                        session,
+                        LeaveReason::AbortedByClient(abort.reason),
+                    );
+                    self.close_connection(conn);
+                }
+                Message::Hello(_) | Message::Authenticate(_) => self.protocol_violation(
+                    now,
+                    conn,
+                    format!(
+                        "received {} in an established session",
+                        message.message_type()
+                    ),
+                ),
+                other => {
+                    let result = self.in_realm(realm, now, |r, ctx| r.handle(session, other, ctx));
+                    if let Err(why) = result {
+                        self.protocol_violation(now, conn, why);
+                    }
+                }
+            },
+        }
+        self.settle(now);
+    }
+
+    /// The transport closed: the connection and its session (if any) are gone.
+    pub fn handle_transport_closed(&mut self, now: Instant, conn: ConnectionId) {
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
+        match c.state {
+            ConnState::Established { realm, session } => {
+                self.leave(now, conn, realm, session, LeaveReason::TransportClosed);
+            }
+            ConnState::Authenticating { .. } => self.release_handshake(conn),
+            _ => {}
+        }
+        self.timers.cancel(Timer::Handshake(conn));
+        self.timers.cancel(Timer::Goodbye(conn));
+        self.conns.remove(conn);
+        self.settle(now);
+    }
+
+    /// Advances time: acts on every expired deadline. Afterwards `poll_timeout` is
+    /// `None` or later than `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Handshake(conn) => match self.conns.get(conn).map(|c| &c.state) {
+                    Some(ConnState::AwaitingHello) => self.close_connection(conn),
+                    Some(ConnState::Authenticating { .. }) => {
+                        let why = format!(
+                            "authentication did not finish within {:?}",
+                            self.limits.handshake_timeout
+                        );
+                        self.abort(now, conn, Uri::TIMEOUT, why);
+                    }
+                    _ => {}
+                },
+                Timer::Goodbye(conn) => {
+                    if matches!(
+                        self.conns.get(conn).map(|c| &c.state),
+                        Some(ConnState::Closing)
+                    ) {
+                        self.close_connection(conn);
+                    }
+                }
+                Timer::Call(realm, key) => {
+                    self.in_realm(realm, now, |r, ctx| r.dealer.timeout(&r.sessions, key, ctx));
+                }
+            }
+            self.settle(now);
+        }
+    }
+
+    // ---- input: commands ---------------------------------------------------------
+
+    /// Closes the session on `conn` with GOODBYE (`reason`, e.g.
+    /// `wamp.close.close_realm`, and an optional message). The session leaves at once;
+    /// the transport is dropped when the client answers or the GOODBYE timeout passes.
+    pub fn close(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        reason: Uri,
+        message: Option<&str>,
+    ) -> Result<(), RouterUsageError> {
+        let Some(c) = self.conns.get(conn) else {
+            return Err(RouterUsageError::UnknownConnection(conn));
+        };
+        let ConnState::Established { realm, session } = c.state else {
+            return Err(RouterUsageError::NotEstablished(conn));
+        };
+        self.goodbye(
+            now,
+            conn,
+            realm,
+            session,
+            reason.clone(),
+            message,
+            LeaveReason::Closed(reason),
+        );
+        self.settle(now);
+        Ok(())
+    }
+
+    /// Shuts down: every session gets GOODBYE `wamp.close.system_shutdown`, handshakes
+    /// are aborted, connections without a session are closed, and new HELLOs are refused.
+    /// The router is done when [`connection_count`](Router::connection_count) is zero.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        // Everyone leaves at once: no meta events or testaments for sessions that are
+        // all going away.
+        let mut leaving = Vec::new();
+        for index in 0..self.realms.len() {
+            let gone = self.in_realm(index, now, |r, ctx| r.clear(ctx));
+            let name = self.realms[index].name.clone();
+            leaving.extend(gone.into_iter().map(|s| (s, name.clone())));
+        }
+        for (info, realm) in leaving {
+            self.sessions.remove(&info.id);
+            self.send_goodbye(
+                now,
+                info.conn,
+                Uri::CLOSE_SYSTEM_SHUTDOWN,
+                Some("the router is shutting down"),
+            );
+            self.events.push_back(RouterEvent::Left {
+                conn: info.conn,
+                session: info.id,
+                realm,
+                reason: LeaveReason::Shutdown,
+            });
+        }
+        for conn in self.conns.ids() {
+            match self.conns.get(conn).map(|c| &c.state) {
+                Some(ConnState::AwaitingHello) => self.close_connection(conn),
+                Some(ConnState::Authenticating { .. }) => self.abort(
+                    now,
+                    conn,
+                    Uri::CLOSE_SYSTEM_SHUTDOWN,
+                    "the router is shutting down".into(),
+                ),
+                _ => {}
+            }
+        }
+        self.settle(now);
+    }
+
+    // ---- the session lifecycle -----------------------------------------------------
+
+    fn on_hello(&mut self, now: Instant, conn: ConnectionId, hello: Hello) {
+        if self.shutting_down {
+            return self.abort(
+                now,
+                conn,
+                Uri::CLOSE_SYSTEM_SHUTDOWN,
+                "the router is shutting down".into(),
+            );
+        }
+        let Some(&realm) = self.realm_index.get(&hello.realm) else {
+            let why = format!("no realm {} on this router", hello.realm);
+            return self.abort(now, conn, Uri::NO_SUCH_REALM, why);
+        };
+        if hello.details.roles().is_none_or(|r| r.is_empty()) {
+            return self.protocol_violation(now, conn, "HELLO announces no roles".into());
+        }
+        let session = self.new_session_id(conn);
+        let binding = self.conns.get(conn).and_then(|c| c.channel_binding.clone());
+        let step = self.realms[realm]
+            .auth
+            .hello(&hello, session, binding.as_ref(), &mut *self.rng);
+        let roles = handshake::client_roles(&hello.details);
+        match step {
+            Step::Welcome(identity) => self.welcome(now, conn, realm, session, roles, identity),
+            Step::Challenge {
+                method,
+                extra,
+                pending,
+            } => {
+                self.conns.send_final(
+                    conn,
+                    &Message::Challenge(Challenge {
+                        method: method.to_owned(),
+                        extra,
+                    }),
+                );
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.state = ConnState::Authenticating {
+                        realm,
+                        session,
+                        roles,
+                        pending,
+                    };
+                }
+            }
+            Step::Abort(reason, why) => {
+                self.sessions.remove(&session);
+                self.abort(now, conn, reason, why);
+            }
+        }
+    }
+
+    fn on_authenticate(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        answer: crate::message::Authenticate,
+    ) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        let binding = c.channel_binding.clone();
+        let ConnState::Authenticating {
+            realm,
+            session,
+            roles,
+            pending,
+        } = std::mem::replace(&mut c.state, ConnState::AwaitingHello)
+        else {
+            return;
+        };
+        match pending.authenticate(&answer, binding.as_ref()) {
+            Ok(identity) => self.welcome(now, conn, realm, session, roles, identity),
+            Err(why) => {
+                self.sessions.remove(&session);
+                self.abort(now, conn, Uri::NOT_AUTHORIZED, why);
+            }
+        }
+    }
+
+    /// A random session ID no other session (or handshake) has.
+    fn new_session_id(&mut self, conn: ConnectionId) -> SessionId {
+        loop {
+            let id = SessionId(Id::random(&mut *self.rng));
+            if let std::collections::hash_map::Entry::Vacant(e) = self.sessions.entry(id) {
+                e.insert(conn);
+                return id;
+            }
+        }
+    }
+
+    fn release_handshake(&mut self, conn: ConnectionId) {
+        if let Some(ConnState::Authenticating { session, .. }) =
+            self.conns.get(conn).map(|c| &c.state)
+        {
+            let session = *session;
+            self.sessions.remove(&session);
+        }
+    }
+
+    fn welcome(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: usize,
+        session: SessionId,
+        roles: Details,
+        identity: Identity,
+    ) {
+        let meta = self.realms[realm].meta_api;
+        let broker: Vec<&str> = BROKER_FEATURES
+            .iter()
+            .chain(if meta { BROKER_META_FEATURES } else { &[] })
+            .copied()
+            .collect();
+        let dealer: Vec<&str> = DEALER_FEATURES
+            .iter()
+            .chain(if meta { DEALER_META_FEATURES } else { &[] })
+            .copied()
+            .collect();
+        let mut details = Dict::new()
+            .with_role("broker", broker)
+            .with_role("dealer", dealer)
+            .with_authid(identity.authid.as_str())
+            .with_authrole(identity.authrole.as_str())
+            .with_authmethod(identity.authmethod)
+            .with_authprovider(identity.authprovider)
+            .with_agent(AGENT)
+            .with("realm", self.realms[realm].name.as_str());
+        if !identity.authextra.is_empty() {
+            details = details.with_authextra(identity.authextra.clone());
+        }
+        self.conns
+            .send_final(conn, &Message::Welcome(Welcome { session, details }));
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        c.state = ConnState::Established { realm, session };
+        let info = SessionInfo::new(
+            session,
+            conn,
+            c.serializer,
+            &identity,
+            roles,
+            c.transport.clone(),
+        );
+        self.timers.cancel(Timer::Handshake(conn));
+        self.in_realm(realm, now, |r, ctx| r.join(info, ctx));
+        self.events.push_back(RouterEvent::Joined {
+            conn,
+            session,
+            realm: self.realms[realm].name.clone(),
+            authid: identity.authid,
+            authrole: identity.authrole,
+            authmethod: identity.authmethod.to_owned(),
+        });
+    }
+
+    /// A joined session leaves its realm (the connection's state is the caller's
+    /// business).
+    fn leave(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: usize,
+        session: SessionId,
+        reason: LeaveReason,
+    ) {
+        self.sessions.remove(&session);
+        self.in_realm(realm, now, |r, ctx| {
+            r.leave(session, ctx);
+        });
+        self.events.push_back(RouterEvent::Left {
+            conn,
+            session,
+            realm: self.realms[realm].name.clone(),
+            reason,
+        });
+    }
+
+    /// The router closes a joined session with GOODBYE.
+    #[allow(clippy::too_many_arguments)] // the session, the GOODBYE, and why
+    fn goodbye(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: usize,
+        session: SessionId,
+        reason: Uri,
+        message: Option<&str>,
+        why: LeaveReason,
+    ) {
+        // Out of the realm first, so nothing more is routed to it after the GOODBYE.
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.state = ConnState::Closing;
+        }
+        self.leave(now, conn, realm, session, why);
+        self.send_goodbye(now, conn, reason, message);
+    }
+
+    fn send_goodbye(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        reason: Uri,
+        message: Option<&str>,
+    ) {
+        let details = match message {
+            Some(m) => Dict::new().with_message(m),
+            None => Dict::new(),
+        };
+        self.conns
+            .send_final(conn, &Message::Goodbye(Goodbye { details, reason }));
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.state = ConnState::Closing;
+        }
+        self.timers
+            .set_after(Timer::Goodbye(conn), now, self.limits.goodbye_timeout);
+    }
+
+    /// Sends ABORT, ends the session (if joined) and drops the transport. Only a protocol
+    /// violation aborts a joined session; the other reasons refuse a handshake.
+    fn abort(&mut self, now: Instant, conn: ConnectionId, reason: Uri, message: String) {
+        let session = match self.conns.get(conn).map(|c| &c.state) {
+            Some(&ConnState::Established { realm, session }) => {
+                let why = LeaveReason::ProtocolViolation(message.clone());
+                self.leave(now, conn, realm, session, why);
+                Some(session)
+            }
+            Some(ConnState::Closed) | None => return,
+            _ => None,
+        };
+        self.release_handshake(conn);
+        self.conns.send_final(
+            conn,
+            &Message::Abort(Abort {
+                details: Dict::new().with_message(message.as_str()),
+                reason: reason.clone(),
+                payload: Payload::empty(),
+            }),
+        );
+        self.events.push_back(RouterEvent::Aborted {
+            conn,
+            session,
+            reason,
+            message,
+        });
+        self.close_connection(conn);
+    }
+
+    /// The client broke the protocol: ABORT `wamp.error.protocol_violation`, its session
+    /// (if any) ends, its transport is dropped. Nothing else it sends is processed.
+    fn protocol_violation(&mut self, now: Instant, conn: ConnectionId, why: String) {
+        self.abort(now, conn, Uri::PROTOCOL_VIOLATION, why);
+    }
+
+    /// Tells the runtime to drop the transport; input on it is ignored from now on.
+    fn close_connection(&mut self, conn: ConnectionId) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        if matches!(c.state, ConnState::Closed) {
+            return;
+        }
+        c.state = ConnState::Closed;
+        self.timers.cancel(Timer::Handshake(conn));
+        self.timers.cancel(Timer::Goodbye(conn));
+        self.events.push_back(RouterEvent::CloseConnection { conn });
+    }
+
+    /// Runs `f` on a realm with the router's context, then queues the sessions it asked
+    /// to kill.
+    fn in_realm<R>(
+        &mut self,
+        realm: usize,
+        now: Instant,
+        f: impl FnOnce(&mut Realm, &mut Ctx<'_>) -> R,
+    ) -> R {
+        let Router {
+            realms,
+            conns,
+            timers,
+            rng,
+            limits,
+            next_id,
+            kills,
+            ..
+        } = self;
+        let mut ctx = Ctx {
+            now,
+            rng: &mut **rng,
+            out: conns,
+            timers,
+            ids: next_id,
+            limits,
+            realm,
+            kills: Vec::new(),
+            meta: Vec::new(),
+        };
+        let r = f(&mut realms[realm], &mut ctx);
+        kills.extend(ctx.kills);
+        r
+    }
+
+    /// Finishes an input: closes the sessions the meta API killed and the connections
+    /// whose queues overflowed, until nothing is left to do (each step removes a
+    /// session, so this ends).
+    fn settle(&mut self, now: Instant) {
+        loop {
+            if let Some(conn) = self.conns.take_overflowed() {
+                self.drop_slow(now, conn);
+                continue;
+            }
+            if let Some(kill) = self.kills.pop_front() {
+                let Some(&conn) = self.sessions.get(&kill.session) else {
+                    continue;
+                };
+                if let Some(&ConnState::Established { realm, session }) =
+                    self.conns.get(conn).map(|c| &c.state)
+                {
+                    if session == kill.session {
+                        let why = LeaveReason::Closed(kill.reason.clone());
+                        self.goodbye(
+                            now,
+                            conn,
+                            realm,
+                            session,
+                            kill.reason,
+                            kill.message.as_deref(),
+                            why,
+                        );
+                    }
+                }
+                continue;
+            }
+            break;
+        }
+    }
+
+    /// A connection's queue overflowed: its session ends and its transport is dropped
+    /// (whatever it had queued is discarded; it could not keep up anyway).
+    fn drop_slow(&mut self, now: Instant, conn: ConnectionId) {
+        let limit = self.conns.max_queue();
+        match self.conns.get(conn).map(|c| &c.state) {
+            Some(&ConnState::Established { realm, session }) => {
+                self.leave(
+                    now,
+                    conn,
+                    realm,
+                    session,
+                    LeaveReason::SlowConsumer { limit },
+                );
+            }
+            Some(ConnState::Authenticating { .. }) => self.release_handshake(conn),
+            _ => {}
+        }
+        self.close_connection(conn);
+    }
+}
+
+/// Checks the well-known keys of a message's dictionaries (the decoder does this for
+/// received bytes).
+fn check_dicts(message: &Message) -> Result<(), (&'static str, String)> {
+    let dict = match message {
+        Message::Hello(m) => &m.details,
+        Message::Authenticate(m) => &m.extra,
+        Message::Goodbye(m) => &m.details,
+        Message::Abort(m) => &m.details,
+        Message::Error(m) => &m.details,
+        Message::Publish(m) => &m.options,
+        Message::Subscribe(m) => &m.options,
+        Message::Unsubscribe(m) => &m.options,
+        Message::Call(m) => &m.options,
+        Message::Cancel(m) => &m.options,
+        Message::Register(m) => &m.options,
+        Message::Unregister(m) => &m.options,
+        Message::Yield(m) => &m.options,
+        _ => return Ok(()),
+    };
+    dict.check_known_keys()
+}

@@ -1,0 +1,654 @@
+//! Authentication and authorization by the router, driven by in-memory client sessions
+//! with the client authenticators of `wamp_core::auth`: every method with right and
+//! wrong credentials, channel binding, method selection, per-role permissions, and
+//! configurations that cannot work.
+
+#![allow(clippy::disallowed_methods)]
+
+mod router_harness;
+
+use base64::Engine as _;
+use router_harness::*;
+use wamp_core::auth::scram::{self, Kdf, KdfLimits};
+use wamp_core::auth::{
+    Anonymous, ChannelBinding, ChannelBindingKind, Cryptosign, Scram, Ticket, WampCra,
+};
+use wamp_core::message::{Authenticate, Hello};
+use wamp_core::router::{
+    Allow, ConfigError, Permission, RealmConfig, RoleConfig, Router, RouterConfig, RouterEvent,
+    ScramCredential, ScramKdf, ScramPrincipal,
+};
+use wamp_core::session::{CloseReason, SessionConfig, SessionEvent};
+use wamp_core::{Dict, Message, Payload, SerializerKind, Uri};
+
+const J: SerializerKind = SerializerKind::Json;
+const SEED: [u8; 32] = [7; 32];
+const PBKDF2: ScramKdf = ScramKdf::Pbkdf2 { iterations: 4096 };
+
+fn pubkey() -> String {
+    Cryptosign::new(None, SEED).public_key_hex()
+}
+
+/// `realm1` with role `user` (everything allowed) and one principal of every method.
+fn auth_realm() -> RealmConfig {
+    RealmConfig::new("realm1")
+        .expect("a valid value")
+        .role(RoleConfig::new("user").permit(Permission::everything()))
+        .role(RoleConfig::new("guest").permit(Permission::everything()))
+        .ticket("joe", "user", "secret!!!")
+        .wampcra("peter", "user", "secret1")
+        .wampcra_salted(
+            "paul",
+            "user",
+            "secret2",
+            wamp_core::router::CraSalt::new("salt123"),
+        )
+        .cryptosign("client01", "user", &[&pubkey()])
+        .scram("scramuser", "user", "pencil", PBKDF2)
+}
+
+fn config(realm: RealmConfig) -> RouterConfig {
+    RouterConfig::new().realm(realm)
+}
+
+fn session(auth: impl wamp_core::auth::ClientAuthenticator + 'static) -> SessionConfig {
+    SessionConfig::new(uri("realm1"))
+        .serializer(J)
+        .authenticator(auth)
+}
+
+/// Joins and returns (authid, authrole, authmethod) from WELCOME, or the ABORT.
+fn attempt(
+    net: &mut Net,
+    config: SessionConfig,
+) -> Result<(String, String, String), (Uri, String)> {
+    let p = net.connect(config);
+    match net.peers[p].events.pop_front() {
+        Some(SessionEvent::Joined(j)) => Ok((
+            j.authid().unwrap_or_default().to_owned(),
+            j.authrole().unwrap_or_default().to_owned(),
+            j.details.authmethod().unwrap_or_default().to_owned(),
+        )),
+        Some(SessionEvent::Closed(CloseReason::Aborted { reason, message })) => {
+            Err((reason, message.unwrap_or_default()))
+        }
+        Some(SessionEvent::Closed(CloseReason::AbortedLocally { reason, message })) => {
+            Err((reason, message))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn joined(authid: &str, method: &str) -> Result<(String, String, String), (Uri, String)> {
+    Ok((authid.to_owned(), "user".to_owned(), method.to_owned()))
+}
+
+fn refused(r: Result<(String, String, String), (Uri, String)>, reason: &Uri) -> String {
+    match r {
+        Err((uri, message)) => {
+            assert_eq!(&uri, reason, "{message}");
+            message
+        }
+        Ok(j) => panic!("expected a refusal, joined as {j:?}"),
+    }
+}
+
+#[test]
+fn anonymous_gets_a_random_authid_whatever_it_claims() {
+    let mut net = Net::new(realm1());
+    let (authid, role, method) =
+        attempt(&mut net, session(Anonymous::new().with_authid("admin"))).expect("joins");
+    assert!(
+        authid.starts_with("anonymous-") && authid != "admin",
+        "{authid}"
+    );
+    assert_eq!((role.as_str(), method.as_str()), ("anonymous", "anonymous"));
+    let (other, ..) = attempt(&mut net, SessionConfig::new(uri("realm1"))).expect("joins");
+    assert_ne!(authid, other);
+}
+
+#[test]
+fn ticket_right_and_wrong() {
+    let mut net = Net::new(config(auth_realm()));
+    assert_eq!(
+        attempt(&mut net, session(Ticket::new("joe", "secret!!!"))),
+        joined("joe", "ticket")
+    );
+    let m = refused(
+        attempt(&mut net, session(Ticket::new("joe", "secret"))),
+        &Uri::NOT_AUTHORIZED,
+    );
+    assert!(m.contains("joe"), "{m}");
+    let m = refused(
+        attempt(&mut net, session(Ticket::new("nobody", "x"))),
+        &Uri::NOT_AUTHORIZED,
+    );
+    assert!(m.contains("nobody"), "{m}");
+    let log = net.router_events();
+    assert!(log.iter().any(
+        |e| matches!(e, RouterEvent::Aborted { reason, .. } if *reason == Uri::NOT_AUTHORIZED)
+    ));
+}
+
+#[test]
+fn wampcra_plain_and_salted_right_and_wrong() {
+    let mut net = Net::new(config(auth_realm()));
+    assert_eq!(
+        attempt(&mut net, session(WampCra::new("peter", "secret1"))),
+        joined("peter", "wampcra")
+    );
+    assert_eq!(
+        attempt(&mut net, session(WampCra::new("paul", "secret2"))),
+        joined("paul", "wampcra")
+    );
+    refused(
+        attempt(&mut net, session(WampCra::new("peter", "secret2"))),
+        &Uri::NOT_AUTHORIZED,
+    );
+    refused(
+        attempt(&mut net, session(WampCra::new("paul", "secret1"))),
+        &Uri::NOT_AUTHORIZED,
+    );
+}
+
+#[test]
+fn wampcra_challenge_names_the_session_it_will_get() {
+    let mut net = Net::new(config(auth_realm()));
+    let raw = net.open_raw(J);
+    net.send_raw(
+        raw,
+        Hello {
+            realm: uri("realm1"),
+            details: Dict::new()
+                .with_role("caller", [])
+                .with_authmethods(["wampcra"])
+                .with_authid("paul"),
+        },
+    );
+    let challenge = match &net.recv_raw(raw)[..] {
+        [Message::Challenge(c)] => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(challenge.method, "wampcra");
+    assert_eq!(challenge.extra.get_str("salt"), Some("salt123"));
+    assert_eq!(challenge.extra.get_u64("iterations"), Some(1000));
+    assert_eq!(challenge.extra.get_u64("keylen"), Some(32));
+    let text = challenge.extra.get_str("challenge").expect("present");
+    let parsed: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
+    assert_eq!(parsed["authid"], "paul");
+    assert_eq!(parsed["authrole"], "user");
+    assert_eq!(parsed["authmethod"], "wampcra");
+    let key = wamp_core::auth::wampcra::derive_key("secret2", "salt123", 1000, 32);
+    let signature = wamp_core::auth::wampcra::sign(key.as_bytes(), text);
+    net.send_raw(
+        raw,
+        Authenticate {
+            signature,
+            extra: Dict::new(),
+        },
+    );
+    match &net.recv_raw(raw)[..] {
+        [Message::Welcome(w)] => assert_eq!(parsed["session"], w.session.get()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cryptosign_right_and_wrong() {
+    let mut net = Net::new(config(auth_realm()));
+    assert_eq!(
+        attempt(
+            &mut net,
+            session(Cryptosign::new(Some("client01".into()), SEED))
+        ),
+        joined("client01", "cryptosign")
+    );
+    // Without an authid the key names the principal.
+    assert_eq!(
+        attempt(&mut net, session(Cryptosign::new(None, SEED))),
+        joined("client01", "cryptosign")
+    );
+    let m = refused(
+        attempt(
+            &mut net,
+            session(Cryptosign::new(Some("client01".into()), [8; 32])),
+        ),
+        &Uri::NOT_AUTHORIZED,
+    );
+    assert!(m.contains("not authorized"), "{m}");
+
+    // The right key announced, a forged signature sent.
+    let raw = net.open_raw(J);
+    net.send_raw(
+        raw,
+        Hello {
+            realm: uri("realm1"),
+            details: Dict::new()
+                .with_role("caller", [])
+                .with_authmethods(["cryptosign"])
+                .with_authextra(
+                    [("pubkey".to_owned(), pubkey().into())]
+                        .into_iter()
+                        .collect(),
+                ),
+        },
+    );
+    let challenge = match &net.recv_raw(raw)[..] {
+        [Message::Challenge(c)] => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    let hex_challenge = challenge.extra.get_str("challenge").expect("present");
+    assert_eq!(hex_challenge.len(), 64);
+    let mut c = [0u8; 32];
+    hex::decode_to_slice(hex_challenge, &mut c).expect("hex");
+    let forged = Cryptosign::new(None, [9; 32]).sign_challenge(&c, None);
+    net.send_raw(
+        raw,
+        Authenticate {
+            signature: forged,
+            extra: Dict::new(),
+        },
+    );
+    match &net.recv_raw(raw)[..] {
+        [Message::Abort(a)] => assert_eq!(a.reason, Uri::NOT_AUTHORIZED),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn binding(data: u8) -> ChannelBinding {
+    ChannelBinding {
+        kind: ChannelBindingKind::TlsUnique,
+        data: [data; 32],
+    }
+}
+
+#[test]
+fn cryptosign_with_channel_binding() {
+    let mut net = Net::new(config(auth_realm()));
+    let bound = || {
+        session(
+            Cryptosign::new(Some("client01".into()), SEED)
+                .with_channel_binding(ChannelBindingKind::TlsUnique),
+        )
+    };
+    let p = net.connect_bound(bound(), Some(binding(1)), Some(binding(1)));
+    assert!(matches!(
+        net.peers[p].events.pop_front(),
+        Some(SessionEvent::Joined(_))
+    ));
+    // Different channels on the two ends (a man in the middle): refused.
+    let p = net.connect_bound(bound(), Some(binding(1)), Some(binding(2)));
+    match net.closed(p) {
+        Some(CloseReason::Aborted { reason, .. }) => assert_eq!(reason, Uri::NOT_AUTHORIZED),
+        other => panic!("{other:?}"),
+    }
+    // The router has no binding data: the CHALLENGE says so and the client gives up.
+    let p = net.connect_bound(bound(), None, Some(binding(1)));
+    assert!(matches!(
+        net.closed(p),
+        Some(CloseReason::AbortedLocally { .. })
+    ));
+}
+
+#[test]
+fn scram_right_and_wrong() {
+    let mut net = Net::new(config(auth_realm()));
+    assert_eq!(
+        attempt(
+            &mut net,
+            session(Scram::new("scramuser", "pencil").expect("a valid value"))
+        ),
+        joined("scramuser", "wamp-scram")
+    );
+    refused(
+        attempt(
+            &mut net,
+            session(Scram::new("scramuser", "pencil2").expect("a valid value")),
+        ),
+        &Uri::NOT_AUTHORIZED,
+    );
+    refused(
+        attempt(
+            &mut net,
+            session(Scram::new("nobody", "pencil").expect("a valid value")),
+        ),
+        &Uri::NOT_AUTHORIZED,
+    );
+}
+
+#[test]
+fn scram_with_argon2_and_with_a_stored_credential() {
+    let argon = ScramKdf::Argon2id13 {
+        iterations: 1,
+        memory: 1024,
+    };
+    let credential = scram::derive_credential(
+        "hunter2",
+        b"0123456789abcdef",
+        Kdf::Pbkdf2 { iterations: 4096 },
+    )
+    .expect("a derivable credential");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut realm = auth_realm().scram("argonuser", "user", "pencil", argon);
+    realm.auth.scram.push(ScramPrincipal {
+        authid: "stored".into(),
+        role: "user".into(),
+        password: None,
+        credential: Some(ScramCredential {
+            salt: b64.encode(&credential.salt),
+            stored_key: b64.encode(credential.stored_key),
+            server_key: b64.encode(credential.server_key),
+        }),
+        kdf: PBKDF2,
+    });
+    let mut net = Net::new(config(realm));
+    assert_eq!(
+        attempt(
+            &mut net,
+            session(Scram::new("argonuser", "pencil").expect("a valid value"))
+        ),
+        joined("argonuser", "wamp-scram")
+    );
+    assert_eq!(
+        attempt(
+            &mut net,
+            session(Scram::new("stored", "hunter2").expect("a valid value"))
+        ),
+        joined("stored", "wamp-scram")
+    );
+    refused(
+        attempt(
+            &mut net,
+            session(Scram::new("stored", "hunter3").expect("a valid value")),
+        ),
+        &Uri::NOT_AUTHORIZED,
+    );
+}
+
+#[test]
+fn scram_with_channel_binding() {
+    let mut net = Net::new(config(auth_realm()));
+    let bound = || {
+        session(
+            Scram::new("scramuser", "pencil")
+                .expect("a valid value")
+                .with_channel_binding(ChannelBindingKind::TlsUnique),
+        )
+    };
+    let p = net.connect_bound(bound(), Some(binding(3)), Some(binding(3)));
+    assert!(matches!(
+        net.peers[p].events.pop_front(),
+        Some(SessionEvent::Joined(_))
+    ));
+    let p = net.connect_bound(bound(), Some(binding(3)), Some(binding(4)));
+    match net.closed(p) {
+        Some(CloseReason::Aborted { reason, message }) => {
+            assert_eq!(reason, Uri::NOT_AUTHORIZED);
+            assert!(message.is_some_and(|m| m.contains("cbind_data")));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn scram_with_a_client_whose_limits_refuse_the_cost_aborts_on_the_client_side() {
+    let mut net = Net::new(config(auth_realm()));
+    let strict = Scram::new("scramuser", "pencil")
+        .expect("a valid value")
+        .with_limits(KdfLimits {
+            min_pbkdf2_iterations: 10_000,
+            ..KdfLimits::default()
+        });
+    let p = net.connect(session(strict));
+    assert!(matches!(
+        net.closed(p),
+        Some(CloseReason::AbortedLocally { .. })
+    ));
+    assert_eq!(net.router.connection_count(), 0);
+}
+
+#[test]
+fn method_selection() {
+    let ticket_only = RealmConfig::new("realm1")
+        .expect("a valid value")
+        .role(RoleConfig::new("user").permit(Permission::everything()))
+        .ticket("joe", "user", "t");
+    let mut net = Net::new(config(ticket_only));
+    // Nothing offered means anonymous, which this realm does not accept.
+    let m = refused(
+        attempt(&mut net, SessionConfig::new(uri("realm1"))),
+        &no_auth_method(),
+    );
+    assert!(
+        m.contains("ticket"),
+        "the refusal names what is accepted: {m}"
+    );
+    refused(
+        attempt(&mut net, session(WampCra::new("joe", "t"))),
+        &no_auth_method(),
+    );
+
+    // A method whose principal is unknown falls through to the next offered one.
+    let mut net = Net::new(config(auth_realm().allow_anonymous("guest")));
+    let both = SessionConfig::new(uri("realm1"))
+        .serializer(J)
+        .authenticator(Ticket::new("stranger", "x"))
+        .authenticator(Anonymous::new());
+    let (_, role, method) = attempt(&mut net, both).expect("joins");
+    assert_eq!((role.as_str(), method.as_str()), ("guest", "anonymous"));
+    // The client's order of preference wins when both would do.
+    let both = SessionConfig::new(uri("realm1"))
+        .serializer(J)
+        .authenticator(Ticket::new("joe", "secret!!!"))
+        .authenticator(Anonymous::new());
+    assert_eq!(attempt(&mut net, both), joined("joe", "ticket"));
+}
+
+fn no_auth_method() -> Uri {
+    Uri::parse("wamp.error.no_auth_method").expect("a valid URI")
+}
+
+/// `user` may call and subscribe under `com.app.`, publish to `com.app.news`, register
+/// nothing; `com.app.secret.` is closed to it; it may call the session meta procedures.
+fn restricted() -> RouterConfig {
+    RouterConfig::new().realm(
+        RealmConfig::new("realm1")
+            .expect("a valid value")
+            .role(
+                RoleConfig::new("user")
+                    .permit(Permission::prefix(
+                        "com.app.",
+                        Allow {
+                            call: true,
+                            subscribe: true,
+                            ..Allow::NONE
+                        },
+                    ))
+                    .permit(Permission::exact(
+                        "com.app.news",
+                        Allow {
+                            publish: true,
+                            subscribe: true,
+                            ..Allow::NONE
+                        },
+                    ))
+                    .permit(Permission::prefix("com.app.secret.", Allow::NONE))
+                    .permit(Permission::prefix(
+                        "wamp.session.",
+                        Allow {
+                            call: true,
+                            ..Allow::NONE
+                        },
+                    )),
+            )
+            .role(RoleConfig::new("service").permit(Permission::everything()))
+            .ticket("joe", "user", "t")
+            .ticket("svc", "service", "s"),
+    )
+}
+
+#[test]
+fn authorization_refusals_say_what_was_refused() {
+    let mut net = Net::new(restricted());
+    let joe = net.join_with(session(Ticket::new("joe", "t")));
+    let svc = net.join_with(session(Ticket::new("svc", "s")));
+    net.register(svc, "com.app.op", Dict::new());
+    net.register(svc, "com.app.secret.op", Dict::new());
+    net.register(svc, "com.other.op", Dict::new());
+
+    // Allowed.
+    let request = net
+        .s(joe)
+        .call(uri("com.app.op"), Payload::empty(), Dict::new())
+        .expect("the call is accepted");
+    net.pump();
+    let inv = net.invocation(svc);
+    net.s(svc)
+        .yield_(inv.request, Dict::new(), Payload::empty())
+        .expect("the yield is accepted");
+    net.pump();
+    assert!(net.reply(joe, request).is_ok());
+    let count: u64 = net
+        .meta(joe, "wamp.session.count", Payload::empty())
+        .expect("the meta procedure answers");
+    assert_eq!(count, 2);
+
+    // Refused, each with not_authorized and a message naming the action and URI.
+    for procedure in [
+        "com.app.secret.op",
+        "com.other.op",
+        "wamp.registration.list",
+    ] {
+        let r = net.call(joe, procedure, Payload::empty(), Dict::new());
+        assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str(), "{procedure}");
+        let m = error_message(&r);
+        assert!(
+            m.contains("call") && m.contains(procedure) && m.contains("user"),
+            "{m}"
+        );
+    }
+    assert!(
+        net.invocations(svc).is_empty(),
+        "refused calls reach no callee"
+    );
+
+    let request = net
+        .s(joe)
+        .register(uri("com.app.mine"), Dict::new())
+        .expect("the register is accepted");
+    net.pump();
+    let r = net.reply(joe, request);
+    assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
+    assert!(error_message(&r).contains("register"));
+
+    let request = net
+        .s(joe)
+        .subscribe(uri("com.other.t"), Dict::new())
+        .expect("the subscribe is accepted");
+    net.pump();
+    let r = net.reply(joe, request);
+    assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
+    assert!(error_message(&r).contains("subscribe"));
+
+    // Publishing: the exact permission allows, the prefix one does not.
+    net.subscribe(
+        svc,
+        "com.app.",
+        Dict::new().with_match_policy(wamp_core::MatchPolicy::Prefix),
+    );
+    let ok = net
+        .s(joe)
+        .publish(
+            uri("com.app.news"),
+            Payload::empty(),
+            Dict::new().with_acknowledge(true),
+        )
+        .expect("the publish is accepted");
+    let no = net
+        .s(joe)
+        .publish(
+            uri("com.app.gossip"),
+            Payload::empty(),
+            Dict::new().with_acknowledge(true),
+        )
+        .expect("the publish is accepted");
+    net.pump();
+    assert!(net.reply(joe, ok).is_ok());
+    let r = net.reply(joe, no);
+    assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
+    assert!(error_message(&r).contains("publish"));
+    let got = net.deliveries(svc);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].topic, "com.app.news");
+}
+
+#[test]
+fn configurations_that_cannot_work_are_refused() {
+    let rng = || Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
+    let role = || RoleConfig::new("user");
+    let cases: Vec<(&str, RouterConfig)> = vec![
+        (
+            "unknown role",
+            config(
+                RealmConfig::new("r")
+                    .expect("a valid value")
+                    .ticket("joe", "nobody", "t"),
+            ),
+        ),
+        (
+            "duplicate realm",
+            RouterConfig::new()
+                .realm(RealmConfig::new("r").expect("a valid value"))
+                .realm(RealmConfig::new("r").expect("a valid value")),
+        ),
+        (
+            "duplicate role",
+            config(
+                RealmConfig::new("r")
+                    .expect("a valid value")
+                    .role(role())
+                    .role(role()),
+            ),
+        ),
+        (
+            "duplicate principal",
+            config(
+                RealmConfig::new("r")
+                    .expect("a valid value")
+                    .role(role())
+                    .ticket("joe", "user", "a")
+                    .ticket("joe", "user", "b"),
+            ),
+        ),
+        (
+            "bad cryptosign key",
+            config(
+                RealmConfig::new("r")
+                    .expect("a valid value")
+                    .role(role())
+                    .cryptosign("c", "user", &["xyz"]),
+            ),
+        ),
+        (
+            "scram without a secret",
+            config({
+                let mut r = RealmConfig::new("r").expect("a valid value").role(role());
+                r.auth.scram.push(ScramPrincipal {
+                    authid: "s".into(),
+                    role: "user".into(),
+                    password: None,
+                    credential: None,
+                    kdf: PBKDF2,
+                });
+                r
+            }),
+        ),
+    ];
+    for (what, config) in cases {
+        let err = Router::new(config, rng()).expect_err(what);
+        assert!(!err.to_string().is_empty(), "{what}");
+        if what == "unknown role" {
+            assert!(matches!(err, ConfigError::UnknownRole { .. }), "{err}");
+        }
+    }
+}

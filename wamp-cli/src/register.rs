@@ -1,0 +1,106 @@
+//! `wamp register`: a procedure that answers every call with its own arguments.
+//!
+//! Each invocation is printed on stdout as one JSON line
+//! `{"args":[...],"kwargs":{...},"procedure":"..."}` (the concrete procedure, which
+//! differs from the registered one for pattern registrations), so that the output can
+//! be piped like `wamp subscribe`'s. Status lines go to stderr.
+
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use wamp_tokio::{Invocation, RegisterOptions, Session, WampError, Yield};
+
+use crate::args::payload_line;
+use crate::cli::RegisterArgs;
+use crate::connect::{leave, Target};
+use crate::error::CliError;
+use crate::output::{print_line, Outcome};
+use crate::signal::Shutdown;
+
+/// Invocation lines waiting to be printed; a slow stdout makes handlers wait.
+const LINES: usize = 64;
+
+/// Time given to the connection loop to send the last YIELD before GOODBYE. The session
+/// API has no flush: the loop takes new commands (the leave) before handler answers in
+/// a turn, so leaving at once could overtake the answer just given.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Runs `wamp register`.
+pub async fn run(args: RegisterArgs) -> Result<(), CliError> {
+    let mut shutdown = Shutdown::listen().map_err(CliError::Signal)?;
+    let target = Target::from_flags(&args.connection)?;
+    // A stop signal while still connecting ends the command at once.
+    let session = tokio::select! {
+        session = target.join() => session?,
+        signal = shutdown.recv() => {
+            tracing::info!(signal, "stopped before joining");
+            return Ok(());
+        }
+    };
+    let result = serve(&session, &args, &mut shutdown).await;
+    leave(&session).await;
+    result
+}
+
+async fn serve(
+    session: &Session,
+    args: &RegisterArgs,
+    shutdown: &mut Shutdown,
+) -> Result<(), CliError> {
+    let (lines_tx, mut lines) = mpsc::channel::<String>(LINES);
+    let echo = move |invocation: Invocation| {
+        let mut lines_tx = lines_tx.clone();
+        async move {
+            let line = payload_line(
+                invocation.payload(),
+                Some(("procedure", invocation.procedure().as_str())),
+            )
+            .map_err(WampError::from)?;
+            // The reader is gone only while the command is ending; the call is still
+            // answered.
+            let _ = lines_tx.send(line).await;
+            // The arguments go back as they came, still encoded: nothing is converted.
+            Ok::<_, WampError>(Yield::from_payload(invocation.payload().clone()))
+        }
+    };
+    let mut options = RegisterOptions::new().match_policy(args.match_policy.into());
+    if let Some(invoke) = args.invoke {
+        options = options.invoke(invoke.into());
+    }
+    let registration = session
+        .register_with(args.procedure.as_str(), options, echo)
+        .await?;
+    eprintln!("registered {}", args.procedure);
+
+    let mut answered: u64 = 0;
+    let closed = session.closed();
+    tokio::pin!(closed);
+    loop {
+        tokio::select! {
+            line = lines.next() => {
+                // The handler (holding a sender) lives as long as the registration.
+                let Some(line) = line else { break };
+                answered += 1;
+                if print_line(&line)? == Outcome::Closed {
+                    break;
+                }
+                if args.count.is_some_and(|n| answered >= n) {
+                    tokio::time::sleep(SETTLE).await;
+                    break;
+                }
+            }
+            signal = shutdown.recv() => {
+                tracing::info!(signal, "stopping");
+                break;
+            }
+            reason = &mut closed => {
+                return Err(CliError::Session(wamp_tokio::Error::SessionClosed(reason)));
+            }
+        }
+    }
+    // Leaving undoes the registration anyway; unregistering first would only add a
+    // round trip.
+    drop(registration);
+    Ok(())
+}

@@ -199,13 +199,15 @@ impl<R: Runtime> Driver<R> {
         if matches!(self.shutdown, Shutdown::No) {
             if self.out_bytes < OUT_HIGH_WATER {
                 progress |= self.poll_read(cx, now);
+                // Handler answers first: an application that leaves right after its
+                // handler returned must not have GOODBYE overtake that YIELD.
+                progress |= self.poll_answers(cx, now);
                 let drained = self.poll_commands(cx, now, &mut progress);
                 // Notices from dropped handles come after every command sent before
                 // them: a call's cancel must find the call already made.
                 if drained {
                     progress |= self.poll_control(cx, now);
                 }
-                progress |= self.poll_answers(cx, now);
             }
             self.pump(now);
         }

@@ -167,11 +167,35 @@ impl From<TransportConfig> for TransportSpec {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RawEntry {
     Url(String),
     Dict(Box<RawTransport>),
+}
+
+// By hand rather than `#[serde(untagged)]`, which would replace every precise error
+// ("unknown field `bogus`") with "did not match any variant".
+impl<'de> Deserialize<'de> for RawEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = RawEntry;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a transport URL or a transport map")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<RawEntry, E> {
+                Ok(RawEntry::Url(url.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawEntry, A::Error> {
+                let raw =
+                    RawTransport::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawEntry::Dict(Box::new(raw)))
+            }
+        }
+        deserializer.deserialize_any(Entry)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -452,5 +476,138 @@ impl RawTransport {
             }
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(value: serde_json::Value) -> Result<TransportSpec, String> {
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_url_string_is_a_websocket_transport_with_default_retries() {
+        let spec = spec(json!("ws://127.0.0.1:8080/ws")).expect("valid");
+        assert!(matches!(
+            spec.transport.endpoint,
+            Endpoint::WebSocket { .. }
+        ));
+        assert_eq!(spec.retry, RetryPolicy::default());
+        assert_eq!(spec.retry.initial_retry_delay, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn autobahn_dicts_map_every_key() {
+        let spec = spec(json!({
+            "type": "websocket",
+            "url": "ws://example.invalid/ws",
+            "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": 9000, "timeout": 3},
+            "serializers": ["cbor", "json"],
+            "options": {"autoPingInterval": 10, "autoPingTimeout": 5, "maxMessagePayloadSize": 65536},
+            "headers": {"X-Test": "1"},
+            "max_retries": -1,
+            "initial_retry_delay": 0.25,
+            "max_retry_delay": 10,
+            "retry_delay_growth": 2,
+            "retry_delay_jitter": 0.2,
+        }))
+        .expect("valid");
+        let t = &spec.transport;
+        assert_eq!(t.serializers, [SerializerKind::Cbor, SerializerKind::Json]);
+        assert_eq!(t.connect_timeout, Duration::from_secs(3));
+        assert_eq!(t.websocket.max_message_size, Some(65536));
+        assert_eq!(
+            t.websocket.auto_ping,
+            Some((Duration::from_secs(10), Duration::from_secs(5)))
+        );
+        assert_eq!(
+            t.websocket.headers,
+            [("X-Test".to_string(), "1".to_string())]
+        );
+        let Endpoint::WebSocket { host, port, .. } = &t.endpoint else {
+            panic!("not a websocket endpoint: {:?}", t.endpoint)
+        };
+        assert_eq!(
+            (host.as_str(), *port),
+            ("127.0.0.1", 9000),
+            "the endpoint decides where to connect"
+        );
+        assert_eq!(
+            spec.retry,
+            RetryPolicy {
+                max_retries: None,
+                initial_retry_delay: Duration::from_millis(250),
+                max_retry_delay: Duration::from_secs(10),
+                retry_delay_growth: 2.0,
+                retry_delay_jitter: 0.2,
+            }
+        );
+    }
+
+    #[test]
+    fn rawsocket_over_tcp_and_unix() {
+        let tcp = spec(json!({
+            "type": "rawsocket",
+            "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": 8081},
+            "serializer": "msgpack",
+            "max_retries": 0,
+        }))
+        .expect("valid");
+        assert!(matches!(tcp.transport.endpoint, Endpoint::RawSocket { .. }));
+        assert_eq!(tcp.transport.serializers, [SerializerKind::MsgPack]);
+        assert_eq!(tcp.retry.max_retries, Some(0));
+        let unix = spec(json!({
+            "type": "rawsocket",
+            "endpoint": {"type": "unix", "path": "/tmp/router.sock"},
+        }))
+        .expect("valid");
+        assert!(matches!(unix.transport.endpoint, Endpoint::Unix { .. }));
+    }
+
+    #[test]
+    fn what_autobahn_refuses_is_refused_with_a_reason() {
+        for (entry, why) in [
+            (json!({"url": "ws://h/ws", "bogus": 1}), "unknown field"),
+            (
+                json!({"url": "ws://h/ws", "serializer": "json"}),
+                "serializers",
+            ),
+            (
+                json!({"type": "rawsocket", "url": "rs://h:1", "serializers": ["json"]}),
+                "serializer",
+            ),
+            (
+                json!({"type": "rawsocket", "url": "rs://h:1", "headers": {"a": "b"}}),
+                "websocket transports only",
+            ),
+            (
+                json!({"url": "ws://h/ws", "serializers": ["ubjson"]}),
+                "ubjson",
+            ),
+            (
+                json!({"type": "rawsocket", "endpoint": {"type": "unix", "path": "/s", "host": "h"}}),
+                "path only",
+            ),
+            (json!({"endpoint": {"type": "tcp", "host": "h"}}), "port"),
+            (
+                json!({"url": "ws://h/ws", "max_retries": -2}),
+                "max_retries",
+            ),
+            (
+                json!({"url": "ws://h/ws", "retry_delay_jitter": 2}),
+                "jitter",
+            ),
+            (
+                json!({"url": "ws://h/ws", "retry_delay_growth": 0.5}),
+                "growth",
+            ),
+            (json!({}), "url or an endpoint"),
+        ] {
+            let err = spec(entry.clone()).expect_err("refused");
+            assert!(err.contains(why), "{entry}: {err}");
+        }
     }
 }

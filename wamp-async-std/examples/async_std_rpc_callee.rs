@@ -1,0 +1,58 @@
+//! An RPC callee on async-std: joins `realm1`, registers `com.example.add2` and serves
+//! it until Ctrl-C (or SIGTERM), then leaves the realm and exits 0.
+//!
+//! ```text
+//! cargo run -p wamp-async-std --example async_std_rpc_callee -- ws://127.0.0.1:8080/ws
+//! ```
+//!
+//! The same program as `wamp-tokio`'s `rpc_callee` example; only the runtime glue
+//! differs (`async_std::task::block_on` instead of `#[tokio::main]`). The router URL is
+//! the first argument, else the `WAMP_URL` environment variable, else
+//! `ws://127.0.0.1:8080/ws`.
+#![allow(clippy::print_stdout)]
+
+use std::pin::pin;
+
+use futures::future::{select, Either};
+use wamp_async_std::{Invocation, WampError, Yield};
+
+/// `com.example.add2(a, b)`: the sum, or the error `com.example.error.overflow`.
+async fn add2(invocation: Invocation) -> Result<Yield, WampError> {
+    let (a, b): (i64, i64) = invocation.args()?;
+    let Some(sum) = a.checked_add(b) else {
+        println!("add2({a}, {b}) overflows: answering with an error");
+        return Err(WampError::with_message(
+            "com.example.error.overflow",
+            format!("{a} + {b} does not fit in 64 bits"),
+        ));
+    };
+    println!("add2({a}, {b}) = {sum}");
+    Ok(Yield::args(&(sum,))?)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("WAMP_URL").ok())
+        .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
+
+    async_std::task::block_on(async {
+        let session = wamp_async_std::connect(&url, "realm1").await?;
+        println!("joined realm1 on {url} as session {}", session.id());
+        let registration = session.register("com.example.add2", add2).await?;
+        println!("registered {}", registration.procedure());
+
+        match select(pin!(wamp_async_std::ctrl_c()), session.closed()).await {
+            Either::Left((signal, _)) => {
+                signal?;
+                println!("stopping");
+                let reason = session.leave().await?;
+                println!("left: {reason}");
+                Ok(())
+            }
+            Either::Right((reason, _)) => {
+                Err(format!("the router closed the session: {reason}").into())
+            }
+        }
+    })
+}

@@ -1,0 +1,92 @@
+//! A reconnecting Component: it declares a procedure and a subscription (registered
+//! again after every reconnect), logs its lifecycle hooks, retries with backoff while
+//! the router is unreachable, and runs `main` once joined: three rounds of calling its
+//! own procedure and publishing a heartbeat. When `main` returns, the component leaves
+//! and the program exits 0. Ctrl-C (or SIGTERM) stops it at any point, leaving the
+//! realm gracefully.
+//!
+//! ```text
+//! cargo run -p wamp-tokio --example component -- ws://127.0.0.1:8080/ws
+//! ```
+//!
+//! Start it before the router to watch it retry. The router URL is the first argument,
+//! else the `WAMP_URL` environment variable, else `ws://127.0.0.1:8080/ws`.
+#![allow(clippy::print_stdout)]
+
+use std::time::Duration;
+
+use wamp_tokio::{
+    Component, Event, Invocation, RetryPolicy, Session, TransportConfig, TransportSpec, Yield,
+};
+
+const PROCEDURE: &str = "com.example.component.double";
+const TOPIC: &str = "com.example.component.heartbeat";
+
+/// What the component does once joined; returning `Ok` finishes the component.
+async fn work(session: Session) -> Result<(), wamp_tokio::component::BoxError> {
+    for n in 1..=3_i64 {
+        let doubled: i64 = session.call(PROCEDURE).args(&(n,)).await?.first()?;
+        println!("double({n}) = {doubled}");
+        // exclude_me(false): this session is a subscriber too and wants its own event.
+        session
+            .publish(TOPIC)
+            .args(&(n,))
+            .exclude_me(false)
+            .acknowledge(true)
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("WAMP_URL").ok())
+        .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
+
+    // Autobahn's retry settings. The first retry waits `initial_retry_delay`, each next
+    // one `retry_delay_growth` times longer (±10 % jitter, at most `max_retry_delay`),
+    // and the count starts over after every successful join.
+    let retry = RetryPolicy {
+        max_retries: Some(20),
+        initial_retry_delay: Duration::from_millis(500),
+        max_retry_delay: Duration::from_secs(10),
+        retry_delay_growth: 2.0,
+        retry_delay_jitter: 0.1,
+    };
+    let transport =
+        TransportSpec::new(TransportConfig::new(&url)?.connect_timeout(Duration::from_secs(5)))
+            .retry(retry);
+
+    let component = Component::builder()
+        .transport(transport)
+        .realm("realm1")
+        .register(PROCEDURE, |invocation: Invocation| async move {
+            let (n,): (i64,) = invocation.args()?;
+            Ok(Yield::args(&(n * 2,))?)
+        })
+        .subscribe(TOPIC, |event: Event| async move {
+            if let Ok((n,)) = event.args::<(i64,)>() {
+                println!("heartbeat {n}");
+            }
+        })
+        .on_join(|session: Session| async move {
+            println!("joined realm1 as session {}", session.id());
+            Ok(())
+        })
+        .on_leave(|reason| println!("left: {reason}"))
+        .on_disconnect(|clean| println!("disconnected (clean: {clean})"))
+        .on_connect_failure(|failed| println!("connection failed: {}", failed.failure))
+        .on_retry(|retry| println!("retry {} in {:?}", retry.retry, retry.delay))
+        .main(work)
+        .build()?;
+
+    // `run` returns when every component is done, or after Ctrl-C has stopped them.
+    for result in wamp_tokio::run(&[component]).await {
+        result?;
+    }
+    println!("done");
+    Ok(())
+}

@@ -1,7 +1,9 @@
 //! The static principals of the router's authenticated transports.
 //!
-//! Test-only secrets, public on purpose. Every principal gets the role
-//! [`AUTHENTICATED_ROLE`], which may do everything on [`REALM`](crate::REALM).
+//! Test-only secrets, public on purpose. Every principal but one gets the role
+//! [`AUTHENTICATED_ROLE`], which may do everything on [`REALM`](crate::REALM); the
+//! exception is [`RESTRICTED_AUTHID`], whose role [`RESTRICTED_ROLE`] may only call and
+//! subscribe under [`RESTRICTED_ALLOWED_PREFIX`] (for authorization tests).
 
 /// The role of every authenticated principal.
 pub const AUTHENTICATED_ROLE: &str = "authenticated";
@@ -13,6 +15,17 @@ pub const ANONYMOUS_ROLE: &str = "anonymous";
 pub const TICKET_AUTHID: &str = "ticket-user";
 /// WAMP-Ticket: the ticket.
 pub const TICKET: &str = "secret-ticket";
+
+/// The role of [`RESTRICTED_AUTHID`]: only `call` and `subscribe`, only on URIs starting
+/// with [`RESTRICTED_ALLOWED_PREFIX`]. Everything else is refused with
+/// `wamp.error.not_authorized`.
+pub const RESTRICTED_ROLE: &str = "restricted";
+/// The URI prefix [`RESTRICTED_ROLE`] may call and subscribe under.
+pub const RESTRICTED_ALLOWED_PREFIX: &str = "com.allowed.";
+/// WAMP-Ticket principal with the [`RESTRICTED_ROLE`]: the authid.
+pub const RESTRICTED_AUTHID: &str = "restricted-user";
+/// WAMP-Ticket principal with the [`RESTRICTED_ROLE`]: the ticket.
+pub const RESTRICTED_TICKET: &str = "restricted-ticket";
 
 /// WAMP-CRA without salt: the authid.
 pub const WAMPCRA_AUTHID: &str = "cra-user";

@@ -26,6 +26,14 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+    /// `scripts/js-env.sh` could not provide Autobahn|JS.
+    #[error("cannot prepare Autobahn|JS with {script}: {reason}")]
+    JsEnv {
+        /// The script that was run.
+        script: PathBuf,
+        /// Why it failed.
+        reason: String,
+    },
     /// A process did not do what was awaited within its time bound (it has been killed).
     #[error("{what}: nothing within {limit:?}\n{output}")]
     Timeout {

@@ -25,7 +25,8 @@
 //!
 //! Modules: [`crossbar`] (the router), [`autobahn`] (Python peers), [`python`] (the
 //! interpreter and supervised scripts), [`credentials`] (the router's principals),
-//! [`ports`] (free ports).
+//! [`ports`] (free ports), [`suites`] (the Autobahn|Python and Autobahn|JS interop suites,
+//! runnable against any router).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -38,13 +39,14 @@ mod node_config;
 pub mod ports;
 mod process;
 pub mod python;
+pub mod suites;
 mod tls;
 
 pub use crate::crossbar::{Crossbar, CrossbarOptions};
 pub use crate::error::{Error, Result};
 pub use crate::node_config::Ports;
 pub use crate::process::pids_using_dir;
-pub use crate::tls::TLS_SERVER_NAME;
+pub use crate::tls::{TestPki, TLS_SERVER_NAME};
 
 /// The realm every router of the harness serves.
 pub const REALM: &str = "realm1";

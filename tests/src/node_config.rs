@@ -100,7 +100,7 @@ pub(crate) fn node_config(spec: &NodeSpec) -> Value {
             "type": "router",
             "realms": [{
                 "name": REALM,
-                "roles": [role(ANONYMOUS_ROLE), role(AUTHENTICATED_ROLE)],
+                "roles": [role(ANONYMOUS_ROLE), role(AUTHENTICATED_ROLE), restricted_role()],
             }],
             "transports": transports,
         }],
@@ -115,6 +115,21 @@ fn role(name: &str) -> Value {
             "uri": "",
             "match": "prefix",
             "allow": {"call": true, "register": true, "publish": true, "subscribe": true},
+            "disclose": {"caller": true, "publisher": true},
+            "cache": true,
+        }],
+    })
+}
+
+/// The role of [`RESTRICTED_AUTHID`]: call and subscribe under
+/// [`RESTRICTED_ALLOWED_PREFIX`], nothing else (no meta API either).
+fn restricted_role() -> Value {
+    json!({
+        "name": RESTRICTED_ROLE,
+        "permissions": [{
+            "uri": RESTRICTED_ALLOWED_PREFIX,
+            "match": "prefix",
+            "allow": {"call": true, "register": false, "publish": false, "subscribe": true},
             "disclose": {"caller": true, "publisher": true},
             "cache": true,
         }],
@@ -164,6 +179,7 @@ fn principal_auth() -> Value {
             "type": "static",
             "principals": {
                 TICKET_AUTHID: {"ticket": TICKET, "role": AUTHENTICATED_ROLE},
+                RESTRICTED_AUTHID: {"ticket": RESTRICTED_TICKET, "role": RESTRICTED_ROLE},
             },
         },
         "wampcra": {

@@ -15,9 +15,10 @@ use crate::error::Result;
 /// The DNS name in the server certificate (besides the IP address 127.0.0.1).
 pub const TLS_SERVER_NAME: &str = "localhost";
 
-/// PEM texts of a fresh CA and server certificate.
+/// PEM texts of a fresh CA and server certificate (for Crossbar's TLS transports, and
+/// for tests that run a router of their own).
 #[derive(Debug, Clone)]
-pub(crate) struct TestPki {
+pub struct TestPki {
     /// The CA certificate clients trust.
     pub ca_pem: String,
     /// The server certificate, signed by the CA.

@@ -1,11 +1,11 @@
-//! `wamp-async-std`: a WAMP client on [async-std](https://docs.rs/async-std) (and, since
-//! its sockets are plain futures-io types, a model for smol and other futures-io
-//! runtimes).
+//! `wamp-async-std`: a WAMP client and an embedded WAMP router on
+//! [async-std](https://docs.rs/async-std) (and, since its sockets are plain futures-io
+//! types, a model for smol and other futures-io runtimes).
 //!
-//! This crate is a thin adapter: [`AsyncStdRuntime`] gives the connection loop of
-//! [`wamp_async`] async-std's tasks and sockets and `async-io`'s timers, and everything
-//! else is `wamp_async`'s API, re-exported here. See the [`wamp_async`] docs for the
-//! session API.
+//! This crate is a thin adapter: [`AsyncStdRuntime`] gives the connection loop and the
+//! router of [`wamp_async`] async-std's tasks and sockets and `async-io`'s timers, and
+//! everything else is `wamp_async`'s API, re-exported here. See the [`wamp_async`] docs
+//! for the session API and [`wamp_async::server`] for the router.
 //!
 //! ```no_run
 //! use wamp_async_std::{JoinConfig, SerializerKind, TransportConfig};
@@ -16,6 +16,23 @@
 //!         let session = wamp_async_std::connect(transport, JoinConfig::new("realm1")).await?;
 //!         session.publish("com.example.hello").args(&("world",)).await?;
 //!         session.leave().await?;
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! A router serving RawSocket on a Unix socket, with an in-process component:
+//!
+//! ```no_run
+//! use wamp_async_std::{JoinConfig, RealmConfig, Router, RouterConfig};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     async_std::task::block_on(async {
+//!         let config = RouterConfig::new().realm(RealmConfig::anonymous("realm1")?);
+//!         let router = Router::builder(config).listen_unix("/tmp/wamp.sock").start().await?;
+//!         let local = router.connect_local(JoinConfig::new("realm1")).await?;
+//!         local.publish("com.example.started").await?;
+//!         router.shutdown().await;
 //!         Ok(())
 //!     })
 //! }
@@ -72,6 +89,73 @@ impl Runtime for AsyncStdRuntime {
             Ok(Box::new(stream) as BoxStream)
         }
         .boxed()
+    }
+
+    fn bind_tcp(&self, addr: String) -> BoxFuture<'static, io::Result<BoxListener>> {
+        async move {
+            let listener = async_std::net::TcpListener::bind(addr).await?;
+            Ok(Box::new(TcpListener(listener)) as BoxListener)
+        }
+        .boxed()
+    }
+
+    #[cfg(unix)]
+    fn bind_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<BoxListener>> {
+        async move {
+            let listener = async_std::os::unix::net::UnixListener::bind(path).await?;
+            Ok(Box::new(UnixListener(listener)) as BoxListener)
+        }
+        .boxed()
+    }
+}
+
+struct TcpListener(async_std::net::TcpListener);
+
+impl Listener for TcpListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>> {
+        async move {
+            let (stream, peer) = self.0.accept().await?;
+            stream.set_nodelay(true)?;
+            Ok((Box::new(stream) as BoxStream, SocketAddress::Tcp(peer)))
+        }
+        .boxed()
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddress> {
+        self.0.local_addr().map(SocketAddress::Tcp)
+    }
+}
+
+#[cfg(unix)]
+struct UnixListener(async_std::os::unix::net::UnixListener);
+
+#[cfg(unix)]
+impl Listener for UnixListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>> {
+        async move {
+            let (stream, peer) = self.0.accept().await?;
+            let peer = SocketAddress::Unix(peer.as_pathname().map(Into::into));
+            Ok((Box::new(stream) as BoxStream, peer))
+        }
+        .boxed()
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddress> {
+        let addr = self.0.local_addr()?;
+        Ok(SocketAddress::Unix(addr.as_pathname().map(Into::into)))
+    }
+}
+
+/// The embedded router on async-std: [`Router::builder`] starts one. See
+/// [`wamp_async::server`].
+#[derive(Debug)]
+pub enum Router {}
+
+impl Router {
+    /// A router with `config` on async-std; add listeners, then
+    /// [`start`](RouterBuilder::start) it.
+    pub fn builder(config: RouterConfig) -> RouterBuilder<AsyncStdRuntime> {
+        RouterBuilder::new(AsyncStdRuntime, config)
     }
 }
 

@@ -110,7 +110,48 @@ async fn attempt<R: Runtime>(
         .map_err(|e| (e, false))?;
     let framer = framer(rt, transport, serializers).map_err(|e| (e, false))?;
     tracing::debug!("connected; starting the transport handshake");
+    let target = Target {
+        transport: transport.endpoint.to_string(),
+        connect_deadline: deadline,
+        connect_timeout: transport.connect_timeout,
+    };
+    start_session(rt, stream, framer, join, target).await
+}
 
+/// Joins over a byte stream that is already open (a router's in-process connection):
+/// the transport handshake, then HELLO to WELCOME, as [`connect`] does after it has
+/// connected. `transport` names the stream in logs and [`SessionDetails`].
+///
+/// [`SessionDetails`]: crate::SessionDetails
+pub(crate) async fn connect_stream<R: Runtime>(
+    rt: &R,
+    stream: BoxStream,
+    framer: Framer,
+    join: &JoinConfig,
+    transport: String,
+    connect_timeout: std::time::Duration,
+) -> Result<Session, ConnectError> {
+    join.session_config(SerializerKind::Json)?;
+    let span = tracing::info_span!("wamp.connect", url = %transport, realm = %join.realm);
+    let target = Target {
+        transport,
+        connect_deadline: rt.now() + connect_timeout,
+        connect_timeout,
+    };
+    start_session(rt, stream, framer, join, target)
+        .instrument(span)
+        .await
+        .map_err(|(e, _)| e)
+}
+
+/// Starts the connection loop on `stream` and waits until the session has joined.
+async fn start_session<R: Runtime>(
+    rt: &R,
+    stream: BoxStream,
+    framer: Framer,
+    join: &JoinConfig,
+    target: Target,
+) -> Result<Session, (ConnectError, bool)> {
     let (commands_tx, commands) = mpsc::channel(join.command_buffer);
     let (control_tx, control) = mpsc::unbounded();
     let (joined_tx, joined) = oneshot::channel();
@@ -120,11 +161,7 @@ async fn attempt<R: Runtime>(
         stream,
         framer,
         join.clone(),
-        Target {
-            transport: transport.endpoint.to_string(),
-            connect_deadline: deadline,
-            connect_timeout: transport.connect_timeout,
-        },
+        target,
         Channels {
             commands,
             control,

@@ -1,5 +1,6 @@
-//! One face for the two sans-IO framers (WebSocket and RawSocket), so the connection
-//! loop drives either without caring which.
+//! One face for the two sans-IO framers (WebSocket and RawSocket), client or server
+//! side, so the client's connection loop and the router's connection tasks drive
+//! either without caring which.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -7,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use wamp_core::SerializerKind;
 use wamp_transport_rawsocket::{self as rawsocket, Connection, RawSocketError};
-use wamp_transport_ws::{self as ws, CloseCode, WsClient, WsEvent};
+use wamp_transport_ws::{self as ws, CloseCode, WsClient, WsEvent, WsServer};
 
 use crate::error::TransportError;
 
@@ -32,7 +33,20 @@ pub(crate) enum SendError {
 
 enum Kind {
     Ws(Box<WsClient>),
+    WsServer(Box<WsServer>),
     Raw(Box<Connection>),
+}
+
+/// Matches on the framer kind with one expression for both WebSocket sides (their
+/// methods have the same names and signatures) and one for RawSocket.
+macro_rules! by_kind {
+    ($kind:expr, $ws:ident => $on_ws:expr, $raw:ident => $on_raw:expr $(,)?) => {
+        match $kind {
+            Kind::Ws($ws) => $on_ws,
+            Kind::WsServer($ws) => $on_ws,
+            Kind::Raw($raw) => $on_raw,
+        }
+    };
 }
 
 pub(crate) struct Framer {
@@ -54,28 +68,46 @@ impl Framer {
     }
 
     pub(crate) fn rawsocket(config: rawsocket::ClientConfig) -> Framer {
+        Framer::new(Kind::Raw(Box::new(Connection::client(config))))
+    }
+
+    /// The router's side of a WebSocket: waits for the upgrade request.
+    pub(crate) fn websocket_server(
+        config: ws::ServerConfig,
+        now: Instant,
+    ) -> Result<Framer, String> {
+        let server = WsServer::new(config, now).map_err(|e| e.to_string())?;
+        Ok(Framer::new(Kind::WsServer(Box::new(server))))
+    }
+
+    /// The router's side of a RawSocket: waits for the handshake request.
+    pub(crate) fn rawsocket_server(config: rawsocket::ServerConfig) -> Framer {
+        Framer::new(Kind::Raw(Box::new(Connection::server(config))))
+    }
+
+    fn new(kind: Kind) -> Framer {
         Framer {
-            kind: Kind::Raw(Box::new(Connection::client(config))),
+            kind,
             events: VecDeque::new(),
             done: false,
         }
     }
 
     pub(crate) fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        match &mut self.kind {
-            Kind::Ws(c) => c.handle_input(now, data),
-            Kind::Raw(c) => {
+        by_kind!(&mut self.kind,
+            c => c.handle_input(now, data),
+            c => {
                 if let Err(e) = c.handle_input(data) {
                     self.raw_failed(e);
                 }
-            }
-        }
+            },
+        )
     }
 
     /// The byte stream ended (or failed: `error`).
     pub(crate) fn handle_eof(&mut self, now: Instant, error: Option<String>) {
-        match &mut self.kind {
-            Kind::Ws(c) => {
+        by_kind!(&mut self.kind,
+            c => {
                 if let Some(error) = error {
                     if !c.is_closed() && !self.done {
                         self.done = true;
@@ -85,8 +117,8 @@ impl Framer {
                     }
                 }
                 c.handle_transport_closed(now);
-            }
-            Kind::Raw(c) => {
+            },
+            c => {
                 let error = match error {
                     Some(error) => TransportError::Io(error),
                     None => c
@@ -98,36 +130,28 @@ impl Framer {
                     self.done = true;
                     self.events.push_back(FramerEvent::Closed(Some(error)));
                 }
-            }
-        }
+            },
+        )
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        if let Kind::Ws(c) = &mut self.kind {
-            c.handle_timeout(now);
-        }
+        by_kind!(&mut self.kind, c => c.handle_timeout(now), _c => {})
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        match &self.kind {
-            Kind::Ws(c) => c.poll_timeout(),
-            Kind::Raw(_) => None,
-        }
+        by_kind!(&self.kind, c => c.poll_timeout(), _c => None)
     }
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
-        match &mut self.kind {
-            Kind::Ws(c) => c.poll_transmit(),
-            Kind::Raw(c) => c.poll_transmit(),
-        }
+        by_kind!(&mut self.kind, c => c.poll_transmit(), c => c.poll_transmit())
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<FramerEvent> {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
-        match &mut self.kind {
-            Kind::Ws(c) => loop {
+        by_kind!(&mut self.kind,
+            c => loop {
                 match c.poll_event()? {
                     WsEvent::Open(open) => return Some(FramerEvent::Open(open.serializer)),
                     WsEvent::Closed(info) => {
@@ -149,7 +173,7 @@ impl Framer {
                     _ => continue,
                 }
             },
-            Kind::Raw(c) => loop {
+            c => loop {
                 match c.poll_event()? {
                     rawsocket::Event::Handshaken { serializer, .. } => {
                         return Some(FramerEvent::Open(serializer))
@@ -157,36 +181,33 @@ impl Framer {
                     _ => continue,
                 }
             },
-        }
+        )
     }
 
     pub(crate) fn poll_message(&mut self) -> Option<Bytes> {
-        match &mut self.kind {
-            Kind::Ws(c) => c.poll_message(),
-            Kind::Raw(c) => c.poll_message(),
-        }
+        by_kind!(&mut self.kind, c => c.poll_message(), c => c.poll_message())
     }
 
     pub(crate) fn send_message(&mut self, message: Bytes) -> Result<(), SendError> {
-        match &mut self.kind {
-            Kind::Ws(c) => c
+        by_kind!(&mut self.kind,
+            c => c
                 .send_message(message)
                 .map_err(|e| SendError::Failed(e.to_string())),
-            Kind::Raw(c) => match c.send_message(message) {
+            c => match c.send_message(message) {
                 Ok(()) => Ok(()),
                 Err(RawSocketError::MessageTooLong { len, max }) => {
                     Err(SendError::TooLarge { size: len, max })
                 }
                 Err(e) => Err(SendError::Failed(e.to_string())),
             },
-        }
+        )
     }
 
     /// Starts an orderly close: the WebSocket closing handshake, or (RawSocket has
     /// none) the end at once.
     pub(crate) fn close(&mut self, now: Instant) {
-        match &mut self.kind {
-            Kind::Ws(c) => {
+        by_kind!(&mut self.kind,
+            c => {
                 if c.is_open() {
                     let _ = c.close(now, CloseCode::NORMAL, "");
                 } else if !c.is_closed() && !self.done {
@@ -194,14 +215,14 @@ impl Framer {
                     self.done = true;
                     self.events.push_back(FramerEvent::Closed(None));
                 }
-            }
-            Kind::Raw(_) => {
+            },
+            _c => {
                 if !self.done {
                     self.done = true;
                     self.events.push_back(FramerEvent::Closed(None));
                 }
-            }
-        }
+            },
+        )
     }
 
     /// Whether nothing more will come: write what `poll_transmit` holds, then close
@@ -212,10 +233,7 @@ impl Framer {
 
     /// The largest message the peer accepts, if it announced one (RawSocket).
     pub(crate) fn peer_max_message_len(&self) -> Option<usize> {
-        match &self.kind {
-            Kind::Ws(_) => None,
-            Kind::Raw(c) => c.peer_max_message_len().map(|m| m.bytes()),
-        }
+        by_kind!(&self.kind, _c => None, c => c.peer_max_message_len().map(|m| m.bytes()))
     }
 
     fn raw_failed(&mut self, error: RawSocketError) {

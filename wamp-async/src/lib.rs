@@ -1,11 +1,16 @@
-//! `wamp-async`: a WAMP client on any async runtime.
+//! `wamp-async`: a WAMP client and an embedded WAMP router on any async runtime.
 //!
-//! This crate holds the client's connection loop, written once against
-//! [`futures::io`] streams and the small [`Runtime`] trait (spawn, a timer, a clock,
-//! connecting sockets). The runtime crates are thin adapters that implement
-//! [`Runtime`] and re-export this crate: `wamp-tokio` for Tokio, `wamp-async-std` for
-//! async-std (and other futures-io runtimes). Use one of those; the API below is the
-//! same in both.
+//! This crate holds the client's connection loop and the router's tasks, written once
+//! against [`futures::io`] streams and the small [`Runtime`] trait (spawn, a timer, a
+//! clock, connecting and listening sockets). The runtime crates are thin adapters that
+//! implement [`Runtime`] and re-export this crate: `wamp-tokio` for Tokio,
+//! `wamp-async-std` for async-std (and other futures-io runtimes). Use one of those;
+//! the API below is the same in both.
+//!
+//! The router side is [`RouterBuilder`] and [`RouterHandle`]: the sans-IO router of
+//! `wamp-core` served over WebSocket and RawSocket on TCP, TLS and Unix sockets, with
+//! in-process sessions for the application's own components (see [`RouterBuilder`]
+//! for an example).
 //!
 //! # Connecting
 //!
@@ -115,6 +120,7 @@ mod publish;
 mod queue;
 mod register;
 mod runtime;
+pub mod server;
 mod session;
 mod subscribe;
 mod tls;
@@ -130,13 +136,20 @@ pub use error::{ConnectError, Error, IntoUri, TransportError, WampError, RUNTIME
 pub use join::{Auth, JoinConfig};
 pub use publish::Publish;
 pub use register::{Handler, Interrupted, Invocation, RegisterOptions, Registration, Yield};
-pub use runtime::{AsyncStream, BoxStream, Runtime};
+pub use runtime::{AsyncStream, BoxListener, BoxStream, Listener, Runtime, SocketAddress};
+pub use server::{
+    BindAddress, ListenTransport, ListenerConfig, ListenerInfo, RouterBuilder, RouterError,
+    RouterHandle, RouterStats, ServerOptions, ServerTls,
+};
 pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};
 pub use transport::{
     Endpoint, IntoTransport, ProxyConfig, TlsOptions, TlsRoots, TransportConfig, WebSocketOptions,
 };
 
+pub use wamp_core::router::{
+    Allow, CraSalt, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig, ScramKdf,
+};
 pub use wamp_core::session::CloseReason;
 pub use wamp_core::{
     CancelMode, Details, Dict, InvokePolicy, MatchPolicy, Options, Payload, PublicationId,

@@ -1,8 +1,9 @@
-//! The small interface a runtime adapter implements: spawn, a timer, a clock, and
-//! connecting byte streams.
+//! The small interface a runtime adapter implements: spawn, a timer, a clock,
+//! connecting byte streams, and (for a router) listening for them.
 
+use std::fmt;
 use std::io;
-#[cfg(unix)]
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -25,8 +26,9 @@ pub type BoxStream = Box<dyn AsyncStream>;
 /// Byte streams are [`futures::io`] streams, so a runtime whose sockets speak Tokio's
 /// traits wraps them in a compatibility layer.
 ///
-/// A router will later need listeners too; they will be added as further methods with
-/// default implementations, so existing runtimes keep compiling.
+/// A router also needs listeners: [`bind_tcp`](Runtime::bind_tcp) and
+/// [`bind_unix`](Runtime::bind_unix). They have default implementations that fail with
+/// [`io::ErrorKind::Unsupported`], so a client-only runtime need not write them.
 pub trait Runtime: Clone + Send + Sync + 'static {
     /// Runs `future` to completion in the background. The connection loop and every
     /// procedure handler run in tasks spawned here.
@@ -48,6 +50,85 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Opens a Unix domain socket connection to `path`.
     #[cfg(unix)]
     fn connect_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<BoxStream>>;
+
+    /// Listens for TCP connections on `addr` (`"127.0.0.1:8080"`, `"[::]:0"`,
+    /// `"localhost:8080"`; a name is resolved by the runtime, port 0 picks a free port).
+    /// Accepted streams should have `TCP_NODELAY` set, as in
+    /// [`connect_tcp`](Runtime::connect_tcp).
+    fn bind_tcp(&self, addr: String) -> BoxFuture<'static, io::Result<BoxListener>> {
+        let _ = addr;
+        Box::pin(async { Err(unsupported("TCP listeners")) })
+    }
+
+    /// Listens for connections on the Unix domain socket `path`. The caller removes a
+    /// stale socket file first.
+    #[cfg(unix)]
+    fn bind_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<BoxListener>> {
+        let _ = path;
+        Box::pin(async { Err(unsupported("Unix socket listeners")) })
+    }
+}
+
+fn unsupported(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{what} are not implemented by this runtime"),
+    )
+}
+
+/// A bound listening socket, as a runtime gives it to the router
+/// ([`Runtime::bind_tcp`], [`Runtime::bind_unix`]).
+pub trait Listener: Send + 'static {
+    /// Waits for the next connection: the stream and the peer's address.
+    ///
+    /// An error is about one connection attempt (the peer reset it, the process ran out
+    /// of file descriptors for a moment): the router logs it, waits a little and calls
+    /// `accept` again.
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>>;
+
+    /// The address the listener is bound to (with the port the OS picked for port 0).
+    fn local_addr(&self) -> io::Result<SocketAddress>;
+}
+
+/// A boxed [`Listener`].
+pub type BoxListener = Box<dyn Listener>;
+
+/// Where a stream or listener is: a TCP address, a Unix socket, or inside this process.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SocketAddress {
+    /// A TCP socket.
+    Tcp(SocketAddr),
+    /// A Unix domain socket, with its path if it has one (a connecting client's socket
+    /// usually has none).
+    Unix(Option<PathBuf>),
+    /// An in-process connection (a router's
+    /// [`connect_local`](crate::RouterHandle::connect_local)).
+    InProcess,
+}
+
+impl SocketAddress {
+    /// The TCP address, if this is one.
+    pub fn tcp(&self) -> Option<SocketAddr> {
+        match self {
+            SocketAddress::Tcp(addr) => Some(*addr),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SocketAddress {
+    /// As Crossbar.io reports peers: `tcp4:127.0.0.1:8080`, `tcp6:[::1]:8080`,
+    /// `unix:/path`, `unix`, `process`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketAddress::Tcp(addr @ SocketAddr::V4(_)) => write!(f, "tcp4:{addr}"),
+            SocketAddress::Tcp(addr @ SocketAddr::V6(_)) => write!(f, "tcp6:{addr}"),
+            SocketAddress::Unix(Some(path)) => write!(f, "unix:{}", path.display()),
+            SocketAddress::Unix(None) => f.write_str("unix"),
+            SocketAddress::InProcess => f.write_str("process"),
+        }
+    }
 }
 
 /// Races `future` against a deadline on the runtime's timer: `None` if the deadline

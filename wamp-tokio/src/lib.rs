@@ -1,9 +1,10 @@
-//! `wamp-tokio`: a WAMP client on [Tokio](https://tokio.rs).
+//! `wamp-tokio`: a WAMP client and an embedded WAMP router on [Tokio](https://tokio.rs).
 //!
-//! This crate is a thin adapter: [`TokioRuntime`] gives the connection loop of
-//! [`wamp_async`] Tokio's tasks, timers and sockets, and everything else is
+//! This crate is a thin adapter: [`TokioRuntime`] gives the connection loop and the
+//! router of [`wamp_async`] Tokio's tasks, timers and sockets, and everything else is
 //! `wamp_async`'s API, re-exported here. See the [`wamp_async`] docs for the session
-//! API (calls, registrations, subscriptions, publications, errors).
+//! API (calls, registrations, subscriptions, publications, errors) and
+//! [`wamp_async::server`] for the router.
 //!
 //! ```no_run
 //! use wamp_tokio::{Invocation, JoinConfig, Yield};
@@ -19,6 +20,32 @@
 //!     let (text,): (String,) = session.call("com.example.echo").args(&("hi",)).await?.args()?;
 //!     assert_eq!(text, "hi");
 //!     session.leave().await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A router with a WebSocket and a RawSocket listener, and a component of the
+//! application joined to it in-process:
+//!
+//! ```no_run
+//! use wamp_tokio::{Invocation, JoinConfig, RealmConfig, Router, RouterConfig, Yield};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let config = RouterConfig::new().realm(RealmConfig::anonymous("realm1")?);
+//!     let router = Router::builder(config)
+//!         .listen_ws("127.0.0.1:8080", "/ws")
+//!         .listen_rawsocket("127.0.0.1:8081")
+//!         .start()
+//!         .await?;
+//!     let local = router.connect_local(JoinConfig::new("realm1")).await?;
+//!     let _echo = local
+//!         .register("com.example.echo", |inv: Invocation| async move {
+//!             Ok(Yield::from_payload(inv.payload().clone()))
+//!         })
+//!         .await?;
+//!     wamp_tokio::ctrl_c().await?;
+//!     router.shutdown().await;
 //!     Ok(())
 //! }
 //! ```
@@ -97,6 +124,83 @@ impl Runtime for TokioRuntime {
             Ok(Box::new(stream.compat()) as BoxStream)
         });
         async move { task.await.map_err(io::Error::other)? }.boxed()
+    }
+
+    fn bind_tcp(&self, addr: String) -> BoxFuture<'static, io::Result<BoxListener>> {
+        let task = self.handle.spawn(async move {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            Ok(Box::new(TcpListener(listener)) as BoxListener)
+        });
+        async move { task.await.map_err(io::Error::other)? }.boxed()
+    }
+
+    #[cfg(unix)]
+    fn bind_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<BoxListener>> {
+        // Registering with the I/O driver needs the runtime's context.
+        let _guard = self.handle.enter();
+        let listener = tokio::net::UnixListener::bind(path)
+            .map(|listener| Box::new(UnixListener(listener)) as BoxListener);
+        futures::future::ready(listener).boxed()
+    }
+}
+
+struct TcpListener(tokio::net::TcpListener);
+
+impl Listener for TcpListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>> {
+        async move {
+            let (stream, peer) = self.0.accept().await?;
+            stream.set_nodelay(true)?;
+            Ok((
+                Box::new(stream.compat()) as BoxStream,
+                SocketAddress::Tcp(peer),
+            ))
+        }
+        .boxed()
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddress> {
+        self.0.local_addr().map(SocketAddress::Tcp)
+    }
+}
+
+#[cfg(unix)]
+struct UnixListener(tokio::net::UnixListener);
+
+#[cfg(unix)]
+impl Listener for UnixListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>> {
+        async move {
+            let (stream, peer) = self.0.accept().await?;
+            let peer = SocketAddress::Unix(peer.as_pathname().map(Into::into));
+            Ok((Box::new(stream.compat()) as BoxStream, peer))
+        }
+        .boxed()
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddress> {
+        let addr = self.0.local_addr()?;
+        Ok(SocketAddress::Unix(addr.as_pathname().map(Into::into)))
+    }
+}
+
+/// The embedded router on Tokio: [`Router::builder`] starts one. See
+/// [`wamp_async::server`].
+#[derive(Debug)]
+pub enum Router {}
+
+impl Router {
+    /// A router with `config` on the current Tokio runtime; add listeners, then
+    /// [`start`](RouterBuilder::start) it. Outside a Tokio runtime, `start` fails with
+    /// [`RouterError::Runtime`].
+    pub fn builder(config: RouterConfig) -> RouterBuilder<TokioRuntime> {
+        match TokioRuntime::try_current() {
+            Some(rt) => RouterBuilder::new(rt, config),
+            None => RouterBuilder::without_runtime(
+                config,
+                "wamp_tokio::Router::builder was called outside a Tokio runtime",
+            ),
+        }
     }
 }
 
@@ -178,6 +282,28 @@ mod tests {
             .await
             .expect_err("refused");
         assert!(matches!(err, ConnectError::Io(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn listeners_accept_and_report_their_addresses() {
+        let rt = TokioRuntime::try_current().expect("inside tokio");
+        let mut listener = rt.bind_tcp("127.0.0.1:0".into()).await.expect("bound");
+        let Ok(SocketAddress::Tcp(addr)) = listener.local_addr() else {
+            panic!("not a TCP address")
+        };
+        assert_ne!(addr.port(), 0);
+        let connecting = rt.connect_tcp("127.0.0.1".into(), addr.port());
+        let (accepted, connected) = futures::join!(listener.accept(), connecting);
+        let (_, peer) = accepted.expect("accepted");
+        assert!(matches!(peer, SocketAddress::Tcp(p) if p.ip() == addr.ip()));
+        drop(connected.expect("connected"));
+    }
+
+    #[test]
+    fn outside_a_runtime_a_router_does_not_start() {
+        let builder = Router::builder(RouterConfig::new());
+        let err = futures::executor::block_on(builder.start()).expect_err("no runtime");
+        assert!(matches!(err, RouterError::Runtime(_)), "{err}");
     }
 
     #[test]

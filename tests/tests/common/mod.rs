@@ -1,0 +1,522 @@
+//! The client feature tests shared by `client_crossbar.rs` (against Crossbar.io) and
+//! `router_client.rs` (against our own router): written once, generic over the
+//! [`Runtime`], run on both runtimes, pointed at a router by its [`Endpoints`].
+
+// Each test binary uses the cases it needs.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::{Future, IntoFuture};
+use std::time::{Duration, Instant};
+
+use futures::channel::mpsc;
+use futures::future::{select, Either};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use wamp_integration::credentials::*;
+use wamp_integration::REALM;
+use wamp_tokio::wamp_async::{
+    self, Auth, CloseReason, ConnectError, Error, Invocation, JoinConfig, MatchPolicy,
+    RegisterOptions, Runtime, SerializerKind, Session, SubscribeOptions, TransportConfig, Uri,
+    WampError, Yield,
+};
+
+/// The longest any one case may take.
+pub const CASE_LIMIT: Duration = Duration::from_secs(30);
+
+/// What the cases need to know about the router: its URLs.
+pub struct Endpoints {
+    /// WebSocket, anonymous.
+    pub ws: String,
+    /// RawSocket, anonymous.
+    pub rs: String,
+    /// WebSocket, static principals only.
+    pub ws_auth: String,
+    /// RawSocket, static principals only.
+    pub rs_auth: String,
+    /// WebSocket over TLS, anonymous and static principals.
+    pub wss: String,
+    /// RawSocket over TLS, anonymous and static principals.
+    pub rss: String,
+    /// The CA that signed the TLS certificate.
+    pub ca_pem: String,
+    /// RawSocket over a Unix socket (`unix:///path`), anonymous.
+    pub unix: String,
+}
+
+/// What the router does with the spec's WAMP-SCRAM, which this client implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scram {
+    /// Refused: Crossbar.io 26 speaks Autobahn's `scram` prototype instead.
+    Refused,
+    /// The session joins as [`SCRAM_AUTHID`].
+    Accepted,
+}
+
+/// Runs `future` on the runtime's timer with a deadline; a hang fails the case.
+pub async fn bounded<R: Runtime, T>(rt: &R, what: &str, future: impl IntoFuture<Output = T>) -> T {
+    let deadline = rt.sleep_until(Instant::now() + CASE_LIMIT);
+    match select(std::pin::pin!(future.into_future()), deadline).await {
+        Either::Left((value, _)) => value,
+        Either::Right(_) => panic!("{what}: no outcome within {CASE_LIMIT:?}"),
+    }
+}
+
+pub async fn join<R: Runtime>(rt: &R, transport: &TransportConfig, join: &JoinConfig) -> Session {
+    match bounded(rt, "connect", wamp_async::connect(rt, transport, join)).await {
+        Ok(session) => session,
+        Err(e) => panic!("connect to {}: {e}", transport.endpoint),
+    }
+}
+
+/// Two sessions (caller and callee) on `url` with `serializer`, through every RPC and
+/// pub/sub feature. `tag` keeps URIs apart between runs.
+pub async fn rpc_and_pubsub_over<R: Runtime>(
+    rt: R,
+    url: String,
+    serializer: SerializerKind,
+    tag: String,
+) {
+    let transport = TransportConfig::new(&url)
+        .expect("valid URL")
+        .serializer(serializer);
+    let realm = JoinConfig::new(REALM);
+    let callee = join(&rt, &transport, &realm).await;
+    let caller = join(&rt, &transport, &realm).await;
+    assert_eq!(caller.serializer(), serializer);
+    rpc_and_pubsub(rt, callee, caller, tag).await;
+}
+
+/// Every RPC and pub/sub feature between two anonymous sessions, however they were
+/// joined (their serializers may differ). `tag` keeps URIs apart between runs.
+pub async fn rpc_and_pubsub<R: Runtime>(rt: R, callee: Session, caller: Session, tag: String) {
+    assert_eq!(caller.details().authrole.as_deref(), Some(ANONYMOUS_ROLE));
+    let uri = |name: &str| format!("{tag}.{name}");
+
+    // Args and kwargs both ways; the caller disclosed.
+    let _echo = callee
+        .register(uri("echo"), |inv: Invocation| async move {
+            let args: Vec<Value> = inv.args()?;
+            let mut kwargs: BTreeMap<String, Value> = inv.kwargs()?;
+            kwargs.insert("caller".into(), json!(inv.caller().map(|c| c.get())));
+            let reversed: Vec<Value> = args.into_iter().rev().collect();
+            Ok(Yield::new(&reversed, &kwargs)?)
+        })
+        .await
+        .expect("register echo");
+    let result = bounded(
+        &rt,
+        "echo",
+        caller
+            .call(uri("echo"))
+            .args(&(1, "two", [3.5]))
+            .kwargs(&BTreeMap::from([("k", "v")]))
+            .disclose_me(true),
+    )
+    .await
+    .expect("echo result");
+    assert_eq!(
+        result.args::<Value>().expect("args"),
+        json!([[3.5], "two", 1])
+    );
+    let kwargs: BTreeMap<String, Value> = result.kwargs().expect("kwargs");
+    assert_eq!(kwargs.get("k"), Some(&json!("v")));
+    assert_eq!(kwargs.get("caller"), Some(&json!(caller.id().get())));
+
+    // An application error with its URI and arguments.
+    let _fail = callee
+        .register(uri("fail"), |inv: Invocation| async move {
+            let (n,): (i32,) = inv.args()?;
+            Err(
+                WampError::with_message("test.error.refused", format!("no {n}"))
+                    .with_kwargs(&BTreeMap::from([("n", n)])),
+            )
+        })
+        .await
+        .expect("register fail");
+    let err = bounded(&rt, "fail", caller.call(uri("fail")).args(&(7,)))
+        .await
+        .expect_err("fails");
+    let Error::Wamp(wamp) = &err else {
+        panic!("not a WAMP error: {err}")
+    };
+    assert_eq!(wamp.uri(), "test.error.refused");
+    assert_eq!(wamp.message().as_deref(), Some("no 7"));
+    assert_eq!(
+        wamp.kwargs::<BTreeMap<String, i32>>().expect("kwargs")["n"],
+        7
+    );
+    // Arguments the handler cannot decode, and a procedure nobody serves.
+    let err = bounded(&rt, "bad args", caller.call(uri("fail")).args(&("x",)))
+        .await
+        .expect_err("bad args");
+    assert_eq!(err.uri(), Some(&Uri::INVALID_ARGUMENT), "{err}");
+    let err = bounded(&rt, "nothing", caller.call(uri("nothing")))
+        .await
+        .expect_err("no callee");
+    assert_eq!(err.uri(), Some(&Uri::NO_SUCH_PROCEDURE), "{err}");
+
+    // Progressive results, then the final one.
+    let _count = callee
+        .register(uri("count"), |inv: Invocation| async move {
+            let (n,): (u32,) = inv.args()?;
+            for i in 0..n {
+                inv.progress(&(i,), &()).await?;
+            }
+            Ok(Yield::args(&(n,))?)
+        })
+        .await
+        .expect("register count");
+    let parts: Vec<(u32, bool)> = bounded(
+        &rt,
+        "progress",
+        caller
+            .call(uri("count"))
+            .args(&(3,))
+            .progress()
+            .map(|r| {
+                let r = r.expect("a result");
+                (r.first().expect("a number"), r.is_progress())
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(parts, [(0, true), (1, true), (2, true), (3, false)]);
+
+    // Cancel: dropping the call future; the callee sees the interrupt.
+    let (started_tx, mut started) = mpsc::channel(1);
+    let _slow = callee
+        .register(uri("slow"), move |inv: Invocation| {
+            let mut started_tx = started_tx.clone();
+            async move {
+                let _ = started_tx.send(inv.interrupted()).await;
+                futures::future::pending::<()>().await;
+                Ok(Yield::empty())
+            }
+        })
+        .await
+        .expect("register slow");
+    let call = caller.call(uri("slow")).into_future();
+    let interrupted = match bounded(&rt, "slow call starts", select(call, started.next())).await {
+        Either::Left((outcome, _)) => panic!("the slow call ended: {outcome:?}"),
+        Either::Right((interrupted, call)) => {
+            drop(call);
+            interrupted.expect("the handler started")
+        }
+    };
+    bounded(&rt, "the callee sees the interrupt", interrupted).await;
+    // Both sessions are still fine afterwards.
+    bounded(&rt, "echo after cancel", caller.call(uri("echo")))
+        .await
+        .expect("echo after cancel");
+
+    // Pattern registrations: prefix and wildcard see the concrete procedure.
+    let procedure_of =
+        |inv: Invocation| async move { Ok(Yield::args(&(inv.procedure().as_str(),))?) };
+    let _prefix = callee
+        .register_with(
+            uri("pre"),
+            RegisterOptions::new().match_policy(MatchPolicy::Prefix),
+            procedure_of,
+        )
+        .await
+        .expect("register prefix");
+    let _wildcard = callee
+        .register_with(
+            format!("{tag}..wild"),
+            RegisterOptions::new().match_policy(MatchPolicy::Wildcard),
+            procedure_of,
+        )
+        .await
+        .expect("register wildcard");
+    for concrete in [uri("pre.a.b"), uri("x.wild")] {
+        let called: String = bounded(&rt, "pattern call", caller.call(&concrete))
+            .await
+            .expect("pattern call")
+            .first()
+            .expect("a string");
+        assert_eq!(called, concrete);
+    }
+
+    // Pub/sub: exact and pattern subscriptions, acknowledge, exclude_me, publisher.
+    let mut exact = callee.subscribe(uri("news")).await.expect("subscribe");
+    let mut prefix = callee
+        .subscribe_with(
+            uri("news"),
+            SubscribeOptions::new().match_policy(MatchPolicy::Prefix),
+        )
+        .await
+        .expect("subscribe prefix");
+    let mut own = caller.subscribe(uri("news")).await.expect("subscribe own");
+    let publication = bounded(
+        &rt,
+        "publish",
+        caller
+            .publish(uri("news"))
+            .args(&("first",))
+            .kwargs(&BTreeMap::from([("n", 1)]))
+            .disclose_me(true)
+            .acknowledge(true),
+    )
+    .await
+    .expect("published")
+    .expect("acknowledged");
+    let event = bounded(&rt, "event", exact.next())
+        .await
+        .expect("an event")
+        .expect("not lagged");
+    assert_eq!(event.first::<String>().expect("arg"), "first");
+    assert_eq!(
+        event.kwargs::<BTreeMap<String, i32>>().expect("kwargs")["n"],
+        1
+    );
+    assert_eq!(event.publication(), publication);
+    assert_eq!(event.publisher(), Some(caller.id()));
+    let pattern_event = bounded(&rt, "pattern event", prefix.next())
+        .await
+        .expect("an event")
+        .expect("not lagged");
+    assert_eq!(pattern_event.topic().as_str(), uri("news"));
+    // A deeper topic reaches only the prefix subscription, with its concrete topic.
+    bounded(
+        &rt,
+        "publish deeper",
+        caller.publish(uri("news.deep")).acknowledge(true),
+    )
+    .await
+    .expect("published");
+    let deep = bounded(&rt, "deep event", prefix.next())
+        .await
+        .expect("an event")
+        .expect("not lagged");
+    assert_eq!(deep.topic().as_str(), uri("news.deep"));
+    // The publisher is excluded by default, included with exclude_me(false): its own
+    // subscription's first event is the second publication.
+    bounded(
+        &rt,
+        "publish again",
+        caller
+            .publish(uri("news"))
+            .args(&("second",))
+            .exclude_me(false),
+    )
+    .await
+    .expect("queued");
+    let mine = bounded(&rt, "own event", own.next())
+        .await
+        .expect("an event")
+        .expect("not lagged");
+    assert_eq!(mine.first::<String>().expect("arg"), "second");
+
+    assert!(matches!(
+        bounded(&rt, "leave", caller.leave()).await,
+        Ok(CloseReason::Goodbye { local: true, .. })
+    ));
+    assert!(bounded(&rt, "leave", callee.leave()).await.is_ok());
+}
+
+/// Every authentication method, right and wrong, over `url` (a transport that offers
+/// no anonymous access).
+pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
+    let transport = TransportConfig::new(&url).expect("valid URL");
+    let salted = Auth::wampcra(WAMPCRA_SALTED_AUTHID, WAMPCRA_SALTED_SECRET);
+    let cryptosign = Auth::cryptosign_hex(Some(CRYPTOSIGN_AUTHID.into()), CRYPTOSIGN_SEED_HEX)
+        .expect("a valid key");
+    let right = [
+        (Auth::ticket(TICKET_AUTHID, TICKET), TICKET_AUTHID),
+        (
+            Auth::wampcra(WAMPCRA_AUTHID, WAMPCRA_SECRET),
+            WAMPCRA_AUTHID,
+        ),
+        (salted, WAMPCRA_SALTED_AUTHID),
+        (cryptosign, CRYPTOSIGN_AUTHID),
+    ];
+    for (auth, authid) in right {
+        let method = auth.method();
+        let session = join(&rt, &transport, &JoinConfig::new(REALM).auth(auth)).await;
+        let details = session.details();
+        assert_eq!(details.authid.as_deref(), Some(authid), "{method}");
+        assert_eq!(
+            details.authrole.as_deref(),
+            Some(AUTHENTICATED_ROLE),
+            "{method}"
+        );
+        assert_eq!(details.authmethod.as_deref(), Some(method), "{method}");
+        bounded(&rt, "leave", session.leave())
+            .await
+            .expect("leaves");
+    }
+    let other_key = "00".repeat(32);
+    let wrong = [
+        Auth::ticket(TICKET_AUTHID, "not the ticket"),
+        Auth::wampcra(WAMPCRA_AUTHID, "not the secret"),
+        Auth::wampcra(WAMPCRA_SALTED_AUTHID, "not the secret"),
+        Auth::cryptosign_hex(Some(CRYPTOSIGN_AUTHID.into()), &other_key).expect("a valid key"),
+        Auth::ticket("nobody", TICKET),
+    ];
+    for auth in wrong {
+        let method = auth.method();
+        let err = bounded(
+            &rt,
+            "wrong credentials",
+            wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
+        )
+        .await
+        .expect_err("refused");
+        assert!(
+            matches!(&err, ConnectError::Aborted { reason, .. } if reason == &Uri::NOT_AUTHORIZED),
+            "{method}: {err}"
+        );
+        assert!(err.is_auth_rejection(), "{method}: {err}");
+    }
+    let scram_join = JoinConfig::new(REALM).auth(Auth::scram(SCRAM_AUTHID, SCRAM_PASSWORD));
+    let outcome = bounded(
+        &rt,
+        "scram",
+        wamp_async::connect(&rt, &transport, &scram_join),
+    )
+    .await;
+    match (scram, outcome) {
+        // Crossbar.io 26 speaks Autobahn's `scram` prototype, not the spec's
+        // `wamp-scram` this client implements: the router refuses the method.
+        (Scram::Refused, Err(err)) => assert!(err.is_auth_rejection(), "scram: {err}"),
+        (Scram::Accepted, Ok(session)) => {
+            let details = session.details();
+            assert_eq!(details.authid.as_deref(), Some(SCRAM_AUTHID));
+            assert_eq!(details.authmethod.as_deref(), Some("wamp-scram"));
+            assert_eq!(details.authrole.as_deref(), Some(AUTHENTICATED_ROLE));
+            bounded(&rt, "leave", session.leave())
+                .await
+                .expect("leaves");
+            let wrong = JoinConfig::new(REALM).auth(Auth::scram(SCRAM_AUTHID, "not the password"));
+            let err = bounded(
+                &rt,
+                "wrong scram",
+                wamp_async::connect(&rt, &transport, &wrong),
+            )
+            .await
+            .expect_err("refused");
+            assert!(err.is_auth_rejection(), "scram: {err}");
+        }
+        (scram, outcome) => panic!("scram {scram:?}: {outcome:?}"),
+    }
+    // No method at all on an authenticated-only transport.
+    let err = bounded(
+        &rt,
+        "anonymous",
+        wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM)),
+    )
+    .await
+    .expect_err("anonymous refused");
+    assert!(matches!(err, ConnectError::Aborted { .. }), "{err}");
+}
+
+/// TLS (wss, rss) with the router's CA, the Unix socket, and connect failures.
+pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
+    for url in [&router.wss, &router.rss] {
+        let transport = TransportConfig::new(url)
+            .expect("valid URL")
+            .tls_roots_pem(router.ca_pem.as_bytes());
+        let session = join(&rt, &transport, &JoinConfig::new(REALM)).await;
+        let err = bounded(&rt, "call over TLS", session.call("test.tls.nothing"))
+            .await
+            .expect_err("no callee");
+        assert_eq!(err.uri(), Some(&Uri::NO_SUCH_PROCEDURE));
+        // Authentication works over TLS too.
+        let ticket = JoinConfig::new(REALM).auth(Auth::ticket(TICKET_AUTHID, TICKET));
+        let authenticated = join(&rt, &transport, &ticket).await;
+        assert_eq!(
+            authenticated.details().authid.as_deref(),
+            Some(TICKET_AUTHID)
+        );
+        bounded(&rt, "leave", session.leave())
+            .await
+            .expect("leaves");
+        bounded(&rt, "leave", authenticated.leave())
+            .await
+            .expect("leaves");
+        // The system's roots do not know the harness CA.
+        let untrusted = TransportConfig::new(url).expect("valid URL");
+        match bounded(
+            &rt,
+            "untrusted",
+            wamp_async::connect(&rt, &untrusted, &JoinConfig::new(REALM)),
+        )
+        .await
+        {
+            Err(ConnectError::Tls(_)) => {}
+            other => panic!("{url} without the CA: {other:?}"),
+        }
+    }
+
+    for serializer in SerializerKind::ALL {
+        let transport = TransportConfig::new(&router.unix)
+            .expect("valid URL")
+            .serializer(serializer);
+        let session = join(&rt, &transport, &JoinConfig::new(REALM)).await;
+        let _reg = session
+            .register(
+                format!("test.unix.{serializer}"),
+                |inv: Invocation| async move { Ok(Yield::from_payload(inv.payload().clone())) },
+            )
+            .await
+            .expect("register over unix");
+        let back: (String,) = bounded(
+            &rt,
+            "unix call",
+            session
+                .call(format!("test.unix.{serializer}"))
+                .args(&("over unix",)),
+        )
+        .await
+        .expect("unix call")
+        .args()
+        .expect("args");
+        assert_eq!(back.0, "over unix");
+        bounded(&rt, "leave", session.leave())
+            .await
+            .expect("leaves");
+    }
+
+    let ws = TransportConfig::new(&router.ws).expect("valid URL");
+    let err = bounded(
+        &rt,
+        "no such realm",
+        wamp_async::connect(&rt, &ws, &JoinConfig::new("no.such.realm")),
+    )
+    .await
+    .expect_err("no such realm");
+    assert_eq!(err.abort_reason(), Some(&Uri::NO_SUCH_REALM), "{err}");
+    assert!(!err.is_auth_rejection());
+    // The session closes cleanly when the last handle goes: the router sees GOODBYE.
+    let session = join(&rt, &ws, &JoinConfig::new(REALM)).await;
+    let closed = session.closed();
+    drop(session);
+    assert!(matches!(
+        bounded(&rt, "closed on drop", closed).await,
+        CloseReason::Goodbye { local: true, .. }
+    ));
+}
+
+/// Every case, once per runtime.
+pub fn on_both_runtimes<F, Fut, G, GFut>(name: &str, tokio_case: F, async_std_case: G)
+where
+    F: FnOnce(wamp_tokio::TokioRuntime) -> Fut,
+    Fut: Future<Output = ()>,
+    G: FnOnce(wamp_async_std::AsyncStdRuntime) -> GFut,
+    GFut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(tokio_case(rt));
+    let tokio_time = started.elapsed();
+    async_std::task::block_on(async_std_case(wamp_async_std::AsyncStdRuntime));
+    eprintln!(
+        "{name}: tokio {tokio_time:?}, async-std {:?}",
+        started.elapsed() - tokio_time
+    );
+}

@@ -1,0 +1,179 @@
+//! What a router listens on and how its connections are bounded.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wamp_core::SerializerKind;
+
+use super::tls::ServerTls;
+
+/// Where a listener binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BindAddress {
+    /// A TCP address, `"127.0.0.1:8080"`, `"[::1]:0"` or `"localhost:8080"` (port 0:
+    /// the OS picks a free port; see [`RouterHandle::listeners`](super::RouterHandle::listeners)).
+    Tcp(String),
+    /// A Unix domain socket path. A stale socket file there is replaced, and the file
+    /// is removed when the router stops.
+    Unix(PathBuf),
+}
+
+/// The WAMP transport a listener speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListenTransport {
+    /// WebSocket: the subprotocol (`wamp.2.json`, `wamp.2.msgpack`, `wamp.2.cbor`) picks
+    /// the serializer.
+    WebSocket {
+        /// The one path the upgrade request must ask for (`"/ws"`); other paths get
+        /// HTTP 404. `None` accepts any path.
+        path: Option<String>,
+    },
+    /// RawSocket: the 4-octet handshake picks the serializer.
+    RawSocket,
+}
+
+/// One listener: an address, a transport, optional TLS, and limits.
+///
+/// ```
+/// use wamp_async::{ListenerConfig, SerializerKind};
+///
+/// let ws = ListenerConfig::websocket("127.0.0.1:8080", "/ws");
+/// let rs = ListenerConfig::rawsocket("127.0.0.1:8081").serializers([SerializerKind::MsgPack]);
+/// # #[cfg(unix)]
+/// let unix = ListenerConfig::unix("/tmp/wamp.sock");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ListenerConfig {
+    /// Where to bind.
+    pub bind: BindAddress,
+    /// What to speak.
+    pub transport: ListenTransport,
+    /// TLS (`wss`, `rss`), if set.
+    pub tls: Option<ServerTls>,
+    /// The serializers accepted. Default: all three.
+    pub serializers: Vec<SerializerKind>,
+    /// The largest message accepted from a client, in bytes. Default: 16 MiB (the
+    /// RawSocket maximum). RawSocket announces the next power of two at least this big.
+    pub max_message_size: usize,
+    /// WebSocket auto-ping: after this much silence from a client, ping it, and drop it
+    /// if nothing arrives within the timeout. Default: off.
+    pub auto_ping: Option<(Duration, Duration)>,
+}
+
+impl ListenerConfig {
+    /// A listener for `transport` on `bind` with defaults.
+    pub fn new(bind: BindAddress, transport: ListenTransport) -> ListenerConfig {
+        ListenerConfig {
+            bind,
+            transport,
+            tls: None,
+            serializers: SerializerKind::ALL.to_vec(),
+            max_message_size: 16 << 20,
+            auto_ping: None,
+        }
+    }
+
+    /// WebSocket on a TCP address, at `path` (`"/ws"`).
+    pub fn websocket(addr: impl Into<String>, path: impl Into<String>) -> ListenerConfig {
+        ListenerConfig::new(
+            BindAddress::Tcp(addr.into()),
+            ListenTransport::WebSocket {
+                path: Some(path.into()),
+            },
+        )
+    }
+
+    /// RawSocket on a TCP address.
+    pub fn rawsocket(addr: impl Into<String>) -> ListenerConfig {
+        ListenerConfig::new(BindAddress::Tcp(addr.into()), ListenTransport::RawSocket)
+    }
+
+    /// RawSocket on a Unix domain socket (what clients reach with `unix:///path`).
+    pub fn unix(path: impl Into<PathBuf>) -> ListenerConfig {
+        ListenerConfig::new(BindAddress::Unix(path.into()), ListenTransport::RawSocket)
+    }
+
+    /// WebSocket on a Unix domain socket, at `ws_path` (for a reverse proxy in front).
+    pub fn unix_websocket(path: impl Into<PathBuf>, ws_path: impl Into<String>) -> ListenerConfig {
+        ListenerConfig::new(
+            BindAddress::Unix(path.into()),
+            ListenTransport::WebSocket {
+                path: Some(ws_path.into()),
+            },
+        )
+    }
+
+    /// Serves TLS with this identity.
+    #[must_use]
+    pub fn tls(mut self, tls: ServerTls) -> ListenerConfig {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Accepts only these serializers.
+    #[must_use]
+    pub fn serializers(mut self, serializers: impl IntoIterator<Item = SerializerKind>) -> Self {
+        self.serializers = serializers.into_iter().collect();
+        self
+    }
+
+    /// Sets [`max_message_size`](ListenerConfig::max_message_size).
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> ListenerConfig {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`auto_ping`](ListenerConfig::auto_ping) (WebSocket only).
+    #[must_use]
+    pub fn auto_ping(mut self, interval: Duration, timeout: Duration) -> ListenerConfig {
+        self.auto_ping = Some((interval, timeout));
+        self
+    }
+}
+
+/// How the router's tasks and queues are bounded.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// The most connections served at once (in-process ones included). Beyond it a
+    /// RawSocket client gets handshake error 4 (maximum connection count reached) and a
+    /// WebSocket client HTTP 503; beyond twice as many (and at least 64 more),
+    /// connections are dropped at once.
+    /// Default: 10,000.
+    pub max_connections: usize,
+    /// How long TLS plus the WebSocket or RawSocket handshake may take. Default: 10 s.
+    /// (The WAMP handshake, HELLO to WELCOME, has its own limit in the router's
+    /// [`Limits`](wamp_core::router::Limits).)
+    pub handshake_timeout: Duration,
+    /// Messages waiting for one connection's writer between the router task and the
+    /// connection's task. When it is full the router holds the connection's messages in
+    /// its own queue (bounded by `Limits::max_transmit_queue`, after which the session is
+    /// closed as a slow consumer). Default: 64.
+    pub outbound_buffer: usize,
+    /// Messages from all connections waiting for the router task. When it is full,
+    /// connections stop reading from their sockets until it drains. Default: 1024.
+    pub inbound_buffer: usize,
+    /// How long a connection the router has closed may take to receive what was queued
+    /// for it and finish the closing handshake. Default: 5 s.
+    pub close_timeout: Duration,
+    /// The serializer of in-process sessions
+    /// ([`connect_local`](super::RouterHandle::connect_local)). Default: MessagePack.
+    pub local_serializer: SerializerKind,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            outbound_buffer: 64,
+            inbound_buffer: 1024,
+            close_timeout: Duration::from_secs(5),
+            local_serializer: SerializerKind::MsgPack,
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! One task per connection: it owns the byte stream and the server-side framer
+//! (WebSocket or RawSocket) by value, passes received WAMP messages to the router task
+//! and writes what the router task sends back.
+//!
+//! Both directions are bounded: received messages go into the router task's bounded
+//! channel (when it is full, the task stops reading the socket), and outgoing ones come
+//! from this connection's bounded channel, taken only while less than
+//! [`OUT_HIGH_WATER`] bytes wait to be written. When the router closes the connection,
+//! its sender is dropped after the last message: the task writes what is left, closes
+//! the transport (the WebSocket closing handshake) and reports that it is gone, within
+//! `close_timeout` of the router's decision even if the peer stopped reading.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, BoxFuture, Either};
+use futures::io::{AsyncRead, AsyncWrite};
+use futures::{FutureExt, StreamExt};
+use tracing::Instrument;
+use wamp_core::auth::ChannelBinding;
+use wamp_core::value::Map;
+use wamp_core::SerializerKind;
+
+use super::config::{ListenTransport, ServerOptions};
+use super::http::{RequestGate, Verdict};
+use super::hub::{Admission, Opened, ServerCtx, ToRouter};
+use super::listener::ListenerSpec;
+use crate::framer::{Framer, FramerEvent, SendError};
+use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
+
+/// Above this many bytes waiting to be written, no more messages are taken from the
+/// router task (they wait in the bounded channel, then in the router).
+const OUT_HIGH_WATER: usize = 256 * 1024;
+/// The read buffer.
+const READ_CHUNK: usize = 16 * 1024;
+/// Turns of the task before it yields to other tasks.
+const BUDGET: usize = 64;
+/// Outgoing messages taken in one turn.
+const BATCH: usize = 64;
+/// How long closing the byte stream (a TLS close_notify) may take at the end.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Starts the task for an accepted stream.
+pub(crate) fn spawn<R: Runtime>(
+    ctx: &ServerCtx<R>,
+    spec: Arc<ListenerSpec>,
+    stream: BoxStream,
+    peer: SocketAddress,
+) {
+    let (guard, full) = match ctx.admit() {
+        Admission::Serve(guard) => (guard, false),
+        Admission::Refuse(guard) => (guard, true),
+        Admission::Drop => {
+            tracing::warn!(
+                %peer,
+                max = ctx.options.max_connections,
+                "far over the connection limit: dropping a connection"
+            );
+            return;
+        }
+    };
+    let key = ctx.next_key();
+    let span = tracing::debug_span!("wamp.connection", listener = %spec.label, %peer, key);
+    let task = run(ctx.clone(), spec, stream, peer, key, full);
+    ctx.rt.spawn(
+        async move {
+            task.await;
+            // The connection counts until its task is over.
+            drop(guard);
+        }
+        .instrument(span)
+        .boxed(),
+    );
+}
+
+async fn run<R: Runtime>(
+    ctx: ServerCtx<R>,
+    spec: Arc<ListenerSpec>,
+    stream: BoxStream,
+    peer: SocketAddress,
+    key: u64,
+    full: bool,
+) {
+    let deadline = ctx.rt.now() + ctx.options.handshake_timeout;
+    let (stream, binding) = match &spec.tls {
+        None => (stream, None),
+        Some(tls) => {
+            let handshake = std::pin::pin!(with_deadline(&ctx.rt, deadline, tls.accept(stream)));
+            match select(handshake, ctx.stopped()).await {
+                Either::Left((Some(Ok(accepted)), _)) => accepted,
+                Either::Left((Some(Err(error)), _)) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    return;
+                }
+                Either::Left((None, _)) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+                Either::Right(_) => return,
+            }
+        }
+    };
+    if full {
+        tracing::warn!(
+            max = ctx.options.max_connections,
+            "at the connection limit: refusing a connection"
+        );
+    }
+    let framer = match spec.framer(ctx.rt.now(), full) {
+        Ok(framer) => framer,
+        Err(error) => {
+            // Checked when the listener was made, so this does not happen.
+            tracing::error!(%error, "cannot make the framer");
+            return;
+        }
+    };
+    let gate = match &spec.transport {
+        ListenTransport::WebSocket { path } => Some(RequestGate::new(path.clone(), full)),
+        ListenTransport::RawSocket => None,
+    };
+    Conn {
+        rt: ctx.rt.clone(),
+        options: ctx.options.clone(),
+        stop: Some(Box::pin(ctx.stopped())),
+        to_router: ctx.to_router.clone(),
+        spec,
+        key,
+        peer,
+        binding,
+        io: stream,
+        framer,
+        gate,
+        pending: VecDeque::new(),
+        outbound: None,
+        close: None,
+        opened: false,
+        reported: false,
+        handshake_deadline: Some(deadline),
+        linger_deadline: None,
+        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        eof: false,
+        out: VecDeque::new(),
+        out_bytes: 0,
+        needs_flush: false,
+        phase: Phase::Running,
+        sleep: None,
+    }
+    .await;
+}
+
+/// How the task ends.
+enum Phase {
+    Running,
+    /// The transport is over: write what is left, then close the stream.
+    Flushing {
+        deadline: Instant,
+    },
+    /// Tell the router task (after the messages still waiting for it).
+    Reporting,
+    Done,
+}
+
+struct Conn<R: Runtime> {
+    rt: R,
+    options: Arc<ServerOptions>,
+    /// Until open: the router stopping ends the connection.
+    stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    to_router: mpsc::Sender<ToRouter>,
+    spec: Arc<ListenerSpec>,
+    key: u64,
+    peer: SocketAddress,
+    binding: Option<ChannelBinding>,
+
+    io: BoxStream,
+    framer: Framer,
+    /// A WebSocket's request head, held until its path is checked.
+    gate: Option<RequestGate>,
+    /// Inputs for the router task waiting for room in its channel.
+    pending: VecDeque<ToRouter>,
+    /// The router task's messages for this connection, once open.
+    outbound: Option<mpsc::Receiver<Bytes>>,
+    /// Fires when the router closes the connection.
+    close: Option<oneshot::Receiver<()>>,
+    opened: bool,
+    reported: bool,
+
+    handshake_deadline: Option<Instant>,
+    /// Set when the router closed the connection: by then it must be gone.
+    linger_deadline: Option<Instant>,
+    read_buf: Box<[u8]>,
+    eof: bool,
+    out: VecDeque<Bytes>,
+    out_bytes: usize,
+    needs_flush: bool,
+    phase: Phase,
+    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
+}
+
+impl<R: Runtime> Conn<R> {
+    /// One turn: returns whether anything happened.
+    fn turn(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = self.rt.now();
+        let mut progress = false;
+        if let Phase::Running = self.phase {
+            if let Some(stop) = &mut self.stop {
+                if stop.poll_unpin(cx).is_ready() {
+                    tracing::debug!(
+                        "the router is stopping; dropping a connection in its handshake"
+                    );
+                    self.phase = Phase::Done;
+                    return true;
+                }
+            }
+            if let Some(close) = &mut self.close {
+                if close.poll_unpin(cx).is_ready() {
+                    self.close = None;
+                    self.linger_deadline = Some(now + self.options.close_timeout);
+                    progress = true;
+                }
+            }
+            progress |= self.poll_to_router(cx);
+            // Backpressure: nothing more is read while the router task has no room.
+            if self.pending.is_empty() {
+                progress |= self.poll_read(cx, now);
+            }
+            if self.out_bytes < OUT_HIGH_WATER {
+                progress |= self.poll_outbound(cx, now);
+            }
+            self.pump(now);
+        }
+        if let Phase::Running | Phase::Flushing { .. } = self.phase {
+            progress |= self.poll_write(cx, now);
+        }
+        progress |= self.poll_timer(cx);
+        if let Phase::Reporting = self.phase {
+            progress |= self.poll_report(cx);
+        }
+        progress
+    }
+
+    // ---- input -------------------------------------------------------------------
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        if self.eof || self.framer.is_done() {
+            return false;
+        }
+        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            Poll::Pending => false,
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                if self.gate.is_some() {
+                    // Gone before its request was complete.
+                    self.phase = Phase::Reporting;
+                } else {
+                    self.framer.handle_eof(now, None);
+                }
+                true
+            }
+            Poll::Ready(Ok(n)) => {
+                let n = n.min(self.read_buf.len());
+                match &mut self.gate {
+                    None => self.framer.handle_input(now, &self.read_buf[..n]),
+                    Some(gate) => match gate.input(&self.read_buf[..n]) {
+                        Verdict::NeedMore => {}
+                        Verdict::Pass(head) => {
+                            self.gate = None;
+                            self.framer.handle_input(now, &head);
+                        }
+                        Verdict::Refuse { response, why } => {
+                            tracing::debug!(%why, "refused the upgrade request");
+                            self.gate = None;
+                            self.out_bytes += response.len();
+                            self.out.push_back(response);
+                            self.phase = Phase::Flushing {
+                                deadline: now + LINGER,
+                            };
+                        }
+                    },
+                }
+                true
+            }
+            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => true,
+            Poll::Ready(Err(e)) => {
+                self.eof = true;
+                self.framer.handle_eof(now, Some(e.to_string()));
+                true
+            }
+        }
+    }
+
+    /// Takes the router task's messages for this connection.
+    fn poll_outbound(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        for _ in 0..BATCH {
+            let Some(outbound) = &mut self.outbound else {
+                break;
+            };
+            match outbound.poll_next_unpin(cx) {
+                Poll::Ready(Some(message)) => {
+                    progress = true;
+                    self.send(now, message);
+                    self.collect_output();
+                    if self.out_bytes >= OUT_HIGH_WATER {
+                        break;
+                    }
+                }
+                Poll::Ready(None) => {
+                    // The router is done with the connection and everything it sent is
+                    // taken: close the transport.
+                    progress = true;
+                    self.outbound = None;
+                    self.framer.close(now);
+                }
+                Poll::Pending => break,
+            }
+        }
+        progress
+    }
+
+    fn send(&mut self, now: Instant, message: Bytes) {
+        match self.framer.send_message(message) {
+            Ok(()) => {}
+            Err(SendError::TooLarge { size, max }) => {
+                // The router cannot know a RawSocket client's limit; a message the client
+                // refuses to take cannot be skipped silently either.
+                tracing::warn!(
+                    size,
+                    max,
+                    "a message exceeds the client's announced limit; closing the connection"
+                );
+                self.framer.close(now);
+            }
+            Err(SendError::Failed(why)) => {
+                tracing::debug!(%why, "the transport refused a message");
+            }
+        }
+    }
+
+    /// Sends what waits for the router task, as far as its channel has room.
+    fn poll_to_router(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while !self.pending.is_empty() {
+            match self.to_router.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Some(input) = self.pending.pop_front() {
+                        // Room was just reserved, so this succeeds.
+                        let _ = self.to_router.start_send(input);
+                    }
+                    progress = true;
+                }
+                Poll::Ready(Err(_)) => {
+                    // The router task is gone: nobody is left to serve this connection.
+                    self.pending.clear();
+                    self.phase = Phase::Done;
+                    return true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        progress
+    }
+
+    // ---- the framer --------------------------------------------------------------
+
+    /// Moves the framer's output where it goes.
+    fn pump(&mut self, now: Instant) {
+        while let Some(event) = self.framer.poll_event() {
+            match event {
+                FramerEvent::Open(serializer) => self.on_open(serializer),
+                FramerEvent::Closed(error) => match error {
+                    Some(error) => tracing::debug!(%error, "transport closed"),
+                    None => tracing::debug!("transport closed"),
+                },
+            }
+        }
+        while let Some(bytes) = self.framer.poll_message() {
+            if self.opened {
+                self.pending.push_back(ToRouter::Frame {
+                    key: self.key,
+                    bytes,
+                });
+            }
+        }
+        self.collect_output();
+        if self.framer.is_done() {
+            if let Phase::Running = self.phase {
+                self.phase = Phase::Flushing {
+                    deadline: now + LINGER,
+                };
+            }
+        }
+    }
+
+    fn collect_output(&mut self) {
+        while let Some(bytes) = self.framer.poll_transmit() {
+            self.out_bytes += bytes.len();
+            self.out.push_back(bytes);
+        }
+    }
+
+    fn on_open(&mut self, serializer: SerializerKind) {
+        self.opened = true;
+        self.handshake_deadline = None;
+        self.stop = None;
+        let (outbound_tx, outbound) = mpsc::channel(self.options.outbound_buffer);
+        let (close_tx, close) = oneshot::channel();
+        self.outbound = Some(outbound);
+        self.close = Some(close);
+        tracing::debug!(%serializer, "transport open");
+        self.pending.push_back(ToRouter::Open(Box::new(Opened {
+            key: self.key,
+            serializer,
+            peer: self.peer.clone(),
+            details: self.transport_details(serializer),
+            binding: self.binding.take(),
+            outbound: outbound_tx,
+            close: close_tx,
+        })));
+    }
+
+    /// What the session meta API reports about the transport (Crossbar's keys).
+    fn transport_details(&self, serializer: SerializerKind) -> Map {
+        let mut details = Map::new();
+        details.insert("channel_type".into(), self.spec.channel_type.into());
+        details.insert("channel_framing".into(), self.spec.framing().into());
+        details.insert("channel_serializer".into(), serializer.name().into());
+        details.insert("peer".into(), self.peer.to_string().into());
+        details.insert("is_server".into(), true.into());
+        details.insert("is_secure".into(), self.spec.tls.is_some().into());
+        if let ListenTransport::WebSocket { .. } = self.spec.transport {
+            details.insert("websocket_protocol".into(), serializer.subprotocol().into());
+        }
+        details
+    }
+
+    // ---- output ------------------------------------------------------------------
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        while let Some(front) = self.out.front_mut() {
+            match Pin::new(&mut self.io).poll_write(cx, front) {
+                Poll::Pending => return progress,
+                Poll::Ready(Ok(0)) => {
+                    self.write_failed(now, "the stream accepts no more bytes".into());
+                    return true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    let n = n.min(front.len());
+                    front.advance(n);
+                    self.out_bytes -= n;
+                    if front.is_empty() {
+                        self.out.pop_front();
+                    }
+                    self.needs_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => {
+                    self.write_failed(now, e.to_string());
+                    return true;
+                }
+            }
+        }
+        if self.needs_flush {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Pending => return progress,
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(e)) => {
+                    self.write_failed(now, e.to_string());
+                    return true;
+                }
+            }
+        }
+        if let Phase::Flushing { .. } = self.phase {
+            if Pin::new(&mut self.io).poll_close(cx).is_ready() {
+                self.phase = Phase::Reporting;
+                return true;
+            }
+        }
+        progress
+    }
+
+    fn write_failed(&mut self, now: Instant, why: String) {
+        self.out.clear();
+        self.out_bytes = 0;
+        self.needs_flush = false;
+        if let Phase::Running = self.phase {
+            self.eof = true;
+            self.framer.handle_eof(now, Some(why));
+            self.pump(now);
+        } else {
+            self.phase = Phase::Reporting;
+        }
+    }
+
+    // ---- time --------------------------------------------------------------------
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let flushing = match self.phase {
+            Phase::Flushing { deadline } => Some(deadline),
+            _ => None,
+        };
+        let framer = match self.phase {
+            Phase::Running => self.framer.poll_timeout(),
+            _ => None,
+        };
+        [
+            framer,
+            self.handshake_deadline,
+            self.linger_deadline,
+            flushing,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Phase::Reporting | Phase::Done = self.phase {
+            self.sleep = None;
+            return false;
+        }
+        let Some(deadline) = self.next_deadline() else {
+            self.sleep = None;
+            return false;
+        };
+        // A timer that fires no later than the deadline is kept (auto-ping's deadline
+        // moves with every message).
+        if self.sleep.as_ref().is_none_or(|(at, _)| *at > deadline) {
+            self.sleep = Some((deadline, self.rt.sleep_until(deadline)));
+        }
+        let Some((at, sleep)) = &mut self.sleep else {
+            return false;
+        };
+        if sleep.poll_unpin(cx).is_pending() {
+            return false;
+        }
+        let now = self.rt.now().max(*at);
+        self.sleep = None;
+        self.on_deadline(now);
+        true
+    }
+
+    fn on_deadline(&mut self, now: Instant) {
+        if self.handshake_deadline.is_some_and(|d| d <= now) {
+            tracing::debug!(after = ?self.options.handshake_timeout, "transport handshake timed out");
+            self.phase = Phase::Reporting;
+            return;
+        }
+        if self.linger_deadline.is_some_and(|d| d <= now) {
+            tracing::debug!(
+                after = ?self.options.close_timeout,
+                "the peer did not take its last messages in time; dropping the connection"
+            );
+            self.phase = Phase::Reporting;
+            return;
+        }
+        match self.phase {
+            Phase::Flushing { deadline } if deadline <= now => self.phase = Phase::Reporting,
+            Phase::Running => {
+                self.framer.handle_timeout(now);
+                self.pump(now);
+            }
+            _ => {}
+        }
+    }
+
+    // ---- the end -----------------------------------------------------------------
+
+    /// Tells the router task the transport is gone, after everything received before.
+    fn poll_report(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.opened && !self.reported {
+            self.reported = true;
+            self.pending.push_back(ToRouter::Closed { key: self.key });
+        }
+        let progress = self.poll_to_router(cx);
+        if self.pending.is_empty() {
+            self.phase = Phase::Done;
+            return true;
+        }
+        progress
+    }
+}
+
+// The task never relies on its own address.
+impl<R: Runtime> Unpin for Conn<R> {}
+
+impl<R: Runtime> Future for Conn<R> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        for _ in 0..BUDGET {
+            let progress = this.turn(cx);
+            if let Phase::Done = this.phase {
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,559 @@
+//! The router task: the one task that owns the sans-IO [`Router`] by value.
+//!
+//! Connection tasks send it what they receive over one bounded channel (a full channel
+//! makes them stop reading their sockets). It hands each connection's messages to that
+//! connection's bounded outbound channel. When an outbound channel is full, the
+//! connection is paused in the router (its messages wait in the router's own bounded
+//! queue, and a connection whose queue overflows loses its session as a slow consumer)
+//! and resumed when its writer has room again; other connections are never held up.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{BoxFuture, Shared};
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use wamp_core::auth::ChannelBinding;
+use wamp_core::router::{ConnectionId, LeaveReason, Router, RouterEvent};
+use wamp_core::value::Map;
+use wamp_core::{SerializerKind, SessionId, Uri};
+
+use super::listener::ListenerSpec;
+use super::{local, RouterStats, ServerOptions};
+use crate::error::ConnectError;
+use crate::join::JoinConfig;
+use crate::runtime::{Runtime, SocketAddress};
+use crate::session::Session;
+
+/// Turns of the task before it yields to other tasks.
+const BUDGET: usize = 64;
+/// Inputs taken in one turn.
+const BATCH: usize = 64;
+
+/// What the router task receives: from connection tasks, listeners and handles.
+pub(crate) enum ToRouter {
+    /// A connection's transport handshake completed.
+    Open(Box<Opened>),
+    /// A WAMP message received on a connection.
+    Frame { key: u64, bytes: Bytes },
+    /// A connection's transport is gone (its task is ending).
+    Closed { key: u64 },
+    /// A listener stopped accepting.
+    ListenerClosed,
+    /// A handle wants an in-process session.
+    ConnectLocal {
+        join: JoinConfig,
+        reply: oneshot::Sender<Result<Session, ConnectError>>,
+    },
+    /// A handle wants the numbers.
+    Stats { reply: oneshot::Sender<RouterStats> },
+    /// A handle asked the router to stop.
+    Shutdown,
+}
+
+/// A connection that completed its transport handshake.
+pub(crate) struct Opened {
+    /// The connection task's own name for it (it does not know the router's yet).
+    pub(crate) key: u64,
+    pub(crate) serializer: SerializerKind,
+    pub(crate) peer: SocketAddress,
+    /// For the session meta API.
+    pub(crate) details: Map,
+    pub(crate) binding: Option<ChannelBinding>,
+    /// Where the router task puts the connection's messages; dropping it (after the last
+    /// message) tells the task to close the transport.
+    pub(crate) outbound: mpsc::Sender<Bytes>,
+    /// Fired when the router closes the connection: from then on its task gives the
+    /// peer `close_timeout` to take what is left.
+    pub(crate) close: oneshot::Sender<()>,
+}
+
+/// What the accept loops, connection tasks and the router task share.
+pub(crate) struct ServerCtx<R> {
+    pub(crate) rt: R,
+    pub(crate) to_router: mpsc::Sender<ToRouter>,
+    /// Resolves when the router stops: listeners stop accepting, connections still in
+    /// their transport handshake give up.
+    stop: Shared<oneshot::Receiver<()>>,
+    next_key: Arc<AtomicU64>,
+    active: Arc<AtomicUsize>,
+    pub(crate) options: Arc<ServerOptions>,
+    pub(crate) local_spec: Arc<ListenerSpec>,
+}
+
+impl<R: Clone> Clone for ServerCtx<R> {
+    fn clone(&self) -> Self {
+        ServerCtx {
+            rt: self.rt.clone(),
+            to_router: self.to_router.clone(),
+            stop: self.stop.clone(),
+            next_key: self.next_key.clone(),
+            active: self.active.clone(),
+            options: self.options.clone(),
+            local_spec: self.local_spec.clone(),
+        }
+    }
+}
+
+impl<R> ServerCtx<R> {
+    /// Resolves when the router stops.
+    pub(crate) fn stopped(&self) -> impl Future<Output = ()> + Unpin + Send + 'static {
+        self.stop.clone().map(|_| ())
+    }
+
+    pub(crate) fn next_key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a new connection, and says whether it may be served.
+    pub(crate) fn admit(&self) -> Admission {
+        let before = self.active.fetch_add(1, Ordering::Relaxed);
+        let guard = ActiveGuard(self.active.clone());
+        let max = self.options.max_connections;
+        if before < max {
+            Admission::Serve(guard)
+        } else if before < max.saturating_add(max.max(64)) {
+            Admission::Refuse(guard)
+        } else {
+            Admission::Drop
+        }
+    }
+}
+
+/// What happens to a new connection.
+pub(crate) enum Admission {
+    /// Served; it counts until the guard is dropped.
+    Serve(ActiveGuard),
+    /// Over the limit: told so (RawSocket error 4, HTTP 503), which costs a task until
+    /// its handshake ends, so it counts too.
+    Refuse(ActiveGuard),
+    /// Far over the limit (a flood): dropped at once, without a word.
+    Drop,
+}
+
+/// Holds one place in the connection count until dropped.
+pub(crate) struct ActiveGuard(Arc<AtomicUsize>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The ends of the channels between the handles and the router task.
+pub(crate) struct HubChannels {
+    pub(crate) inbound: mpsc::Receiver<ToRouter>,
+    /// Canceled when the last handle is dropped.
+    pub(crate) handles: oneshot::Receiver<()>,
+    /// Dropped when the router task ends.
+    pub(crate) done: oneshot::Sender<()>,
+    /// Dropped to stop the listeners.
+    pub(crate) stop: oneshot::Sender<()>,
+}
+
+/// Makes the context and the stop signal.
+pub(crate) fn context<R: Runtime>(
+    rt: R,
+    options: ServerOptions,
+) -> (ServerCtx<R>, mpsc::Receiver<ToRouter>, oneshot::Sender<()>) {
+    let (to_router, inbound) = mpsc::channel(options.inbound_buffer.max(1));
+    let (stop_tx, stop) = oneshot::channel();
+    let ctx = ServerCtx {
+        rt,
+        to_router,
+        stop: stop.shared(),
+        next_key: Arc::new(AtomicU64::new(1)),
+        active: Arc::new(AtomicUsize::new(0)),
+        options: Arc::new(options),
+        local_spec: Arc::new(ListenerSpec::in_process()),
+    };
+    (ctx, inbound, stop_tx)
+}
+
+/// A connection as the router task sees it.
+struct Slot {
+    peer: SocketAddress,
+    writer: Writer,
+    /// Messages taken from the router while the writer had no room (at most the one
+    /// that found it full: the connection is paused from then on).
+    stash: VecDeque<Bytes>,
+    close: Option<oneshot::Sender<()>>,
+    /// The router closed it: drop the writer once everything queued is handed over.
+    closing: bool,
+}
+
+enum Writer {
+    /// Has room, or has not said otherwise yet.
+    Ready(mpsc::Sender<Bytes>),
+    /// Full: the sender waits in [`Hub::writers`] for room.
+    Waiting,
+    /// The connection's task no longer reads, or the router is done with it.
+    Gone,
+}
+
+type WriterReady = BoxFuture<'static, (ConnectionId, Option<mpsc::Sender<Bytes>>)>;
+
+pub(crate) struct Hub<R: Runtime> {
+    ctx: ServerCtx<R>,
+    router: Router,
+    inbound: mpsc::Receiver<ToRouter>,
+    conns: HashMap<ConnectionId, Slot>,
+    keys: HashMap<u64, ConnectionId>,
+    /// Senders of full outbound channels, each resolving when it has room (or its
+    /// receiver is gone).
+    writers: FuturesUnordered<WriterReady>,
+    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
+    handles: Option<oneshot::Receiver<()>>,
+    done: Option<oneshot::Sender<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    listeners: usize,
+    shutting_down: bool,
+}
+
+impl<R: Runtime> Hub<R> {
+    pub(crate) fn new(
+        ctx: ServerCtx<R>,
+        router: Router,
+        channels: HubChannels,
+        listeners: usize,
+    ) -> Self {
+        Hub {
+            ctx,
+            router,
+            inbound: channels.inbound,
+            conns: HashMap::new(),
+            keys: HashMap::new(),
+            writers: FuturesUnordered::new(),
+            sleep: None,
+            handles: Some(channels.handles),
+            done: Some(channels.done),
+            stop: Some(channels.stop),
+            listeners,
+            shutting_down: false,
+        }
+    }
+
+    /// One turn: returns whether anything happened.
+    fn turn(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        if let Some(handles) = &mut self.handles {
+            if handles.poll_unpin(cx).is_ready() {
+                self.handles = None;
+                tracing::info!("every router handle was dropped; shutting down");
+                let now = self.ctx.rt.now();
+                self.begin_shutdown(now);
+                progress = true;
+            }
+        }
+        while let Poll::Ready(Some((conn, sender))) = self.writers.poll_next_unpin(cx) {
+            self.on_writer_ready(conn, sender);
+            progress = true;
+        }
+        for _ in 0..BATCH {
+            // The task holds a sender itself (in `ctx`), so the channel never ends.
+            let Poll::Ready(Some(input)) = self.inbound.poll_next_unpin(cx) else {
+                break;
+            };
+            let now = self.ctx.rt.now();
+            self.on_input(now, input);
+            progress = true;
+        }
+        progress |= self.poll_timer(cx);
+        progress
+    }
+
+    fn is_finished(&self) -> bool {
+        self.shutting_down && self.router.connection_count() == 0 && self.listeners == 0
+    }
+
+    // ---- input -------------------------------------------------------------------
+
+    fn on_input(&mut self, now: Instant, input: ToRouter) {
+        match input {
+            ToRouter::Open(opened) => self.on_open(now, *opened),
+            ToRouter::Frame { key, bytes } => {
+                if let Some(&conn) = self.keys.get(&key) {
+                    self.router.handle_bytes(now, conn, bytes);
+                }
+            }
+            ToRouter::Closed { key } => {
+                if let Some(conn) = self.keys.remove(&key) {
+                    self.router.handle_transport_closed(now, conn);
+                    // Its session's `Left` is logged with the peer while the slot is
+                    // still there.
+                    self.drain();
+                    if let Some(slot) = self.conns.remove(&conn) {
+                        tracing::debug!(peer = %slot.peer, %conn, "connection closed");
+                    }
+                }
+            }
+            ToRouter::ListenerClosed => self.listeners = self.listeners.saturating_sub(1),
+            ToRouter::ConnectLocal { join, reply } => {
+                if self.shutting_down {
+                    let _ = reply.send(Err(ConnectError::Aborted {
+                        reason: Uri::CLOSE_SYSTEM_SHUTDOWN,
+                        message: Some("the router is shutting down".into()),
+                    }));
+                } else {
+                    local::connect(&self.ctx, join, reply);
+                }
+            }
+            ToRouter::Stats { reply } => {
+                let _ = reply.send(RouterStats {
+                    connections: self.router.connection_count(),
+                    sessions: self.router.session_count(),
+                });
+            }
+            ToRouter::Shutdown => self.begin_shutdown(now),
+        }
+        self.drain();
+    }
+
+    fn on_open(&mut self, now: Instant, opened: Opened) {
+        let Opened {
+            key,
+            serializer,
+            peer,
+            details,
+            binding,
+            outbound,
+            close,
+        } = opened;
+        let conn = self.router.open(now, serializer);
+        // The connection was just opened, so these cannot fail.
+        let _ = self.router.set_transport_details(conn, details);
+        if let Some(binding) = binding {
+            let _ = self.router.set_channel_binding(conn, binding);
+        }
+        tracing::debug!(%peer, %conn, %serializer, "connection open");
+        self.keys.insert(key, conn);
+        self.conns.insert(
+            conn,
+            Slot {
+                peer,
+                writer: Writer::Ready(outbound),
+                stash: VecDeque::new(),
+                close: Some(close),
+                closing: false,
+            },
+        );
+        if self.shutting_down {
+            // Opened while the router stops: closed at once (no HELLO is taken).
+            self.router.shutdown(now);
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        if self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        tracing::info!(
+            sessions = self.router.session_count(),
+            "shutting down: every session gets GOODBYE wamp.close.system_shutdown"
+        );
+        self.router.shutdown(now);
+        self.drain();
+        // The listeners stop accepting.
+        self.stop = None;
+    }
+
+    // ---- output ------------------------------------------------------------------
+
+    /// Everything the router has to say after an input.
+    fn drain(&mut self) {
+        while let Some((conn, bytes)) = self.router.poll_transmit() {
+            self.deliver(conn, bytes);
+        }
+        while let Some(event) = self.router.poll_event() {
+            self.on_event(event);
+        }
+    }
+
+    fn deliver(&mut self, conn: ConnectionId, bytes: Bytes) {
+        let Some(slot) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match std::mem::replace(&mut slot.writer, Writer::Gone) {
+            Writer::Ready(mut sender) => match sender.try_send(bytes) {
+                Ok(()) => slot.writer = Writer::Ready(sender),
+                Err(e) if e.is_full() => {
+                    slot.stash.push_back(e.into_inner());
+                    slot.writer = Writer::Waiting;
+                    // Its messages wait in the router (bounded) until the writer has
+                    // room; nobody else waits for it.
+                    let _ = self.router.pause_transmit(conn);
+                    self.writers.push(wait_for_room(conn, sender));
+                }
+                // Its task is ending; its `Closed` is on the way.
+                Err(_) => {}
+            },
+            Writer::Waiting => {
+                slot.writer = Writer::Waiting;
+                slot.stash.push_back(bytes);
+            }
+            Writer::Gone => {}
+        }
+    }
+
+    fn on_writer_ready(&mut self, conn: ConnectionId, sender: Option<mpsc::Sender<Bytes>>) {
+        let Some(slot) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(mut sender) = sender else {
+            slot.writer = Writer::Gone;
+            slot.stash.clear();
+            return;
+        };
+        while let Some(bytes) = slot.stash.pop_front() {
+            if let Err(e) = sender.try_send(bytes) {
+                if e.is_full() {
+                    slot.stash.push_front(e.into_inner());
+                    self.writers.push(wait_for_room(conn, sender));
+                } else {
+                    slot.writer = Writer::Gone;
+                    slot.stash.clear();
+                }
+                return;
+            }
+        }
+        slot.writer = Writer::Ready(sender);
+        let _ = self.router.resume_transmit(conn);
+        self.drain();
+        self.release_if_flushed(conn);
+    }
+
+    fn on_event(&mut self, event: RouterEvent) {
+        match event {
+            RouterEvent::Joined {
+                conn,
+                session,
+                realm,
+                authid,
+                authrole,
+                authmethod,
+            } => {
+                let peer = self.peer(conn);
+                tracing::info!(%session, %realm, %authid, %authrole, %authmethod, %peer, "session joined");
+            }
+            RouterEvent::Left {
+                conn,
+                session,
+                realm,
+                reason,
+            } => {
+                let peer = self.peer(conn);
+                match &reason {
+                    LeaveReason::SlowConsumer { .. } => {
+                        tracing::warn!(%session, %realm, %peer, %reason, "session closed")
+                    }
+                    _ => tracing::info!(%session, %realm, %peer, %reason, "session left"),
+                }
+            }
+            RouterEvent::Aborted {
+                conn,
+                session,
+                reason,
+                message,
+            } => {
+                let peer = self.peer(conn);
+                let session = session.map(SessionId::get);
+                tracing::info!(?session, %reason, %message, %peer, "session aborted");
+            }
+            RouterEvent::CloseConnection { conn } => {
+                if let Some(slot) = self.conns.get_mut(&conn) {
+                    slot.closing = true;
+                    if let Some(close) = slot.close.take() {
+                        let _ = close.send(());
+                    }
+                }
+                self.release_if_flushed(conn);
+            }
+            _ => {}
+        }
+    }
+
+    /// A closing connection whose every message is with its task: drop the sender,
+    /// so the task closes the transport once it has written them.
+    fn release_if_flushed(&mut self, conn: ConnectionId) {
+        let queued = self.router.queued(conn);
+        if let Some(slot) = self.conns.get_mut(&conn) {
+            if slot.closing && slot.stash.is_empty() && queued == 0 {
+                if let Writer::Ready(_) = slot.writer {
+                    slot.writer = Writer::Gone;
+                }
+            }
+        }
+    }
+
+    fn peer(&self, conn: ConnectionId) -> String {
+        self.conns
+            .get(&conn)
+            .map_or_else(|| "?".to_owned(), |slot| slot.peer.to_string())
+    }
+
+    // ---- time --------------------------------------------------------------------
+
+    /// Arms the timer for the router's next deadline; when it fires, acts on it.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.router.poll_timeout() else {
+            self.sleep = None;
+            return false;
+        };
+        if self.sleep.as_ref().is_none_or(|(at, _)| *at != deadline) {
+            self.sleep = Some((deadline, self.ctx.rt.sleep_until(deadline)));
+        }
+        let Some((at, sleep)) = &mut self.sleep else {
+            return false;
+        };
+        if sleep.poll_unpin(cx).is_pending() {
+            return false;
+        }
+        // A timer may fire a hair early; the router acts only on deadlines passed.
+        let now = self.ctx.rt.now().max(*at);
+        self.sleep = None;
+        self.router.handle_timeout(now);
+        self.drain();
+        true
+    }
+}
+
+fn wait_for_room(conn: ConnectionId, mut sender: mpsc::Sender<Bytes>) -> WriterReady {
+    Box::pin(async move {
+        let ready = futures::future::poll_fn(|cx| sender.poll_ready(cx)).await;
+        (conn, ready.ok().map(|()| sender))
+    })
+}
+
+// The task never relies on its own address.
+impl<R: Runtime> Unpin for Hub<R> {}
+
+impl<R: Runtime> Future for Hub<R> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        for _ in 0..BUDGET {
+            let progress = this.turn(cx);
+            if this.is_finished() {
+                tracing::info!("the router has stopped");
+                // Wakes everyone waiting in `shutdown()`.
+                this.done = None;
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: let other tasks run, then continue.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

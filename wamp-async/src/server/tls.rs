@@ -1,0 +1,118 @@
+//! TLS for the router's listeners: rustls (ring provider) through `futures-rustls`, so
+//! it works the same on every runtime.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_rustls::pki_types::pem::PemObject;
+use futures_rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use futures_rustls::rustls::{self, ProtocolVersion, ServerConfig};
+use futures_rustls::TlsAcceptor;
+use wamp_core::auth::{ChannelBinding, ChannelBindingKind};
+
+use super::RouterError;
+use crate::runtime::BoxStream;
+
+/// A listener's TLS identity: its certificate chain and private key, as a rustls
+/// server configuration.
+///
+/// ```no_run
+/// use wamp_async::ServerTls;
+/// let tls = ServerTls::from_pem_files("certs/server.pem", "certs/server.key")?;
+/// # Ok::<(), wamp_async::RouterError>(())
+/// ```
+#[derive(Clone)]
+pub struct ServerTls {
+    config: Arc<ServerConfig>,
+}
+
+impl fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTls").finish_non_exhaustive()
+    }
+}
+
+impl ServerTls {
+    /// From PEM text: the certificate chain (the server's certificate first, then the
+    /// intermediates) and its private key (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<ServerTls, RouterError> {
+        let certs = CertificateDer::pem_slice_iter(cert_chain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RouterError::Tls(format!("certificate chain: {e}")))?;
+        if certs.is_empty() {
+            return Err(RouterError::Tls(
+                "certificate chain: no CERTIFICATE in the PEM text".into(),
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key)
+            .map_err(|e| RouterError::Tls(format!("private key: {e}")))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| RouterError::Tls(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| RouterError::Tls(format!("certificate and key: {e}")))?;
+        Ok(ServerTls {
+            config: Arc::new(config),
+        })
+    }
+
+    /// From PEM files: the certificate chain and the private key.
+    pub fn from_pem_files(
+        cert_chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<ServerTls, RouterError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| RouterError::Tls(format!("{}: {e}", path.display())))
+        };
+        ServerTls::from_pem(&read(cert_chain.as_ref())?, &read(key.as_ref())?)
+    }
+
+    /// From a rustls configuration built by the application (client certificates,
+    /// ALPN, a certificate resolver, ...).
+    pub fn from_rustls(config: Arc<ServerConfig>) -> ServerTls {
+        ServerTls { config }
+    }
+
+    /// The TLS handshake on an accepted stream; also the channel binding data
+    /// (`tls-exporter`, RFC 9266) for cryptosign and WAMP-SCRAM clients that bind their
+    /// authentication to this TLS session.
+    pub(crate) async fn accept(
+        &self,
+        stream: BoxStream,
+    ) -> std::io::Result<(BoxStream, Option<ChannelBinding>)> {
+        let tls = TlsAcceptor::from(self.config.clone())
+            .accept(stream)
+            .await?;
+        let (_, session) = tls.get_ref();
+        // RFC 9266 defines `tls-exporter` for TLS 1.3 only.
+        let binding = if session.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
+            session
+                .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", None)
+                .ok()
+                .map(|data| ChannelBinding {
+                    kind: ChannelBindingKind::TlsExporter,
+                    data,
+                })
+        } else {
+            None
+        };
+        Ok((Box::new(tls), binding))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_pem_is_a_tls_error() {
+        let err = ServerTls::from_pem(b"not pem", b"not pem").expect_err("refused");
+        assert!(matches!(err, RouterError::Tls(_)), "{err}");
+        let err = ServerTls::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem")
+            .expect_err("no files");
+        assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");
+    }
+}

@@ -69,6 +69,40 @@ pub enum Command {
     /// Subscribes to a topic and prints each event as one JSON line.
     #[command(after_help = EXIT_CODES)]
     Subscribe(SubscribeArgs),
+    /// Runs a WAMP router (WebSocket and RawSocket listeners) until Ctrl-C.
+    Router(RouterArgs),
+}
+
+/// `wamp router`.
+#[derive(Debug, Clone, Args)]
+pub struct RouterArgs {
+    /// WebSocket listener address ("" for none). Default 127.0.0.1:8080, or the config
+    /// file's `[listen] ws`.
+    #[arg(long, value_name = "ADDR")]
+    pub ws: Option<String>,
+
+    /// The WebSocket path. Default /ws.
+    #[arg(long, value_name = "PATH")]
+    pub ws_path: Option<String>,
+
+    /// RawSocket listener address ("" for none). Default 127.0.0.1:8081, or the config
+    /// file's `[listen] rawsocket`.
+    #[arg(long, value_name = "ADDR")]
+    pub rawsocket: Option<String>,
+
+    /// Also listen for RawSocket on this Unix socket path.
+    #[arg(long, value_name = "PATH")]
+    pub unix: Option<PathBuf>,
+
+    /// An anonymous realm where everyone may do everything (repeatable). Default realm1
+    /// when no config file gives realms.
+    #[arg(long, value_name = "NAME")]
+    pub realm: Vec<String>,
+
+    /// A TOML file with listeners, TLS, realms, roles, principals and limits (see
+    /// `wamp-cli/README.md`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Where to connect and how to join: shared by every client command.

@@ -5,6 +5,7 @@
 //! wamp register  URL PROCEDURE [--count N] [--match exact|prefix|wildcard] [--invoke POLICY]
 //! wamp publish   URL TOPIC [ARG...] [--kwargs JSON] [--acknowledge] [--exclude-me BOOL]
 //! wamp subscribe URL TOPIC [--match exact|prefix|wildcard] [--count N]
+//! wamp router    [--ws ADDR] [--rawsocket ADDR] [--unix PATH] [--realm NAME]... [--config FILE]
 //! ```
 //!
 //! Common flags: `--realm` (default `realm1`), `--serializer json|msgpack|cbor`,
@@ -34,6 +35,7 @@ mod error;
 mod output;
 mod publish;
 mod register;
+mod router;
 mod signal;
 mod subscribe;
 
@@ -75,6 +77,7 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Register(args) => register::run(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::Subscribe(args) => subscribe::run(args).await,
+        Command::Router(args) => router::run(args).await,
     }
 }
 

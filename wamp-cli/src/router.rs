@@ -1,0 +1,196 @@
+//! `wamp router`: the embedded router from the command line.
+//!
+//! Listeners come from the flags (`--ws`, `--rawsocket`, `--unix`), else from the
+//! `[listen]` table of `--config`, else the defaults (WebSocket on 127.0.0.1:8080 at
+//! `/ws`, RawSocket on 127.0.0.1:8081). Realms come from `--config` and `--realm`
+//! (each `--realm` is an anonymous realm where everyone may do everything); with
+//! neither, `realm1` is that realm.
+//!
+//! The config file is TOML:
+//!
+//! ```toml
+//! [listen]
+//! ws = "127.0.0.1:8080"        # "" turns a listener off
+//! ws_path = "/ws"
+//! rawsocket = "127.0.0.1:8081"
+//! unix = "/tmp/wamp.sock"      # RawSocket over a Unix socket
+//! wss = "127.0.0.1:8443"       # TLS listeners need [tls]
+//! rss = "127.0.0.1:8444"
+//!
+//! [tls]
+//! certificate = "server.pem"   # the chain, leaf first
+//! key = "server.key"
+//!
+//! [[realms]]
+//! name = "realm1"
+//! [[realms.roles]]
+//! name = "user"
+//! permissions = [{ uri = "com.example.", match = "prefix", allow = { call = true, subscribe = true } }]
+//! [[realms.auth.ticket]]
+//! authid = "joe"
+//! role = "user"
+//! ticket = "secret!!!"
+//! ```
+//!
+//! The `realms` and `limits` tables are `wamp_core::router::RouterConfig`'s; see its docs
+//! for every key (roles, permissions, anonymous/ticket/wampcra/cryptosign/scram
+//! principals, timeouts and bounds).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tracing::info;
+use wamp_tokio::wamp_core::router::{Limits, RealmConfig, RouterConfig};
+use wamp_tokio::{ListenerConfig, Router, ServerTls};
+
+use crate::cli::RouterArgs;
+use crate::error::CliError;
+use crate::signal::Shutdown;
+
+/// The whole config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    listen: Listen,
+    tls: Option<Tls>,
+    #[serde(default)]
+    realms: Vec<RealmConfig>,
+    #[serde(default)]
+    limits: Option<Limits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Listen {
+    ws: Option<String>,
+    ws_path: Option<String>,
+    rawsocket: Option<String>,
+    unix: Option<PathBuf>,
+    wss: Option<String>,
+    rss: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tls {
+    certificate: PathBuf,
+    key: PathBuf,
+}
+
+fn read_config(path: &Path) -> Result<FileConfig, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// An address flag or config value; empty means "off".
+fn on(addr: Option<String>) -> Option<String> {
+    addr.filter(|a| !a.is_empty())
+}
+
+/// Runs the router until Ctrl-C or SIGTERM.
+pub async fn run(args: RouterArgs) -> Result<(), CliError> {
+    let mut shutdown = Shutdown::listen().map_err(CliError::Signal)?;
+    let file = match &args.config {
+        Some(path) => read_config(path)?,
+        None => FileConfig::default(),
+    };
+    let mut config = RouterConfig::new();
+    config.realms = file.realms;
+    if let Some(limits) = file.limits {
+        config.limits = limits;
+    }
+    let mut realms = args.realm.clone();
+    if realms.is_empty() && config.realms.is_empty() {
+        realms.push("realm1".to_string());
+    }
+    for name in &realms {
+        if config
+            .realms
+            .iter()
+            .any(|r| r.name.as_str() == name.as_str())
+        {
+            return Err(CliError::Usage(format!("realm {name} is configured twice")));
+        }
+        let realm = RealmConfig::anonymous(name)
+            .map_err(|e| CliError::Usage(format!("realm {name:?}: {e}")))?;
+        config.realms.push(realm);
+    }
+
+    let listen = file.listen;
+    let ws = on(args
+        .ws
+        .or(listen.ws)
+        .or_else(|| Some("127.0.0.1:8080".into())));
+    let ws_path = args
+        .ws_path
+        .or(listen.ws_path)
+        .unwrap_or_else(|| "/ws".into());
+    let rawsocket = on(args
+        .rawsocket
+        .or(listen.rawsocket)
+        .or_else(|| Some("127.0.0.1:8081".into())));
+    let unix = args.unix.or(listen.unix);
+    let tls = match &file.tls {
+        Some(tls) => Some(
+            ServerTls::from_pem_files(&tls.certificate, &tls.key)
+                .map_err(|e| CliError::Usage(format!("[tls]: {e}")))?,
+        ),
+        None => None,
+    };
+    let (wss, rss) = (on(listen.wss), on(listen.rss));
+    if tls.is_none() && (wss.is_some() || rss.is_some()) {
+        return Err(CliError::Usage(
+            "wss/rss listeners need a [tls] table with certificate and key".into(),
+        ));
+    }
+
+    let mut builder = Router::builder(config);
+    if let Some(addr) = ws {
+        builder = builder.listen_ws(addr, ws_path.clone());
+    }
+    if let Some(addr) = rawsocket {
+        builder = builder.listen_rawsocket(addr);
+    }
+    if let Some(path) = unix {
+        builder = builder.listen_unix(path);
+    }
+    if let Some(tls) = tls {
+        if let Some(addr) = wss {
+            builder = builder.listen(ListenerConfig::websocket(addr, ws_path).tls(tls.clone()));
+        }
+        if let Some(addr) = rss {
+            builder = builder.listen(ListenerConfig::rawsocket(addr).tls(tls));
+        }
+    }
+    let router = builder
+        .start()
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot start the router: {e}")))?;
+    for listener in router.listeners() {
+        let url = listener
+            .url()
+            .unwrap_or_else(|| format!("{:?}", listener.addr));
+        info!(%url, "listening");
+        // Also on stderr without -v: the one thing a user always needs to know.
+        eprintln!("listening on {url}");
+    }
+    eprintln!("realms: {}", realms_line(&realms, &args.config));
+    let signal = shutdown.recv().await;
+    eprintln!("{signal}: shutting down");
+    router.shutdown().await;
+    eprintln!("stopped");
+    Ok(())
+}
+
+fn realms_line(anonymous: &[String], config: &Option<PathBuf>) -> String {
+    let mut parts: Vec<String> = anonymous
+        .iter()
+        .map(|r| format!("{r} (anonymous)"))
+        .collect();
+    if let Some(path) = config {
+        parts.push(format!("those in {}", path.display()));
+    }
+    parts.join(", ")
+}

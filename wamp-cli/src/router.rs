@@ -194,3 +194,42 @@ fn realms_line(anonymous: &[String], config: &Option<PathBuf>) -> String {
     }
     parts.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example in wamp-cli/README.md parses, and means what it says.
+    #[test]
+    fn the_readme_example_config_parses() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("its end");
+        let config: FileConfig = toml::from_str(&readme[start..end]).expect("valid config");
+        assert_eq!(config.listen.ws.as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(config.listen.wss.as_deref(), Some("127.0.0.1:8443"));
+        assert!(config.tls.is_some());
+        let realm = config.realms.first().expect("a realm");
+        assert_eq!(realm.name.as_str(), "realm1");
+        assert_eq!(realm.roles.len(), 1);
+        assert_eq!(realm.auth.ticket.len(), 1);
+        let cra = realm.auth.wampcra.first().expect("a wampcra principal");
+        assert_eq!(cra.salt.as_ref().map(|s| s.iterations), Some(100));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err =
+            toml::from_str::<FileConfig>("[listen]\nwebsocket = \"x\"\n").expect_err("unknown");
+        assert!(err.to_string().contains("websocket"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_address_turns_a_listener_off() {
+        assert_eq!(on(Some(String::new())), None);
+        assert_eq!(
+            on(Some("127.0.0.1:1".into())).as_deref(),
+            Some("127.0.0.1:1")
+        );
+    }
+}

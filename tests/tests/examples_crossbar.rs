@@ -566,3 +566,35 @@ fn the_examples_run_against_crossbar() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// README's main command: the demo starts its own router, needs nothing else, shows
+/// every round trip and exits 0 in seconds.
+#[test]
+fn the_demo_runs_with_its_embedded_router() {
+    let examples = Examples::build();
+    let started = Instant::now();
+    let demo = examples.run(TOKIO, "demo", &[], &[]);
+    demo.expect_code(0);
+    let mut rest = demo.stdout.iter();
+    for wanted in [
+        "router   listening on ws://127.0.0.1:",
+        "component joined realm1 as session",
+        "client   joined realm1 as session",
+        "rpc      com.demo.add(2, 3) = 5",
+        "rpc      com.demo.add(-1, 3) failed: com.demo.error.negative",
+        "rpc      com.demo.countdown(3) progressed: 3, 2, 1, liftoff",
+        "pubsub   published 1, 2, 3 on com.demo.tick; the component received [1, 2, 3]",
+        "meta     wamp.session.count = 3",
+        "done     everyone left and the router stopped",
+    ] {
+        assert!(
+            rest.any(|line| line.starts_with(wanted)),
+            "{wanted:?} missing or out of order:\n{demo}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -115,6 +115,7 @@ mod driver;
 mod error;
 mod framer;
 mod join;
+mod outbox;
 mod proxy;
 mod publish;
 mod queue;

@@ -10,13 +10,13 @@
 
 mod dispatch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::future::BoxFuture;
 use futures::io::{AsyncRead, AsyncWrite};
@@ -28,6 +28,7 @@ use crate::command::{Answer, Command, Control};
 use crate::error::{ConnectError, Error, TransportError};
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::join::JoinConfig;
+use crate::outbox::Outbox;
 use crate::queue::QueueTx;
 use crate::register::Handler;
 use crate::runtime::{BoxStream, Runtime};
@@ -108,9 +109,7 @@ pub(crate) struct Driver<R: Runtime> {
 
     read_buf: Box<[u8]>,
     eof: bool,
-    out: VecDeque<Bytes>,
-    out_bytes: usize,
-    needs_flush: bool,
+    out: Outbox,
     shutdown: Shutdown,
     sleep: Option<(Instant, BoxFuture<'static, ()>)>,
 
@@ -169,9 +168,7 @@ impl<R: Runtime> Driver<R> {
             leave_waiters: Vec::new(),
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             eof: false,
-            out: VecDeque::new(),
-            out_bytes: 0,
-            needs_flush: false,
+            out: Outbox::default(),
             shutdown: Shutdown::No,
             sleep: None,
             pending: HashMap::new(),
@@ -197,7 +194,7 @@ impl<R: Runtime> Driver<R> {
             }
         }
         if matches!(self.shutdown, Shutdown::No) {
-            if self.out_bytes < OUT_HIGH_WATER {
+            if self.out.len() < OUT_HIGH_WATER {
                 progress |= self.poll_read(cx, now);
                 // Handler answers first: an application that leaves right after its
                 // handler returned must not have GOODBYE overtake that YIELD.
@@ -342,8 +339,7 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             while let Some(bytes) = self.framer.poll_transmit() {
-                self.out_bytes += bytes.len();
-                self.out.push_back(bytes);
+                self.out.push(bytes);
             }
             if !more {
                 break;
@@ -404,41 +400,13 @@ impl<R: Runtime> Driver<R> {
     // ---- output ------------------------------------------------------------------
 
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
-        while let Some(front) = self.out.front_mut() {
-            match Pin::new(&mut self.io).poll_write(cx, front) {
-                Poll::Pending => return progress,
-                Poll::Ready(Ok(0)) => {
-                    self.write_failed(now, "the stream accepts no more bytes".into());
-                    return true;
-                }
-                Poll::Ready(Ok(n)) => {
-                    let n = n.min(front.len());
-                    front.advance(n);
-                    self.out_bytes -= n;
-                    if front.is_empty() {
-                        self.out.pop_front();
-                    }
-                    self.needs_flush = true;
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => {
-                    self.write_failed(now, e.to_string());
-                    return true;
-                }
+        let progress = match self.out.poll_write(&mut self.io, cx) {
+            Ok(progress) => progress,
+            Err(why) => {
+                self.write_failed(now, why);
+                return true;
             }
-        }
-        if self.needs_flush {
-            match Pin::new(&mut self.io).poll_flush(cx) {
-                Poll::Pending => return progress,
-                Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => {
-                    self.write_failed(now, e.to_string());
-                    return true;
-                }
-            }
-        }
+        };
         if let Shutdown::Flushing { deadline } = self.shutdown {
             let closed = Pin::new(&mut self.io).poll_close(cx).is_ready();
             if closed || self.rt.now() >= deadline {
@@ -451,8 +419,6 @@ impl<R: Runtime> Driver<R> {
 
     fn write_failed(&mut self, now: Instant, why: String) {
         self.out.clear();
-        self.out_bytes = 0;
-        self.needs_flush = false;
         if matches!(self.shutdown, Shutdown::Flushing { .. }) {
             self.shutdown = Shutdown::Done;
             return;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, BoxFuture, Either};
 use futures::io::{AsyncRead, AsyncWrite};
@@ -32,6 +32,7 @@ use super::http::{RequestGate, Verdict};
 use super::hub::{Admission, Opened, ServerCtx, ToRouter};
 use super::listener::ListenerSpec;
 use crate::framer::{Framer, FramerEvent, SendError};
+use crate::outbox::Outbox;
 use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
 
 /// Above this many bytes waiting to be written, no more messages are taken from the
@@ -145,9 +146,7 @@ async fn run<R: Runtime>(
         linger_deadline: None,
         read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         eof: false,
-        out: VecDeque::new(),
-        out_bytes: 0,
-        needs_flush: false,
+        out: Outbox::default(),
         phase: Phase::Running,
         sleep: None,
     }
@@ -195,9 +194,7 @@ struct Conn<R: Runtime> {
     linger_deadline: Option<Instant>,
     read_buf: Box<[u8]>,
     eof: bool,
-    out: VecDeque<Bytes>,
-    out_bytes: usize,
-    needs_flush: bool,
+    out: Outbox,
     phase: Phase,
     sleep: Option<(Instant, BoxFuture<'static, ()>)>,
 }
@@ -229,7 +226,7 @@ impl<R: Runtime> Conn<R> {
             if self.pending.is_empty() {
                 progress |= self.poll_read(cx, now);
             }
-            if self.out_bytes < OUT_HIGH_WATER {
+            if self.out.len() < OUT_HIGH_WATER {
                 progress |= self.poll_outbound(cx, now);
             }
             self.pump(now);
@@ -275,8 +272,7 @@ impl<R: Runtime> Conn<R> {
                         Verdict::Refuse { response, why } => {
                             tracing::debug!(%why, "refused the upgrade request");
                             self.gate = None;
-                            self.out_bytes += response.len();
-                            self.out.push_back(response);
+                            self.out.push(response);
                             self.phase = Phase::Flushing {
                                 deadline: now + LINGER,
                             };
@@ -306,7 +302,7 @@ impl<R: Runtime> Conn<R> {
                     progress = true;
                     self.send(now, message);
                     self.collect_output();
-                    if self.out_bytes >= OUT_HIGH_WATER {
+                    if self.out.len() >= OUT_HIGH_WATER {
                         break;
                     }
                 }
@@ -399,8 +395,7 @@ impl<R: Runtime> Conn<R> {
 
     fn collect_output(&mut self) {
         while let Some(bytes) = self.framer.poll_transmit() {
-            self.out_bytes += bytes.len();
-            self.out.push_back(bytes);
+            self.out.push(bytes);
         }
     }
 
@@ -442,41 +437,13 @@ impl<R: Runtime> Conn<R> {
     // ---- output ------------------------------------------------------------------
 
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
-        while let Some(front) = self.out.front_mut() {
-            match Pin::new(&mut self.io).poll_write(cx, front) {
-                Poll::Pending => return progress,
-                Poll::Ready(Ok(0)) => {
-                    self.write_failed(now, "the stream accepts no more bytes".into());
-                    return true;
-                }
-                Poll::Ready(Ok(n)) => {
-                    let n = n.min(front.len());
-                    front.advance(n);
-                    self.out_bytes -= n;
-                    if front.is_empty() {
-                        self.out.pop_front();
-                    }
-                    self.needs_flush = true;
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => {
-                    self.write_failed(now, e.to_string());
-                    return true;
-                }
+        let progress = match self.out.poll_write(&mut self.io, cx) {
+            Ok(progress) => progress,
+            Err(why) => {
+                self.write_failed(now, why);
+                return true;
             }
-        }
-        if self.needs_flush {
-            match Pin::new(&mut self.io).poll_flush(cx) {
-                Poll::Pending => return progress,
-                Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => {
-                    self.write_failed(now, e.to_string());
-                    return true;
-                }
-            }
-        }
+        };
         if let Phase::Flushing { .. } = self.phase {
             if Pin::new(&mut self.io).poll_close(cx).is_ready() {
                 self.phase = Phase::Reporting;
@@ -488,8 +455,6 @@ impl<R: Runtime> Conn<R> {
 
     fn write_failed(&mut self, now: Instant, why: String) {
         self.out.clear();
-        self.out_bytes = 0;
-        self.needs_flush = false;
         if let Phase::Running = self.phase {
             self.eof = true;
             self.framer.handle_eof(now, Some(why));

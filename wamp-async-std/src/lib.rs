@@ -178,13 +178,7 @@ pub async fn start(component: &Component) -> Result<(), ComponentError> {
 /// Runs `components` on async-std until all are done; Ctrl-C or SIGTERM stops them,
 /// each leaving its realm gracefully. See [`wamp_async::run`].
 pub async fn run(components: &[Component]) -> Vec<Result<(), ComponentError>> {
-    wamp_async::run(&AsyncStdRuntime, components, async {
-        // Without a process-wide handler (another library took it), run until done.
-        if wamp_async::ctrl_c().await.is_err() {
-            futures::future::pending::<()>().await;
-        }
-    })
-    .await
+    wamp_async::run_until_signal(&AsyncStdRuntime, components).await
 }
 
 /// Runs `runner` with `main` on async-std; see [`ApplicationRunner::run`].

@@ -129,8 +129,8 @@ mod transport;
 
 pub use call::{Call, CallResult, ProgressStream};
 pub use component::{
-    ctrl_c, run, ApplicationRunner, Component, ComponentBuilder, ComponentError, RetryPolicy,
-    TransportSpec,
+    ctrl_c, run, run_until_signal, ApplicationRunner, Component, ComponentBuilder, ComponentError,
+    RetryPolicy, TransportSpec,
 };
 pub use connect::connect;
 pub use error::{ConnectError, Error, IntoUri, TransportError, WampError, RUNTIME_ERROR};

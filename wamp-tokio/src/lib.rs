@@ -243,13 +243,7 @@ pub async fn run(components: &[Component]) -> Vec<Result<(), ComponentError>> {
                 .collect();
         }
     };
-    wamp_async::run(&rt, components, async {
-        // Without a process-wide handler (another library took it), run until done.
-        if wamp_async::ctrl_c().await.is_err() {
-            futures::future::pending::<()>().await;
-        }
-    })
-    .await
+    wamp_async::run_until_signal(&rt, components).await
 }
 
 /// Runs `runner` with `main` on the current Tokio runtime; see

@@ -740,3 +740,18 @@ pub async fn run<R: Runtime>(
         }
     }
 }
+
+/// [`run`] until every component is done, or Ctrl-C / SIGTERM stops them (each leaving
+/// its realm gracefully). Without a process-wide signal handler (another library
+/// installed one first), it runs until the components are done.
+pub async fn run_until_signal<R: Runtime>(
+    rt: &R,
+    components: &[Component],
+) -> Vec<Result<(), ComponentError>> {
+    let signal = async {
+        if ctrl_c().await.is_err() {
+            future::pending::<()>().await;
+        }
+    };
+    run(rt, components, signal).await
+}

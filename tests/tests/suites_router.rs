@@ -1,0 +1,766 @@
+//! Our own router, run as a user runs it (`wamp router --config FILE`), proven with the
+//! Autobahn interop suites (`tests/interop/ab_suite.py`, `tests/interop/abjs_suite.mjs`)
+//! that `suites_crossbar.rs` proves against Crossbar.io: every check must pass (there is
+//! no known failure), over WebSocket with JSON, MessagePack and CBOR and over RawSocket,
+//! with every authentication method right and wrong (WAMP-SCRAM included: our router
+//! speaks the spec's, and the Python suite has a client for it), the authorization
+//! refusals, the meta API and every cancel mode. SIGTERM must then stop the router with
+//! exit code 0 within a few seconds, Autobahn|Python sessions still joined being told
+//! goodbye (`wamp.close.system_shutdown`).
+//!
+//! Then the command itself: `--realm` repeated, a `[tls]` table serving `wss://` and
+//! `rss://` (with a connected session when the router is stopped), and bad config files
+//! (exit 2, before anything listens, with a message that names the problem).
+//!
+//! The `wamp` executable comes from `cargo build --workspace --bin wamp` run by this test
+//! (a no-op when `cargo test --workspace --all-targets` has just built it); cargo's JSON
+//! messages name it, so the target directory and profile are cargo's own. Every process
+//! is bounded in time and stopped by its pid. The whole file takes a few seconds once the
+//! binary is built (each suite about 1.5 s against our router).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process, Pid, Signal};
+use serde_json::Value;
+use wamp_integration::autobahn::{Callee, Peer, Serializer};
+use wamp_integration::credentials::*;
+use wamp_integration::ports::free_ports;
+use wamp_integration::suites::{
+    failures, run_js_suite, run_python_suite, AuthMethod, Check, Principal, Restricted, SuiteTarget,
+};
+use wamp_integration::{TestPki, REALM, TLS_SERVER_NAME};
+
+/// How long building the binary may take: a cold build on a busy two-core machine.
+const BUILD_LIMIT: Duration = Duration::from_secs(1200);
+/// The environment cargo gives a test it runs, as opposed to the configuration a user
+/// may set (`CARGO_HOME`, `CARGO_TARGET_DIR`, ...), which the nested build keeps.
+const SET_BY_CARGO_FOR_TESTS: &[&str] = &[
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "CARGO_CFG_",
+    "OUT_DIR",
+];
+/// How long the router may take to print where it listens.
+const START_LIMIT: Duration = Duration::from_secs(20);
+/// How long the router may take to exit after SIGTERM (it says goodbye to every session
+/// and waits for the answers; well-behaved peers answer at once).
+const STOP_LIMIT: Duration = Duration::from_secs(5);
+/// How long one client command (`wamp call`, ...) may run.
+const CLIENT_LIMIT: Duration = Duration::from_secs(30);
+/// How often a waiting loop looks at a process again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The permissions of the suites' anonymous and authenticated roles: everything, with
+/// callers and publishers disclosed.
+const EVERYTHING: &str = concat!(
+    r#"[{ uri = "", match = "prefix", "#,
+    r#"allow = { call = true, register = true, publish = true, subscribe = true }, "#,
+    r#"disclose = { caller = true, publisher = true } }]"#
+);
+
+/// Sends `signal` to `pid` (a child of this test); one already gone is fine.
+fn signal(pid: u32, signal: Signal) {
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        match kill_process(pid, signal) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+            Err(e) => panic!("signal {pid:?}: {e}"),
+        }
+    }
+}
+
+/// Waits up to `limit` for `child` to exit.
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() >= deadline => return None,
+            Ok(None) => thread::sleep(POLL),
+            Err(e) => panic!("wait for pid {}: {e}", child.id()),
+        }
+    }
+}
+
+/// The `wamp` executable, built once per test process with the profile this test was
+/// built with.
+fn wamp_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(build_wamp)
+}
+
+fn build_wamp() -> PathBuf {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(wamp_integration::python::repo_root())
+        .args([
+            "build",
+            "--bin",
+            "wamp",
+            "--message-format=json-render-diagnostics",
+        ])
+        // Features resolved for the whole workspace, as `cargo test --workspace` resolves
+        // them, so nothing is compiled twice.
+        .arg("--workspace")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        // Compiler output goes to the test's stderr, where a failure is explained.
+        .stderr(Stdio::inherit());
+    if built_in_release() {
+        command.arg("--release");
+    }
+    // Cargo sets these for the test it runs; build scripts that watch them would rebuild
+    // on every switch between this build and an ordinary one.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if SET_BY_CARGO_FOR_TESTS
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().expect("run cargo build --bin wamp");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let reader = thread::spawn(move || {
+        let mut out = String::new();
+        let _ = BufReader::new(stdout).read_to_string(&mut out);
+        out
+    });
+    let Some(status) = wait_timeout(&mut child, BUILD_LIMIT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("cargo build --bin wamp: still running after {BUILD_LIMIT:?}; killed");
+    };
+    let messages = reader.join().unwrap_or_default();
+    assert!(status.success(), "cargo build --bin wamp: {status}");
+    let binary = messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|message| {
+            let is_bin = message["target"]["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
+            let is_wamp = message["target"]["name"] == "wamp";
+            (message["reason"] == "compiler-artifact" && is_bin && is_wamp)
+                .then(|| message["executable"].as_str().map(PathBuf::from))
+                .flatten()
+        })
+        .expect("cargo built no `wamp` executable");
+    eprintln!(
+        "wamp built in {:?}: {}",
+        started.elapsed(),
+        binary.display()
+    );
+    binary
+}
+
+/// Whether this test binary was built with the release profile (then so is `wamp`).
+fn built_in_release() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let profile_dir = exe.parent()?.parent()?.file_name()?.to_owned();
+            Some(profile_dir == "release")
+        })
+        .unwrap_or(false)
+}
+
+/// A running `wamp router`: its stderr line by line (that is where it says where it
+/// listens), killed by its pid if the test lets go of it without [`stop`](Self::stop).
+struct RouterProcess {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl RouterProcess {
+    /// Starts `wamp router ARGS` and waits until it has printed every listener (the
+    /// `realms:` line comes after them); returns it and the listening URLs.
+    fn start(args: &[&str]) -> (RouterProcess, Vec<String>) {
+        let mut child = Command::new(wamp_binary())
+            .arg("router")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn wamp router");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut router = RouterProcess {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        router.wait_for("realms:", START_LIMIT);
+        let urls = router
+            .seen
+            .iter()
+            .filter_map(|line| line.strip_prefix("listening on "))
+            .map(str::to_owned)
+            .collect();
+        (router, urls)
+    }
+
+    /// Reads stderr until a line starts with `prefix`, within `limit`.
+    fn wait_for(&mut self, prefix: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.starts_with(prefix);
+                    self.seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    signal(self.child.id(), Signal::KILL);
+                    panic!(
+                        "wamp router printed no {prefix:?} line within {limit:?}:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait();
+                    panic!(
+                        "wamp router ended ({status:?}) before printing {prefix:?}:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// SIGTERM; asserts that the router exits 0 within [`STOP_LIMIT`] after saying it
+    /// stopped. Returns everything it printed.
+    fn stop(mut self) -> String {
+        let pid = self.child.id();
+        let asked = Instant::now();
+        signal(pid, Signal::TERM);
+        let status = wait_timeout(&mut self.child, STOP_LIMIT);
+        let took = asked.elapsed();
+        if status.is_none() {
+            signal(pid, Signal::KILL);
+            let _ = self.child.wait();
+        }
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        let log = self.seen.join("\n");
+        let Some(status) = status else {
+            panic!("wamp router (pid {pid}) still running {STOP_LIMIT:?} after SIGTERM:\n{log}")
+        };
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "wamp router exited with {status} after SIGTERM:\n{log}"
+        );
+        assert!(log.ends_with("stopped"), "no `stopped` at the end:\n{log}");
+        eprintln!("wamp router stopped {took:?} after SIGTERM");
+        log
+    }
+}
+
+impl Drop for RouterProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// How a client command ended.
+#[derive(Debug)]
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `wamp ARGS` to completion within [`CLIENT_LIMIT`].
+fn run_wamp(args: &[&str]) -> Output {
+    let child = Command::new(wamp_binary())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("WAMP_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wamp");
+    finish(child, CLIENT_LIMIT, &format!("wamp {}", args.join(" ")))
+}
+
+/// Waits up to `limit` for `child` (killed after that) and gathers its output.
+fn finish(mut child: Child, limit: Duration, label: &str) -> Output {
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = wait_timeout(&mut child, limit);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let output = Output {
+        status: status.unwrap_or_else(|| child.wait().expect("wait after kill")),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    assert!(
+        status.is_some(),
+        "{label}: still running after {limit:?}: {output:?}"
+    );
+    output
+}
+
+/// The config file of the suites' router: one realm, [`REALM`], that mixes anonymous
+/// sessions with every principal of [`credentials`](wamp_integration::credentials)
+/// (WAMP-SCRAM as the spec's `wamp-scram`) and the restricted ticket principal, on one
+/// WebSocket and one RawSocket listener. Our router picks the method from the client's
+/// HELLO, so anonymous and authenticated sessions share the listeners, and a wrong
+/// secret is refused rather than taken for anonymous.
+fn suites_config(ws_port: u16, rs_port: u16) -> String {
+    format!(
+        r#"
+[listen]
+ws = "127.0.0.1:{ws_port}"
+ws_path = "/ws"
+rawsocket = "127.0.0.1:{rs_port}"
+
+[[realms]]
+name = "{REALM}"
+
+[[realms.roles]]
+name = "{ANONYMOUS_ROLE}"
+permissions = {EVERYTHING}
+
+[[realms.roles]]
+name = "{AUTHENTICATED_ROLE}"
+permissions = {EVERYTHING}
+
+[[realms.roles]]
+name = "{RESTRICTED_ROLE}"
+permissions = [{{ uri = "{RESTRICTED_ALLOWED_PREFIX}", match = "prefix", allow = {{ call = true, subscribe = true }} }}]
+
+[realms.auth.anonymous]
+role = "{ANONYMOUS_ROLE}"
+
+[[realms.auth.ticket]]
+authid = "{TICKET_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+ticket = "{TICKET}"
+
+[[realms.auth.ticket]]
+authid = "{RESTRICTED_AUTHID}"
+role = "{RESTRICTED_ROLE}"
+ticket = "{RESTRICTED_TICKET}"
+
+[[realms.auth.wampcra]]
+authid = "{WAMPCRA_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+secret = "{WAMPCRA_SECRET}"
+
+[[realms.auth.wampcra]]
+authid = "{WAMPCRA_SALTED_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+secret = "{WAMPCRA_SALTED_SECRET}"
+salt = {{ salt = "{WAMPCRA_SALT}", iterations = {WAMPCRA_ITERATIONS}, keylen = {WAMPCRA_KEYLEN} }}
+
+[[realms.auth.cryptosign]]
+authid = "{CRYPTOSIGN_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+authorized_keys = ["{CRYPTOSIGN_PUBLIC_KEY_HEX}"]
+
+[[realms.auth.scram]]
+authid = "{SCRAM_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+password = "{SCRAM_PASSWORD}"
+# Cheap on purpose: the suites derive the key on every attempt.
+kdf = {{ name = "argon2id13", iterations = {SCRAM_ITERATIONS}, memory = {SCRAM_MEMORY} }}
+"#
+    )
+}
+
+/// The suites' view of that router: both listeners anonymous and for the principals.
+fn suites_target(urls: &[String]) -> SuiteTarget {
+    let pick = |scheme: &str| -> Vec<String> {
+        urls.iter()
+            .filter(|url| url.starts_with(scheme))
+            .cloned()
+            .collect()
+    };
+    let mut target = SuiteTarget::new(REALM);
+    target.ws_urls = pick("ws://");
+    target.rawsocket_urls = pick("rs://");
+    assert_eq!(
+        (target.ws_urls.len(), target.rawsocket_urls.len()),
+        (1, 1),
+        "{urls:?}"
+    );
+    target.auth_urls = [target.ws_urls.clone(), target.rawsocket_urls.clone()].concat();
+    target.principals = vec![
+        Principal::new(AuthMethod::Ticket, TICKET_AUTHID, TICKET),
+        Principal::new(AuthMethod::WampCra, WAMPCRA_AUTHID, WAMPCRA_SECRET),
+        Principal::new(
+            AuthMethod::WampCraSalted,
+            WAMPCRA_SALTED_AUTHID,
+            WAMPCRA_SALTED_SECRET,
+        ),
+        Principal::new(
+            AuthMethod::Cryptosign,
+            CRYPTOSIGN_AUTHID,
+            CRYPTOSIGN_SEED_HEX,
+        ),
+        Principal::new(AuthMethod::WampScram, SCRAM_AUTHID, SCRAM_PASSWORD),
+    ];
+    target.restricted = Some(Restricted {
+        authid: RESTRICTED_AUTHID.into(),
+        ticket: RESTRICTED_TICKET.into(),
+        allowed_prefix: RESTRICTED_ALLOWED_PREFIX.into(),
+    });
+    // Bounds for the whole test: the suites start no check after their deadline.
+    target.deadline = Duration::from_secs(30);
+    target
+}
+
+fn report(suite: &str, checks: &[Check], started: Instant) {
+    let passed = checks.iter().filter(|c| c.ok).count();
+    eprintln!(
+        "{suite}: {} checks, {passed} passed, in {:?}",
+        checks.len(),
+        started.elapsed()
+    );
+    for check in checks.iter().filter(|c| !c.ok) {
+        eprintln!("  not ok {}: {}", check.name, check.detail);
+    }
+}
+
+/// Asserts that a sample of checks ran (each kind of endpoint, the groups issue 6 names):
+/// a suite given too few arguments skips checks and still reports no failure.
+fn assert_coverage(suite: &str, checks: &[Check], expected: &[&str]) {
+    for name in expected {
+        assert!(
+            checks.iter().any(|c| c.name == *name),
+            "{suite} ran no check {name}"
+        );
+    }
+}
+
+#[test]
+fn autobahn_python_and_js_suites_pass_against_wamp_router() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ports = free_ports(2).expect("free ports");
+    let config = dir.path().join("router.toml");
+    std::fs::write(&config, suites_config(ports[0], ports[1])).expect("write the config");
+    let (router, urls) = RouterProcess::start(&["--config", &config.to_string_lossy()]);
+    let target = suites_target(&urls);
+    let mut complaints = Vec::new();
+
+    // One suite after the other: the meta API checks count sessions.
+    let started = Instant::now();
+    match run_python_suite(&target) {
+        Ok(checks) => {
+            report("ab_suite.py", &checks, started);
+            assert_coverage(
+                "ab_suite.py",
+                &checks,
+                &[
+                    "rpc.cancel.skip@ws/json",
+                    "rpc.cancel.kill@ws/msgpack",
+                    "rpc.cancel.killnowait@ws/cbor",
+                    "rpc.progressive@rs/cbor",
+                    "pubsub.eligible_authid@rs/json",
+                    "meta.session.on_leave",
+                    "authz.publish_denied",
+                    "auth.wamp-scram.right@ws",
+                    "auth.wamp-scram.wrong@rs",
+                    "auth.cryptosign.bad_signature@rs",
+                    "auth.wampcra-salted.wrong@ws",
+                ],
+            );
+            complaints.extend(
+                // No known failures: every check must pass against our router.
+                failures(&checks, &[])
+                    .into_iter()
+                    .map(|c| format!("ab_suite.py: {c}")),
+            );
+        }
+        Err(e) => complaints.push(format!("ab_suite.py did not run: {e}")),
+    }
+
+    let started = Instant::now();
+    match run_js_suite(&target) {
+        Ok(checks) => {
+            report("abjs_suite.mjs", &checks, started);
+            assert_coverage(
+                "abjs_suite.mjs",
+                &checks,
+                &[
+                    "rpc.progressive@ws/msgpack",
+                    "pubsub.publisher_disclosure@ws/cbor",
+                    "rpc.caller_disclosure@rs/json",
+                    "auth.cryptosign.bad_signature@rs",
+                    "auth.wampcra-salted.wrong@ws",
+                    "authz.register_denied",
+                    "meta.session.get",
+                ],
+            );
+            complaints.extend(
+                failures(&checks, &[])
+                    .into_iter()
+                    .map(|c| format!("abjs_suite.mjs: {c}")),
+            );
+        }
+        Err(e) => complaints.push(format!("abjs_suite.mjs did not run: {e}")),
+    }
+
+    // Autobahn|Python sessions still joined when the router stops are told goodbye
+    // (`wamp.close.system_shutdown`), answer it, and the router exits without waiting
+    // out its goodbye timeout.
+    let callees: Vec<Callee> = [
+        Peer::new(target.ws_urls[0].clone(), Serializer::Cbor),
+        Peer::new(target.rawsocket_urls[0].clone(), Serializer::MsgPack),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, peer)| {
+        Callee::start(peer, &format!("com.example.stay{i}"), None).expect("an Autobahn callee")
+    })
+    .collect();
+    let asked = Instant::now();
+    let log = router.stop();
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "Autobahn's answers to GOODBYE did not end the shutdown early"
+    );
+    for callee in callees {
+        let finished = callee.finish(STOP_LIMIT).expect("the callee ends");
+        let left = finished
+            .stdout
+            .iter()
+            .find(|line| line.starts_with("LEFT "))
+            .cloned()
+            .unwrap_or_default();
+        assert!(left.contains("wamp.close.system_shutdown"), "{finished:?}");
+    }
+    assert!(
+        complaints.is_empty(),
+        "{} problem(s):\n{}\n--- wamp router ---\n{log}",
+        complaints.len(),
+        complaints.join("\n")
+    );
+}
+
+/// `--realm` twice: both realms are served (anonymously), and no other.
+#[test]
+fn wamp_router_serves_each_realm_flag() {
+    let ports = free_ports(1).expect("a free port");
+    let ws = format!("127.0.0.1:{}", ports[0]);
+    let (router, urls) = RouterProcess::start(&[
+        "--ws",
+        &ws,
+        "--rawsocket",
+        "",
+        "--realm",
+        "com.one",
+        "--realm",
+        "com.two",
+    ]);
+    assert_eq!(urls, [format!("ws://{ws}/ws")]);
+    for realm in ["com.one", "com.two"] {
+        let out = run_wamp(&["call", &urls[0], "--realm", realm, "wamp.session.count"]);
+        assert_eq!(out.status.code(), Some(0), "{realm}: {out:?}");
+        // The calling session itself.
+        assert_eq!(out.stdout.trim(), r#"{"args":[1],"kwargs":{}}"#, "{out:?}");
+    }
+    // The default realm1 is not served once realms are named.
+    let out = run_wamp(&["call", &urls[0], "--realm", "realm1", "wamp.session.count"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(out.stderr.contains("no_such_realm"), "{out:?}");
+    router.stop();
+}
+
+/// A `[tls]` table serves `wss://` and `rss://`; a client that trusts the test CA joins
+/// through both. SIGTERM with a session still connected stops the router gracefully
+/// (that session is told goodbye and ends).
+#[test]
+fn wamp_router_serves_tls_from_its_config() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pki = TestPki::generate().expect("test certificates");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path.to_string_lossy().into_owned()
+    };
+    let ca = write("ca.pem", &pki.ca_pem);
+    let cert = write("server.pem", &pki.cert_pem);
+    let key = write("server.key", &pki.key_pem);
+    let ports = free_ports(2).expect("free ports");
+    let config = write(
+        "router.toml",
+        &format!(
+            r#"
+[listen]
+ws = ""
+rawsocket = ""
+wss = "127.0.0.1:{}"
+rss = "127.0.0.1:{}"
+
+[tls]
+certificate = "{cert}"
+key = "{key}"
+
+[[realms]]
+name = "{REALM}"
+[[realms.roles]]
+name = "anonymous"
+permissions = {EVERYTHING}
+[realms.auth.anonymous]
+role = "anonymous"
+"#,
+            ports[0], ports[1]
+        ),
+    );
+    let (router, urls) = RouterProcess::start(&["--config", &config]);
+    let expected = [
+        format!("wss://127.0.0.1:{}/ws", ports[0]),
+        format!("rss://127.0.0.1:{}", ports[1]),
+    ];
+    assert_eq!(urls, expected, "only the TLS listeners");
+
+    // A subscriber stays connected over rss:// while the router is stopped.
+    let rss = format!("rss://{TLS_SERVER_NAME}:{}", ports[1]);
+    let subscriber = Command::new(wamp_binary())
+        .args(["subscribe", &rss, "--ca", &ca, "com.example.tls"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wamp subscribe");
+
+    let wss = format!("wss://{TLS_SERVER_NAME}:{}/ws", ports[0]);
+    // Once the subscriber has joined, there are two sessions.
+    let deadline = Instant::now() + CLIENT_LIMIT;
+    loop {
+        let out = run_wamp(&["call", &wss, "--ca", &ca, "wamp.session.count"]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        if out.stdout.trim() == r#"{"args":[2],"kwargs":{}}"# {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber never joined: {out:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    // Without the CA the certificate is refused.
+    let out = run_wamp(&["call", &wss, "wamp.session.count"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+
+    router.stop();
+    // The router's GOODBYE ends the subscriber's session, and so the command.
+    let out = finish(subscriber, STOP_LIMIT, "wamp subscribe");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(out.stderr.contains("wamp.close.system_shutdown"), "{out:?}");
+}
+
+/// A config file that cannot be used: exit 2 and a message naming the file and the
+/// problem, before anything listens.
+#[test]
+fn wamp_router_refuses_bad_config_files() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        ("missing.toml", None, "missing.toml: No such file"),
+        ("syntax.toml", Some("[listen\nws = 1"), "syntax.toml: TOML parse error"),
+        (
+            "unknown.toml",
+            Some("[listen]\nwebsocket = \"127.0.0.1:1\"\n"),
+            "unknown field `websocket`",
+        ),
+        (
+            "realm.toml",
+            Some("[[realms]]\nname = \"bad..realm\"\n"),
+            "\"bad..realm\" is not a valid URI",
+        ),
+        (
+            "role.toml",
+            Some("[[realms]]\nname = \"r\"\n[[realms.auth.ticket]]\nauthid = \"a\"\nrole = \"nobody\"\nticket = \"t\"\n"),
+            "uses role \"nobody\", which the realm does not define",
+        ),
+        (
+            "tls.toml",
+            Some("[listen]\nwss = \"127.0.0.1:1\"\n"),
+            "need a [tls] table",
+        ),
+        (
+            "certs.toml",
+            Some("[tls]\ncertificate = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n"),
+            "[tls]",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let path = dir.path().join(name);
+        if let Some(text) = text {
+            std::fs::write(&path, text).expect("write a config file");
+        }
+        // Listeners on port 0 so a config that slipped through could not collide.
+        let out = run_wamp(&[
+            "router",
+            "--ws",
+            "127.0.0.1:0",
+            "--rawsocket",
+            "",
+            "--config",
+            &path.to_string_lossy(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        assert!(
+            out.stderr.contains(needle),
+            "{name}: no {needle:?} in {out:?}"
+        );
+        assert!(!out.stderr.contains("listening on"), "{name}: {out:?}");
+    }
+}

@@ -164,10 +164,13 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
             builder = builder.listen(ListenerConfig::rawsocket(addr).tls(tls));
         }
     }
-    let router = builder
-        .start()
-        .await
-        .map_err(|e| CliError::Usage(format!("cannot start the router: {e}")))?;
+    let router = builder.start().await.map_err(|e| match &args.config {
+        Some(path) => CliError::Usage(format!(
+            "cannot start the router (config {}): {e}",
+            path.display()
+        )),
+        None => CliError::Usage(format!("cannot start the router: {e}")),
+    })?;
     for listener in router.listeners() {
         let url = listener
             .url()

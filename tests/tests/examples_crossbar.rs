@@ -19,26 +19,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process, Pid, Signal};
-use serde_json::Value;
+use wamp_integration::cargo_build::{self, wait_timeout};
 use wamp_integration::credentials::*;
 use wamp_integration::{Crossbar, CrossbarOptions};
 
-/// How long building the examples may take: a cold build on a busy two-core machine.
-const BUILD_LIMIT: Duration = Duration::from_secs(1200);
-/// The environment cargo gives a test it runs (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`,
-/// ...), as opposed to the configuration a user may set (`CARGO_HOME`,
-/// `CARGO_TARGET_DIR`, `CARGO_PROFILE_*`, ...), which the nested build keeps.
-const SET_BY_CARGO_FOR_TESTS: &[&str] = &[
-    "CARGO_MANIFEST_",
-    "CARGO_PKG_",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_TARGET_TMPDIR",
-    "CARGO_RUSTC_CURRENT_DIR",
-    "CARGO_CFG_",
-    "OUT_DIR",
-];
 /// How long one example may run (they take well under a second against a local router).
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 /// How long an example gets to exit after SIGTERM before it is killed.
@@ -62,9 +46,6 @@ struct Runtime {
     prefix: &'static str,
 }
 
-/// How often a waiting loop looks at a process again.
-const POLL: Duration = Duration::from_millis(20);
-
 /// Sends `signal` to `pid` (a child of this test); one already gone is fine.
 fn signal(pid: u32, signal: Signal) {
     let pid = i32::try_from(pid).ok().and_then(Pid::from_raw);
@@ -76,19 +57,6 @@ fn signal(pid: u32, signal: Signal) {
     }
 }
 
-/// Waits up to `limit` for `child` to exit.
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() >= deadline => return None,
-            Ok(None) => thread::sleep(POLL),
-            Err(e) => panic!("wait for pid {}: {e}", child.id()),
-        }
-    }
-}
-
 /// The example executables, by (package, example name).
 struct Examples(BTreeMap<(String, String), PathBuf>);
 
@@ -96,79 +64,11 @@ impl Examples {
     /// Builds every example of the two runtime crates with the profile this test was
     /// built with; returns where cargo put them.
     fn build() -> Examples {
-        let mut command = Command::new(env!("CARGO"));
-        command
-            .current_dir(wamp_integration::python::repo_root())
-            .args([
-                "build",
-                "--examples",
-                "--message-format=json-render-diagnostics",
-            ])
-            // The whole workspace, as `cargo test --workspace` builds it: the same
-            // features, so nothing is compiled twice.
-            .arg("--workspace")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            // Compiler output goes to the test's stderr, where a failure is explained.
-            .stderr(Stdio::inherit());
-        if built_in_release() {
-            command.arg("--release");
-        }
-        // Cargo sets these for the test it runs; build scripts that watch them (ring's
-        // does) would rebuild on every switch between this build and an ordinary one.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if SET_BY_CARGO_FOR_TESTS
-                .iter()
-                .any(|prefix| key.starts_with(prefix))
-            {
-                command.env_remove(key.as_ref());
-            }
-        }
-        let started = Instant::now();
-        let mut child = command.spawn().expect("run cargo build --examples");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let reader = thread::spawn(move || {
-            let mut out = String::new();
-            let _ = BufReader::new(stdout).read_to_string(&mut out);
-            out
-        });
-        let Some(status) = wait_timeout(&mut child, BUILD_LIMIT) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("cargo build --examples: still running after {BUILD_LIMIT:?}; killed");
-        };
-        let messages = reader.join().unwrap_or_default();
-        assert!(status.success(), "cargo build --examples: {status}");
-        let mut examples = BTreeMap::new();
-        for message in messages.lines() {
-            let Ok(message) = serde_json::from_str::<Value>(message) else {
-                continue;
-            };
-            let is_example = message["target"]["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|k| k == "example"));
-            let (Some(executable), Some(name), Some(manifest)) = (
-                message["executable"].as_str(),
-                message["target"]["name"].as_str(),
-                message["manifest_path"].as_str(),
-            ) else {
-                continue;
-            };
-            if message["reason"] == "compiler-artifact" && is_example {
-                let package = Path::new(manifest)
-                    .parent()
-                    .and_then(Path::file_name)
-                    .map(|dir| dir.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                examples.insert((package, name.to_owned()), PathBuf::from(executable));
-            }
-        }
-        eprintln!(
-            "examples built in {:?}: {:?}",
-            started.elapsed(),
-            examples.keys().collect::<Vec<_>>()
-        );
+        let examples = cargo_build::build(&["--examples"])
+            .into_iter()
+            .filter(|artifact| artifact.kind == "example")
+            .map(|artifact| ((artifact.package, artifact.name), artifact.executable))
+            .collect();
         Examples(examples)
     }
 
@@ -230,18 +130,6 @@ impl Examples {
     fn run(&self, runtime: Runtime, name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         self.spawn(runtime, name, args, env).finish(RUN_LIMIT)
     }
-}
-
-/// Whether this test binary was built with the release profile (then so are the
-/// examples it runs).
-fn built_in_release() -> bool {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let profile_dir = exe.parent()?.parent()?.file_name()?.to_owned();
-            Some(profile_dir == "release")
-        })
-        .unwrap_or(false)
 }
 
 /// How an example ended and what it printed.

@@ -27,8 +27,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process, Pid, Signal};
-use serde_json::Value;
 use wamp_integration::autobahn::{Callee, Peer, Serializer};
+use wamp_integration::cargo_build::{self, wait_timeout};
 use wamp_integration::credentials::*;
 use wamp_integration::ports::free_ports;
 use wamp_integration::suites::{
@@ -36,21 +36,6 @@ use wamp_integration::suites::{
 };
 use wamp_integration::{TestPki, REALM, TLS_SERVER_NAME};
 
-/// How long building the binary may take: a cold build on a busy two-core machine.
-const BUILD_LIMIT: Duration = Duration::from_secs(1200);
-/// The environment cargo gives a test it runs, as opposed to the configuration a user
-/// may set (`CARGO_HOME`, `CARGO_TARGET_DIR`, ...), which the nested build keeps.
-const SET_BY_CARGO_FOR_TESTS: &[&str] = &[
-    "CARGO_MANIFEST_",
-    "CARGO_PKG_",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_TARGET_TMPDIR",
-    "CARGO_RUSTC_CURRENT_DIR",
-    "CARGO_CFG_",
-    "OUT_DIR",
-];
 /// How long the router may take to print where it listens.
 const START_LIMIT: Duration = Duration::from_secs(20);
 /// How long the router may take to exit after SIGTERM (it says goodbye to every session
@@ -58,8 +43,6 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// How long one client command (`wamp call`, ...) may run.
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
-/// How often a waiting loop looks at a process again.
-const POLL: Duration = Duration::from_millis(20);
 
 /// The permissions of the suites' anonymous and authenticated roles: everything, with
 /// callers and publishers disclosed.
@@ -79,19 +62,6 @@ fn signal(pid: u32, signal: Signal) {
     }
 }
 
-/// Waits up to `limit` for `child` to exit.
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() >= deadline => return None,
-            Ok(None) => thread::sleep(POLL),
-            Err(e) => panic!("wait for pid {}: {e}", child.id()),
-        }
-    }
-}
-
 /// The `wamp` executable, built once per test process with the profile this test was
 /// built with.
 fn wamp_binary() -> &'static Path {
@@ -100,81 +70,11 @@ fn wamp_binary() -> &'static Path {
 }
 
 fn build_wamp() -> PathBuf {
-    let mut command = Command::new(env!("CARGO"));
-    command
-        .current_dir(wamp_integration::python::repo_root())
-        .args([
-            "build",
-            "--bin",
-            "wamp",
-            "--message-format=json-render-diagnostics",
-        ])
-        // Features resolved for the whole workspace, as `cargo test --workspace` resolves
-        // them, so nothing is compiled twice.
-        .arg("--workspace")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        // Compiler output goes to the test's stderr, where a failure is explained.
-        .stderr(Stdio::inherit());
-    if built_in_release() {
-        command.arg("--release");
-    }
-    // Cargo sets these for the test it runs; build scripts that watch them would rebuild
-    // on every switch between this build and an ordinary one.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if SET_BY_CARGO_FOR_TESTS
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
-        {
-            command.env_remove(key.as_ref());
-        }
-    }
-    let started = Instant::now();
-    let mut child = command.spawn().expect("run cargo build --bin wamp");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let reader = thread::spawn(move || {
-        let mut out = String::new();
-        let _ = BufReader::new(stdout).read_to_string(&mut out);
-        out
-    });
-    let Some(status) = wait_timeout(&mut child, BUILD_LIMIT) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("cargo build --bin wamp: still running after {BUILD_LIMIT:?}; killed");
-    };
-    let messages = reader.join().unwrap_or_default();
-    assert!(status.success(), "cargo build --bin wamp: {status}");
-    let binary = messages
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find_map(|message| {
-            let is_bin = message["target"]["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
-            let is_wamp = message["target"]["name"] == "wamp";
-            (message["reason"] == "compiler-artifact" && is_bin && is_wamp)
-                .then(|| message["executable"].as_str().map(PathBuf::from))
-                .flatten()
-        })
-        .expect("cargo built no `wamp` executable");
-    eprintln!(
-        "wamp built in {:?}: {}",
-        started.elapsed(),
-        binary.display()
-    );
-    binary
-}
-
-/// Whether this test binary was built with the release profile (then so is `wamp`).
-fn built_in_release() -> bool {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let profile_dir = exe.parent()?.parent()?.file_name()?.to_owned();
-            Some(profile_dir == "release")
-        })
-        .unwrap_or(false)
+    cargo_build::build(&["--bin", "wamp"])
+        .into_iter()
+        .find(|artifact| artifact.kind == "bin" && artifact.name == "wamp")
+        .map(|artifact| artifact.executable)
+        .expect("cargo built no `wamp` executable")
 }
 
 /// A running `wamp router`: its stderr line by line (that is where it says where it

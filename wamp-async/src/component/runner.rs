@@ -66,12 +66,18 @@ impl ApplicationRunner {
         }
     }
 
-    /// Application data, readable from [`Component::extra`]-style code through your own
-    /// closure captures; kept for parity with Autobahn.
+    /// Application data (Autobahn's `extra`), read back with
+    /// [`extra_value`](Self::extra_value) and by the component the runner builds
+    /// ([`Component::extra`]).
     #[must_use]
     pub fn extra(mut self, extra: impl Into<wamp_core::Value>) -> Self {
         self.extra = extra.into();
         self
+    }
+
+    /// The application data given to [`extra`](Self::extra).
+    pub fn extra_value(&self) -> &wamp_core::Value {
+        &self.extra
     }
 
     /// Serializers in order of preference.

@@ -5,8 +5,9 @@
 //! RawSocket (args and kwargs, error URIs, progressive results, cancel with the callee
 //! seeing the interrupt, pattern registrations and subscriptions, publish with
 //! acknowledge and exclude_me, caller and publisher disclosure), every authentication
-//! method with right and wrong credentials, TLS (wss, rss) with the harness's CA, the
-//! Unix socket, and connect failures.
+//! method with right and wrong credentials (Crossbar refuses the spec's `wamp-scram` and
+//! takes Autobahn's `scram` through `Auth::ScramAutobahn`), TLS (wss, rss) with the
+//! harness's CA, the Unix socket, and connect failures.
 //!
 //! One router (with TLS) serves the whole file, started once in the single test below
 //! (a start costs about 3 s) and stopped by its pid when the test ends.
@@ -15,9 +16,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{authentication, on_both_runtimes, rpc_and_pubsub_over, transports, Endpoints, Scram};
-use wamp_integration::{Crossbar, CrossbarOptions};
-use wamp_tokio::wamp_async::SerializerKind;
+use common::{
+    authentication, bounded, join, on_both_runtimes, rpc_and_pubsub_over, transports, Endpoints,
+    Scram,
+};
+use wamp_integration::credentials::{AUTHENTICATED_ROLE, SCRAM_AUTHID, SCRAM_PASSWORD};
+use wamp_integration::{Crossbar, CrossbarOptions, REALM};
+use wamp_tokio::wamp_async::{
+    self, Auth, ConnectError, JoinConfig, Runtime, SerializerKind, TransportConfig, Uri,
+};
 
 #[test]
 fn the_client_against_crossbar_on_both_runtimes() {
@@ -56,6 +63,11 @@ fn the_client_against_crossbar_on_both_runtimes() {
                 |rt| authentication(rt, url.clone(), Scram::Refused),
                 |rt| authentication(rt, url.clone(), Scram::Refused),
             );
+            on_both_runtimes(
+                &format!("Autobahn's scram, {url}"),
+                |rt| scram_autobahn(rt, url.clone()),
+                |rt| scram_autobahn(rt, url.clone()),
+            );
         }
         on_both_runtimes(
             "TLS, Unix socket, failures",
@@ -66,5 +78,38 @@ fn the_client_against_crossbar_on_both_runtimes() {
     if let Err(panic) = outcome {
         crossbar.print_log();
         std::panic::resume_unwind(panic);
+    }
+}
+
+/// Crossbar's `scram` (Autobahn's draft) through [`Auth::ScramAutobahn`]: the right
+/// password joins as the harness's principal (the client has checked the router's
+/// `scram_server_signature` by then); a wrong password or an unknown authid is refused.
+async fn scram_autobahn<R: Runtime>(rt: R, url: String) {
+    let transport = TransportConfig::new(&url).expect("valid URL");
+    let right = JoinConfig::new(REALM).auth(Auth::scram_autobahn(SCRAM_AUTHID, SCRAM_PASSWORD));
+    let session = join(&rt, &transport, &right).await;
+    let details = session.details();
+    assert_eq!(details.authid.as_deref(), Some(SCRAM_AUTHID));
+    assert_eq!(details.authrole.as_deref(), Some(AUTHENTICATED_ROLE));
+    assert_eq!(details.authmethod.as_deref(), Some("scram"));
+    bounded(&rt, "leave", session.leave())
+        .await
+        .expect("leaves");
+
+    for auth in [
+        Auth::scram_autobahn(SCRAM_AUTHID, "not the password"),
+        Auth::scram_autobahn("nobody", SCRAM_PASSWORD),
+    ] {
+        let err = bounded(
+            &rt,
+            "wrong scram",
+            wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
+        )
+        .await
+        .expect_err("refused");
+        assert!(
+            matches!(&err, ConnectError::Aborted { reason, .. } if reason == &Uri::NOT_AUTHORIZED),
+            "scram: {err}"
+        );
     }
 }

@@ -50,6 +50,14 @@ pub enum Auth {
         /// The password.
         password: String,
     },
+    /// `scram`: the earlier SCRAM draft that Crossbar.io and Autobahn speak (see
+    /// [`auth::ScramAutobahn`]); like `wamp-scram`, it also verifies the router.
+    ScramAutobahn {
+        /// The principal.
+        authid: String,
+        /// The password.
+        password: String,
+    },
 }
 
 impl Auth {
@@ -96,6 +104,14 @@ impl Auth {
         }
     }
 
+    /// Autobahn's and Crossbar's `scram` authentication.
+    pub fn scram_autobahn(authid: impl Into<String>, password: impl Into<String>) -> Auth {
+        Auth::ScramAutobahn {
+            authid: authid.into(),
+            password: password.into(),
+        }
+    }
+
     /// The method name as on the wire.
     pub fn method(&self) -> &'static str {
         match self {
@@ -104,6 +120,7 @@ impl Auth {
             Auth::WampCra { .. } => "wampcra",
             Auth::Cryptosign { .. } => "cryptosign",
             Auth::Scram { .. } => "wamp-scram",
+            Auth::ScramAutobahn { .. } => "scram",
         }
     }
 
@@ -113,7 +130,8 @@ impl Auth {
             Auth::Anonymous { authid } | Auth::Cryptosign { authid, .. } => authid.as_deref(),
             Auth::Ticket { authid, .. }
             | Auth::WampCra { authid, .. }
-            | Auth::Scram { authid, .. } => Some(authid),
+            | Auth::Scram { authid, .. }
+            | Auth::ScramAutobahn { authid, .. } => Some(authid),
         }
     }
 
@@ -135,6 +153,10 @@ impl Auth {
             } => Box::new(auth::Cryptosign::new(authid.clone(), *private_key)),
             Auth::Scram { authid, password } => Box::new(
                 auth::Scram::new(authid, password)
+                    .map_err(|e| ConnectError::Config(e.to_string()))?,
+            ),
+            Auth::ScramAutobahn { authid, password } => Box::new(
+                auth::ScramAutobahn::new(authid, password)
                     .map_err(|e| ConnectError::Config(e.to_string()))?,
             ),
         })
@@ -323,12 +345,17 @@ mod tests {
             Auth::wampcra("a", "s"),
             Auth::cryptosign_hex(Some("a".into()), key).expect("valid key"),
             Auth::scram("a", "p"),
+            Auth::scram_autobahn("a", "p"),
         ];
         for auth in &methods {
             let built = auth.authenticator().expect("builds");
             assert_eq!(built.method(), auth.method());
         }
         assert_eq!(methods[1].authid(), Some("a"));
+        assert_eq!(methods[5].method(), "scram");
+        assert_eq!(methods[5].authid(), Some("a"));
+        let text = format!("{:?}", methods[5]);
+        assert!(!text.contains("\"p\""), "{text}");
     }
 
     #[test]

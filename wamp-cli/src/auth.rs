@@ -23,7 +23,7 @@ pub fn auth(
     let Some(method) = method else {
         if secret.is_some() {
             return Err(CliError::Usage(
-                "--secret given without --authmethod (ticket, wampcra, cryptosign or scram)".into(),
+                "--secret given without --authmethod (ticket, wampcra, cryptosign, scram or scram-autobahn)".into(),
             ));
         }
         return Ok(None);
@@ -62,6 +62,7 @@ pub fn auth(
                 ))
             })?,
         AuthMethod::Scram => Auth::scram(required_authid()?, secret()?),
+        AuthMethod::ScramAutobahn => Auth::scram_autobahn(required_authid()?, secret()?),
     }))
 }
 
@@ -72,6 +73,7 @@ fn method_name(method: AuthMethod) -> &'static str {
         AuthMethod::Wampcra => "wampcra",
         AuthMethod::Cryptosign => "cryptosign",
         AuthMethod::Scram => "scram",
+        AuthMethod::ScramAutobahn => "scram-autobahn",
     }
 }
 
@@ -81,7 +83,7 @@ fn secret_meaning(method: AuthMethod) -> &'static str {
         AuthMethod::Ticket => "the ticket",
         AuthMethod::Wampcra => "the shared secret",
         AuthMethod::Cryptosign => "the Ed25519 private key as 64 hex digits",
-        AuthMethod::Scram => "the password",
+        AuthMethod::Scram | AuthMethod::ScramAutobahn => "the password",
     }
 }
 
@@ -128,6 +130,16 @@ mod tests {
             auth(Some(AuthMethod::Scram), Some("joe"), Some("p"), None).expect("ok"),
             Some(Auth::scram("joe", "p"))
         );
+        assert_eq!(
+            auth(
+                Some(AuthMethod::ScramAutobahn),
+                Some("joe"),
+                Some("p"),
+                None
+            )
+            .expect("ok"),
+            Some(Auth::scram_autobahn("joe", "p"))
+        );
         let cs = auth(Some(AuthMethod::Cryptosign), None, Some(KEY), None)
             .expect("ok")
             .expect("some");
@@ -166,6 +178,7 @@ mod tests {
             AuthMethod::Ticket,
             AuthMethod::Wampcra,
             AuthMethod::Scram,
+            AuthMethod::ScramAutobahn,
             AuthMethod::Cryptosign,
         ] {
             let why = usage(auth(Some(method), Some("joe"), None, None));
@@ -176,7 +189,12 @@ mod tests {
             // An empty WAMP_SECRET is as good as none.
             usage(auth(Some(method), Some("joe"), None, Some(String::new())));
         }
-        for method in [AuthMethod::Ticket, AuthMethod::Wampcra, AuthMethod::Scram] {
+        for method in [
+            AuthMethod::Ticket,
+            AuthMethod::Wampcra,
+            AuthMethod::Scram,
+            AuthMethod::ScramAutobahn,
+        ] {
             assert!(usage(auth(Some(method), None, Some("s"), None)).contains("--authid"));
         }
         let why = usage(auth(Some(AuthMethod::Cryptosign), None, Some("abcd"), None));

@@ -126,7 +126,7 @@ pub struct Connection {
     #[arg(long, value_enum)]
     pub authmethod: Option<AuthMethod>,
 
-    /// The authentication ID (required by ticket, wampcra and scram).
+    /// The authentication ID (required by ticket, wampcra, scram and scram-autobahn).
     #[arg(long)]
     pub authid: Option<String>,
 
@@ -277,8 +277,12 @@ pub enum AuthMethod {
     /// WAMP-Cryptosign: the Ed25519 private key (64 hex digits) as --secret; --authid
     /// if the router needs it.
     Cryptosign,
-    /// WAMP-SCRAM: --authid and the password as --secret.
+    /// WAMP-SCRAM of the specification (`wamp-scram`): --authid and the password as
+    /// --secret.
     Scram,
+    /// The earlier SCRAM draft Crossbar.io and Autobahn speak (`scram`): --authid and the
+    /// password as --secret.
+    ScramAutobahn,
 }
 
 /// `--match`.

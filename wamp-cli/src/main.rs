@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Common flags: `--realm` (default `realm1`), `--serializer json|msgpack|cbor`,
-//! `--authmethod anonymous|ticket|wampcra|cryptosign|scram`, `--authid`, `--secret` (or
-//! the environment variable `WAMP_SECRET`), `--ca FILE`, `--connect-timeout SECS`, and
-//! `-v` (repeatable) for logs on stderr.
+//! `--authmethod anonymous|ticket|wampcra|cryptosign|scram|scram-autobahn`, `--authid`,
+//! `--secret` (or the environment variable `WAMP_SECRET`), `--ca FILE`,
+//! `--connect-timeout SECS`, and `-v` (repeatable) for logs on stderr.
 //!
 //! Output: results and events on stdout, one JSON object per line, flushed per line;
 //! status lines (`registered PROC`, `subscribed TOPIC`), warnings, errors and logs on

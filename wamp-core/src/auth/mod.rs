@@ -34,6 +34,7 @@
 //! | `wampcra`     | [`WampCra`]       | [`wampcra::derive_key`], [`wampcra::verify`] |
 //! | `cryptosign`  | [`Cryptosign`]    | [`cryptosign::verify`]                       |
 //! | `wamp-scram`  | [`Scram`]         | [`scram::derive_credential`], [`scram::verify_client_proof`], [`scram::server_signature`] |
+//! | `scram`       | [`ScramAutobahn`] | [`scram_autobahn::derive_keys`] (Autobahn's and Crossbar's draft of SCRAM) |
 
 use std::fmt;
 
@@ -44,12 +45,14 @@ use crate::value::{Map, Value};
 pub mod anonymous;
 pub mod cryptosign;
 pub mod scram;
+pub mod scram_autobahn;
 pub mod ticket;
 pub mod wampcra;
 
 pub use anonymous::Anonymous;
 pub use cryptosign::Cryptosign;
 pub use scram::{Kdf, KdfLimits, Scram};
+pub use scram_autobahn::ScramAutobahn;
 pub use ticket::Ticket;
 pub use wampcra::WampCra;
 
@@ -161,7 +164,7 @@ pub enum AuthError {
         reason: String,
     },
     /// The CHALLENGE nonce does not extend the nonce the client sent in HELLO.
-    #[error("wamp-scram: the CHALLENGE nonce does not start with the client nonce")]
+    #[error("SCRAM: the CHALLENGE nonce does not start with the client nonce")]
     NonceMismatch,
     /// The channel binding the router answered with is not the one the client requested.
     #[error(
@@ -185,9 +188,10 @@ pub enum AuthError {
         /// The binding type in use.
         kind: ChannelBindingKind,
     },
-    /// WAMP-SCRAM: the router's `verifier` is not the expected server signature; the
-    /// router does not know the user's credential.
-    #[error("wamp-scram: the router's verifier does not match the expected server signature")]
+    /// SCRAM: the router's server signature (`wamp-scram`'s `verifier`, `scram`'s
+    /// `scram_server_signature`) is not the expected one; the router does not know the
+    /// user's credential.
+    #[error("SCRAM: the router's verifier (server signature) does not match the expected one")]
     ServerSignatureMismatch,
     /// A signature, proof or ticket did not verify (router side).
     #[error("{method}: signature verification failed")]
@@ -233,7 +237,7 @@ pub enum AuthError {
 /// starts a fresh attempt (a reconnect calls it again).
 pub trait ClientAuthenticator: Send {
     /// The authmethod name as on the wire: `anonymous`, `ticket`, `wampcra`,
-    /// `cryptosign`, `wamp-scram`.
+    /// `cryptosign`, `wamp-scram`, `scram`.
     fn method(&self) -> &str;
 
     /// The authid to announce in HELLO, if any.

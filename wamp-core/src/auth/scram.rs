@@ -55,7 +55,7 @@ pub const MIN_NONCE_LEN: usize = 8;
 type HmacSha256 = Hmac<Sha256>;
 
 /// A 32-byte key that is wiped on drop.
-type Key = Zeroizing<[u8; 32]>;
+pub(crate) type Key = Zeroizing<[u8; 32]>;
 
 /// A WAMP-SCRAM key derivation function and its cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,34 +105,45 @@ impl Kdf {
         match *self {
             Kdf::Pbkdf2 { iterations } => {
                 if iterations == 0 {
-                    return Err(kdf_error("iterations must be at least 1"));
+                    return Err(kdf_error(METHOD, "iterations must be at least 1"));
                 }
                 pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut *out);
             }
             Kdf::Argon2id13 { iterations, memory } => {
-                let params = argon2::Params::new(memory, iterations, 1, Some(32))
-                    .map_err(|e| kdf_error(e.to_string()))?;
-                let argon = argon2::Argon2::new(
-                    argon2::Algorithm::Argon2id,
-                    argon2::Version::V0x13,
-                    params,
-                );
-                let mut blocks = vec![argon2::Block::new(); argon.params().block_count()];
-                let result =
-                    argon.hash_password_into_with_memory(password, salt, &mut *out, &mut blocks);
-                for block in &mut blocks {
-                    block.zeroize();
-                }
-                result.map_err(|e| kdf_error(e.to_string()))?;
+                out = argon2id13(METHOD, password, salt, iterations, memory)?;
             }
         }
         Ok(out)
     }
 }
 
-fn kdf_error(reason: impl Into<String>) -> AuthError {
+/// Argon2id version 1.3 with parallelism 1 and a 32-byte output; the work memory is wiped
+/// afterwards. Shared with Autobahn's `scram` ([`super::scram_autobahn`]), which only
+/// encodes the result differently.
+pub(crate) fn argon2id13(
+    method: &'static str,
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+    memory: u32,
+) -> Result<Key, AuthError> {
+    let mut out = Zeroizing::new([0u8; 32]);
+    let params = argon2::Params::new(memory, iterations, 1, Some(32))
+        .map_err(|e| kdf_error(method, e.to_string()))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    // The workspace builds argon2 without `alloc`, so the blocks come from here.
+    let mut blocks = vec![argon2::Block::new(); argon.params().block_count()];
+    let result = argon.hash_password_into_with_memory(password, salt, &mut *out, &mut blocks);
+    for block in &mut blocks {
+        block.zeroize();
+    }
+    result.map_err(|e| kdf_error(method, e.to_string()))?;
+    Ok(out)
+}
+
+fn kdf_error(method: &'static str, reason: impl Into<String>) -> AuthError {
     AuthError::Kdf {
-        method: METHOD,
+        method,
         reason: reason.into(),
     }
 }
@@ -175,17 +186,22 @@ impl Default for KdfLimits {
 impl KdfLimits {
     /// Checks `kdf`'s parameters against the limits.
     pub fn check(&self, kdf: &Kdf) -> Result<(), AuthError> {
+        self.check_for(METHOD, kdf)
+    }
+
+    /// [`KdfLimits::check`], naming `method` in the errors.
+    pub(crate) fn check_for(&self, method: &'static str, kdf: &Kdf) -> Result<(), AuthError> {
         let bound = |param, value: u32, floor: u32, ceiling: u32| {
             if value < floor {
                 Err(AuthError::KdfCostTooLow {
-                    method: METHOD,
+                    method,
                     param,
                     value: value.into(),
                     floor: floor.into(),
                 })
             } else if value > ceiling {
                 Err(AuthError::KdfCostTooHigh {
-                    method: METHOD,
+                    method,
                     param,
                     value: value.into(),
                     ceiling: ceiling.into(),
@@ -269,13 +285,18 @@ impl Drop for StoredCredential {
     }
 }
 
-struct Keys {
-    client_key: Key,
-    stored_key: Key,
-    server_key: Key,
+/// The keys SCRAM derives from `SaltedPassword`.
+pub(crate) struct Keys {
+    /// `HMAC(SaltedPassword, "Client Key")`.
+    pub(crate) client_key: Key,
+    /// `SHA256(ClientKey)`.
+    pub(crate) stored_key: Key,
+    /// `HMAC(SaltedPassword, "Server Key")`.
+    pub(crate) server_key: Key,
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> HmacSha256 {
+/// HMAC-SHA256 of `data` under `key`, ready to finalize or verify.
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this never takes the error branch.
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| <HmacSha256 as Mac>::new(&Default::default()));
@@ -283,11 +304,13 @@ fn hmac(key: &[u8], data: &[u8]) -> HmacSha256 {
     mac
 }
 
-fn hmac32(key: &[u8], data: &[u8]) -> Key {
+pub(crate) fn hmac32(key: &[u8], data: &[u8]) -> Key {
     Zeroizing::new(hmac(key, data).finalize().into_bytes().into())
 }
 
-fn keys(salted_password: &[u8; 32]) -> Keys {
+/// `ClientKey`, `StoredKey` and `ServerKey` from `SaltedPassword` (any length: Autobahn's
+/// `scram` keys the HMACs with the base64 text of the hash).
+pub(crate) fn keys(salted_password: &[u8]) -> Keys {
     let client_key = hmac32(salted_password, b"Client Key");
     let stored_key = Zeroizing::new(Sha256::digest(*client_key).into());
     let server_key = hmac32(salted_password, b"Server Key");
@@ -316,7 +339,7 @@ pub fn derive_credential(
 ) -> Result<StoredCredential, AuthError> {
     let password = saslprep(password, "password")?;
     let salted = kdf.salted_password(password.as_bytes(), salt)?;
-    let keys = keys(&salted);
+    let keys = keys(&salted[..]);
     Ok(StoredCredential {
         kdf,
         salt: salt.to_vec(),
@@ -577,7 +600,7 @@ impl ClientAuthenticator for Scram {
         };
 
         let salted = kdf.salted_password(self.password.as_bytes(), &salt)?;
-        let keys = keys(&salted);
+        let keys = keys(&salted[..]);
         let auth_message = AuthMessageParts {
             authid: &self.authid,
             client_nonce: &client_nonce,

@@ -626,8 +626,8 @@ fn stop_signals(ws: &str, rs: &str) {
         .expect_stderr("wamp.error.no_such_procedure");
 }
 
-/// Ticket, WAMP-CRA (plain and salted) and cryptosign with right and wrong credentials,
-/// and TLS with the router's CA.
+/// Ticket, WAMP-CRA (plain and salted), cryptosign and Crossbar's SCRAM with right and
+/// wrong credentials, and TLS with the router's CA.
 #[test]
 fn authentication_and_tls_against_crossbar() {
     let router = start_router(true);
@@ -710,6 +710,20 @@ fn authentication(router: &Crossbar) {
             &[],
         )
         .expect_code(0);
+        // Crossbar's SCRAM is Autobahn's earlier draft: `scram-autobahn`.
+        publish(
+            url,
+            &[
+                "--authmethod",
+                "scram-autobahn",
+                "--authid",
+                SCRAM_AUTHID,
+                "--secret",
+                SCRAM_PASSWORD,
+            ],
+            &[],
+        )
+        .expect_code(0);
         // Wrong: the router refuses the session.
         for auth in [
             &[
@@ -751,6 +765,14 @@ fn authentication(router: &Crossbar) {
                 "nobody",
                 "--secret",
                 TICKET,
+            ],
+            &[
+                "--authmethod",
+                "scram-autobahn",
+                "--authid",
+                SCRAM_AUTHID,
+                "--secret",
+                "wrong",
             ],
         ] {
             publish(url, auth, &[])

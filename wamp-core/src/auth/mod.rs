@@ -34,7 +34,7 @@
 //! | `wampcra`     | [`WampCra`]       | [`wampcra::derive_key`], [`wampcra::verify`] |
 //! | `cryptosign`  | [`Cryptosign`]    | [`cryptosign::verify`]                       |
 //! | `wamp-scram`  | [`Scram`]         | [`scram::derive_credential`], [`scram::verify_client_proof`], [`scram::server_signature`] |
-//! | `scram`       | [`ScramAutobahn`] | [`scram_autobahn::derive_keys`] (Autobahn's and Crossbar's draft of SCRAM) |
+//! | `scram`       | [`ScramAutobahn`] | not served (Autobahn's and Crossbar's draft of SCRAM; client only) |
 
 use std::fmt;
 

@@ -295,6 +295,46 @@ pub(crate) struct Keys {
     pub(crate) server_key: Key,
 }
 
+impl Keys {
+    /// `ClientProof = ClientKey XOR HMAC(StoredKey, AuthMessage)`.
+    pub(crate) fn client_proof(&self, auth_message: &str) -> Key {
+        let mut proof = hmac32(&*self.stored_key, auth_message.as_bytes());
+        for (p, k) in proof.iter_mut().zip(self.client_key.iter()) {
+            *p ^= k;
+        }
+        proof
+    }
+}
+
+/// Checks the router's base64 `ServerSignature = HMAC(ServerKey, AuthMessage)` in constant
+/// time.
+pub(crate) fn check_server_signature(
+    server_key: &[u8; 32],
+    auth_message: &str,
+    signature_b64: &str,
+) -> Result<(), AuthError> {
+    let received = B64
+        .decode(signature_b64)
+        .map_err(|_| AuthError::ServerSignatureMismatch)?;
+    hmac(server_key, auth_message.as_bytes())
+        .verify_slice(&received)
+        .map_err(|_| AuthError::ServerSignatureMismatch)
+}
+
+/// The CHALLENGE's `salt`: its base64 text (it goes into the `AuthMessage`) and bytes.
+pub(crate) fn challenge_salt<'a>(
+    extra: &'a Map,
+    method: &'static str,
+) -> Result<(&'a str, Vec<u8>), AuthError> {
+    let text = req_str(extra, method, "salt")?;
+    let salt = B64.decode(text).map_err(|e| AuthError::InvalidField {
+        method,
+        field: "salt",
+        reason: format!("not canonical base64: {e}"),
+    })?;
+    Ok((text, salt))
+}
+
 /// HMAC-SHA256 of `data` under `key`, ready to finalize or verify.
 pub(crate) fn hmac(key: &[u8], data: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this never takes the error branch.
@@ -582,12 +622,7 @@ impl ClientAuthenticator for Scram {
         if nonce.len() <= client_nonce.len() || !nonce.starts_with(&client_nonce) {
             return Err(AuthError::NonceMismatch);
         }
-        let salt_b64 = req_str(extra, METHOD, "salt")?;
-        let salt = B64.decode(salt_b64).map_err(|e| AuthError::InvalidField {
-            method: METHOD,
-            field: "salt",
-            reason: format!("not canonical base64: {e}"),
-        })?;
+        let (salt_b64, salt) = challenge_salt(extra, METHOD)?;
         let kdf = Scram::parse_kdf(extra)?;
         self.limits.check(&kdf)?;
         // The spec's CHALLENGE does not echo channel_binding; if a router does, it must match.
@@ -610,10 +645,7 @@ impl ClientAuthenticator for Scram {
             channel_binding: cbind.as_ref().map(|(k, d)| (*k, &d[..])),
         }
         .auth_message();
-        let mut proof = hmac32(&*keys.stored_key, auth_message.as_bytes());
-        for (p, k) in proof.iter_mut().zip(keys.client_key.iter()) {
-            *p ^= k;
-        }
+        let proof = keys.client_proof(&auth_message);
 
         let authenticate = Authenticate {
             signature: B64.encode(*proof),
@@ -647,12 +679,7 @@ impl ClientAuthenticator for Scram {
         let authextra = welcome_details.authextra().unwrap_or(&empty);
         let verifier = req_str(authextra, METHOD, "verifier")?;
         let verifier = verifier.strip_prefix("v=").unwrap_or(verifier);
-        let received = B64
-            .decode(verifier)
-            .map_err(|_| AuthError::ServerSignatureMismatch)?;
-        hmac(&**server_key, auth_message.as_bytes())
-            .verify_slice(&received)
-            .map_err(|_| AuthError::ServerSignatureMismatch)?;
+        check_server_signature(server_key, auth_message, verifier)?;
         self.state = State::Idle;
         Ok(())
     }

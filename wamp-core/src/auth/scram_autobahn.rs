@@ -33,8 +33,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::{STANDARD as B64, STANDARD_NO_PAD as B64_NO_PAD};
 use base64::Engine as _;
-use hmac::Mac;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::dict::Dict;
 use crate::message::Authenticate;
@@ -57,48 +56,6 @@ fn salted_password(
 ) -> Result<Zeroizing<String>, AuthError> {
     let hash = scram::argon2id13(METHOD, password, salt, iterations, memory)?;
     Ok(Zeroizing::new(B64_NO_PAD.encode(*hash)))
-}
-
-/// What a router stores for a `scram` principal (Crossbar's `stored-key` and
-/// `server-key`). The keys are wiped on drop and never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PrincipalKeys {
-    /// `SHA256(HMAC(SaltedPassword, "Client Key"))`.
-    pub stored_key: [u8; 32],
-    /// `HMAC(SaltedPassword, "Server Key")`.
-    pub server_key: [u8; 32],
-}
-
-impl fmt::Debug for PrincipalKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrincipalKeys")
-            .field("stored_key", &"<redacted>")
-            .field("server_key", &"<redacted>")
-            .finish()
-    }
-}
-
-impl Drop for PrincipalKeys {
-    fn drop(&mut self) {
-        self.stored_key.zeroize();
-        self.server_key.zeroize();
-    }
-}
-
-/// Router side: the keys for `password` with a raw `salt` and the Argon2id time cost
-/// `iterations` and memory cost `memory` (KiB), for a Crossbar principal.
-pub fn derive_keys(
-    password: &str,
-    salt: &[u8],
-    iterations: u32,
-    memory: u32,
-) -> Result<PrincipalKeys, AuthError> {
-    let salted = salted_password(password.as_bytes(), salt, iterations, memory)?;
-    let keys = scram::keys(salted.as_bytes());
-    Ok(PrincipalKeys {
-        stored_key: *keys.stored_key,
-        server_key: *keys.server_key,
-    })
 }
 
 enum State {
@@ -243,12 +200,7 @@ impl ClientAuthenticator for ScramAutobahn {
         if raw.len() <= raw_nonce.len() || !raw.starts_with(raw_nonce) {
             return Err(AuthError::NonceMismatch);
         }
-        let salt_b64 = req_str(extra, METHOD, "salt")?;
-        let salt = B64.decode(salt_b64).map_err(|e| AuthError::InvalidField {
-            method: METHOD,
-            field: "salt",
-            reason: format!("not canonical base64: {e}"),
-        })?;
+        let (salt_b64, salt) = scram::challenge_salt(extra, METHOD)?;
         let (iterations, memory) = ScramAutobahn::parse_kdf(extra)?;
         self.limits
             .check_for(METHOD, &Kdf::Argon2id13 { iterations, memory })?;
@@ -267,10 +219,7 @@ impl ClientAuthenticator for ScramAutobahn {
             "n={},r={client_nonce},r={nonce},s={salt_b64},i={iterations},c=,r={nonce}",
             self.authid
         );
-        let mut proof = scram::hmac32(&*keys.stored_key, auth_message.as_bytes());
-        for (p, k) in proof.iter_mut().zip(keys.client_key.iter()) {
-            *p ^= k;
-        }
+        let proof = keys.client_proof(&auth_message);
         self.state = State::Authenticated {
             server_key: keys.server_key,
             auth_message,
@@ -296,12 +245,7 @@ impl ClientAuthenticator for ScramAutobahn {
         let empty = Map::new();
         let authextra = welcome_details.authextra().unwrap_or(&empty);
         let signature = req_str(authextra, METHOD, "scram_server_signature")?;
-        let received = B64
-            .decode(signature)
-            .map_err(|_| AuthError::ServerSignatureMismatch)?;
-        scram::hmac(&**server_key, auth_message.as_bytes())
-            .verify_slice(&received)
-            .map_err(|_| AuthError::ServerSignatureMismatch)?;
+        scram::check_server_signature(server_key, auth_message, signature)?;
         self.state = State::Idle;
         Ok(())
     }
@@ -381,11 +325,11 @@ mod tests {
     fn harness_keys_derive_from_the_password() {
         let salt = hex::decode(SALT_HEX).expect("hex");
         assert_eq!(B64.encode(&salt), SALT_B64);
-        let keys = derive_keys(PASSWORD, &salt, ITERATIONS, MEMORY).expect("argon2id");
-        assert_eq!(hex::encode(keys.stored_key), STORED_KEY_HEX);
-        assert_eq!(hex::encode(keys.server_key), SERVER_KEY_HEX);
-        let dbg = format!("{keys:?}");
-        assert!(!dbg.contains(&STORED_KEY_HEX[..8]), "{dbg}");
+        let salted =
+            salted_password(PASSWORD.as_bytes(), &salt, ITERATIONS, MEMORY).expect("argon2id");
+        let keys = scram::keys(salted.as_bytes());
+        assert_eq!(hex::encode(*keys.stored_key), STORED_KEY_HEX);
+        assert_eq!(hex::encode(*keys.server_key), SERVER_KEY_HEX);
     }
 
     #[test]

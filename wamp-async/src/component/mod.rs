@@ -63,8 +63,16 @@ use crate::{connect, Auth, ConnectError, JoinConfig, Runtime, Session};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-type MainFn = Arc<dyn Fn(Session) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
-type JoinHook = Arc<dyn Fn(Session) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
+/// `main` and the session hooks: an async function of the joined session.
+type SessionFn = Arc<dyn Fn(Session) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
+
+fn session_fn<F, Fut>(f: F) -> SessionFn
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    Arc::new(move |session| Box::pin(f(session)))
+}
 type LeaveHook = Arc<dyn Fn(&CloseReason) + Send + Sync>;
 type FailureHook = Arc<dyn Fn(&ConnectFailure) + Send + Sync>;
 type RetryHook = Arc<dyn Fn(&Retry) + Send + Sync>;
@@ -170,9 +178,9 @@ pub enum ComponentError {
 
 #[derive(Default, Clone)]
 struct Hooks {
-    on_connect: Vec<JoinHook>,
-    on_join: Vec<JoinHook>,
-    on_ready: Vec<JoinHook>,
+    on_connect: Vec<SessionFn>,
+    on_join: Vec<SessionFn>,
+    on_ready: Vec<SessionFn>,
     on_leave: Vec<LeaveHook>,
     on_disconnect: Vec<DisconnectHook>,
     on_connect_failure: Vec<FailureHook>,
@@ -190,7 +198,7 @@ struct Inner {
     join: JoinConfig,
     extra: wamp_core::Value,
     is_fatal: FatalFn,
-    main: Option<MainFn>,
+    main: Option<SessionFn>,
     hooks: Hooks,
     registrations: Vec<Declared<crate::RegisterOptions, Arc<dyn crate::Handler>>>,
     subscriptions: Vec<Declared<crate::SubscribeOptions, EventHandler>>,
@@ -220,7 +228,7 @@ pub struct ComponentBuilder {
     join: JoinConfig,
     extra: wamp_core::Value,
     is_fatal: FatalFn,
-    main: Option<MainFn>,
+    main: Option<SessionFn>,
     hooks: Hooks,
     registrations: Vec<Declared<crate::RegisterOptions, Arc<dyn crate::Handler>>>,
     subscriptions: Vec<Declared<crate::SubscribeOptions, EventHandler>>,
@@ -555,7 +563,7 @@ impl ComponentBuilder {
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        self.main = Some(Arc::new(move |session| Box::pin(main(session))));
+        self.main = Some(session_fn(main));
         self
     }
 
@@ -567,9 +575,7 @@ impl ComponentBuilder {
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        self.hooks
-            .on_connect
-            .push(Arc::new(move |s| Box::pin(hook(s))));
+        self.hooks.on_connect.push(session_fn(hook));
         self
     }
 
@@ -581,9 +587,7 @@ impl ComponentBuilder {
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        self.hooks
-            .on_join
-            .push(Arc::new(move |s| Box::pin(hook(s))));
+        self.hooks.on_join.push(session_fn(hook));
         self
     }
 
@@ -594,9 +598,7 @@ impl ComponentBuilder {
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        self.hooks
-            .on_ready
-            .push(Arc::new(move |s| Box::pin(hook(s))));
+        self.hooks.on_ready.push(session_fn(hook));
         self
     }
 

@@ -206,6 +206,10 @@ impl Session {
 
     /// Leaves the realm (`wamp.close.normal`) and resolves when the GOODBYE exchange
     /// has ended (or timed out), with how the session closed.
+    ///
+    /// Procedure handlers still running get to answer first: GOODBYE is sent once they
+    /// have (so it never overtakes their YIELD), or after the join's `goodbye_timeout`
+    /// if one does not.
     pub async fn leave(&self) -> Result<CloseReason, Error> {
         self.leave_with(Uri::CLOSE_NORMAL, None).await
     }

@@ -454,6 +454,90 @@ fn after_leave_requests_fail_with_the_close_reason() {
 }
 
 #[test]
+fn leave_waits_for_running_handlers_to_answer_but_not_forever() {
+    let rt = TestRuntime::new();
+    block_on(async {
+        let transport = TransportConfig::new("rs://router:1").expect("valid URL");
+        let join_config = JoinConfig::new("realm1").goodbye_timeout(Duration::from_millis(300));
+        let session = within(&rt, "connect", connect(&rt, &transport, &join_config))
+            .await
+            .expect("joins");
+        let (started_tx, mut started) = mpsc::unbounded::<()>();
+        let (release_tx, release) = futures::channel::oneshot::channel::<()>();
+        let release = std::sync::Arc::new(std::sync::Mutex::new(Some(release)));
+        let _slow = session
+            .register("com.slow", move |_: Invocation| {
+                let started_tx = started_tx.clone();
+                let release = release.lock().expect("lock").take();
+                async move {
+                    let _ = started_tx.unbounded_send(());
+                    if let Some(release) = release {
+                        let _ = release.await;
+                    }
+                    Ok(Yield::args(&("done",))?)
+                }
+            })
+            .await
+            .expect("registers");
+        let call = session.call("com.slow").into_future();
+        rt.spawn(Box::pin(async move {
+            let _ = call.await;
+        }));
+        within(&rt, "handler started", started.next()).await;
+
+        // The handler answers 50 ms after the leave was asked for: YIELD before GOODBYE.
+        let release_later = async {
+            rt.sleep_until(Instant::now() + Duration::from_millis(50))
+                .await;
+            let _ = release_tx.send(());
+        };
+        let (left, ()) = futures::join!(within(&rt, "leave", session.leave()), release_later);
+        left.expect("leaves");
+        let received = rt.received();
+        let position = |wanted: fn(&Message) -> bool| received.iter().position(wanted);
+        let yielded = position(|m| matches!(m, Message::Yield(_))).expect("YIELD sent");
+        let goodbye = position(|m| matches!(m, Message::Goodbye(_))).expect("GOODBYE sent");
+        assert!(
+            yielded < goodbye,
+            "GOODBYE overtook the YIELD: {received:?}"
+        );
+    });
+
+    // A handler that never answers holds the leave up only until the GOODBYE timeout.
+    let rt = TestRuntime::new();
+    block_on(async {
+        let transport = TransportConfig::new("rs://router:1").expect("valid URL");
+        let join_config = JoinConfig::new("realm1").goodbye_timeout(Duration::from_millis(300));
+        let session = within(&rt, "connect", connect(&rt, &transport, &join_config))
+            .await
+            .expect("joins");
+        let (started_tx, mut started) = mpsc::unbounded::<()>();
+        let _stuck = session
+            .register("com.stuck", move |_: Invocation| {
+                let started_tx = started_tx.clone();
+                async move {
+                    let _ = started_tx.unbounded_send(());
+                    futures::future::pending::<Result<Yield, WampError>>().await
+                }
+            })
+            .await
+            .expect("registers");
+        let call = session.call("com.stuck").into_future();
+        rt.spawn(Box::pin(async move {
+            let _ = call.await;
+        }));
+        within(&rt, "handler started", started.next()).await;
+        let asked = Instant::now();
+        within(&rt, "leave", session.leave()).await.expect("leaves");
+        let waited = asked.elapsed();
+        assert!(
+            waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+            "left after {waited:?}"
+        );
+    });
+}
+
+#[test]
 fn a_lost_transport_fails_pending_calls_and_resolves_closed() {
     let rt = TestRuntime::new();
     block_on(async {

@@ -5,8 +5,6 @@
 //! differs from the registered one for pattern registrations), so that the output can
 //! be piped like `wamp subscribe`'s. Status lines go to stderr.
 
-use std::time::Duration;
-
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use wamp_tokio::{Invocation, RegisterOptions, Session, WampError, Yield};
@@ -20,11 +18,6 @@ use crate::signal::Shutdown;
 
 /// Invocation lines waiting to be printed; a slow stdout makes handlers wait.
 const LINES: usize = 64;
-
-/// Time given to the connection loop to send the last YIELD before GOODBYE. The session
-/// API has no flush: the loop takes new commands (the leave) before handler answers in
-/// a turn, so leaving at once could overtake the answer just given.
-const SETTLE: Duration = Duration::from_millis(50);
 
 /// Runs `wamp register`.
 pub async fn run(args: RegisterArgs) -> Result<(), CliError> {
@@ -85,8 +78,9 @@ async fn serve(
                 if print_line(&line)? == Outcome::Closed {
                     break;
                 }
+                // Leaving at once is safe: the session sends GOODBYE only after the
+                // running handlers (this one included) have answered.
                 if args.count.is_some_and(|n| answered >= n) {
-                    tokio::time::sleep(SETTLE).await;
                     break;
                 }
             }

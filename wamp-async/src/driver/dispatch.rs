@@ -49,6 +49,13 @@ pub(super) enum Waiting {
     },
 }
 
+/// A leave waiting for running handlers to answer.
+pub(super) struct PendingLeave {
+    reason: Uri,
+    message: Option<String>,
+    pub(super) deadline: Instant,
+}
+
 /// An invocation whose handler is running.
 pub(super) struct Running {
     abort: AbortHandle,
@@ -213,21 +220,71 @@ impl<R: Runtime> Driver<R> {
                 message,
                 reply,
             } => {
-                let Some(session) = &mut self.session else {
+                if self.session.is_none() {
                     return;
-                };
-                match session.leave(now, reason.clone(), message.as_deref()) {
-                    Ok(()) => {
-                        tracing::info!(reason = %reason, "leaving");
-                        self.leave_waiters.push(reply);
-                    }
-                    // Already leaving: wait for the same end.
-                    Err(wamp_core::session::UsageError::NotEstablished(_)) => {
-                        self.leave_waiters.push(reply);
-                    }
+                }
+                if self.pending_leave.is_some() {
+                    self.leave_waiters.push(reply);
+                    return;
+                }
+                if !self.running.is_empty() {
+                    // Let the running handlers answer first (bounded by the GOODBYE
+                    // timeout); `leave_when_drained` sends GOODBYE.
+                    tracing::debug!(running = self.running.len(), "leave waits for handlers");
+                    self.pending_leave = Some(PendingLeave {
+                        reason,
+                        message,
+                        deadline: now + self.join.goodbye_timeout,
+                    });
+                    self.leave_waiters.push(reply);
+                    return;
+                }
+                match self.start_leave(now, reason, message) {
+                    Ok(()) => self.leave_waiters.push(reply),
                     Err(e) => {
-                        let _ = reply.send(Err(e.into()));
+                        let _ = reply.send(Err(e));
                     }
+                }
+            }
+        }
+    }
+
+    /// Sends GOODBYE. Already leaving is fine: the caller waits for the same end.
+    fn start_leave(
+        &mut self,
+        now: Instant,
+        reason: Uri,
+        message: Option<String>,
+    ) -> Result<(), Error> {
+        let Some(session) = &mut self.session else {
+            return Ok(());
+        };
+        match session.leave(now, reason.clone(), message.as_deref()) {
+            Ok(()) => {
+                tracing::info!(reason = %reason, "leaving");
+                Ok(())
+            }
+            Err(wamp_core::session::UsageError::NotEstablished(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends a deferred GOODBYE once no handler is running or its deadline passed.
+    pub(super) fn leave_when_drained(&mut self, now: Instant) {
+        let due = self
+            .pending_leave
+            .as_ref()
+            .is_some_and(|leave| self.running.is_empty() || leave.deadline <= now);
+        if !due {
+            return;
+        }
+        if let Some(PendingLeave {
+            reason, message, ..
+        }) = self.pending_leave.take()
+        {
+            if let Err(error) = self.start_leave(now, reason, message) {
+                for waiter in self.leave_waiters.drain(..) {
+                    let _ = waiter.send(Err(error.clone()));
                 }
             }
         }
@@ -688,6 +745,7 @@ impl<R: Runtime> Driver<R> {
         if let Some(closed) = self.closed_tx.take() {
             let _ = closed.send(reason.clone());
         }
+        self.pending_leave = None;
         for waiter in self.leave_waiters.drain(..) {
             let _ = waiter.send(Ok(reason.clone()));
         }

@@ -35,7 +35,7 @@ use crate::runtime::{BoxStream, Runtime};
 use crate::session::SessionDetails;
 use crate::subscribe::Event;
 
-use dispatch::{Running, Waiting};
+use dispatch::{PendingLeave, Running, Waiting};
 
 /// Above this many bytes waiting to be written, no new work is taken.
 const OUT_HIGH_WATER: usize = 256 * 1024;
@@ -106,6 +106,9 @@ pub(crate) struct Driver<R: Runtime> {
     closed_tx: Option<oneshot::Sender<CloseReason>>,
     close_reason: Option<CloseReason>,
     leave_waiters: Vec<oneshot::Sender<Result<CloseReason, Error>>>,
+    /// A leave asked for while handlers were still running: GOODBYE waits for their
+    /// answers (so it cannot overtake a YIELD) until the deadline.
+    pending_leave: Option<PendingLeave>,
 
     read_buf: Box<[u8]>,
     eof: bool,
@@ -166,6 +169,7 @@ impl<R: Runtime> Driver<R> {
             closed_tx: Some(channels.closed),
             close_reason: None,
             leave_waiters: Vec::new(),
+            pending_leave: None,
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             eof: false,
             out: Outbox::default(),
@@ -292,6 +296,7 @@ impl<R: Runtime> Driver<R> {
 
     /// Moves everything between the framer, the session and the handles until quiet.
     fn pump(&mut self, now: Instant) {
+        self.leave_when_drained(now);
         loop {
             while let Some(event) = self.framer.poll_event() {
                 match event {
@@ -439,6 +444,7 @@ impl<R: Runtime> Driver<R> {
             self.framer.poll_timeout(),
             self.session.as_ref().and_then(CoreSession::poll_timeout),
             self.open_deadline,
+            self.pending_leave.as_ref().map(|leave| leave.deadline),
             flushing,
         ]
         .into_iter()

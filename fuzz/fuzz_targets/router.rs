@@ -93,12 +93,12 @@ fuzz_target!(|data: &[u8]| {
             }
             4 => {
                 if let Some(conn) = pick(&mut input) {
-                    let _ = router.pause_transmit(conn);
+                    let _ = router.pause_transmit(now, conn);
                 }
             }
             5 => {
                 if let Some(conn) = pick(&mut input) {
-                    let _ = router.resume_transmit(conn);
+                    let _ = router.resume_transmit(now, conn);
                 }
             }
             6 => {

@@ -299,9 +299,10 @@ async fn transports_and_failures<R: Runtime>(rt: R) {
 /// A subscriber that stops reading its socket, and a callee that vanishes in the middle
 /// of a call, while two other sessions keep calling each other.
 async fn slow_consumer_and_abrupt_disconnect<R: Runtime>(rt: R) {
-    // A small router queue, so the slow consumer is found out after a few megabytes.
+    // A short write deadline, so the slow consumer is found out quickly. The publisher
+    // feeding it is held by backpressure meanwhile; the other sessions are not.
     let limits = Limits {
-        max_transmit_queue: 64,
+        write_timeout: Duration::from_millis(500),
         ..Limits::default()
     };
     let config = RouterConfig::new().realm(realm(true)).limits(limits);
@@ -368,8 +369,9 @@ async fn slow_consumer_and_abrupt_disconnect<R: Runtime>(rt: R) {
         "slow consumer closed after {published} events of 64 KiB in {:?}; slowest call beside it {slowest_call:?}",
         started.elapsed()
     );
-    // Its connection is dropped: what it had buffered, then the end.
-    let mut drained = 0usize;
+    // Its connection is dropped: what it had buffered, then ABORT saying why, then the
+    // end (it reads again within the router's close timeout, so the ABORT reaches it).
+    let mut drained = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = bounded(&rt, "the slow consumer's end", slow.stream.read(&mut buf))
@@ -378,9 +380,20 @@ async fn slow_consumer_and_abrupt_disconnect<R: Runtime>(rt: R) {
         if n == 0 {
             break;
         }
-        drained += n;
+        drained.extend_from_slice(&buf[..n]);
     }
-    assert!(drained > 0);
+    let mut frames = Vec::new();
+    let mut rest = &drained[..];
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes([0, rest[1], rest[2], rest[3]]) as usize;
+        assert!(rest.len() >= 4 + len, "a whole frame");
+        frames.push(&rest[4..4 + len]);
+        rest = &rest[4 + len..];
+    }
+    let last: Value = serde_json::from_slice(frames.last().expect("frames")).expect("JSON");
+    assert_eq!(last[0], json!(3), "ABORT last: {last}");
+    assert_eq!(last[2], json!("wamp.close.slow_consumer"), "{last}");
+    assert!(frames.len() > 2, "events before it");
 
     // A callee that vanishes (no GOODBYE) while a call waits for it.
     let mut vanishing = RawClient::connect(&rt, rs_addr).await;

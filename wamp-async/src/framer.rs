@@ -206,10 +206,16 @@ impl Framer {
     /// Starts an orderly close: the WebSocket closing handshake, or (RawSocket has
     /// none) the end at once.
     pub(crate) fn close(&mut self, now: Instant) {
+        self.close_with(now, CloseCode::NORMAL, "");
+    }
+
+    /// Like [`close`](Self::close), with a WebSocket close code and reason that say why
+    /// (RawSocket has no such thing).
+    pub(crate) fn close_with(&mut self, now: Instant, code: CloseCode, reason: &str) {
         by_kind!(&mut self.kind,
             c => {
                 if c.is_open() {
-                    let _ = c.close(now, CloseCode::NORMAL, "");
+                    let _ = c.close(now, code, reason);
                 } else if !c.is_closed() && !self.done {
                     // Not open yet: nothing to close on the wire.
                     self.done = true;

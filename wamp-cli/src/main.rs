@@ -51,11 +51,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     // One thread is plenty for one session, and keeps the order of events and output
-    // simple to reason about.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // simple to reason about. The router serves many connections: a thread per core, so
+    // the connection tasks (framing, decoding, writing) run beside the router task.
+    let built = match cli.command {
+        Command::Router(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match built {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -369,6 +369,13 @@ well_known! {
     CLOSE_KILLED = "wamp.close.killed";
     /// Close reason: a normal leave (Autobahn's default).
     CLOSE_NORMAL = "wamp.close.normal";
+    /// Close reason (ABORT): the router closed the session because the client did not
+    /// read what was sent to it (no progress for the write timeout, or over the byte
+    /// budget). Not in the spec; the name follows its `wamp.close.*` pattern.
+    CLOSE_SLOW_CONSUMER = "wamp.close.slow_consumer";
+    /// Close reason: the transport was lost without a GOODBYE (Crossbar.io's name, used
+    /// in the meta API's `on_leave`).
+    CLOSE_TRANSPORT_LOST = "wamp.close.transport_lost";
 }
 
 #[cfg(test)]

@@ -187,7 +187,9 @@ impl Model {
     fn new(seed: u64) -> Model {
         let mut net = Net::with_seed(
             realm1().limits(Limits {
-                max_transmit_queue: 64,
+                transmit_high_water: 2 << 10,
+                transmit_low_water: 512,
+                max_transmit_bytes: 8 << 10,
                 max_calls_per_session: 16,
                 max_retained_events: 4,
                 ..Limits::default()
@@ -516,9 +518,9 @@ impl Model {
             Op::Pause { slot, paused } => {
                 let conn = self.net.peers[self.slots[slot]].conn;
                 let _ = if paused {
-                    self.net.router.pause_transmit(conn)
+                    self.net.router.pause_transmit(now, conn)
                 } else {
-                    self.net.router.resume_transmit(conn)
+                    self.net.router.resume_transmit(now, conn)
                 };
             }
             Op::Rogue { kind, bytes } => {
@@ -676,7 +678,8 @@ impl Model {
                 if self.net.peers[p].session.is_none() {
                     continue;
                 }
-                let _ = self.net.router.resume_transmit(self.net.peers[p].conn);
+                let now = self.net.now;
+                let _ = self.net.router.resume_transmit(now, self.net.peers[p].conn);
                 for r in self.parts.remove(&p).unwrap_or_default() {
                     let _ = self.net.s(p).call_part(r, Payload::empty(), true);
                 }

@@ -1,7 +1,7 @@
 //! The router's session lifecycle, driven by in-memory client sessions on a virtual
 //! clock: joining, WELCOME's announcement, GOODBYE, unknown realms, protocol violations
-//! (which abort the offender only), deadlines, closing and shutting down, slow
-//! consumers, mixed serializers.
+//! (which abort the offender only), deadlines, closing and shutting down, paused
+//! writers, mixed serializers. Slow consumers: `router_backpressure.rs`.
 
 // The virtual clock starts at one real `Instant::now()`; the ban on clocks is for the
 // library, not for its tests.
@@ -503,65 +503,16 @@ fn transport_loss_ends_the_session() {
 }
 
 #[test]
-fn a_slow_consumer_is_closed_once_its_queue_is_full() {
-    let mut net = Net::new(realm1().limits(Limits {
-        max_transmit_queue: 8,
-        ..Limits::default()
-    }));
-    let slow = net.join(SerializerKind::Json);
-    let fast = net.join(SerializerKind::Json);
-    let publisher = net.join(SerializerKind::Json);
-    net.subscribe(slow, "t", Dict::new());
-    net.subscribe(fast, "t", Dict::new());
-    let slow_conn = net.peers[slow].conn;
-    net.router
-        .pause_transmit(slow_conn)
-        .expect("an open connection");
-    for i in 0..8 {
-        net.publish(
-            publisher,
-            "t",
-            args(SerializerKind::Json, &(i,)),
-            Dict::new(),
-        );
-    }
-    assert_eq!(net.router.queued(slow_conn), 8);
-    assert_eq!(net.deliveries(fast).len(), 8);
-    assert!(net.s(slow).is_established());
-    // One more: the slow session is closed; the others do not notice.
-    net.publish(
-        publisher,
-        "t",
-        args(SerializerKind::Json, &(8,)),
-        Dict::new(),
-    );
-    assert!(!net.peers[slow].open);
-    let log = net.router_events();
-    assert!(
-        log.iter().any(|e| matches!(
-            e,
-            RouterEvent::Left {
-                reason: LeaveReason::SlowConsumer { limit: 8 },
-                ..
-            }
-        )),
-        "{log:?}"
-    );
-    assert!(log
-        .iter()
-        .any(|e| matches!(e, RouterEvent::CloseConnection { conn } if *conn == slow_conn)));
-    assert_eq!(net.deliveries(fast).len(), 1);
-    assert!(net.s(publisher).is_established());
-}
-
-#[test]
 fn a_paused_connection_gets_its_messages_on_resume_in_order() {
     let mut net = Net::new(realm1());
     let sub = net.join(SerializerKind::Json);
     let publisher = net.join(SerializerKind::Json);
     net.subscribe(sub, "t", Dict::new());
     let conn = net.peers[sub].conn;
-    net.router.pause_transmit(conn).expect("an open connection");
+    let now = net.now;
+    net.router
+        .pause_transmit(now, conn)
+        .expect("an open connection");
     for i in 0..5 {
         net.publish(
             publisher,
@@ -571,8 +522,9 @@ fn a_paused_connection_gets_its_messages_on_resume_in_order() {
         );
     }
     assert!(net.deliveries(sub).is_empty());
+    let now = net.now;
     net.router
-        .resume_transmit(conn)
+        .resume_transmit(now, conn)
         .expect("an open connection");
     net.pump();
     let got: Vec<i64> = net

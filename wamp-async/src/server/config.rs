@@ -151,8 +151,8 @@ pub struct ServerOptions {
     pub handshake_timeout: Duration,
     /// Messages waiting for one connection's writer between the router task and the
     /// connection's task. When it is full the router holds the connection's messages in
-    /// its own queue (bounded by `Limits::max_transmit_queue`, after which the session is
-    /// closed as a slow consumer). Default: 64.
+    /// its own queue (bounded in bytes by `Limits`, with backpressure on the sessions
+    /// that feed it). Default: 64.
     pub outbound_buffer: usize,
     /// Messages from all connections waiting for the router task. When it is full,
     /// connections stop reading from their sockets until it drains. Default: 1024.

@@ -10,6 +10,7 @@
 //! the transport (the WebSocket closing handshake) and reports that it is gone, within
 //! `close_timeout` of the router's decision even if the peer stopped reading.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -28,8 +29,9 @@ use wamp_core::value::Map;
 use wamp_core::SerializerKind;
 
 use super::config::{ListenTransport, ServerOptions};
+use super::gate::InputGate;
 use super::http::{RequestGate, Verdict};
-use super::hub::{Admission, Opened, ServerCtx, ToRouter};
+use super::hub::{Admission, CloseNote, Opened, ServerCtx, ToRouter};
 use super::listener::ListenerSpec;
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::outbox::Outbox;
@@ -37,9 +39,15 @@ use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
 
 /// Above this many bytes waiting to be written, no more messages are taken from the
 /// router task (they wait in the bounded channel, then in the router).
-const OUT_HIGH_WATER: usize = 256 * 1024;
-/// The read buffer.
-const READ_CHUNK: usize = 16 * 1024;
+const OUT_HIGH_WATER: usize = 64 * 1024;
+/// The read buffer, one per thread (an idle connection holds none).
+const READ_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// Where every connection task on this thread reads into: the framer copies what it
+    /// needs, so the buffer is free again as soon as `poll_read` returns.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 /// Turns of the task before it yields to other tasks.
 const BUDGET: usize = 64;
 /// Outgoing messages taken in one turn.
@@ -121,7 +129,7 @@ async fn run<R: Runtime>(
             return;
         }
     };
-    let gate = match &spec.transport {
+    let request = match &spec.transport {
         ListenTransport::WebSocket { path } => Some(RequestGate::new(path.clone(), full)),
         ListenTransport::RawSocket => None,
     };
@@ -136,15 +144,17 @@ async fn run<R: Runtime>(
         binding,
         io: stream,
         framer,
-        gate,
+        request,
         pending: VecDeque::new(),
         outbound: None,
         close: None,
+        close_note: None,
+        gate: None,
+        serializer: None,
         opened: false,
         reported: false,
         handshake_deadline: Some(deadline),
         linger_deadline: None,
-        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         eof: false,
         out: Outbox::default(),
         phase: Phase::Running,
@@ -179,20 +189,25 @@ struct Conn<R: Runtime> {
     io: BoxStream,
     framer: Framer,
     /// A WebSocket's request head, held until its path is checked.
-    gate: Option<RequestGate>,
+    request: Option<RequestGate>,
     /// Inputs for the router task waiting for room in its channel.
     pending: VecDeque<ToRouter>,
     /// The router task's messages for this connection, once open.
     outbound: Option<mpsc::Receiver<Bytes>>,
     /// Fires when the router closes the connection.
-    close: Option<oneshot::Receiver<()>>,
+    close: Option<oneshot::Receiver<CloseNote>>,
+    /// The WebSocket close code and reason the router asked for.
+    close_note: CloseNote,
+    /// Held by the router task while this connection's input is paused.
+    gate: Option<Arc<InputGate>>,
+    /// What received frames are decoded with, once open.
+    serializer: Option<SerializerKind>,
     opened: bool,
     reported: bool,
 
     handshake_deadline: Option<Instant>,
     /// Set when the router closed the connection: by then it must be gone.
     linger_deadline: Option<Instant>,
-    read_buf: Box<[u8]>,
     eof: bool,
     out: Outbox,
     phase: Phase,
@@ -215,16 +230,18 @@ impl<R: Runtime> Conn<R> {
                 }
             }
             if let Some(close) = &mut self.close {
-                if close.poll_unpin(cx).is_ready() {
+                if let Poll::Ready(note) = close.poll_unpin(cx) {
                     self.close = None;
+                    self.close_note = note.ok().flatten();
                     self.linger_deadline = Some(now + self.options.close_timeout);
                     progress = true;
                 }
             }
             progress |= self.poll_to_router(cx);
-            // Backpressure: nothing more is read while the router task has no room.
-            if self.pending.is_empty() {
-                progress |= self.poll_read(cx, now);
+            // Backpressure: nothing more is read while the router task has no room, or
+            // while what this connection sends feeds a congested one.
+            if self.pending.is_empty() && self.gate.as_ref().is_none_or(|g| g.poll_open(cx)) {
+                progress |= READ_BUF.with_borrow_mut(|buf| self.poll_read(cx, now, buf));
             }
             if self.out.len() < OUT_HIGH_WATER {
                 progress |= self.poll_outbound(cx, now);
@@ -243,15 +260,15 @@ impl<R: Runtime> Conn<R> {
 
     // ---- input -------------------------------------------------------------------
 
-    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant, buf: &mut [u8]) -> bool {
         if self.eof || self.framer.is_done() {
             return false;
         }
-        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
             Poll::Pending => false,
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
-                if self.gate.is_some() {
+                if self.request.is_some() {
                     // Gone before its request was complete.
                     self.phase = Phase::Reporting;
                 } else {
@@ -260,18 +277,18 @@ impl<R: Runtime> Conn<R> {
                 true
             }
             Poll::Ready(Ok(n)) => {
-                let n = n.min(self.read_buf.len());
-                match &mut self.gate {
-                    None => self.framer.handle_input(now, &self.read_buf[..n]),
-                    Some(gate) => match gate.input(&self.read_buf[..n]) {
+                let n = n.min(buf.len());
+                match &mut self.request {
+                    None => self.framer.handle_input(now, &buf[..n]),
+                    Some(request) => match request.input(&buf[..n]) {
                         Verdict::NeedMore => {}
                         Verdict::Pass(head) => {
-                            self.gate = None;
+                            self.request = None;
                             self.framer.handle_input(now, &head);
                         }
                         Verdict::Refuse { response, why } => {
                             tracing::debug!(%why, "refused the upgrade request");
-                            self.gate = None;
+                            self.request = None;
                             self.out.push(response);
                             self.phase = Phase::Flushing {
                                 deadline: now + LINGER,
@@ -311,7 +328,10 @@ impl<R: Runtime> Conn<R> {
                     // taken: close the transport.
                     progress = true;
                     self.outbound = None;
-                    self.framer.close(now);
+                    match self.close_note.take() {
+                        None => self.framer.close(now),
+                        Some((code, reason)) => self.framer.close_with(now, code, &reason),
+                    }
                 }
                 Poll::Pending => break,
             }
@@ -376,10 +396,12 @@ impl<R: Runtime> Conn<R> {
             }
         }
         while let Some(bytes) = self.framer.poll_message() {
-            if self.opened {
+            if let Some(serializer) = self.serializer {
+                // Decoded here, beside the router task rather than in it.
+                let message = serializer.decode(bytes).map_err(|e| e.to_string());
                 self.pending.push_back(ToRouter::Frame {
                     key: self.key,
-                    bytes,
+                    message,
                 });
             }
         }
@@ -401,12 +423,15 @@ impl<R: Runtime> Conn<R> {
 
     fn on_open(&mut self, serializer: SerializerKind) {
         self.opened = true;
+        self.serializer = Some(serializer);
         self.handshake_deadline = None;
         self.stop = None;
         let (outbound_tx, outbound) = mpsc::channel(self.options.outbound_buffer);
         let (close_tx, close) = oneshot::channel();
+        let gate = Arc::new(InputGate::default());
         self.outbound = Some(outbound);
         self.close = Some(close);
+        self.gate = Some(gate.clone());
         tracing::debug!(%serializer, "transport open");
         self.pending.push_back(ToRouter::Open(Box::new(Opened {
             key: self.key,
@@ -416,6 +441,7 @@ impl<R: Runtime> Conn<R> {
             binding: self.binding.take(),
             outbound: outbound_tx,
             close: close_tx,
+            gate,
         })));
     }
 

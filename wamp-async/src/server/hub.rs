@@ -3,9 +3,17 @@
 //! Connection tasks send it what they receive over one bounded channel (a full channel
 //! makes them stop reading their sockets). It hands each connection's messages to that
 //! connection's bounded outbound channel. When an outbound channel is full, the
-//! connection is paused in the router (its messages wait in the router's own bounded
-//! queue, and a connection whose queue overflows loses its session as a slow consumer)
-//! and resumed when its writer has room again; other connections are never held up.
+//! connection is paused in the router (its messages wait in the router's own queue,
+//! bounded in bytes) and resumed when its writer has room again. When that queue passes
+//! its high-water mark, the router holds the input of the connections that feed it
+//! ([`RouterEvent::InputPaused`]): their tasks stop reading their sockets (an
+//! [`InputGate`]) until it drains. A connection is cut as a slow consumer only when its
+//! writer makes no progress for the write timeout, or its backlog passes the byte
+//! budget, and it is told why. Other connections are never held up.
+//!
+//! Frames are decoded into messages by the connection tasks, so with a multi-threaded
+//! runtime decoding runs on other cores beside this task; the routing decisions (and
+//! the encoding of what the router sends) stay here, in the one owner of the router.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -23,8 +31,10 @@ use futures::{FutureExt, StreamExt};
 use wamp_core::auth::ChannelBinding;
 use wamp_core::router::{ConnectionId, LeaveReason, Router, RouterEvent};
 use wamp_core::value::Map;
-use wamp_core::{SerializerKind, SessionId, Uri};
+use wamp_core::{Message, SerializerKind, SessionId, Uri};
+use wamp_transport_ws::CloseCode;
 
+use super::gate::InputGate;
 use super::listener::ListenerSpec;
 use super::{local, RouterStats, ServerOptions};
 use crate::error::ConnectError;
@@ -41,8 +51,12 @@ const BATCH: usize = 64;
 pub(crate) enum ToRouter {
     /// A connection's transport handshake completed.
     Open(Box<Opened>),
-    /// A WAMP message received on a connection.
-    Frame { key: u64, bytes: Bytes },
+    /// A WAMP message received on a connection, decoded by its task (or why it did not
+    /// decode).
+    Frame {
+        key: u64,
+        message: Result<Message, String>,
+    },
     /// A connection's transport is gone (its task is ending).
     Closed { key: u64 },
     /// A listener stopped accepting.
@@ -71,9 +85,16 @@ pub(crate) struct Opened {
     /// message) tells the task to close the transport.
     pub(crate) outbound: mpsc::Sender<Bytes>,
     /// Fired when the router closes the connection: from then on its task gives the
-    /// peer `close_timeout` to take what is left.
-    pub(crate) close: oneshot::Sender<()>,
+    /// peer `close_timeout` to take what is left. It carries the WebSocket close code
+    /// and reason to use, if not a normal close.
+    pub(crate) close: oneshot::Sender<CloseNote>,
+    /// Held while the connection's input is paused by backpressure.
+    pub(crate) gate: Arc<InputGate>,
 }
+
+/// How the router wants a transport closed: `None` normally, else a WebSocket close
+/// code and reason (RawSocket has neither; its peer was told with ABORT).
+pub(crate) type CloseNote = Option<(CloseCode, String)>;
 
 /// What the accept loops, connection tasks and the router task share.
 pub(crate) struct ServerCtx<R> {
@@ -184,7 +205,10 @@ struct Slot {
     /// Messages taken from the router while the writer had no room (at most the one
     /// that found it full: the connection is paused from then on).
     stash: VecDeque<Bytes>,
-    close: Option<oneshot::Sender<()>>,
+    close: Option<oneshot::Sender<CloseNote>>,
+    /// Why the router closes it, when it is not a normal close.
+    close_note: CloseNote,
+    gate: Arc<InputGate>,
     /// The router closed it: drop the writer once everything queued is handed over.
     closing: bool,
 }
@@ -278,9 +302,12 @@ impl<R: Runtime> Hub<R> {
     fn on_input(&mut self, now: Instant, input: ToRouter) {
         match input {
             ToRouter::Open(opened) => self.on_open(now, *opened),
-            ToRouter::Frame { key, bytes } => {
+            ToRouter::Frame { key, message } => {
                 if let Some(&conn) = self.keys.get(&key) {
-                    self.router.handle_bytes(now, conn, bytes);
+                    match message {
+                        Ok(message) => self.router.handle_message(now, conn, message),
+                        Err(why) => self.router.handle_undecodable(now, conn, why),
+                    }
                 }
             }
             ToRouter::Closed { key } => {
@@ -325,6 +352,7 @@ impl<R: Runtime> Hub<R> {
             binding,
             outbound,
             close,
+            gate,
         } = opened;
         let conn = self.router.open(now, serializer);
         // The connection was just opened, so these cannot fail.
@@ -341,6 +369,8 @@ impl<R: Runtime> Hub<R> {
                 writer: Writer::Ready(outbound),
                 stash: VecDeque::new(),
                 close: Some(close),
+                close_note: None,
+                gate,
                 closing: false,
             },
         );
@@ -389,7 +419,7 @@ impl<R: Runtime> Hub<R> {
                     slot.writer = Writer::Waiting;
                     // Its messages wait in the router (bounded) until the writer has
                     // room; nobody else waits for it.
-                    let _ = self.router.pause_transmit(conn);
+                    let _ = self.router.pause_transmit(self.ctx.rt.now(), conn);
                     self.writers.push(wait_for_room(conn, sender));
                 }
                 // Its task is ending; its `Closed` is on the way.
@@ -425,7 +455,7 @@ impl<R: Runtime> Hub<R> {
             }
         }
         slot.writer = Writer::Ready(sender);
-        let _ = self.router.resume_transmit(conn);
+        let _ = self.router.resume_transmit(self.ctx.rt.now(), conn);
         self.drain();
         self.release_if_flushed(conn);
     }
@@ -452,7 +482,11 @@ impl<R: Runtime> Hub<R> {
                 let peer = self.peer(conn);
                 match &reason {
                     LeaveReason::SlowConsumer { .. } => {
-                        tracing::warn!(%session, %realm, %peer, %reason, "session closed")
+                        tracing::warn!(%session, %realm, %peer, %reason, "session closed");
+                        if let Some(slot) = self.conns.get_mut(&conn) {
+                            slot.close_note =
+                                Some((CloseCode::POLICY_VIOLATION, reason.uri().to_string()));
+                        }
                     }
                     _ => tracing::info!(%session, %realm, %peer, %reason, "session left"),
                 }
@@ -471,10 +505,22 @@ impl<R: Runtime> Hub<R> {
                 if let Some(slot) = self.conns.get_mut(&conn) {
                     slot.closing = true;
                     if let Some(close) = slot.close.take() {
-                        let _ = close.send(());
+                        let _ = close.send(slot.close_note.take());
                     }
                 }
                 self.release_if_flushed(conn);
+            }
+            RouterEvent::InputPaused { conn } => {
+                if let Some(slot) = self.conns.get(&conn) {
+                    tracing::trace!(%conn, "input paused: it feeds a congested connection");
+                    slot.gate.hold();
+                }
+            }
+            RouterEvent::InputResumed { conn } => {
+                if let Some(slot) = self.conns.get(&conn) {
+                    tracing::trace!(%conn, "input resumed");
+                    slot.gate.release();
+                }
             }
             _ => {}
         }
@@ -507,7 +553,9 @@ impl<R: Runtime> Hub<R> {
             self.sleep = None;
             return false;
         };
-        if self.sleep.as_ref().is_none_or(|(at, _)| *at != deadline) {
+        // A timer that fires no later than the deadline is kept: a deadline that moves
+        // later (a write-stall check) costs no new timer.
+        if self.sleep.as_ref().is_none_or(|(at, _)| *at > deadline) {
             self.sleep = Some((deadline, self.ctx.rt.sleep_until(deadline)));
         }
         let Some((at, sleep)) = &mut self.sleep else {

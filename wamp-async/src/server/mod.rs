@@ -58,11 +58,18 @@
 //!   `wamp.2.json`/`wamp.2.msgpack`/`wamp.2.cbor`, the configured path, otherwise HTTP
 //!   404) or the RawSocket handshake, then WAMP messages both ways.
 //! - **Backpressure, never unbounded buffers**: a connection whose writer falls behind
-//!   is paused in the router, whose queue for it is bounded
-//!   ([`Limits::max_transmit_queue`](wamp_core::router::Limits)); when that overflows the
-//!   session is closed as a slow consumer, and nobody else waits for it. A connection
-//!   that closes abruptly leaves at once. When the router task is busy, connections stop
-//!   reading their sockets.
+//!   is paused in the router, whose queue for it is counted in bytes
+//!   ([`Limits`](wamp_core::router::Limits)). Past its high-water mark the sessions that
+//!   feed it (publishers, callers, callees answering) stop being read until it drains,
+//!   so a reader that keeps up loses nothing however fast the publisher. A connection is
+//!   cut as a slow consumer only when its writer makes no progress for `write_timeout`
+//!   (default 10 s) or its backlog passes `max_transmit_bytes`; it gets ABORT
+//!   `wamp.close.slow_consumer` (and WebSocket close code 1008 with that reason), and
+//!   nobody else waits for it. A connection that closes abruptly leaves at once. When
+//!   the router task is busy, connections stop reading their sockets.
+//! - **Cores**: connection tasks frame, decode and write; the router task routes and
+//!   encodes. On a multi-threaded runtime (as `wamp router` runs) they use every core,
+//!   while the router's state has one owner and no lock.
 //! - **In-process sessions** ([`RouterHandle::connect_local`]) talk RawSocket over an
 //!   in-memory pipe, so they take the same path as networked ones.
 //! - **Stopping**: [`RouterHandle::shutdown`], or dropping every handle. Sessions get
@@ -79,6 +86,7 @@
 
 mod config;
 mod connection;
+mod gate;
 mod http;
 mod hub;
 mod listener;

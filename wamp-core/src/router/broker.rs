@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use bytes::Bytes;
+
 use crate::dict::{Details, Dict, Options};
 use crate::error::EncodeError;
 use crate::id::{PublicationId, SessionId, SubscriptionId};
@@ -612,6 +614,10 @@ impl Broker {
                     .with_publisher_authid(p.authid.as_str())
                     .with_publisher_authrole(p.authrole.as_str());
             }
+            // Every subscriber of one subscription gets the same EVENT (the details
+            // depend on the subscription and the publisher only), so it is encoded once
+            // per serializer and the bytes are shared.
+            let mut encoded: [Option<Bytes>; SerializerKind::ALL.len()] = Default::default();
             for subscriber in &sub.subscribers {
                 let Some(target) = sessions.get(subscriber) else {
                     continue;
@@ -619,25 +625,44 @@ impl Broker {
                 if !eligible(target, publisher_id, options) {
                     continue;
                 }
-                let payload = match payload.get(target.serializer) {
-                    Ok(p) => p.clone(),
-                    Err(e) => {
-                        failure.get_or_insert((target.serializer, e.clone()));
-                        continue;
+                let slot = &mut encoded[serializer_slot(target.serializer)];
+                if slot.is_none() {
+                    let payload = match payload.get(target.serializer) {
+                        Ok(p) => p.clone(),
+                        Err(e) => {
+                            failure.get_or_insert((target.serializer, e.clone()));
+                            continue;
+                        }
+                    };
+                    let event = Message::Event(message::Event {
+                        subscription: id,
+                        publication,
+                        details: details.clone(),
+                        payload,
+                    });
+                    match target.serializer.encode(&event) {
+                        Ok(bytes) => *slot = Some(bytes),
+                        Err(e) => {
+                            failure.get_or_insert((target.serializer, e));
+                            continue;
+                        }
                     }
-                };
-                let event = Message::Event(message::Event {
-                    subscription: id,
-                    publication,
-                    details: details.clone(),
-                    payload,
-                });
-                if let Err(e) = ctx.out.send(target.conn, &event) {
-                    failure.get_or_insert((target.serializer, e));
+                }
+                if let Some(bytes) = slot {
+                    ctx.out.send_encoded(target.conn, bytes.clone());
                 }
             }
         }
         failure
+    }
+}
+
+/// Where a serializer's encoding goes in a per-serializer array.
+fn serializer_slot(kind: SerializerKind) -> usize {
+    match kind {
+        SerializerKind::Json => 0,
+        SerializerKind::MsgPack => 1,
+        SerializerKind::Cbor => 2,
     }
 }
 

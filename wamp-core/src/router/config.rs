@@ -79,11 +79,27 @@ pub struct Limits {
     /// before it drops the connection. Default 5 s.
     #[serde(deserialize_with = "seconds")]
     pub goodbye_timeout: Duration,
-    /// The most encoded messages waiting for one connection. A connection whose queue is
-    /// full (its reader is too slow, or the runtime paused it and it never resumed) has
-    /// its session closed and its transport dropped: see
-    /// [`LeaveReason::SlowConsumer`](super::LeaveReason::SlowConsumer). Default 4096.
-    pub max_transmit_queue: usize,
+    /// Bytes of encoded messages waiting for one connection above which it is
+    /// *congested*: the router stops taking input from the connections that feed it
+    /// (publishers whose events it receives, callers and callees whose messages go to
+    /// it; [`RouterEvent::InputPaused`](super::RouterEvent::InputPaused)) until its
+    /// backlog falls to [`transmit_low_water`](Limits::transmit_low_water). Default
+    /// 256 KiB.
+    pub transmit_high_water: usize,
+    /// Bytes waiting for a congested connection at or below which the connections that
+    /// fed it may send again. Default 64 KiB.
+    pub transmit_low_water: usize,
+    /// The hard budget: a connection with more bytes than this waiting for it loses its
+    /// session as a slow consumer ([`LeaveReason::SlowConsumer`](super::LeaveReason::SlowConsumer)).
+    /// Backpressure keeps a reader that makes progress far below it; it is above the
+    /// largest message a listener accepts by default (16 MiB), so one big event does not
+    /// cut its subscribers. Default 64 MiB.
+    pub max_transmit_bytes: usize,
+    /// How long a connection whose writer is full
+    /// ([`Router::pause_transmit`](super::Router::pause_transmit)) may make no progress
+    /// at all before it loses its session as a slow consumer. Default 10 s.
+    #[serde(deserialize_with = "seconds")]
+    pub write_timeout: Duration,
     /// The most calls one session may have in flight as a caller; more are refused with
     /// `wamp.error.unavailable`. Default 4096.
     pub max_calls_per_session: usize,
@@ -105,7 +121,10 @@ impl Default for Limits {
         Limits {
             handshake_timeout: Duration::from_secs(10),
             goodbye_timeout: Duration::from_secs(5),
-            max_transmit_queue: 4096,
+            transmit_high_water: 256 << 10,
+            transmit_low_water: 64 << 10,
+            max_transmit_bytes: 64 << 20,
+            write_timeout: Duration::from_secs(10),
             max_calls_per_session: 4096,
             max_retained_events: 10_000,
             max_testaments: 64,
@@ -604,7 +623,7 @@ mod tests {
     #[test]
     fn deserializes_from_a_document() {
         let json = r#"{
-            "limits": {"handshake_timeout": 2.5, "max_transmit_queue": 10},
+            "limits": {"handshake_timeout": 2.5, "max_transmit_bytes": 10000, "write_timeout": 0.5},
             "realms": [{
                 "name": "realm1",
                 "roles": [{"name": "user", "permissions": [
@@ -628,7 +647,8 @@ mod tests {
         }"#;
         let config: RouterConfig = serde_json::from_str(json).expect("a valid document");
         assert_eq!(config.limits.handshake_timeout, Duration::from_millis(2500));
-        assert_eq!(config.limits.max_transmit_queue, 10);
+        assert_eq!(config.limits.max_transmit_bytes, 10_000);
+        assert_eq!(config.limits.write_timeout, Duration::from_millis(500));
         assert_eq!(config.limits.goodbye_timeout, Duration::from_secs(5));
         let realm = &config.realms[0];
         assert_eq!(realm.name, "realm1");

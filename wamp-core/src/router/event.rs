@@ -2,6 +2,7 @@
 //! [`poll_event`](super::Router::poll_event).
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::id::SessionId;
 use crate::uri::Uri;
@@ -75,6 +76,21 @@ pub enum RouterEvent {
         /// The connection.
         conn: ConnectionId,
     },
+    /// Backpressure: stop reading from this connection's transport. What it sent feeds
+    /// a connection that is congested (more than
+    /// [`Limits::transmit_high_water`](super::Limits::transmit_high_water) bytes wait for
+    /// it). Messages already received may still be handed in; they are processed. An
+    /// [`InputResumed`](RouterEvent::InputResumed) follows when every connection it fed
+    /// has drained, or is gone.
+    InputPaused {
+        /// The connection to stop reading from.
+        conn: ConnectionId,
+    },
+    /// Backpressure is over for this connection: read from its transport again.
+    InputResumed {
+        /// The connection to read from again.
+        conn: ConnectionId,
+    },
 }
 
 /// Why a session left its realm.
@@ -95,12 +111,32 @@ pub enum LeaveReason {
     ProtocolViolation(String),
     /// The transport closed.
     TransportClosed,
-    /// The connection's outbound queue reached its limit (the client reads too slowly):
-    /// the session was closed and the transport must be dropped.
+    /// The client reads too slowly: its writer made no progress at all for the write
+    /// timeout, or more than the byte budget waited for it. The router discarded what
+    /// waited, sent ABORT `wamp.close.slow_consumer` and dropped the transport.
     SlowConsumer {
-        /// The queue limit, in messages.
-        limit: usize,
+        /// Bytes that were waiting in the router for the connection.
+        queued_bytes: usize,
+        /// `Some`: how long its writer had made no progress
+        /// ([`Limits::write_timeout`](super::Limits::write_timeout)); `None`: the backlog
+        /// passed [`Limits::max_transmit_bytes`](super::Limits::max_transmit_bytes).
+        stalled_for: Option<Duration>,
     },
+}
+
+impl LeaveReason {
+    /// The URI that names this reason (what the meta API's `on_leave` reports as
+    /// `reason`).
+    pub fn uri(&self) -> Uri {
+        match self {
+            LeaveReason::Goodbye(uri) | LeaveReason::Closed(uri) => uri.clone(),
+            LeaveReason::AbortedByClient(uri) => uri.clone(),
+            LeaveReason::Shutdown => Uri::CLOSE_SYSTEM_SHUTDOWN,
+            LeaveReason::ProtocolViolation(_) => Uri::PROTOCOL_VIOLATION,
+            LeaveReason::TransportClosed => Uri::CLOSE_TRANSPORT_LOST,
+            LeaveReason::SlowConsumer { .. } => Uri::CLOSE_SLOW_CONSUMER,
+        }
+    }
 }
 
 impl fmt::Display for LeaveReason {
@@ -112,9 +148,20 @@ impl fmt::Display for LeaveReason {
             LeaveReason::AbortedByClient(reason) => write!(f, "the client aborted ({reason})"),
             LeaveReason::ProtocolViolation(why) => write!(f, "protocol violation: {why}"),
             LeaveReason::TransportClosed => f.write_str("the transport closed"),
-            LeaveReason::SlowConsumer { limit } => write!(
+            LeaveReason::SlowConsumer {
+                queued_bytes,
+                stalled_for: Some(stalled),
+            } => write!(
                 f,
-                "the client reads too slowly: {limit} messages were waiting for it"
+                "slow consumer: the client read nothing for {stalled:?} \
+                 while {queued_bytes} bytes waited for it"
+            ),
+            LeaveReason::SlowConsumer {
+                queued_bytes,
+                stalled_for: None,
+            } => write!(
+                f,
+                "slow consumer: {queued_bytes} bytes waited for the client, over the budget"
             ),
         }
     }

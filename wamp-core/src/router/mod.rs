@@ -112,6 +112,19 @@
 //! - **Bounds**: every queue and table has a limit ([`Limits`]); a connection whose
 //!   outbound queue fills up loses its session ([`LeaveReason::SlowConsumer`]).
 //!
+//! # Backpressure
+//!
+//! Every connection's queue is counted in bytes ([`Limits`]). When a message leaves a
+//! connection with more than `transmit_high_water` bytes waiting, the connection whose
+//! input caused it (a publisher, a caller, a callee answering) is held:
+//! [`RouterEvent::InputPaused`] tells the runtime to stop reading from it, and
+//! [`RouterEvent::InputResumed`] comes once every connection it fed has drained to
+//! `transmit_low_water` (or is gone). Nothing is dropped while readers keep up. A
+//! connection is cut as a slow consumer only when its writer, paused with
+//! [`pause_transmit`](Router::pause_transmit), makes no progress for `write_timeout`,
+//! or when more than `max_transmit_bytes` wait for it; it gets ABORT
+//! `wamp.close.slow_consumer` and the meta API's `on_leave` says so.
+//!
 //! Not implemented: session resumption, router-to-router links, event history, call
 //! rerouting, sharded registrations, trust levels, payload passthru. The WAMP-CRA
 //! challenge carries no `timestamp` (there is no wall clock here) and the meta API's
@@ -152,7 +165,7 @@ use crate::uri::Uri;
 use crate::value::Map;
 
 use authorizer::Authorizer;
-use connection::{ConnState, Connections};
+use connection::{Budgets, ConnState, Connections, Overflow};
 use handshake::{Identity, RealmAuth, Step};
 use realm::{Ctx, Kill, Realm, SessionInfo};
 use timers::{Timer, Timers};
@@ -252,7 +265,14 @@ impl Router {
         Ok(Router {
             realms,
             realm_index,
-            conns: Connections::new(config.limits.max_transmit_queue),
+            conns: Connections::new(Budgets {
+                high_water: config.limits.transmit_high_water,
+                low_water: config
+                    .limits
+                    .transmit_low_water
+                    .min(config.limits.transmit_high_water),
+                max_bytes: config.limits.max_transmit_bytes,
+            }),
             timers: Timers::default(),
             rng,
             limits: config.limits,
@@ -277,7 +297,14 @@ impl Router {
     /// The next event for the runtime.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<RouterEvent> {
-        self.events.pop_front()
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        // Holds change as messages are queued and taken, so these come last.
+        self.conns.poll_flow().map(|(conn, held)| match held {
+            true => RouterEvent::InputPaused { conn },
+            false => RouterEvent::InputResumed { conn },
+        })
     }
 
     /// When [`handle_timeout`](Router::handle_timeout) must be called next, if ever.
@@ -309,6 +336,17 @@ impl Router {
     /// Messages queued for `conn` and not yet taken by `poll_transmit`.
     pub fn queued(&self, conn: ConnectionId) -> usize {
         self.conns.queued(conn)
+    }
+
+    /// Bytes queued for `conn` and not yet taken by `poll_transmit`.
+    pub fn queued_bytes(&self, conn: ConnectionId) -> usize {
+        self.conns.queued_bytes(conn)
+    }
+
+    /// Whether backpressure holds `conn`'s input (between
+    /// [`RouterEvent::InputPaused`] and [`RouterEvent::InputResumed`]).
+    pub fn is_input_paused(&self, conn: ConnectionId) -> bool {
+        self.conns.is_input_held(conn)
     }
 
     /// Whether [`shutdown`](Router::shutdown) was called.
@@ -360,22 +398,38 @@ impl Router {
         Ok(())
     }
 
-    /// The connection's writer is busy: keep its messages queued (up to the limit)
-    /// until [`resume_transmit`](Router::resume_transmit).
-    pub fn pause_transmit(&mut self, conn: ConnectionId) -> Result<(), RouterUsageError> {
-        if self.conns.set_paused(conn, true) {
-            Ok(())
-        } else {
-            Err(RouterUsageError::UnknownConnection(conn))
+    /// The connection's writer is full: keep its messages queued (within the byte
+    /// budgets of [`Limits`]) until [`resume_transmit`](Router::resume_transmit). If it
+    /// stays paused for [`Limits::write_timeout`] without a break, the client is a slow
+    /// consumer and loses its session.
+    pub fn pause_transmit(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+    ) -> Result<(), RouterUsageError> {
+        match self.conns.set_paused(conn, true, now) {
+            None => Err(RouterUsageError::UnknownConnection(conn)),
+            Some(started) => {
+                if started && !self.timers.is_set(Timer::WriteStall(conn)) {
+                    self.timers
+                        .set_after(Timer::WriteStall(conn), now, self.limits.write_timeout);
+                }
+                Ok(())
+            }
         }
     }
 
-    /// The connection's writer can take messages again.
-    pub fn resume_transmit(&mut self, conn: ConnectionId) -> Result<(), RouterUsageError> {
-        if self.conns.set_paused(conn, false) {
-            Ok(())
-        } else {
-            Err(RouterUsageError::UnknownConnection(conn))
+    /// The connection's writer made progress and can take messages again. (The write
+    /// deadline's timer is left to fire and find the connection moving, so a writer
+    /// that fills and drains all the time costs no timer updates.)
+    pub fn resume_transmit(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+    ) -> Result<(), RouterUsageError> {
+        match self.conns.set_paused(conn, false, now) {
+            None => Err(RouterUsageError::UnknownConnection(conn)),
+            Some(_) => Ok(()),
         }
     }
 
@@ -390,15 +444,35 @@ impl Router {
         }
         match c.serializer.decode(frame) {
             Ok(message) => self.handle_message(now, conn, message),
-            Err(e) => {
-                self.protocol_violation(now, conn, e.to_string());
-                self.settle(now);
-            }
+            Err(e) => self.handle_undecodable(now, conn, e.to_string()),
         }
+    }
+
+    /// A received frame that did not decode (`why`), for a runtime that decodes frames
+    /// itself (beside the router, on another core): the same protocol violation
+    /// [`handle_bytes`](Router::handle_bytes) would find.
+    pub fn handle_undecodable(&mut self, now: Instant, conn: ConnectionId, why: String) {
+        if self
+            .conns
+            .get(conn)
+            .is_none_or(|c| matches!(c.state, ConnState::Closed))
+        {
+            return;
+        }
+        self.protocol_violation(now, conn, why);
+        self.settle(now);
     }
 
     /// One received message.
     pub fn handle_message(&mut self, now: Instant, conn: ConnectionId, message: Message) {
+        // What this message makes the router send is fed by `conn`: a congested
+        // recipient holds its input.
+        self.conns.begin_input(conn);
+        self.handle_message_from(now, conn, message);
+        self.conns.end_input();
+    }
+
+    fn handle_message_from(&mut self, now: Instant, conn: ConnectionId, message: Message) {
         let Some(c) = self.conns.get(conn) else {
             return;
         };
@@ -510,6 +584,7 @@ impl Router {
         }
         self.timers.cancel(Timer::Handshake(conn));
         self.timers.cancel(Timer::Goodbye(conn));
+        self.timers.cancel(Timer::WriteStall(conn));
         self.conns.remove(conn);
         self.settle(now);
     }
@@ -540,6 +615,16 @@ impl Router {
                 }
                 Timer::Call(realm, key) => {
                     self.in_realm(realm, now, |r, ctx| r.dealer.timeout(&r.sessions, key, ctx));
+                }
+                Timer::WriteStall(conn) => {
+                    // Paused since `since` without a break? (A resume clears it; a new
+                    // pause starts over, so the deadline moves.)
+                    if let Some(since) = self.conns.stalled_since(conn) {
+                        match since.checked_add(self.limits.write_timeout) {
+                            Some(at) if at > now => self.timers.set(Timer::WriteStall(conn), at),
+                            _ => self.conns.stall(conn),
+                        }
+                    }
                 }
             }
             self.settle(now);
@@ -792,7 +877,7 @@ impl Router {
     ) {
         self.sessions.remove(&session);
         self.in_realm(realm, now, |r, ctx| {
-            r.leave(session, ctx);
+            r.leave(session, &reason, ctx);
         });
         self.events.push_back(RouterEvent::Left {
             conn,
@@ -889,6 +974,7 @@ impl Router {
         c.state = ConnState::Closed;
         self.timers.cancel(Timer::Handshake(conn));
         self.timers.cancel(Timer::Goodbye(conn));
+        self.timers.cancel(Timer::WriteStall(conn));
         self.events.push_back(RouterEvent::CloseConnection { conn });
     }
 
@@ -931,8 +1017,8 @@ impl Router {
     /// session, so this ends).
     fn settle(&mut self, now: Instant) {
         loop {
-            if let Some(conn) = self.conns.take_overflowed() {
-                self.drop_slow(now, conn);
+            if let Some(overflow) = self.conns.take_overflowed() {
+                self.drop_slow(now, overflow);
                 continue;
             }
             if let Some(kill) = self.kills.pop_front() {
@@ -961,23 +1047,48 @@ impl Router {
         }
     }
 
-    /// A connection's queue overflowed: its session ends and its transport is dropped
-    /// (whatever it had queued is discarded; it could not keep up anyway).
-    fn drop_slow(&mut self, now: Instant, conn: ConnectionId) {
-        let limit = self.conns.max_queue();
-        match self.conns.get(conn).map(|c| &c.state) {
+    /// A slow consumer: its connection's backlog passed the byte budget, or its writer
+    /// made no progress for the write timeout. What waited for it is already discarded
+    /// (it could not take it); its session ends, it is told why with ABORT
+    /// `wamp.close.slow_consumer` (which a client that reads at all will see), and its
+    /// transport is dropped.
+    fn drop_slow(&mut self, now: Instant, overflow: Overflow) {
+        let Overflow {
+            conn,
+            queued_bytes,
+            stalled_since,
+        } = overflow;
+        let reason = LeaveReason::SlowConsumer {
+            queued_bytes,
+            stalled_for: stalled_since.map(|since| now.saturating_duration_since(since)),
+        };
+        let message = reason.to_string();
+        let session = match self.conns.get(conn).map(|c| &c.state) {
             Some(&ConnState::Established { realm, session }) => {
-                self.leave(
-                    now,
-                    conn,
-                    realm,
-                    session,
-                    LeaveReason::SlowConsumer { limit },
-                );
+                self.leave(now, conn, realm, session, reason);
+                Some(session)
             }
-            Some(ConnState::Authenticating { .. }) => self.release_handshake(conn),
-            _ => {}
-        }
+            Some(ConnState::Authenticating { .. }) => {
+                self.release_handshake(conn);
+                None
+            }
+            Some(ConnState::Closed) | None => return,
+            _ => None,
+        };
+        self.conns.send_final(
+            conn,
+            &Message::Abort(Abort {
+                details: Dict::new().with_message(message.as_str()),
+                reason: Uri::CLOSE_SLOW_CONSUMER,
+                payload: Payload::empty(),
+            }),
+        );
+        self.events.push_back(RouterEvent::Aborted {
+            conn,
+            session,
+            reason: Uri::CLOSE_SLOW_CONSUMER,
+            message,
+        });
         self.close_connection(conn);
     }
 }

@@ -17,7 +17,7 @@ use super::broker::Broker;
 use super::config::{Limits, RealmConfig};
 use super::connection::Connections;
 use super::dealer::Dealer;
-use super::event::ConnectionId;
+use super::event::{ConnectionId, LeaveReason};
 use super::handshake::{Identity, RealmAuth};
 use super::meta::{self, Testament};
 use super::timers::Timers;
@@ -36,7 +36,7 @@ pub(crate) struct Ctx<'a> {
     /// Sessions the meta API asked to close (the router does it after the input).
     pub kills: Vec<Kill>,
     /// Meta events to publish once the current operation is done.
-    pub meta: Vec<(Uri, Vec<Value>)>,
+    pub meta: Vec<(Uri, Vec<Value>, Map)>,
 }
 
 impl Ctx<'_> {
@@ -57,7 +57,12 @@ impl Ctx<'_> {
 
     /// Queues a meta event.
     pub fn meta_event(&mut self, topic: &'static str, args: Vec<Value>) {
-        self.meta.push((Uri::from_static(topic), args));
+        self.meta.push((Uri::from_static(topic), args, Map::new()));
+    }
+
+    /// Like [`meta_event`](Self::meta_event), with keyword arguments.
+    pub fn meta_event_kw(&mut self, topic: &'static str, args: Vec<Value>, kwargs: Map) {
+        self.meta.push((Uri::from_static(topic), args, kwargs));
     }
 }
 
@@ -167,7 +172,12 @@ impl Realm {
 
     /// A session leaves: it is unsubscribed and unregistered, its calls end, its
     /// testaments are published and `on_leave` is announced.
-    pub fn leave(&mut self, session: SessionId, ctx: &mut Ctx<'_>) -> Option<SessionInfo> {
+    pub fn leave(
+        &mut self,
+        session: SessionId,
+        why: &LeaveReason,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<SessionInfo> {
         let mut info = self.sessions.remove(&session)?;
         self.broker.remove_session(session, ctx);
         self.dealer.remove_session(&mut self.sessions, session, ctx);
@@ -178,13 +188,19 @@ impl Realm {
         for t in testaments {
             self.broker.publish_testament(&self.sessions, &info, t, ctx);
         }
-        ctx.meta_event(
+        // Why it left is in the keyword arguments (`reason`, a URI, and `message`), so
+        // subscribers that read the three positional ones see what they always saw.
+        let mut kwargs = Map::new();
+        kwargs.insert("reason".into(), Value::from(why.uri().as_str()));
+        kwargs.insert("message".into(), Value::from(why.to_string().as_str()));
+        ctx.meta_event_kw(
             "wamp.session.on_leave",
             vec![
                 Value::UInt(session.get()),
                 Value::from(info.authid.as_str()),
                 Value::from(info.authrole.as_str()),
             ],
+            kwargs,
         );
         self.flush_meta(ctx);
         Some(info)
@@ -313,8 +329,8 @@ impl Realm {
         if !self.meta_api {
             return;
         }
-        for (topic, args) in events {
-            let payload = Payload::from_values(args, Map::new());
+        for (topic, args, kwargs) in events {
+            let payload = Payload::from_values(args, kwargs);
             self.broker
                 .publish_meta(&self.sessions, &topic, payload, ctx);
         }

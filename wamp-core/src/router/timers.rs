@@ -15,6 +15,8 @@ pub(crate) enum Timer {
     Goodbye(ConnectionId),
     /// A call times out (realm index, call key).
     Call(usize, u64),
+    /// A paused writer must have made progress by then.
+    WriteStall(ConnectionId),
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +40,11 @@ impl Timers {
             Some(at) => self.set(timer, at),
             None => self.cancel(timer),
         }
+    }
+
+    /// Whether `timer` is set.
+    pub fn is_set(&self, timer: Timer) -> bool {
+        self.index.contains_key(&timer)
     }
 
     /// Stops `timer`, if it is set.

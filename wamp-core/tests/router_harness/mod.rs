@@ -66,6 +66,9 @@ pub struct Net {
     pub allow_violations: bool,
     /// Record every message on the wire in `Peer::tx` and `Peer::rx`.
     pub tap: bool,
+    /// Honour the router's backpressure: a peer whose input is paused
+    /// ([`RouterEvent::InputPaused`]) keeps its output in its session until resumed.
+    pub backpressure: bool,
     seed: u64,
 }
 
@@ -111,6 +114,7 @@ impl Net {
             log: Vec::new(),
             allow_violations: false,
             tap: false,
+            backpressure: false,
             seed,
         }
     }
@@ -231,7 +235,13 @@ impl Net {
                 let Some(session) = peer.session.as_mut() else {
                     continue;
                 };
-                while let Some(bytes) = session.poll_transmit() {
+                loop {
+                    if self.backpressure && self.router.is_input_paused(peer.conn) {
+                        break;
+                    }
+                    let Some(bytes) = session.poll_transmit() else {
+                        break;
+                    };
                     moved = true;
                     if self.tap {
                         let m = peer

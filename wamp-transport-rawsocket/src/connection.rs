@@ -366,6 +366,11 @@ impl Connection {
                 State::Failed(_) | State::Closed => return Ok(()),
             }
         }
+        if self.input.is_empty() {
+            // Frames handed out share the buffer's allocation; an idle connection keeps
+            // none of it.
+            self.input = BytesMut::new();
+        }
         Ok(())
     }
 

@@ -101,9 +101,11 @@ impl WsOptions {
         tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(self.max_message_size)
             .max_frame_size(self.max_frame_size)
-            // The stream is a memory buffer: reading in 16 KiB steps only bounds a copy,
-            // and a small eager buffer keeps idle connections cheap.
-            .read_buffer_size(16 * 1024)
+            // The stream is a memory buffer: the step only bounds one copy out of it
+            // (tungstenite reserves a whole frame once its header is in), and tungstenite
+            // allocates this much for every connection up front, so small keeps idle
+            // connections cheap.
+            .read_buffer_size(1024)
             // Every write goes straight to the output queue; `poll_transmit` batches.
             .write_buffer_size(0)
     }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tungstenite::handshake::client::{ClientHandshake, Response as ClientResponse};
 use tungstenite::handshake::machine::TryParse;
 use tungstenite::handshake::server::{create_response, write_response, Request as ServerRequest};
@@ -81,6 +81,36 @@ pub(crate) struct Endpoint {
     last_rx: Option<Instant>,
     ping_sent: Option<Instant>,
     ping_count: u64,
+    /// The server side: data frames are written here, unmasked, not by tungstenite.
+    unmasked: bool,
+}
+
+const OP_TEXT: u8 = 0x1;
+const OP_BINARY: u8 = 0x2;
+
+/// The header of a final, unmasked data frame of `len` bytes (RFC 6455, 5.2).
+fn server_frame_header(opcode: u8, len: usize) -> Bytes {
+    let mut header = Vec::with_capacity(10);
+    header.push(0x80 | opcode);
+    match len {
+        0..=125 => header.push(len as u8),
+        126..=0xFFFF => {
+            header.push(126);
+            header.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            header.push(127);
+            header.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    Bytes::from(header)
+}
+
+/// An idle connection keeps no queue: a drained deque gives its allocation back.
+fn release_if_empty<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
+    }
 }
 
 impl Endpoint {
@@ -99,6 +129,7 @@ impl Endpoint {
             last_rx: None,
             ping_sent: None,
             ping_count: 0,
+            unmasked: false,
         }
     }
 
@@ -157,30 +188,28 @@ impl Endpoint {
     // ---- output ------------------------------------------------------------------
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
-        let first = self.transmit.pop_front()?;
-        if self.transmit.is_empty() {
-            return Some(first);
-        }
-        // Hand the runtime one write instead of one per frame.
-        let total = first.len() + self.transmit.iter().map(Bytes::len).sum::<usize>();
-        let mut joined = BytesMut::with_capacity(total);
-        joined.extend_from_slice(&first);
-        for chunk in self.transmit.drain(..) {
-            joined.extend_from_slice(&chunk);
-        }
-        Some(joined.freeze())
+        // Frame headers and payloads come out as they are: the runtime gathers small
+        // chunks into one write.
+        let chunk = self.transmit.pop_front();
+        release_if_empty(&mut self.transmit);
+        chunk
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<WsEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        release_if_empty(&mut self.events);
+        event
     }
 
     pub(crate) fn poll_message(&mut self) -> Option<Bytes> {
-        self.inbound.pop_front().map(|inbound| inbound.bytes)
+        let inbound = self.inbound.pop_front();
+        release_if_empty(&mut self.inbound);
+        inbound.map(|inbound| inbound.bytes)
     }
 
     pub(crate) fn poll_decoded(&mut self) -> Option<Message> {
         let inbound = self.inbound.pop_front()?;
+        release_if_empty(&mut self.inbound);
         if let Some(message) = inbound.message {
             return Some(message);
         }
@@ -307,6 +336,21 @@ impl Endpoint {
             return Err(self.not_open());
         };
         let binary = self.serializer.is_none_or(SerializerKind::is_binary);
+        if self.unmasked {
+            // A server's data frames are unmasked: a header in front of the payload as
+            // it is, with no copy and no buffer kept in tungstenite (whose output
+            // buffer would keep the capacity of the largest message ever sent).
+            if !binary && std::str::from_utf8(&payload).is_err() {
+                return Err(UsageError::NotUtf8);
+            }
+            // Whatever tungstenite wrote (a Pong) goes first.
+            self.collect_output();
+            let opcode = if binary { OP_BINARY } else { OP_TEXT };
+            self.transmit
+                .push_back(server_frame_header(opcode, payload.len()));
+            self.transmit.push_back(payload);
+            return Ok(());
+        }
         let message = if binary {
             WsMessage::Binary(payload)
         } else {
@@ -774,6 +818,7 @@ impl Endpoint {
         let pipe = Pipe::with_input(&self.head[size..]);
         self.head = Vec::new();
         let ws = WebSocket::from_raw_socket(pipe, Role::Server, Some(self.options.tungstenite()));
+        self.unmasked = true;
         let (parts, ()) = request.into_parts();
         let info = OpenInfo {
             serializer,

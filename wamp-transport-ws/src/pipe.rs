@@ -43,6 +43,10 @@ impl Read for Pipe {
         let n = buf.len().min(self.input.len());
         buf[..n].copy_from_slice(&self.input[..n]);
         self.input.advance(n);
+        if self.input.is_empty() {
+            // An idle connection keeps no input buffer.
+            self.input = BytesMut::new();
+        }
         Ok(n)
     }
 }

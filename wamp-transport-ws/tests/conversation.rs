@@ -259,3 +259,43 @@ fn frames_right_behind_the_upgrade_request_are_kept() {
     server.handle_input(now, &wire);
     assert_eq!(server.poll_message().as_deref(), Some(&hello[..]));
 }
+
+#[test]
+fn server_frames_of_every_length_encoding_reach_the_client() {
+    // 7-bit, 16-bit and 64-bit lengths, and the edges between them.
+    let sizes = [20, 125, 126, 127, 65_535, 65_536, 100_000];
+    for kind in [SerializerKind::Json, SerializerKind::MsgPack] {
+        let mut pair = Pair::with(&[kind], &[kind]);
+        pair.pump();
+        let sent: Vec<Bytes> = sizes.iter().map(|&n| publish_of_len(kind, n)).collect();
+        for m in &sent {
+            pair.server.send_message(m.clone()).expect("server sends");
+        }
+        let before = pair.s2c.len();
+        pair.pump();
+        let frames = parse_frames(&pair.s2c[before..]);
+        assert_eq!(frames.len(), sizes.len(), "{kind}");
+        assert_eq!(pair.client_messages(), sent, "{kind}");
+    }
+}
+
+/// A PUBLISH whose encoding is exactly `len` bytes.
+fn publish_of_len(kind: SerializerKind, len: usize) -> Bytes {
+    let encode = |body: &str| {
+        let json = format!(r#"[16,1,{{}},"t",["{body}"]]"#);
+        let message = SerializerKind::Json
+            .decode(Bytes::from(json))
+            .expect("a PUBLISH");
+        kind.encode(&message).expect("encodes")
+    };
+    let mut body = "x".repeat(len.saturating_sub(encode("").len()));
+    while encode(&body).len() > len {
+        body.pop();
+    }
+    while encode(&body).len() < len {
+        body.push('x');
+    }
+    let bytes = encode(&body);
+    assert_eq!(bytes.len(), len, "{kind}");
+    bytes
+}

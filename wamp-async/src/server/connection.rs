@@ -31,7 +31,7 @@ use wamp_core::SerializerKind;
 use super::config::{ListenTransport, ServerOptions};
 use super::gate::InputGate;
 use super::http::{RequestGate, Verdict};
-use super::hub::{Admission, CloseNote, Opened, ServerCtx, ToRouter};
+use super::hub::{ActiveGuard, Admission, CloseNote, Opened, ServerCtx, ToRouter};
 use super::listener::ListenerSpec;
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::outbox::Outbox;
@@ -76,91 +76,141 @@ pub(crate) fn spawn<R: Runtime>(
     };
     let key = ctx.next_key();
     let span = tracing::debug_span!("wamp.connection", listener = %spec.label, %peer, key);
-    let task = run(ctx.clone(), spec, stream, peer, key, full);
-    ctx.rt.spawn(
-        async move {
-            task.await;
-            // The connection counts until its task is over.
-            drop(guard);
-        }
-        .instrument(span)
-        .boxed(),
-    );
+    let deadline = ctx.rt.now() + ctx.options.handshake_timeout;
+    let start = Start {
+        ctx: ctx.clone(),
+        spec,
+        peer,
+        key,
+        full,
+        guard,
+        deadline,
+    };
+    // The task is the connection itself where there is no TLS: a spawned future is as
+    // large as its largest state for as long as it lives, and this one lives as long as
+    // the connection, so nothing but `Conn` is in it.
+    let task = match start.spec.tls.is_some() {
+        false => match start.into_conn(stream, None) {
+            Some(conn) => conn.instrument(span).boxed(),
+            None => return,
+        },
+        true => tls_then_serve(start, stream).instrument(span).boxed(),
+    };
+    ctx.rt.spawn(task);
 }
 
-async fn run<R: Runtime>(
+/// What a connection task needs before its stream is ready.
+struct Start<R: Runtime> {
     ctx: ServerCtx<R>,
     spec: Arc<ListenerSpec>,
-    stream: BoxStream,
     peer: SocketAddress,
     key: u64,
+    /// Over the connection limit: refuse it in the transport handshake.
     full: bool,
-) {
-    let deadline = ctx.rt.now() + ctx.options.handshake_timeout;
-    let (stream, binding) = match &spec.tls {
-        None => (stream, None),
-        Some(tls) => {
-            let handshake = std::pin::pin!(with_deadline(&ctx.rt, deadline, tls.accept(stream)));
-            match select(handshake, ctx.stopped()).await {
-                Either::Left((Some(Ok(accepted)), _)) => accepted,
-                Either::Left((Some(Err(error)), _)) => {
-                    tracing::debug!(%error, "TLS handshake failed");
-                    return;
-                }
-                Either::Left((None, _)) => {
-                    tracing::debug!("TLS handshake timed out");
-                    return;
-                }
-                Either::Right(_) => return,
-            }
-        }
+    /// Counts the connection until its task is over.
+    guard: ActiveGuard,
+    /// For TLS and the transport handshake together.
+    deadline: Instant,
+}
+
+/// Completes the TLS handshake (within the handshake deadline, or until the router
+/// stops), then serves the connection.
+async fn tls_then_serve<R: Runtime>(start: Start<R>, stream: BoxStream) {
+    let Some(tls) = start.spec.tls.clone() else {
+        return;
     };
-    if full {
-        tracing::warn!(
-            max = ctx.options.max_connections,
-            "at the connection limit: refusing a connection"
-        );
-    }
-    let framer = match spec.framer(ctx.rt.now(), full) {
-        Ok(framer) => framer,
-        Err(error) => {
-            // Checked when the listener was made, so this does not happen.
-            tracing::error!(%error, "cannot make the framer");
+    // Boxed: a TLS handshake's state is large, and this future keeps its largest state
+    // for as long as the connection lives.
+    let handshake = Box::pin(with_deadline(
+        &start.ctx.rt,
+        start.deadline,
+        tls.accept(stream),
+    ));
+    let (stream, binding) = match select(handshake, start.ctx.stopped()).await {
+        Either::Left((Some(Ok(accepted)), _)) => accepted,
+        Either::Left((Some(Err(error)), _)) => {
+            tracing::debug!(%error, "TLS handshake failed");
             return;
         }
+        Either::Left((None, _)) => {
+            tracing::debug!("TLS handshake timed out");
+            return;
+        }
+        Either::Right(_) => return,
     };
-    let request = match &spec.transport {
-        ListenTransport::WebSocket { path } => Some(RequestGate::new(path.clone(), full)),
-        ListenTransport::RawSocket => None,
-    };
-    Conn {
-        rt: ctx.rt.clone(),
-        options: ctx.options.clone(),
-        stop: Some(Box::pin(ctx.stopped())),
-        to_router: ctx.to_router.clone(),
-        spec,
-        key,
-        peer,
-        binding,
-        io: stream,
-        framer,
-        request,
-        pending: VecDeque::new(),
-        outbound: None,
-        close: None,
-        close_note: None,
-        gate: None,
-        serializer: None,
-        opened: false,
-        reported: false,
-        handshake_deadline: Some(deadline),
-        linger_deadline: None,
-        eof: false,
-        out: Outbox::default(),
-        phase: Phase::Running,
-        sleep: None,
+    if let Some(conn) = start.into_conn(stream, binding) {
+        conn.await;
     }
-    .await;
+}
+
+impl<R: Runtime> Start<R> {
+    /// The connection task for a ready stream (`None` if no framer can be made).
+    fn into_conn(self, stream: BoxStream, binding: Option<ChannelBinding>) -> Option<Conn<R>> {
+        let Start {
+            ctx,
+            spec,
+            peer,
+            key,
+            full,
+            guard,
+            deadline,
+        } = self;
+        if full {
+            tracing::warn!(
+                max = ctx.options.max_connections,
+                "at the connection limit: refusing a connection"
+            );
+        }
+        let framer = match spec.framer(ctx.rt.now(), full) {
+            Ok(framer) => framer,
+            Err(error) => {
+                // Checked when the listener was made, so this does not happen.
+                tracing::error!(%error, "cannot make the framer");
+                return None;
+            }
+        };
+        let request = match &spec.transport {
+            ListenTransport::WebSocket { path } => Some(RequestGate::new(path.clone(), full)),
+            ListenTransport::RawSocket => None,
+        };
+        let stop = Some(Box::pin(ctx.stopped()) as Pin<Box<dyn Future<Output = ()> + Send>>);
+        // The context is taken apart, not cloned: what this task holds is what an idle
+        // connection costs.
+        let ServerCtx {
+            rt,
+            to_router,
+            options,
+            ..
+        } = ctx;
+        Some(Conn {
+            rt,
+            options,
+            stop,
+            to_router,
+            spec,
+            key,
+            peer,
+            binding,
+            io: stream,
+            framer,
+            request,
+            pending: VecDeque::new(),
+            outbound: None,
+            close: None,
+            close_note: None,
+            gate: None,
+            serializer: None,
+            opened: false,
+            reported: false,
+            handshake_deadline: Some(deadline),
+            linger_deadline: None,
+            eof: false,
+            out: Outbox::default(),
+            phase: Phase::Running,
+            sleep: None,
+            _guard: guard,
+        })
+    }
 }
 
 /// How the task ends.
@@ -212,6 +262,8 @@ struct Conn<R: Runtime> {
     out: Outbox,
     phase: Phase,
     sleep: Option<(Instant, BoxFuture<'static, ()>)>,
+    /// The connection counts until its task is over.
+    _guard: ActiveGuard,
 }
 
 impl<R: Runtime> Conn<R> {
@@ -358,6 +410,21 @@ impl<R: Runtime> Conn<R> {
         }
     }
 
+    /// Hands `input` to the router task at once if its channel has room, else queues it
+    /// behind what already waits (so a connection that keeps up holds no queue).
+    fn send_to_router(&mut self, input: ToRouter) {
+        if !self.pending.is_empty() {
+            self.pending.push_back(input);
+            return;
+        }
+        match self.to_router.try_send(input) {
+            Ok(()) => {}
+            Err(e) if e.is_full() => self.pending.push_back(e.into_inner()),
+            // The router task is gone; `poll_to_router` finds out on the next turn.
+            Err(e) => self.pending.push_back(e.into_inner()),
+        }
+    }
+
     /// Sends what waits for the router task, as far as its channel has room.
     fn poll_to_router(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
@@ -379,6 +446,9 @@ impl<R: Runtime> Conn<R> {
                 Poll::Pending => break,
             }
         }
+        if self.pending.is_empty() && self.pending.capacity() > 0 {
+            self.pending = VecDeque::new();
+        }
         progress
     }
 
@@ -399,10 +469,11 @@ impl<R: Runtime> Conn<R> {
             if let Some(serializer) = self.serializer {
                 // Decoded here, beside the router task rather than in it.
                 let message = serializer.decode(bytes).map_err(|e| e.to_string());
-                self.pending.push_back(ToRouter::Frame {
+                let frame = ToRouter::Frame {
                     key: self.key,
                     message,
-                });
+                };
+                self.send_to_router(frame);
             }
         }
         self.collect_output();

@@ -845,13 +845,15 @@ impl Router {
             return;
         };
         c.state = ConnState::Established { realm, session };
+        // The session holds the transport details while it lives (the connection gets
+        // them back when it leaves, for a next session on the same transport).
         let info = SessionInfo::new(
             session,
             conn,
             c.serializer,
             &identity,
             roles,
-            c.transport.clone(),
+            std::mem::take(&mut c.transport),
         );
         self.timers.cancel(Timer::Handshake(conn));
         self.in_realm(realm, now, |r, ctx| r.join(info, ctx));
@@ -876,9 +878,10 @@ impl Router {
         reason: LeaveReason,
     ) {
         self.sessions.remove(&session);
-        self.in_realm(realm, now, |r, ctx| {
-            r.leave(session, &reason, ctx);
-        });
+        let info = self.in_realm(realm, now, |r, ctx| r.leave(session, &reason, ctx));
+        if let (Some(info), Some(c)) = (info, self.conns.get_mut(conn)) {
+            c.transport = info.transport;
+        }
         self.events.push_back(RouterEvent::Left {
             conn,
             session,

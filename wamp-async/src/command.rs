@@ -8,6 +8,7 @@ use wamp_core::{
     CancelMode, Options, Payload, PublicationId, RegistrationId, RequestId, SubscriptionId, Uri,
 };
 
+use crate::budget::Permit;
 use crate::call::CallResult;
 use crate::error::{Error, WampError};
 use crate::queue::QueueTx;
@@ -30,6 +31,34 @@ impl ReplySink {
             }
             ReplySink::Stream(tx) => tx.finish(result),
         }
+    }
+}
+
+/// A command with the bytes it holds of the session's budget, given back when the loop
+/// has taken it.
+pub(crate) struct Queued {
+    pub(crate) command: Command,
+    pub(crate) _permit: Permit,
+}
+
+/// Counted for the envelope and options of a request beside its payload and URI.
+const ENVELOPE_BYTES: usize = 32;
+
+impl Command {
+    /// What the request holds while it waits for the loop, as the byte budget counts it.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        ENVELOPE_BYTES
+            + match self {
+                Command::Call {
+                    procedure, payload, ..
+                } => procedure.as_str().len() + payload.encoded_len(),
+                Command::Publish { topic, payload, .. } => {
+                    topic.as_str().len() + payload.encoded_len()
+                }
+                Command::Register { procedure, .. } => procedure.as_str().len(),
+                Command::Subscribe { topic, .. } => topic.as_str().len(),
+                _ => 0,
+            }
     }
 }
 

@@ -11,6 +11,7 @@ use wamp_transport_rawsocket::{self as rawsocket, HandshakeErrorCode, RawSocketE
 use wamp_transport_ws::http::{HeaderName, HeaderValue};
 use wamp_transport_ws::{self as ws, Validation};
 
+use crate::budget::ByteBudget;
 use crate::driver::{Channels, Driver, Target};
 use crate::error::{ConnectError, TransportError};
 use crate::framer::Framer;
@@ -173,6 +174,7 @@ async fn start_session<R: Runtime>(
     match joined.await {
         Ok(Ok(details)) => Ok(Session::new(
             commands_tx,
+            ByteBudget::new(join.command_bytes),
             control_tx,
             details,
             closed,

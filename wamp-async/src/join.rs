@@ -206,6 +206,11 @@ pub struct JoinConfig {
     /// connection loop takes them; a full channel makes callers wait (backpressure).
     /// Default: 128.
     pub command_buffer: usize,
+    /// The bytes of payload (and URIs) that requests waiting for the connection loop may
+    /// hold together; a call or publish that finds them spent waits until the loop has
+    /// taken enough (backpressure in bytes: a thousand small publishes and one big one
+    /// are not the same load). A request larger than this goes alone. Default: 1 MiB.
+    pub command_bytes: usize,
     /// The default number of items a [`Subscription`](crate::Subscription) or a
     /// progressive call's stream holds before the oldest unread items are reported as
     /// lost ([`Error::Lagged`](crate::Error::Lagged)). Default: 1024.
@@ -227,6 +232,7 @@ impl JoinConfig {
             handshake_timeout: Duration::from_secs(10),
             goodbye_timeout: Duration::from_secs(5),
             command_buffer: 128,
+            command_bytes: 1 << 20,
             stream_buffer: 1024,
             max_concurrent_invocations: 1024,
         }

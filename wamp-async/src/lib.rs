@@ -107,6 +107,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod budget;
 mod call;
 mod command;
 pub mod component;
@@ -119,6 +120,7 @@ mod outbox;
 mod proxy;
 mod publish;
 mod queue;
+mod read_buf;
 mod register;
 mod runtime;
 pub mod server;

@@ -13,8 +13,9 @@ use futures::SinkExt;
 use wamp_core::session::CloseReason;
 use wamp_core::{Details, SerializerKind, SessionId, Uri};
 
+use crate::budget::ByteBudget;
 use crate::call::Call;
-use crate::command::{Command, Control};
+use crate::command::{Command, Control, Queued};
 use crate::error::{Error, IntoUri};
 use crate::publish::Publish;
 use crate::register::{Handler, RegisterOptions, Registration};
@@ -67,7 +68,9 @@ impl fmt::Debug for Closed {
 }
 
 pub(crate) struct Inner {
-    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Queued>,
+    /// Bounds the bytes of the commands waiting for the loop.
+    pub(crate) budget: Arc<ByteBudget>,
     pub(crate) control: mpsc::UnboundedSender<Control>,
     pub(crate) details: SessionDetails,
     pub(crate) closed: Closed,
@@ -106,7 +109,8 @@ impl fmt::Debug for Session {
 
 impl Session {
     pub(crate) fn new(
-        commands: mpsc::Sender<Command>,
+        commands: mpsc::Sender<Queued>,
+        budget: Arc<ByteBudget>,
         control: mpsc::UnboundedSender<Control>,
         details: SessionDetails,
         closed: oneshot::Receiver<CloseReason>,
@@ -115,6 +119,7 @@ impl Session {
         Session {
             inner: Arc::new(Inner {
                 commands,
+                budget,
                 control,
                 details,
                 closed: Closed {
@@ -257,10 +262,15 @@ impl Session {
         self.inner.keys.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Sends a command, waiting for room in the channel.
+    /// Sends a command, waiting for room in the byte budget, then in the channel.
     pub(crate) async fn send(&self, command: Command) -> Result<(), Error> {
+        let permit = self.inner.budget.acquire(command.queued_bytes()).await;
         let mut commands = self.inner.commands.clone();
-        match commands.send(command).await {
+        let queued = Queued {
+            command,
+            _permit: permit,
+        };
+        match commands.send(queued).await {
             Ok(()) => Ok(()),
             Err(_) => Err(self.closed_error().await),
         }

@@ -179,6 +179,18 @@ impl Payload {
         }
     }
 
+    /// Bytes held by the encoded parts (what the payload adds to a message on the wire,
+    /// give or take a conversion): what byte budgets count.
+    pub fn encoded_len(&self) -> usize {
+        match &self.0 {
+            Repr::Empty => 0,
+            Repr::Encoded { args, kwargs, .. } => {
+                args.as_ref().map_or(0, Bytes::len) + kwargs.as_ref().map_or(0, Bytes::len)
+            }
+            Repr::Transparent(b) => b.len(),
+        }
+    }
+
     /// The serializer the encoded parts are in (`None` when empty or transparent).
     pub fn format(&self) -> Option<SerializerKind> {
         match &self.0 {

@@ -24,12 +24,13 @@ use futures::{FutureExt, StreamExt};
 use wamp_core::session::{CloseReason, Session as CoreSession};
 use wamp_core::{RegistrationId, RequestId, SerializerKind, SubscriptionId, Uri};
 
-use crate::command::{Answer, Command, Control};
+use crate::command::{Answer, Control, Queued};
 use crate::error::{ConnectError, Error, TransportError};
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::join::JoinConfig;
 use crate::outbox::Outbox;
 use crate::queue::QueueTx;
+use crate::read_buf::with_read_buf;
 use crate::register::Handler;
 use crate::runtime::{BoxStream, Runtime};
 use crate::session::SessionDetails;
@@ -39,8 +40,6 @@ use dispatch::{PendingLeave, Running, Waiting};
 
 /// Above this many bytes waiting to be written, no new work is taken.
 const OUT_HIGH_WATER: usize = 256 * 1024;
-/// The read buffer.
-const READ_CHUNK: usize = 16 * 1024;
 /// Turns of the loop before it yields to other tasks.
 const BUDGET: usize = 64;
 /// Commands (or answers) taken in one turn.
@@ -56,7 +55,7 @@ pub(crate) type JoinReply = oneshot::Sender<Result<SessionDetails, (ConnectError
 
 /// The channels between the handles and the loop.
 pub(crate) struct Channels {
-    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) commands: mpsc::Receiver<Queued>,
     pub(crate) control: mpsc::UnboundedReceiver<Control>,
     pub(crate) joined: JoinReply,
     pub(crate) closed: oneshot::Sender<CloseReason>,
@@ -91,7 +90,7 @@ pub(crate) struct Driver<R: Runtime> {
     /// The RawSocket peer's message limit, once open.
     peer_max: Option<usize>,
 
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Queued>,
     commands_open: bool,
     control: mpsc::UnboundedReceiver<Control>,
     answers_tx: mpsc::Sender<Answer>,
@@ -110,7 +109,6 @@ pub(crate) struct Driver<R: Runtime> {
     /// answers (so it cannot overtake a YIELD) until the deadline.
     pending_leave: Option<PendingLeave>,
 
-    read_buf: Box<[u8]>,
     eof: bool,
     out: Outbox,
     shutdown: Shutdown,
@@ -170,7 +168,6 @@ impl<R: Runtime> Driver<R> {
             close_reason: None,
             leave_waiters: Vec::new(),
             pending_leave: None,
-            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             eof: false,
             out: Outbox::default(),
             shutdown: Shutdown::No,
@@ -223,7 +220,11 @@ impl<R: Runtime> Driver<R> {
         if self.eof || self.framer.is_done() {
             return false;
         }
-        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+        with_read_buf(|buf| self.read_into(cx, now, buf))
+    }
+
+    fn read_into(&mut self, cx: &mut Context<'_>, now: Instant, buf: &mut [u8]) -> bool {
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
             Poll::Pending => false,
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
@@ -231,7 +232,7 @@ impl<R: Runtime> Driver<R> {
                 true
             }
             Poll::Ready(Ok(n)) => {
-                let data = &self.read_buf[..n.min(self.read_buf.len())];
+                let data = &buf[..n.min(buf.len())];
                 self.framer.handle_input(now, data);
                 true
             }
@@ -251,10 +252,12 @@ impl<R: Runtime> Driver<R> {
         }
         for _ in 0..BATCH {
             match self.commands.poll_next_unpin(cx) {
-                Poll::Ready(Some(command)) => {
+                Poll::Ready(Some(Queued { command, _permit })) => {
                     *progress = true;
                     self.on_command(now, command);
                     self.pump(now);
+                    // Its bytes are in the output now (bounded by the high-water mark):
+                    // the permit goes back to the budget here.
                 }
                 Poll::Ready(None) => {
                     *progress = true;

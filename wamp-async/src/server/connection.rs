@@ -10,7 +10,6 @@
 //! the transport (the WebSocket closing handshake) and reports that it is gone, within
 //! `close_timeout` of the router's decision even if the peer stopped reading.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -35,19 +34,13 @@ use super::hub::{ActiveGuard, Admission, CloseNote, Opened, ServerCtx, ToRouter}
 use super::listener::ListenerSpec;
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::outbox::Outbox;
+use crate::read_buf::with_read_buf;
 use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
 
 /// Above this many bytes waiting to be written, no more messages are taken from the
 /// router task (they wait in the bounded channel, then in the router).
 const OUT_HIGH_WATER: usize = 64 * 1024;
-/// The read buffer, one per thread (an idle connection holds none).
-const READ_CHUNK: usize = 64 * 1024;
 
-thread_local! {
-    /// Where every connection task on this thread reads into: the framer copies what it
-    /// needs, so the buffer is free again as soon as `poll_read` returns.
-    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
-}
 /// Turns of the task before it yields to other tasks.
 const BUDGET: usize = 64;
 /// Outgoing messages taken in one turn.
@@ -293,7 +286,7 @@ impl<R: Runtime> Conn<R> {
             // Backpressure: nothing more is read while the router task has no room, or
             // while what this connection sends feeds a congested one.
             if self.pending.is_empty() && self.gate.as_ref().is_none_or(|g| g.poll_open(cx)) {
-                progress |= READ_BUF.with_borrow_mut(|buf| self.poll_read(cx, now, buf));
+                progress |= with_read_buf(|buf| self.poll_read(cx, now, buf));
             }
             if self.out.len() < OUT_HIGH_WATER {
                 progress |= self.poll_outbound(cx, now);

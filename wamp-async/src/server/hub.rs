@@ -209,6 +209,9 @@ struct Slot {
     /// Why the router closes it, when it is not a normal close.
     close_note: CloseNote,
     gate: Arc<InputGate>,
+    /// Messages it sent that arrived while the router held its input (they were on the
+    /// way when the gate closed): bounded by the router task's inbound channel.
+    held: VecDeque<Result<Message, String>>,
     /// The router closed it: drop the writer once everything queued is handed over.
     closing: bool,
 }
@@ -233,6 +236,8 @@ pub(crate) struct Hub<R: Runtime> {
     /// Senders of full outbound channels, each resolving when it has room (or its
     /// receiver is gone).
     writers: FuturesUnordered<WriterReady>,
+    /// Connections whose input was resumed with messages held for them.
+    resumed: Vec<ConnectionId>,
     sleep: Option<(Instant, BoxFuture<'static, ()>)>,
     handles: Option<oneshot::Receiver<()>>,
     done: Option<oneshot::Sender<()>>,
@@ -255,6 +260,7 @@ impl<R: Runtime> Hub<R> {
             conns: HashMap::new(),
             keys: HashMap::new(),
             writers: FuturesUnordered::new(),
+            resumed: Vec::new(),
             sleep: None,
             handles: Some(channels.handles),
             done: Some(channels.done),
@@ -304,14 +310,20 @@ impl<R: Runtime> Hub<R> {
             ToRouter::Open(opened) => self.on_open(now, *opened),
             ToRouter::Frame { key, message } => {
                 if let Some(&conn) = self.keys.get(&key) {
-                    match message {
-                        Ok(message) => self.router.handle_message(now, conn, message),
-                        Err(why) => self.router.handle_undecodable(now, conn, why),
-                    }
+                    self.feed(now, conn, message);
                 }
             }
             ToRouter::Closed { key } => {
                 if let Some(conn) = self.keys.remove(&key) {
+                    // What it sent before it went is still its input.
+                    let held = self
+                        .conns
+                        .get_mut(&conn)
+                        .map(|slot| std::mem::take(&mut slot.held))
+                        .unwrap_or_default();
+                    for message in held {
+                        self.handle_frame(now, conn, message);
+                    }
                     self.router.handle_transport_closed(now, conn);
                     // Its session's `Left` is logged with the peer while the slot is
                     // still there.
@@ -336,11 +348,50 @@ impl<R: Runtime> Hub<R> {
                 let _ = reply.send(RouterStats {
                     connections: self.router.connection_count(),
                     sessions: self.router.session_count(),
+                    queued_bytes: self.router.total_queued_bytes(),
+                    largest_queue: self.router.largest_queued_bytes(),
                 });
             }
             ToRouter::Shutdown => self.begin_shutdown(now),
         }
         self.drain();
+    }
+
+    /// A message from `conn`: to the router, unless the router holds its input (then
+    /// it waits in the slot, behind any others that wait, until the input is resumed).
+    fn feed(&mut self, now: Instant, conn: ConnectionId, message: Result<Message, String>) {
+        let paused = self.router.is_input_paused(conn);
+        if let Some(slot) = self.conns.get_mut(&conn) {
+            if paused || !slot.held.is_empty() {
+                slot.held.push_back(message);
+                return;
+            }
+        }
+        self.handle_frame(now, conn, message);
+    }
+
+    fn handle_frame(&mut self, now: Instant, conn: ConnectionId, message: Result<Message, String>) {
+        match message {
+            Ok(message) => self.router.handle_message(now, conn, message),
+            Err(why) => self.router.handle_undecodable(now, conn, why),
+        }
+    }
+
+    /// The router resumed `conn`'s input: what waited for it goes in, in order, as long
+    /// as the router takes it.
+    fn release_held(&mut self, conn: ConnectionId) {
+        let now = self.ctx.rt.now();
+        while !self.router.is_input_paused(conn) {
+            let Some(message) = self.conns.get_mut(&conn).and_then(|s| s.held.pop_front()) else {
+                break;
+            };
+            self.handle_frame(now, conn, message);
+        }
+        if let Some(slot) = self.conns.get_mut(&conn) {
+            if slot.held.is_empty() && slot.held.capacity() > 0 {
+                slot.held = VecDeque::new();
+            }
+        }
     }
 
     fn on_open(&mut self, now: Instant, opened: Opened) {
@@ -371,6 +422,7 @@ impl<R: Runtime> Hub<R> {
                 close: Some(close),
                 close_note: None,
                 gate,
+                held: VecDeque::new(),
                 closing: false,
             },
         );
@@ -397,13 +449,20 @@ impl<R: Runtime> Hub<R> {
 
     // ---- output ------------------------------------------------------------------
 
-    /// Everything the router has to say after an input.
+    /// Everything the router has to say after an input, and the held input of the
+    /// connections it resumed meanwhile (which may make it say more).
     fn drain(&mut self) {
-        while let Some((conn, bytes)) = self.router.poll_transmit() {
-            self.deliver(conn, bytes);
-        }
-        while let Some(event) = self.router.poll_event() {
-            self.on_event(event);
+        loop {
+            while let Some((conn, bytes)) = self.router.poll_transmit() {
+                self.deliver(conn, bytes);
+            }
+            while let Some(event) = self.router.poll_event() {
+                self.on_event(event);
+            }
+            let Some(conn) = self.resumed.pop() else {
+                break;
+            };
+            self.release_held(conn);
         }
     }
 
@@ -520,6 +579,9 @@ impl<R: Runtime> Hub<R> {
                 if let Some(slot) = self.conns.get(&conn) {
                     tracing::trace!(%conn, "input resumed");
                     slot.gate.release();
+                    if !slot.held.is_empty() {
+                        self.resumed.push(conn);
+                    }
                 }
             }
             _ => {}

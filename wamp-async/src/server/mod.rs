@@ -316,6 +316,12 @@ pub struct RouterStats {
     pub connections: usize,
     /// Joined sessions, over all realms.
     pub sessions: usize,
+    /// Bytes the router holds for connections whose writers are full (bounded by the
+    /// byte budgets of [`Limits`](wamp_core::router::Limits)).
+    pub queued_bytes: usize,
+    /// The bytes held for the one connection with the most (backpressure keeps it near
+    /// `transmit_high_water` for a reader that makes progress).
+    pub largest_queue: usize,
 }
 
 struct Inner {

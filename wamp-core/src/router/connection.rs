@@ -100,6 +100,8 @@ pub(crate) struct Connections {
     feeding: Option<ConnectionId>,
     /// Input holds that changed, for the runtime: `(conn, held)`.
     flow: VecDeque<(ConnectionId, bool)>,
+    /// Bytes queued over all connections.
+    total_bytes: usize,
 }
 
 impl Connections {
@@ -111,6 +113,7 @@ impl Connections {
             budgets,
             feeding: None,
             flow: VecDeque::new(),
+            total_bytes: 0,
         }
     }
 
@@ -139,6 +142,7 @@ impl Connections {
         // A stale entry in `ready` is skipped by `pop`; a stale feeder in another
         // connection's list is skipped when it is released.
         let mut conn = self.map.remove(&id)?;
+        self.total_bytes -= conn.queued_bytes;
         self.release_feeders(&mut conn.feeders);
         if conn.held_by > 0 {
             self.flow.retain(|(c, _)| *c != id);
@@ -218,6 +222,7 @@ impl Connections {
             return;
         }
         conn.queued_bytes += bytes.len();
+        self.total_bytes += bytes.len();
         conn.queue.push_back(bytes);
         if !last && conn.queued_bytes > self.budgets.max_bytes {
             let queued_bytes = conn.queued_bytes;
@@ -279,6 +284,7 @@ impl Connections {
         };
         conn.overflowed = true;
         conn.queue = VecDeque::new();
+        self.total_bytes -= conn.queued_bytes;
         conn.queued_bytes = 0;
         conn.congested = false;
         let mut feeders = std::mem::take(&mut conn.feeders);
@@ -300,6 +306,7 @@ impl Connections {
                 continue;
             };
             conn.queued_bytes -= bytes.len();
+            self.total_bytes -= bytes.len();
             if conn.queue.is_empty() {
                 conn.scheduled = false;
                 // A burst's queue can be large; an idle connection keeps none of it.
@@ -374,6 +381,16 @@ impl Connections {
     /// Bytes waiting for `id`.
     pub fn queued_bytes(&self, id: ConnectionId) -> usize {
         self.map.get(&id).map_or(0, |c| c.queued_bytes)
+    }
+
+    /// The most bytes queued for one connection.
+    pub fn largest_queue(&self) -> usize {
+        self.map.values().map(|c| c.queued_bytes).max().unwrap_or(0)
+    }
+
+    /// Bytes queued over all connections.
+    pub fn total_bytes(&self) -> usize {
+        self.total_bytes
     }
 
     /// Whether `id`'s input is held by backpressure.

@@ -343,6 +343,18 @@ impl Router {
         self.conns.queued_bytes(conn)
     }
 
+    /// Bytes queued for all connections together (what the router holds for writers
+    /// that are full).
+    pub fn total_queued_bytes(&self) -> usize {
+        self.conns.total_bytes()
+    }
+
+    /// The bytes queued for the connection with the most (a scan of every connection:
+    /// for statistics, not for every message).
+    pub fn largest_queued_bytes(&self) -> usize {
+        self.conns.largest_queue()
+    }
+
     /// Whether backpressure holds `conn`'s input (between
     /// [`RouterEvent::InputPaused`] and [`RouterEvent::InputResumed`]).
     pub fn is_input_paused(&self, conn: ConnectionId) -> bool {

@@ -1,0 +1,189 @@
+//! Backpressure over real sockets, on a multi-threaded runtime as `wamp router` runs:
+//! a publisher sends as fast as it can to a hundred subscribers that read as fast as they
+//! can and one that never reads. The hundred get every event in order; the stuck one is
+//! cut as a slow consumer once its writer has made no progress for the write timeout;
+//! the publisher is held meanwhile (its publishes wait, none fails), and what the router
+//! holds for full writers stays within its byte budgets throughout.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::bounded;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::StreamExt;
+use serde_json::json;
+use wamp_integration::REALM;
+use wamp_tokio::wamp_async::{
+    JoinConfig, Limits, RealmConfig, RouterBuilder, RouterConfig, Runtime, SerializerKind,
+    TransportConfig,
+};
+use wamp_tokio::TokioRuntime;
+
+const READERS: usize = 100;
+const EVENTS: u64 = 3_000;
+const TOPIC: &str = "test.burst";
+const BODY: usize = 4096;
+const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[test]
+fn a_stuck_reader_is_cut_while_a_hundred_readers_get_every_event() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(case(rt));
+}
+
+async fn case(rt: TokioRuntime) {
+    let limits = Limits {
+        write_timeout: WRITE_TIMEOUT,
+        ..Limits::default()
+    };
+    let high_water = limits.transmit_high_water;
+    let config = RouterConfig::new()
+        .realm(RealmConfig::anonymous(REALM).expect("a realm"))
+        .limits(limits);
+    let router = RouterBuilder::new(rt.clone(), config)
+        .listen_rawsocket("127.0.0.1:0")
+        .start()
+        .await
+        .expect("the router starts");
+    let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
+    let url = format!("rs://{addr}");
+    let transport = TransportConfig::new(&url)
+        .expect("a valid URL")
+        .serializer(SerializerKind::MsgPack);
+    // Every event fits in a subscription's queue, so a reader that is scheduled late
+    // still loses nothing on its own side.
+    let join = JoinConfig::new(REALM).stream_buffer(EVENTS as usize + 16);
+
+    // The stuck reader: joins and subscribes by hand, then never reads again.
+    let mut stuck = rt
+        .connect_tcp(addr.ip().to_string(), addr.port())
+        .await
+        .expect("connects");
+    stuck
+        .write_all(&[0x7f, 0xf1, 0, 0])
+        .await
+        .expect("handshake");
+    let mut reply = [0u8; 4];
+    stuck.read_exact(&mut reply).await.expect("handshake reply");
+    for message in [
+        json!([1, REALM, {"roles": {"subscriber": {}}}]),
+        json!([32, 1, {}, TOPIC]),
+    ] {
+        let payload = serde_json::to_vec(&message).expect("JSON");
+        let mut frame = vec![0, 0, 0, payload.len() as u8];
+        frame.extend_from_slice(&payload);
+        stuck.write_all(&frame).await.expect("sent");
+    }
+
+    let mut readers = Vec::new();
+    for _ in 0..READERS {
+        let session = common::join(&rt, &transport, &join).await;
+        let subscription = session.subscribe(TOPIC).await.expect("subscribe");
+        let (done_tx, done) = futures::channel::oneshot::channel();
+        rt.spawn(Box::pin(async move {
+            let mut subscription = subscription;
+            let mut seen = Vec::with_capacity(EVENTS as usize);
+            while (seen.len() as u64) < EVENTS {
+                match subscription.next().await {
+                    Some(Ok(event)) => {
+                        let (n, _): (u64, String) = event.args().expect("(seq, body)");
+                        seen.push(n);
+                    }
+                    other => panic!("a reader's subscription ended: {other:?}"),
+                }
+            }
+            let _ = done_tx.send(seen);
+            drop(session);
+        }));
+        readers.push(done);
+    }
+    // The stuck one's SUBSCRIBE is in by now (it went before every reader joined).
+    assert_eq!(router.stats().await.sessions, READERS + 1);
+
+    let publisher = common::join(&rt, &transport, &JoinConfig::new(REALM)).await;
+    assert_eq!(router.stats().await.sessions, READERS + 2);
+    // Watch the router: when the stuck one goes, and the most it ever held.
+    let stop = Arc::new(AtomicBool::new(false));
+    let max_queued = Arc::new(AtomicUsize::new(0));
+    let max_largest = Arc::new(AtomicUsize::new(0));
+    let (cut_tx, cut) = futures::channel::oneshot::channel::<Instant>();
+    {
+        let (router, stop) = (router.clone(), stop.clone());
+        let (max_queued, max_largest) = (max_queued.clone(), max_largest.clone());
+        let rt2 = rt.clone();
+        rt.spawn(Box::pin(async move {
+            let mut cut_tx = Some(cut_tx);
+            while !stop.load(Ordering::Relaxed) {
+                let stats = router.stats().await;
+                max_queued.fetch_max(stats.queued_bytes, Ordering::Relaxed);
+                max_largest.fetch_max(stats.largest_queue, Ordering::Relaxed);
+                if stats.sessions == READERS + 1 {
+                    // The publisher joined, the stuck reader is gone.
+                    if let Some(tx) = cut_tx.take() {
+                        let _ = tx.send(Instant::now());
+                    }
+                }
+                rt2.sleep_until(Instant::now() + Duration::from_millis(10))
+                    .await;
+            }
+        }));
+    }
+
+    // 12 MB to every reader: more than the stuck reader's socket buffers take in, so
+    // its writer really stalls.
+    let body = "x".repeat(BODY);
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for n in 0..EVENTS {
+        let t = Instant::now();
+        bounded(&rt, "publish", publisher.publish(TOPIC).args(&(n, &body)))
+            .await
+            .expect("a publish waits, it does not fail");
+        slowest = slowest.max(t.elapsed());
+    }
+    let cut_at = bounded(&rt, "the stuck reader is cut", cut)
+        .await
+        .expect("watched");
+    for (i, done) in readers.into_iter().enumerate() {
+        let seen = bounded(&rt, "a reader's events", done)
+            .await
+            .expect("the reader finished");
+        assert!(
+            seen.iter().copied().eq(0..EVENTS),
+            "reader {i} lost or reordered events"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let max_queued = max_queued.load(Ordering::Relaxed);
+    let largest = max_largest.load(Ordering::Relaxed);
+    eprintln!(
+        "{READERS} readers got all {EVENTS} events in {:?}; the stuck one was cut after {:?}; \
+         slowest publish {slowest:?}; the router held at most {max_queued} bytes, \
+         {largest} for one connection",
+        started.elapsed(),
+        cut_at - started,
+    );
+    // It was cut for making no progress, so not before the write timeout.
+    assert!(cut_at - started >= WRITE_TIMEOUT, "{:?}", cut_at - started);
+    // Backpressure kept every queue near the high-water mark (one publication past it
+    // at most), so the whole is bounded by the connections, not by the burst.
+    assert!(largest <= high_water + 64 * 1024, "{largest}");
+    assert!(
+        max_queued <= (READERS + 1) * (high_water + 64 * 1024),
+        "{max_queued}"
+    );
+    // The readers have left; the stuck reader is gone too; the publisher is still in.
+    drop(stuck);
+    let stats = router.stats().await;
+    assert_eq!(stats.sessions, 1, "{stats:?}");
+    drop(publisher);
+    bounded(&rt, "shutdown", router.shutdown()).await;
+}

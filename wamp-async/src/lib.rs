@@ -119,6 +119,7 @@ mod join;
 mod outbox;
 mod proxy;
 mod publish;
+mod pump;
 mod queue;
 mod read_buf;
 mod register;

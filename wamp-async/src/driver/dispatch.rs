@@ -779,6 +779,6 @@ impl<R: Runtime> Driver<R> {
         for (_, running) in self.running.drain() {
             running.stop();
         }
-        self.framer.close(now);
+        self.pump.framer.close(now);
     }
 }

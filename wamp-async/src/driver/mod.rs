@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
-use futures::future::BoxFuture;
-use futures::io::{AsyncRead, AsyncWrite};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use wamp_core::session::{CloseReason, Session as CoreSession};
 use wamp_core::{RegistrationId, RequestId, SerializerKind, SubscriptionId, Uri};
 
@@ -28,9 +26,8 @@ use crate::command::{Answer, Control, Queued};
 use crate::error::{ConnectError, Error, TransportError};
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::join::JoinConfig;
-use crate::outbox::Outbox;
+use crate::pump::{run_turns, Pump, Read, Turn};
 use crate::queue::QueueTx;
-use crate::read_buf::with_read_buf;
 use crate::register::Handler;
 use crate::runtime::{BoxStream, Runtime};
 use crate::session::SessionDetails;
@@ -40,14 +37,10 @@ use dispatch::{PendingLeave, Running, Waiting};
 
 /// Above this many bytes waiting to be written, no new work is taken.
 const OUT_HIGH_WATER: usize = 256 * 1024;
-/// Turns of the loop before it yields to other tasks.
-const BUDGET: usize = 64;
 /// Commands (or answers) taken in one turn.
 const BATCH: usize = 32;
 /// Capacity of the channel procedure handlers answer through.
 const ANSWER_BUFFER: usize = 64;
-/// How long closing the byte stream (a TLS close_notify) may take at the end.
-const LINGER: Duration = Duration::from_secs(1);
 
 /// What `connect` waits for: the joined session, or why not and whether the transport
 /// had opened (a RawSocket refusal before that may be the serializer's).
@@ -69,20 +62,10 @@ pub(crate) struct Target {
     pub(crate) connect_timeout: Duration,
 }
 
-/// How the loop ends.
-enum Shutdown {
-    /// Running.
-    No,
-    /// The transport is over: write what is left, then close the stream.
-    Flushing { deadline: Instant },
-    /// Finished.
-    Done,
-}
-
 pub(crate) struct Driver<R: Runtime> {
     rt: R,
-    io: BoxStream,
-    framer: Framer,
+    /// The byte stream, the framer and what waits to be written.
+    pump: Pump,
     join: JoinConfig,
     transport: String,
     session: Option<CoreSession>,
@@ -108,11 +91,6 @@ pub(crate) struct Driver<R: Runtime> {
     /// A leave asked for while handlers were still running: GOODBYE waits for their
     /// answers (so it cannot overtake a YIELD) until the deadline.
     pending_leave: Option<PendingLeave>,
-
-    eof: bool,
-    out: Outbox,
-    shutdown: Shutdown,
-    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
 
     pending: HashMap<RequestId, Waiting>,
     /// Call handle keys to the requests they made.
@@ -147,8 +125,7 @@ impl<R: Runtime> Driver<R> {
         );
         Driver {
             rt,
-            io,
-            framer,
+            pump: Pump::new(io, framer),
             join,
             transport,
             session: None,
@@ -168,10 +145,6 @@ impl<R: Runtime> Driver<R> {
             close_reason: None,
             leave_waiters: Vec::new(),
             pending_leave: None,
-            eof: false,
-            out: Outbox::default(),
-            shutdown: Shutdown::No,
-            sleep: None,
             pending: HashMap::new(),
             calls: HashMap::new(),
             registrations: HashMap::new(),
@@ -194,8 +167,8 @@ impl<R: Runtime> Driver<R> {
                 progress = true;
             }
         }
-        if matches!(self.shutdown, Shutdown::No) {
-            if self.out.len() < OUT_HIGH_WATER {
+        if !self.pump.is_flushing() {
+            if self.pump.out.len() < OUT_HIGH_WATER {
                 progress |= self.poll_read(cx, now);
                 // Handler answers first: an application that leaves right after its
                 // handler returned must not have GOODBYE overtake that YIELD.
@@ -207,7 +180,7 @@ impl<R: Runtime> Driver<R> {
                     progress |= self.poll_control(cx, now);
                 }
             }
-            self.pump(now);
+            self.settle(now);
         }
         progress |= self.poll_write(cx, now);
         progress |= self.poll_timer(cx);
@@ -217,29 +190,13 @@ impl<R: Runtime> Driver<R> {
     // ---- input -------------------------------------------------------------------
 
     fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        if self.eof || self.framer.is_done() {
-            return false;
-        }
-        with_read_buf(|buf| self.read_into(cx, now, buf))
-    }
-
-    fn read_into(&mut self, cx: &mut Context<'_>, now: Instant, buf: &mut [u8]) -> bool {
-        match Pin::new(&mut self.io).poll_read(cx, buf) {
-            Poll::Pending => false,
-            Poll::Ready(Ok(0)) => {
-                self.eof = true;
-                self.framer.handle_eof(now, None);
-                true
-            }
-            Poll::Ready(Ok(n)) => {
-                let data = &buf[..n.min(buf.len())];
-                self.framer.handle_input(now, data);
-                true
-            }
-            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => true,
-            Poll::Ready(Err(e)) => {
-                self.eof = true;
-                self.framer.handle_eof(now, Some(e.to_string()));
+        let feed =
+            |framer: &mut Framer, _: &mut _, now, data: &[u8]| framer.handle_input(now, data);
+        match self.pump.poll_read(cx, now, feed) {
+            Read::Idle => false,
+            Read::Data => true,
+            Read::End(error) => {
+                self.pump.end_input(now, error);
                 true
             }
         }
@@ -255,7 +212,7 @@ impl<R: Runtime> Driver<R> {
                 Poll::Ready(Some(Queued { command, _permit })) => {
                     *progress = true;
                     self.on_command(now, command);
-                    self.pump(now);
+                    self.settle(now);
                     // Its bytes are in the output now (bounded by the high-water mark):
                     // the permit goes back to the budget here.
                 }
@@ -276,7 +233,7 @@ impl<R: Runtime> Driver<R> {
         while let Poll::Ready(Some(control)) = self.control.poll_next_unpin(cx) {
             progress = true;
             self.on_control(now, control);
-            self.pump(now);
+            self.settle(now);
         }
         progress
     }
@@ -290,7 +247,7 @@ impl<R: Runtime> Driver<R> {
             };
             progress = true;
             self.on_answer(now, answer);
-            self.pump(now);
+            self.settle(now);
         }
         progress
     }
@@ -298,10 +255,10 @@ impl<R: Runtime> Driver<R> {
     // ---- the machines ------------------------------------------------------------
 
     /// Moves everything between the framer, the session and the handles until quiet.
-    fn pump(&mut self, now: Instant) {
+    fn settle(&mut self, now: Instant) {
         self.leave_when_drained(now);
         loop {
-            while let Some(event) = self.framer.poll_event() {
+            while let Some(event) = self.pump.framer.poll_event() {
                 match event {
                     FramerEvent::Open(serializer) => self.on_transport_open(now, serializer),
                     FramerEvent::Closed(error) => {
@@ -313,7 +270,7 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
             }
-            while let Some(message) = self.framer.poll_message() {
+            while let Some(message) = self.pump.framer.poll_message() {
                 if let Some(session) = &mut self.session {
                     session.handle_bytes(now, message);
                 }
@@ -346,31 +303,25 @@ impl<R: Runtime> Driver<R> {
                     self.on_event(now, event);
                 }
             }
-            while let Some(bytes) = self.framer.poll_transmit() {
-                self.out.push(bytes);
-            }
+            self.pump.collect_output();
             if !more {
                 break;
             }
         }
-        if self.close_reason.is_some() && self.framer.is_done() {
-            if let Shutdown::No = self.shutdown {
-                self.shutdown = Shutdown::Flushing {
-                    deadline: now + LINGER,
-                };
-            }
+        if self.close_reason.is_some() && self.pump.framer.is_done() {
+            self.pump.begin_flush(now);
         }
     }
 
     fn on_transport_open(&mut self, now: Instant, serializer: SerializerKind) {
         self.open_deadline = None;
-        self.peer_max = self.framer.peer_max_message_len();
+        self.peer_max = self.pump.framer.peer_max_message_len();
         tracing::debug!(serializer = %serializer, "transport open");
         let config = match self.join.session_config(serializer) {
             Ok(config) => config,
             Err(e) => {
                 self.fail_connect(e);
-                self.framer.close(now);
+                self.pump.framer.close(now);
                 return;
             }
         };
@@ -378,7 +329,7 @@ impl<R: Runtime> Driver<R> {
         let mut session = CoreSession::new(config, rng);
         if let Err(e) = session.connect(now) {
             self.fail_connect(ConnectError::Config(e.to_string()));
-            self.framer.close(now);
+            self.pump.framer.close(now);
             return;
         }
         self.serializer = Some(serializer);
@@ -387,7 +338,7 @@ impl<R: Runtime> Driver<R> {
 
     /// Hands an encoded message to the framer.
     fn send_frame(&mut self, now: Instant, bytes: Bytes) {
-        match self.framer.send_message(bytes) {
+        match self.pump.framer.send_message(bytes) {
             Ok(()) => {}
             Err(SendError::TooLarge { size, max }) => {
                 // Requests are size-checked before they reach the session; only large
@@ -397,7 +348,7 @@ impl<R: Runtime> Driver<R> {
                 self.transport_error = Some(TransportError::Io(format!(
                     "a message of {size} bytes exceeds the router's limit of {max}"
                 )));
-                self.framer.close(now);
+                self.pump.framer.close(now);
             }
             Err(SendError::Failed(why)) => {
                 tracing::debug!(%why, "the transport refused a message");
@@ -408,47 +359,24 @@ impl<R: Runtime> Driver<R> {
     // ---- output ------------------------------------------------------------------
 
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let progress = match self.out.poll_write(&mut self.io, cx) {
+        match self.pump.poll_write(cx, now) {
             Ok(progress) => progress,
-            Err(why) => {
-                self.write_failed(now, why);
-                return true;
-            }
-        };
-        if let Shutdown::Flushing { deadline } = self.shutdown {
-            let closed = Pin::new(&mut self.io).poll_close(cx).is_ready();
-            if closed || self.rt.now() >= deadline {
-                self.shutdown = Shutdown::Done;
-                return true;
+            Err(_) => {
+                // The framer has been told: the session hears the transport is lost.
+                self.settle(now);
+                true
             }
         }
-        progress
-    }
-
-    fn write_failed(&mut self, now: Instant, why: String) {
-        self.out.clear();
-        if matches!(self.shutdown, Shutdown::Flushing { .. }) {
-            self.shutdown = Shutdown::Done;
-            return;
-        }
-        self.eof = true;
-        self.framer.handle_eof(now, Some(why));
-        self.pump(now);
     }
 
     // ---- time --------------------------------------------------------------------
 
     fn next_deadline(&self) -> Option<Instant> {
-        let flushing = match self.shutdown {
-            Shutdown::Flushing { deadline } => Some(deadline),
-            _ => None,
-        };
         [
-            self.framer.poll_timeout(),
+            self.pump.framer.poll_timeout(),
             self.session.as_ref().and_then(CoreSession::poll_timeout),
             self.open_deadline,
             self.pending_leave.as_ref().map(|leave| leave.deadline),
-            flushing,
         ]
         .into_iter()
         .flatten()
@@ -456,32 +384,15 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Arms the timer for the next deadline; when it fires, acts on it.
-    ///
-    /// A timer that fires no later than the next deadline is kept: a deadline that
-    /// moves later on every message (auto-ping's idle interval) then costs one early
-    /// wake-up per interval instead of a new timer per message.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.next_deadline() else {
-            self.sleep = None;
-            return false;
-        };
-        let keep = self.sleep.as_ref().is_some_and(|(at, _)| *at <= deadline);
-        if !keep {
-            self.sleep = Some((deadline, self.rt.sleep_until(deadline)));
+        let deadline = self.next_deadline();
+        match self.pump.poll_timer(cx, &self.rt, deadline) {
+            Some(now) => {
+                self.on_deadline(now);
+                true
+            }
+            None => false,
         }
-        let Some((at, sleep)) = &mut self.sleep else {
-            return false;
-        };
-        if sleep.poll_unpin(cx).is_pending() {
-            return false;
-        }
-        let at = *at;
-        self.sleep = None;
-        // A timer may fire a hair early; the machines compare with `now`, and act only
-        // on deadlines that have passed.
-        let now = self.rt.now().max(at);
-        self.on_deadline(now);
-        true
     }
 
     fn on_deadline(&mut self, now: Instant) {
@@ -493,14 +404,14 @@ impl<R: Runtime> Driver<R> {
                 stage: "connecting",
                 after: self.connect_timeout,
             });
-            self.framer.close(now);
+            self.pump.framer.close(now);
         }
-        self.framer.handle_timeout(now);
+        self.pump.framer.handle_timeout(now);
         if let Some(session) = &mut self.session {
             session.handle_timeout(now);
         }
-        if matches!(self.shutdown, Shutdown::No) {
-            self.pump(now);
+        if !self.pump.is_flushing() {
+            self.settle(now);
         }
     }
 
@@ -520,9 +431,9 @@ impl<R: Runtime> Driver<R> {
             Some(session) if session.is_established() => {
                 let _ = session.leave(now, Uri::CLOSE_NORMAL, None);
             }
-            _ => self.framer.close(now),
+            _ => self.pump.framer.close(now),
         }
-        self.pump(now);
+        self.settle(now);
     }
 
     /// Every handle is gone: leave the realm.
@@ -545,17 +456,12 @@ impl<R: Runtime> Future for Driver<R> {
         let this = &mut *self;
         let span = this.span.clone();
         let _entered = span.enter();
-        for _ in 0..BUDGET {
+        run_turns(cx, |cx| {
             let progress = this.turn(cx);
-            if matches!(this.shutdown, Shutdown::Done) {
-                return Poll::Ready(());
+            Turn {
+                progress,
+                done: this.pump.is_finished(),
             }
-            if !progress {
-                return Poll::Pending;
-            }
-        }
-        // Still busy: let other tasks run, then continue.
-        cx.waker().wake_by_ref();
-        Poll::Pending
+        })
     }
 }

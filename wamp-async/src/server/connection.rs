@@ -15,12 +15,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
-use futures::future::{select, BoxFuture, Either};
-use futures::io::{AsyncRead, AsyncWrite};
+use futures::future::{select, Either};
 use futures::{FutureExt, StreamExt};
 use tracing::Instrument;
 use wamp_core::auth::ChannelBinding;
@@ -34,19 +33,15 @@ use super::hub::{ActiveGuard, Admission, CloseNote, Opened, ServerCtx, ToRouter}
 use super::listener::ListenerSpec;
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::outbox::Outbox;
-use crate::read_buf::with_read_buf;
+use crate::pump::{run_turns, Pump, Read, Turn};
 use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
 
 /// Above this many bytes waiting to be written, no more messages are taken from the
 /// router task (they wait in the bounded channel, then in the router).
 const OUT_HIGH_WATER: usize = 64 * 1024;
 
-/// Turns of the task before it yields to other tasks.
-const BUDGET: usize = 64;
 /// Outgoing messages taken in one turn.
 const BATCH: usize = 64;
-/// How long closing the byte stream (a TLS close_notify) may take at the end.
-const LINGER: Duration = Duration::from_secs(1);
 
 /// Starts the task for an accepted stream.
 pub(crate) fn spawn<R: Runtime>(
@@ -184,8 +179,7 @@ impl<R: Runtime> Start<R> {
             key,
             peer,
             binding,
-            io: stream,
-            framer,
+            pump: Pump::new(stream, framer),
             request,
             pending: VecDeque::new(),
             outbound: None,
@@ -197,10 +191,7 @@ impl<R: Runtime> Start<R> {
             reported: false,
             handshake_deadline: Some(deadline),
             linger_deadline: None,
-            eof: false,
-            out: Outbox::default(),
-            phase: Phase::Running,
-            sleep: None,
+            phase: Phase::Serving,
             _guard: guard,
         })
     }
@@ -208,11 +199,8 @@ impl<R: Runtime> Start<R> {
 
 /// How the task ends.
 enum Phase {
-    Running,
-    /// The transport is over: write what is left, then close the stream.
-    Flushing {
-        deadline: Instant,
-    },
+    /// The transport is up, or (once the pump is flushing) over and being flushed.
+    Serving,
     /// Tell the router task (after the messages still waiting for it).
     Reporting,
     Done,
@@ -229,8 +217,8 @@ struct Conn<R: Runtime> {
     peer: SocketAddress,
     binding: Option<ChannelBinding>,
 
-    io: BoxStream,
-    framer: Framer,
+    /// The byte stream, the framer and what waits to be written.
+    pump: Pump,
     /// A WebSocket's request head, held until its path is checked.
     request: Option<RequestGate>,
     /// Inputs for the router task waiting for room in its channel.
@@ -251,10 +239,7 @@ struct Conn<R: Runtime> {
     handshake_deadline: Option<Instant>,
     /// Set when the router closed the connection: by then it must be gone.
     linger_deadline: Option<Instant>,
-    eof: bool,
-    out: Outbox,
     phase: Phase,
-    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
     /// The connection counts until its task is over.
     _guard: ActiveGuard,
 }
@@ -264,7 +249,7 @@ impl<R: Runtime> Conn<R> {
     fn turn(&mut self, cx: &mut Context<'_>) -> bool {
         let now = self.rt.now();
         let mut progress = false;
-        if let Phase::Running = self.phase {
+        if self.is_running() {
             if let Some(stop) = &mut self.stop {
                 if stop.poll_unpin(cx).is_ready() {
                     tracing::debug!(
@@ -286,14 +271,14 @@ impl<R: Runtime> Conn<R> {
             // Backpressure: nothing more is read while the router task has no room, or
             // while what this connection sends feeds a congested one.
             if self.pending.is_empty() && self.gate.as_ref().is_none_or(|g| g.poll_open(cx)) {
-                progress |= with_read_buf(|buf| self.poll_read(cx, now, buf));
+                progress |= self.poll_read(cx, now);
             }
-            if self.out.len() < OUT_HIGH_WATER {
+            if self.pump.out.len() < OUT_HIGH_WATER {
                 progress |= self.poll_outbound(cx, now);
             }
-            self.pump(now);
+            self.settle(now);
         }
-        if let Phase::Running | Phase::Flushing { .. } = self.phase {
+        if let Phase::Serving = self.phase {
             progress |= self.poll_write(cx, now);
         }
         progress |= self.poll_timer(cx);
@@ -305,51 +290,49 @@ impl<R: Runtime> Conn<R> {
 
     // ---- input -------------------------------------------------------------------
 
-    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant, buf: &mut [u8]) -> bool {
-        if self.eof || self.framer.is_done() {
-            return false;
-        }
-        match Pin::new(&mut self.io).poll_read(cx, buf) {
-            Poll::Pending => false,
-            Poll::Ready(Ok(0)) => {
-                self.eof = true;
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let request = &mut self.request;
+        let mut refused = false;
+        // A WebSocket's request head is checked (its path) before the framer sees it.
+        let feed = |framer: &mut Framer, out: &mut Outbox, now, data: &[u8]| match request {
+            None => framer.handle_input(now, data),
+            Some(gate) => match gate.input(data) {
+                Verdict::NeedMore => {}
+                Verdict::Pass(head) => {
+                    *request = None;
+                    framer.handle_input(now, &head);
+                }
+                Verdict::Refuse { response, why } => {
+                    tracing::debug!(%why, "refused the upgrade request");
+                    *request = None;
+                    out.push(response);
+                    refused = true;
+                }
+            },
+        };
+        match self.pump.poll_read(cx, now, feed) {
+            Read::Idle => false,
+            Read::Data => {
+                if refused {
+                    self.pump.begin_flush(now);
+                }
+                true
+            }
+            Read::End(error) => {
                 if self.request.is_some() {
                     // Gone before its request was complete.
                     self.phase = Phase::Reporting;
                 } else {
-                    self.framer.handle_eof(now, None);
+                    self.pump.end_input(now, error);
                 }
-                true
-            }
-            Poll::Ready(Ok(n)) => {
-                let n = n.min(buf.len());
-                match &mut self.request {
-                    None => self.framer.handle_input(now, &buf[..n]),
-                    Some(request) => match request.input(&buf[..n]) {
-                        Verdict::NeedMore => {}
-                        Verdict::Pass(head) => {
-                            self.request = None;
-                            self.framer.handle_input(now, &head);
-                        }
-                        Verdict::Refuse { response, why } => {
-                            tracing::debug!(%why, "refused the upgrade request");
-                            self.request = None;
-                            self.out.push(response);
-                            self.phase = Phase::Flushing {
-                                deadline: now + LINGER,
-                            };
-                        }
-                    },
-                }
-                true
-            }
-            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => true,
-            Poll::Ready(Err(e)) => {
-                self.eof = true;
-                self.framer.handle_eof(now, Some(e.to_string()));
                 true
             }
         }
+    }
+
+    /// Whether the transport is up (not flushing, not ending).
+    fn is_running(&self) -> bool {
+        matches!(self.phase, Phase::Serving) && !self.pump.is_flushing()
     }
 
     /// Takes the router task's messages for this connection.
@@ -364,7 +347,7 @@ impl<R: Runtime> Conn<R> {
                     progress = true;
                     self.send(now, message);
                     self.collect_output();
-                    if self.out.len() >= OUT_HIGH_WATER {
+                    if self.pump.out.len() >= OUT_HIGH_WATER {
                         break;
                     }
                 }
@@ -374,8 +357,8 @@ impl<R: Runtime> Conn<R> {
                     progress = true;
                     self.outbound = None;
                     match self.close_note.take() {
-                        None => self.framer.close(now),
-                        Some((code, reason)) => self.framer.close_with(now, code, &reason),
+                        None => self.pump.framer.close(now),
+                        Some((code, reason)) => self.pump.framer.close_with(now, code, &reason),
                     }
                 }
                 Poll::Pending => break,
@@ -385,7 +368,7 @@ impl<R: Runtime> Conn<R> {
     }
 
     fn send(&mut self, now: Instant, message: Bytes) {
-        match self.framer.send_message(message) {
+        match self.pump.framer.send_message(message) {
             Ok(()) => {}
             Err(SendError::TooLarge { size, max }) => {
                 // The router cannot know a RawSocket client's limit; a message the client
@@ -395,7 +378,7 @@ impl<R: Runtime> Conn<R> {
                     max,
                     "a message exceeds the client's announced limit; closing the connection"
                 );
-                self.framer.close(now);
+                self.pump.framer.close(now);
             }
             Err(SendError::Failed(why)) => {
                 tracing::debug!(%why, "the transport refused a message");
@@ -448,8 +431,8 @@ impl<R: Runtime> Conn<R> {
     // ---- the framer --------------------------------------------------------------
 
     /// Moves the framer's output where it goes.
-    fn pump(&mut self, now: Instant) {
-        while let Some(event) = self.framer.poll_event() {
+    fn settle(&mut self, now: Instant) {
+        while let Some(event) = self.pump.framer.poll_event() {
             match event {
                 FramerEvent::Open(serializer) => self.on_open(serializer),
                 FramerEvent::Closed(error) => match error {
@@ -458,7 +441,7 @@ impl<R: Runtime> Conn<R> {
                 },
             }
         }
-        while let Some(bytes) = self.framer.poll_message() {
+        while let Some(bytes) = self.pump.framer.poll_message() {
             if let Some(serializer) = self.serializer {
                 // Decoded here, beside the router task rather than in it.
                 let message = serializer.decode(bytes).map_err(|e| e.to_string());
@@ -470,19 +453,13 @@ impl<R: Runtime> Conn<R> {
             }
         }
         self.collect_output();
-        if self.framer.is_done() {
-            if let Phase::Running = self.phase {
-                self.phase = Phase::Flushing {
-                    deadline: now + LINGER,
-                };
-            }
+        if self.pump.framer.is_done() && self.is_running() {
+            self.pump.begin_flush(now);
         }
     }
 
     fn collect_output(&mut self) {
-        while let Some(bytes) = self.framer.poll_transmit() {
-            self.out.push(bytes);
-        }
+        self.pump.collect_output();
     }
 
     fn on_open(&mut self, serializer: SerializerKind) {
@@ -527,78 +504,48 @@ impl<R: Runtime> Conn<R> {
     // ---- output ------------------------------------------------------------------
 
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let progress = match self.out.poll_write(&mut self.io, cx) {
+        let progress = match self.pump.poll_write(cx, now) {
             Ok(progress) => progress,
-            Err(why) => {
-                self.write_failed(now, why);
-                return true;
+            Err(_) => {
+                // The framer has been told: the router hears the transport is gone.
+                self.settle(now);
+                true
             }
         };
-        if let Phase::Flushing { .. } = self.phase {
-            if Pin::new(&mut self.io).poll_close(cx).is_ready() {
-                self.phase = Phase::Reporting;
-                return true;
-            }
+        if self.pump.is_finished() {
+            self.phase = Phase::Reporting;
+            return true;
         }
         progress
-    }
-
-    fn write_failed(&mut self, now: Instant, why: String) {
-        self.out.clear();
-        if let Phase::Running = self.phase {
-            self.eof = true;
-            self.framer.handle_eof(now, Some(why));
-            self.pump(now);
-        } else {
-            self.phase = Phase::Reporting;
-        }
     }
 
     // ---- time --------------------------------------------------------------------
 
     fn next_deadline(&self) -> Option<Instant> {
-        let flushing = match self.phase {
-            Phase::Flushing { deadline } => Some(deadline),
-            _ => None,
+        let framer = match self.is_running() {
+            true => self.pump.framer.poll_timeout(),
+            false => None,
         };
-        let framer = match self.phase {
-            Phase::Running => self.framer.poll_timeout(),
-            _ => None,
-        };
-        [
-            framer,
-            self.handshake_deadline,
-            self.linger_deadline,
-            flushing,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [framer, self.handshake_deadline, self.linger_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        if let Phase::Reporting | Phase::Done = self.phase {
-            self.sleep = None;
+        if !matches!(self.phase, Phase::Serving) {
             return false;
         }
-        let Some(deadline) = self.next_deadline() else {
-            self.sleep = None;
+        let deadline = self.next_deadline();
+        let Some(now) = self.pump.poll_timer(cx, &self.rt, deadline) else {
             return false;
         };
-        // A timer that fires no later than the deadline is kept (auto-ping's deadline
-        // moves with every message).
-        if self.sleep.as_ref().is_none_or(|(at, _)| *at > deadline) {
-            self.sleep = Some((deadline, self.rt.sleep_until(deadline)));
+        if self.pump.is_finished() {
+            // The flush ran out of time.
+            self.phase = Phase::Reporting;
+        } else {
+            self.on_deadline(now);
         }
-        let Some((at, sleep)) = &mut self.sleep else {
-            return false;
-        };
-        if sleep.poll_unpin(cx).is_pending() {
-            return false;
-        }
-        let now = self.rt.now().max(*at);
-        self.sleep = None;
-        self.on_deadline(now);
         true
     }
 
@@ -616,13 +563,9 @@ impl<R: Runtime> Conn<R> {
             self.phase = Phase::Reporting;
             return;
         }
-        match self.phase {
-            Phase::Flushing { deadline } if deadline <= now => self.phase = Phase::Reporting,
-            Phase::Running => {
-                self.framer.handle_timeout(now);
-                self.pump(now);
-            }
-            _ => {}
+        if self.is_running() {
+            self.pump.framer.handle_timeout(now);
+            self.settle(now);
         }
     }
 
@@ -651,16 +594,12 @@ impl<R: Runtime> Future for Conn<R> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        for _ in 0..BUDGET {
+        run_turns(cx, |cx| {
             let progress = this.turn(cx);
-            if let Phase::Done = this.phase {
-                return Poll::Ready(());
+            Turn {
+                progress,
+                done: matches!(this.phase, Phase::Done),
             }
-            if !progress {
-                return Poll::Pending;
-            }
-        }
-        cx.waker().wake_by_ref();
-        Poll::Pending
+        })
     }
 }

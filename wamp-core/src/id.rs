@@ -236,3 +236,69 @@ mod tests {
         assert_eq!(Id::random(&mut Fixed(u64::MAX)).get(), MAX_ID);
     }
 }
+
+/// A fast hasher for maps keyed by IDs this side assigns or draws at random (connection,
+/// session, registration and subscription IDs, timer keys): a multiply-and-rotate over
+/// the key's words, a fraction of SipHash's cost on the router's hottest lookups.
+///
+/// It gives no protection against keys chosen to collide, so maps keyed by what a peer
+/// picks (request IDs, URIs) keep the standard `HashMap`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher {
+    hash: u64,
+}
+
+impl IdHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// Builds [`IdHasher`]s.
+pub type BuildIdHasher = std::hash::BuildHasherDefault<IdHasher>;
+
+/// A `HashMap` keyed by IDs this side assigns (see [`IdHasher`]).
+pub type IdHashMap<K, V> = std::collections::HashMap<K, V, BuildIdHasher>;

@@ -154,8 +154,9 @@ pub struct ServerOptions {
     /// its own queue (bounded in bytes by `Limits`, with backpressure on the sessions
     /// that feed it). Default: 64.
     pub outbound_buffer: usize,
-    /// Messages from all connections waiting for the router task. When it is full,
-    /// connections stop reading from their sockets until it drains. Default: 1024.
+    /// Batches of messages (what one read of a socket brought: at most 64 KiB, or one
+    /// larger message) from all connections waiting for the router task. When it is
+    /// full, connections stop reading from their sockets until it drains. Default: 256.
     pub inbound_buffer: usize,
     /// How long a connection the router has closed may take to receive what was queued
     /// for it and finish the closing handshake. Default: 5 s.
@@ -171,7 +172,7 @@ impl Default for ServerOptions {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             outbound_buffer: 64,
-            inbound_buffer: 1024,
+            inbound_buffer: 256,
             close_timeout: Duration::from_secs(5),
             local_serializer: SerializerKind::MsgPack,
         }

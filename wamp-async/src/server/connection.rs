@@ -441,16 +441,20 @@ impl<R: Runtime> Conn<R> {
                 },
             }
         }
+        // Everything one read brought goes to the router task as one batch (one channel
+        // operation and one wake-up for many messages), decoded here, beside the router
+        // task rather than in it.
+        let mut messages = Vec::new();
         while let Some(bytes) = self.pump.framer.poll_message() {
             if let Some(serializer) = self.serializer {
-                // Decoded here, beside the router task rather than in it.
-                let message = serializer.decode(bytes).map_err(|e| e.to_string());
-                let frame = ToRouter::Frame {
-                    key: self.key,
-                    message,
-                };
-                self.send_to_router(frame);
+                messages.push(serializer.decode(bytes).map_err(|e| e.to_string()));
             }
+        }
+        if !messages.is_empty() {
+            self.send_to_router(ToRouter::Frames {
+                key: self.key,
+                messages,
+            });
         }
         self.collect_output();
         if self.pump.framer.is_done() && self.is_running() {

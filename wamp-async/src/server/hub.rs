@@ -15,7 +15,7 @@
 //! runtime decoding runs on other cores beside this task; the routing decisions (and
 //! the encoding of what the router sends) stay here, in the one owner of the router.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -31,6 +31,7 @@ use futures::{FutureExt, StreamExt};
 use wamp_core::auth::ChannelBinding;
 use wamp_core::router::{ConnectionId, LeaveReason, Router, RouterEvent};
 use wamp_core::value::Map;
+use wamp_core::id::IdHashMap;
 use wamp_core::{Message, SerializerKind, SessionId, Uri};
 use wamp_transport_ws::CloseCode;
 
@@ -51,11 +52,11 @@ const BATCH: usize = 64;
 pub(crate) enum ToRouter {
     /// A connection's transport handshake completed.
     Open(Box<Opened>),
-    /// A WAMP message received on a connection, decoded by its task (or why it did not
-    /// decode).
-    Frame {
+    /// The WAMP messages one read brought on a connection, decoded by its task (or why
+    /// one did not decode).
+    Frames {
         key: u64,
-        message: Result<Message, String>,
+        messages: Vec<Result<Message, String>>,
     },
     /// A connection's transport is gone (its task is ending).
     Closed { key: u64 },
@@ -231,8 +232,8 @@ pub(crate) struct Hub<R: Runtime> {
     ctx: ServerCtx<R>,
     router: Router,
     inbound: mpsc::Receiver<ToRouter>,
-    conns: HashMap<ConnectionId, Slot>,
-    keys: HashMap<u64, ConnectionId>,
+    conns: IdHashMap<ConnectionId, Slot>,
+    keys: IdHashMap<u64, ConnectionId>,
     /// Senders of full outbound channels, each resolving when it has room (or its
     /// receiver is gone).
     writers: FuturesUnordered<WriterReady>,
@@ -257,8 +258,8 @@ impl<R: Runtime> Hub<R> {
             ctx,
             router,
             inbound: channels.inbound,
-            conns: HashMap::new(),
-            keys: HashMap::new(),
+            conns: IdHashMap::default(),
+            keys: IdHashMap::default(),
             writers: FuturesUnordered::new(),
             resumed: Vec::new(),
             sleep: None,
@@ -308,9 +309,11 @@ impl<R: Runtime> Hub<R> {
     fn on_input(&mut self, now: Instant, input: ToRouter) {
         match input {
             ToRouter::Open(opened) => self.on_open(now, *opened),
-            ToRouter::Frame { key, message } => {
+            ToRouter::Frames { key, messages } => {
                 if let Some(&conn) = self.keys.get(&key) {
-                    self.feed(now, conn, message);
+                    for message in messages {
+                        self.feed(now, conn, message);
+                    }
                 }
             }
             ToRouter::Closed { key } => {

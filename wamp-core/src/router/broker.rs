@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::dict::{Details, Dict, Options};
 use crate::error::EncodeError;
-use crate::id::{PublicationId, SessionId, SubscriptionId};
+use crate::id::{IdHashMap, PublicationId, SessionId, SubscriptionId};
 use crate::message::{self, Message, MessageType};
 use crate::payload::Payload;
 use crate::serializer::SerializerKind;
@@ -58,7 +58,7 @@ struct Retained {
 
 #[derive(Debug, Default)]
 pub(crate) struct Broker {
-    subs: HashMap<SubscriptionId, Subscription>,
+    subs: IdHashMap<SubscriptionId, Subscription>,
     exact: HashMap<Uri, SubscriptionId>,
     prefix: HashMap<Uri, SubscriptionId>,
     /// Wildcard patterns by their number of components (only those can match).

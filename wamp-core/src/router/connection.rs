@@ -1,14 +1,14 @@
 //! Per-connection state: where the connection is in its session's life, and its bounded
 //! queue of encoded messages waiting for the transport.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::auth::ChannelBinding;
 use crate::error::EncodeError;
-use crate::id::SessionId;
+use crate::id::{IdHashMap, SessionId};
 use crate::message::Message;
 use crate::serializer::SerializerKind;
 use crate::value::Map;
@@ -88,7 +88,7 @@ pub(crate) struct Overflow {
 /// mark makes the connection whose input is being processed (the *feeder*) held until
 /// that queue drains; the runtime hears of it through [`Connections::poll_flow`].
 pub(crate) struct Connections {
-    map: HashMap<ConnectionId, Connection>,
+    map: IdHashMap<ConnectionId, Connection>,
     /// Connections that may have output, in the order they got it: `poll_transmit`
     /// takes one message from the front one and moves it to the back (fairness).
     ready: VecDeque<ConnectionId>,
@@ -107,7 +107,7 @@ pub(crate) struct Connections {
 impl Connections {
     pub fn new(budgets: Budgets) -> Self {
         Connections {
-            map: HashMap::new(),
+            map: IdHashMap::default(),
             ready: VecDeque::new(),
             overflowed: Vec::new(),
             budgets,

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::dict::{CancelMode, Details, Dict, InvokePolicy};
-use crate::id::{RegistrationId, RequestId, SessionId};
+use crate::id::{IdHashMap, RegistrationId, RequestId, SessionId};
 use crate::message::{self, Message, MessageType};
 use crate::uri::{MatchPolicy, Uri};
 use crate::value::{Map, Value};
@@ -82,15 +82,15 @@ enum Ending {
 
 #[derive(Debug, Default)]
 pub(crate) struct Dealer {
-    regs: HashMap<RegistrationId, Registration>,
+    regs: IdHashMap<RegistrationId, Registration>,
     exact: HashMap<Uri, RegistrationId>,
     prefix: HashMap<Uri, RegistrationId>,
     /// Wildcard patterns by their number of components (only those can match).
     wildcard: HashMap<usize, HashMap<Uri, RegistrationId>>,
-    calls: HashMap<u64, ActiveCall>,
+    calls: IdHashMap<u64, ActiveCall>,
     next_call: u64,
-    by_caller: HashMap<SessionId, HashMap<RequestId, u64>>,
-    by_callee: HashMap<SessionId, HashMap<RequestId, u64>>,
+    by_caller: IdHashMap<SessionId, HashMap<RequestId, u64>>,
+    by_callee: IdHashMap<SessionId, HashMap<RequestId, u64>>,
     /// Per callee: invocations ended without its answer.
     abandoned: HashMap<SessionId, VecDeque<RequestId>>,
     /// Per caller: progressive calls answered while parts were still coming.

@@ -157,7 +157,7 @@ pub use event::{ConnectionId, LeaveReason, RouterEvent};
 
 use crate::auth::ChannelBinding;
 use crate::dict::{Details, Dict};
-use crate::id::{Id, SessionId};
+use crate::id::{Id, IdHashMap, SessionId};
 use crate::message::{Abort, Challenge, Goodbye, Hello, Message, Welcome};
 use crate::payload::Payload;
 use crate::serializer::SerializerKind;
@@ -212,7 +212,7 @@ pub struct Router {
     /// Router-scope IDs (subscriptions, registrations).
     next_id: u64,
     /// Every session ID in use, joined or reserved by a handshake, and its connection.
-    sessions: HashMap<SessionId, ConnectionId>,
+    sessions: IdHashMap<SessionId, ConnectionId>,
     /// Sessions the meta API asked to close, done after the input that asked.
     kills: VecDeque<Kill>,
     shutting_down: bool,
@@ -279,7 +279,7 @@ impl Router {
             events: VecDeque::new(),
             next_conn: 0,
             next_id: 0,
-            sessions: HashMap::new(),
+            sessions: IdHashMap::default(),
             kills: VecDeque::new(),
             shutting_down: false,
         })

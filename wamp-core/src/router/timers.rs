@@ -1,7 +1,9 @@
 //! The router's deadlines: handshakes, GOODBYE replies and call timeouts, ordered by time
 //! so the next one is cheap to find and each can be stopped.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::id::IdHashMap;
 use std::time::{Duration, Instant};
 
 use super::event::ConnectionId;
@@ -22,7 +24,7 @@ pub(crate) enum Timer {
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
     queue: BTreeSet<(Instant, Timer)>,
-    index: HashMap<Timer, Instant>,
+    index: IdHashMap<Timer, Instant>,
 }
 
 impl Timers {

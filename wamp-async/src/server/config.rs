@@ -149,11 +149,11 @@ pub struct ServerOptions {
     /// (The WAMP handshake, HELLO to WELCOME, has its own limit in the router's
     /// [`Limits`](wamp_core::router::Limits).)
     pub handshake_timeout: Duration,
-    /// Messages waiting for one connection's writer between the router task and the
-    /// connection's task. When it is full the router holds the connection's messages in
-    /// its own queue (bounded in bytes by `Limits`, with backpressure on the sessions
-    /// that feed it). Default: 64.
-    pub outbound_buffer: usize,
+    /// Bytes waiting for one connection's task between the router task and it. Past
+    /// this the router holds the connection's messages in its own queue (bounded in bytes
+    /// by `Limits`, with backpressure on the sessions that feed it) until the task has
+    /// taken them. Default: 64 KiB.
+    pub outbound_bytes: usize,
     /// Batches of messages (what one read of a socket brought: at most 64 KiB, or one
     /// larger message) from all connections waiting for the router task. When it is
     /// full, connections stop reading from their sockets until it drains. Default: 256.
@@ -171,7 +171,7 @@ impl Default for ServerOptions {
         ServerOptions {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
-            outbound_buffer: 64,
+            outbound_bytes: 64 << 10,
             inbound_buffer: 256,
             close_timeout: Duration::from_secs(5),
             local_serializer: SerializerKind::MsgPack,

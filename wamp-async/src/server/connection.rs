@@ -3,12 +3,14 @@
 //! and writes what the router task sends back.
 //!
 //! Both directions are bounded: received messages go into the router task's bounded
-//! channel (when it is full, the task stops reading the socket), and outgoing ones come
-//! from this connection's bounded channel, taken only while less than
-//! [`OUT_HIGH_WATER`] bytes wait to be written. When the router closes the connection,
-//! its sender is dropped after the last message: the task writes what is left, closes
-//! the transport (the WebSocket closing handshake) and reports that it is gone, within
-//! `close_timeout` of the router's decision even if the peer stopped reading.
+//! channel, a batch per read (when it is full, or when the router holds this
+//! connection's input, the task stops reading the socket), and outgoing ones come from
+//! this connection's [outlet](super::outlet), bounded in bytes, taken only while less
+//! than [`OUT_HIGH_WATER`] bytes wait to be written. When the router closes the
+//! connection, its outlet is closed after the last message: the task writes what is
+//! left, closes the transport (the WebSocket closing handshake) and reports that it is
+//! gone, within `close_timeout` of the router's decision even if the peer stopped
+//! reading.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -20,7 +22,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use tracing::Instrument;
 use wamp_core::auth::ChannelBinding;
 use wamp_core::value::Map;
@@ -31,17 +33,15 @@ use super::gate::InputGate;
 use super::http::{RequestGate, Verdict};
 use super::hub::{ActiveGuard, Admission, CloseNote, Opened, ServerCtx, ToRouter};
 use super::listener::ListenerSpec;
+use super::outlet::{Outlet, OutletReceiver, Taken};
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::outbox::Outbox;
 use crate::pump::{run_turns, Pump, Read, Turn};
 use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
 
 /// Above this many bytes waiting to be written, no more messages are taken from the
-/// router task (they wait in the bounded channel, then in the router).
+/// router task (they wait in the outlet, then in the router).
 const OUT_HIGH_WATER: usize = 64 * 1024;
-
-/// Outgoing messages taken in one turn.
-const BATCH: usize = 64;
 
 /// Starts the task for an accepted stream.
 pub(crate) fn spawn<R: Runtime>(
@@ -167,6 +167,7 @@ impl<R: Runtime> Start<R> {
         let ServerCtx {
             rt,
             to_router,
+            room,
             options,
             ..
         } = ctx;
@@ -183,6 +184,8 @@ impl<R: Runtime> Start<R> {
             request,
             pending: VecDeque::new(),
             outbound: None,
+            taken: VecDeque::new(),
+            room,
             close: None,
             close_note: None,
             gate: None,
@@ -224,7 +227,11 @@ struct Conn<R: Runtime> {
     /// Inputs for the router task waiting for room in its channel.
     pending: VecDeque<ToRouter>,
     /// The router task's messages for this connection, once open.
-    outbound: Option<mpsc::Receiver<Bytes>>,
+    outbound: Option<OutletReceiver>,
+    /// Where taken messages go on their way to the framer (kept between takes).
+    taken: VecDeque<Bytes>,
+    /// Tells the router task that a full outlet has room again.
+    room: mpsc::UnboundedSender<u64>,
     /// Fires when the router closes the connection.
     close: Option<oneshot::Receiver<CloseNote>>,
     /// The WebSocket close code and reason the router asked for.
@@ -335,36 +342,39 @@ impl<R: Runtime> Conn<R> {
         matches!(self.phase, Phase::Serving) && !self.pump.is_flushing()
     }
 
-    /// Takes the router task's messages for this connection.
+    /// Takes the router task's messages for this connection: everything its outlet
+    /// holds, in one go.
     fn poll_outbound(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
-        for _ in 0..BATCH {
-            let Some(outbound) = &mut self.outbound else {
-                break;
-            };
-            match outbound.poll_next_unpin(cx) {
-                Poll::Ready(Some(message)) => {
-                    progress = true;
-                    self.send(now, message);
-                    self.collect_output();
-                    if self.pump.out.len() >= OUT_HIGH_WATER {
-                        break;
-                    }
-                }
-                Poll::Ready(None) => {
-                    // The router is done with the connection and everything it sent is
-                    // taken: close the transport.
-                    progress = true;
-                    self.outbound = None;
-                    match self.close_note.take() {
-                        None => self.pump.framer.close(now),
-                        Some((code, reason)) => self.pump.framer.close_with(now, code, &reason),
-                    }
-                }
-                Poll::Pending => break,
+        let Some(outlet) = &mut self.outbound else {
+            return false;
+        };
+        let mut taken = std::mem::take(&mut self.taken);
+        let Poll::Ready(Taken { room, closed }) = outlet.poll_take(cx, &mut taken) else {
+            self.taken = taken;
+            return false;
+        };
+        for message in taken.drain(..) {
+            self.send(now, message);
+        }
+        // Kept for the next take, unless a burst grew it.
+        if taken.capacity() <= 64 {
+            self.taken = taken;
+        }
+        self.collect_output();
+        if room {
+            // The router task holds this connection's messages until told.
+            let _ = self.room.unbounded_send(self.key);
+        }
+        if closed {
+            // The router is done with the connection and everything it sent is taken:
+            // close the transport.
+            self.outbound = None;
+            match self.close_note.take() {
+                None => self.pump.framer.close(now),
+                Some((code, reason)) => self.pump.framer.close_with(now, code, &reason),
             }
         }
-        progress
+        true
     }
 
     fn send(&mut self, now: Instant, message: Bytes) {
@@ -471,7 +481,7 @@ impl<R: Runtime> Conn<R> {
         self.serializer = Some(serializer);
         self.handshake_deadline = None;
         self.stop = None;
-        let (outbound_tx, outbound) = mpsc::channel(self.options.outbound_buffer);
+        let (outlet, outbound) = Outlet::new(self.options.outbound_bytes);
         let (close_tx, close) = oneshot::channel();
         let gate = Arc::new(InputGate::default());
         self.outbound = Some(outbound);
@@ -484,7 +494,7 @@ impl<R: Runtime> Conn<R> {
             peer: self.peer.clone(),
             details: self.transport_details(serializer),
             binding: self.binding.take(),
-            outbound: outbound_tx,
+            outlet,
             close: close_tx,
             gate,
         })));

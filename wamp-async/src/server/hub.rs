@@ -2,9 +2,9 @@
 //!
 //! Connection tasks send it what they receive over one bounded channel (a full channel
 //! makes them stop reading their sockets). It hands each connection's messages to that
-//! connection's bounded outbound channel. When an outbound channel is full, the
-//! connection is paused in the router (its messages wait in the router's own queue,
-//! bounded in bytes) and resumed when its writer has room again. When that queue passes
+//! connection's [`Outlet`], bounded in bytes. When an outlet is full, the connection is
+//! paused in the router (its messages wait in the router's own queue, bounded in bytes)
+//! and resumed when its task reports room. When that queue passes
 //! its high-water mark, the router holds the input of the connections that feed it
 //! ([`RouterEvent::InputPaused`]): their tasks stop reading their sockets (an
 //! [`InputGate`]) until it drains. A connection is cut as a slow consumer only when its
@@ -26,17 +26,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{BoxFuture, Shared};
-use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use wamp_core::auth::ChannelBinding;
+use wamp_core::id::IdHashMap;
 use wamp_core::router::{ConnectionId, LeaveReason, Router, RouterEvent};
 use wamp_core::value::Map;
-use wamp_core::id::IdHashMap;
 use wamp_core::{Message, SerializerKind, SessionId, Uri};
 use wamp_transport_ws::CloseCode;
 
 use super::gate::InputGate;
 use super::listener::ListenerSpec;
+use super::outlet::{Outlet, Pushed};
 use super::{local, RouterStats, ServerOptions};
 use crate::error::ConnectError;
 use crate::join::JoinConfig;
@@ -82,9 +82,9 @@ pub(crate) struct Opened {
     /// For the session meta API.
     pub(crate) details: Map,
     pub(crate) binding: Option<ChannelBinding>,
-    /// Where the router task puts the connection's messages; dropping it (after the last
+    /// Where the router task puts the connection's messages; closing it (after the last
     /// message) tells the task to close the transport.
-    pub(crate) outbound: mpsc::Sender<Bytes>,
+    pub(crate) outlet: Outlet,
     /// Fired when the router closes the connection: from then on its task gives the
     /// peer `close_timeout` to take what is left. It carries the WebSocket close code
     /// and reason to use, if not a normal close.
@@ -101,6 +101,8 @@ pub(crate) type CloseNote = Option<(CloseCode, String)>;
 pub(crate) struct ServerCtx<R> {
     pub(crate) rt: R,
     pub(crate) to_router: mpsc::Sender<ToRouter>,
+    /// Connection tasks report here (by key) that their full outlet has room again.
+    pub(crate) room: mpsc::UnboundedSender<u64>,
     /// Resolves when the router stops: listeners stop accepting, connections still in
     /// their transport handshake give up.
     stop: Shared<oneshot::Receiver<()>>,
@@ -115,6 +117,7 @@ impl<R: Clone> Clone for ServerCtx<R> {
         ServerCtx {
             rt: self.rt.clone(),
             to_router: self.to_router.clone(),
+            room: self.room.clone(),
             stop: self.stop.clone(),
             next_key: self.next_key.clone(),
             active: self.active.clone(),
@@ -172,6 +175,8 @@ impl Drop for ActiveGuard {
 /// The ends of the channels between the handles and the router task.
 pub(crate) struct HubChannels {
     pub(crate) inbound: mpsc::Receiver<ToRouter>,
+    /// Keys of connections whose full outlet has room again.
+    pub(crate) room: mpsc::UnboundedReceiver<u64>,
     /// Canceled when the last handle is dropped.
     pub(crate) handles: oneshot::Receiver<()>,
     /// Dropped when the router task ends.
@@ -181,31 +186,41 @@ pub(crate) struct HubChannels {
 }
 
 /// Makes the context and the stop signal.
+#[allow(clippy::type_complexity)] // the context and the ends only the router task holds
 pub(crate) fn context<R: Runtime>(
     rt: R,
     options: ServerOptions,
-) -> (ServerCtx<R>, mpsc::Receiver<ToRouter>, oneshot::Sender<()>) {
+) -> (
+    ServerCtx<R>,
+    mpsc::Receiver<ToRouter>,
+    mpsc::UnboundedReceiver<u64>,
+    oneshot::Sender<()>,
+) {
     let (to_router, inbound) = mpsc::channel(options.inbound_buffer.max(1));
+    let (room_tx, room) = mpsc::unbounded();
     let (stop_tx, stop) = oneshot::channel();
     let ctx = ServerCtx {
         rt,
         to_router,
+        room: room_tx,
         stop: stop.shared(),
         next_key: Arc::new(AtomicU64::new(1)),
         active: Arc::new(AtomicUsize::new(0)),
         options: Arc::new(options),
         local_spec: Arc::new(ListenerSpec::in_process()),
     };
-    (ctx, inbound, stop_tx)
+    (ctx, inbound, room, stop_tx)
 }
 
 /// A connection as the router task sees it.
 struct Slot {
     peer: SocketAddress,
-    writer: Writer,
-    /// Messages taken from the router while the writer had no room (at most the one
-    /// that found it full: the connection is paused from then on).
-    stash: VecDeque<Bytes>,
+    /// Its messages go here; `None` once its task no longer takes them, or the router is
+    /// done with it.
+    outlet: Option<Outlet>,
+    /// The outlet is full: the connection is paused in the router until its task
+    /// reports room.
+    waiting: bool,
     close: Option<oneshot::Sender<CloseNote>>,
     /// Why the router closes it, when it is not a normal close.
     close_note: CloseNote,
@@ -213,20 +228,9 @@ struct Slot {
     /// Messages it sent that arrived while the router held its input (they were on the
     /// way when the gate closed): bounded by the router task's inbound channel.
     held: VecDeque<Result<Message, String>>,
-    /// The router closed it: drop the writer once everything queued is handed over.
+    /// The router closed it: close the outlet once everything queued is handed over.
     closing: bool,
 }
-
-enum Writer {
-    /// Has room, or has not said otherwise yet.
-    Ready(mpsc::Sender<Bytes>),
-    /// Full: the sender waits in [`Hub::writers`] for room.
-    Waiting,
-    /// The connection's task no longer reads, or the router is done with it.
-    Gone,
-}
-
-type WriterReady = BoxFuture<'static, (ConnectionId, Option<mpsc::Sender<Bytes>>)>;
 
 pub(crate) struct Hub<R: Runtime> {
     ctx: ServerCtx<R>,
@@ -234,9 +238,8 @@ pub(crate) struct Hub<R: Runtime> {
     inbound: mpsc::Receiver<ToRouter>,
     conns: IdHashMap<ConnectionId, Slot>,
     keys: IdHashMap<u64, ConnectionId>,
-    /// Senders of full outbound channels, each resolving when it has room (or its
-    /// receiver is gone).
-    writers: FuturesUnordered<WriterReady>,
+    /// Keys of connections whose full outlet has room again.
+    room: mpsc::UnboundedReceiver<u64>,
     /// Connections whose input was resumed with messages held for them.
     resumed: Vec<ConnectionId>,
     sleep: Option<(Instant, BoxFuture<'static, ()>)>,
@@ -260,7 +263,7 @@ impl<R: Runtime> Hub<R> {
             inbound: channels.inbound,
             conns: IdHashMap::default(),
             keys: IdHashMap::default(),
-            writers: FuturesUnordered::new(),
+            room: channels.room,
             resumed: Vec::new(),
             sleep: None,
             handles: Some(channels.handles),
@@ -283,8 +286,9 @@ impl<R: Runtime> Hub<R> {
                 progress = true;
             }
         }
-        while let Poll::Ready(Some((conn, sender))) = self.writers.poll_next_unpin(cx) {
-            self.on_writer_ready(conn, sender);
+        // The task holds a sender itself (in `ctx`), so this channel never ends either.
+        while let Poll::Ready(Some(key)) = self.room.poll_next_unpin(cx) {
+            self.on_room(key);
             progress = true;
         }
         for _ in 0..BATCH {
@@ -404,7 +408,7 @@ impl<R: Runtime> Hub<R> {
             peer,
             details,
             binding,
-            outbound,
+            outlet,
             close,
             gate,
         } = opened;
@@ -420,8 +424,8 @@ impl<R: Runtime> Hub<R> {
             conn,
             Slot {
                 peer,
-                writer: Writer::Ready(outbound),
-                stash: VecDeque::new(),
+                outlet: Some(outlet),
+                waiting: false,
                 close: Some(close),
                 close_note: None,
                 gate,
@@ -473,50 +477,33 @@ impl<R: Runtime> Hub<R> {
         let Some(slot) = self.conns.get_mut(&conn) else {
             return;
         };
-        match std::mem::replace(&mut slot.writer, Writer::Gone) {
-            Writer::Ready(mut sender) => match sender.try_send(bytes) {
-                Ok(()) => slot.writer = Writer::Ready(sender),
-                Err(e) if e.is_full() => {
-                    slot.stash.push_back(e.into_inner());
-                    slot.writer = Writer::Waiting;
-                    // Its messages wait in the router (bounded) until the writer has
-                    // room; nobody else waits for it.
-                    let _ = self.router.pause_transmit(self.ctx.rt.now(), conn);
-                    self.writers.push(wait_for_room(conn, sender));
-                }
-                // Its task is ending; its `Closed` is on the way.
-                Err(_) => {}
-            },
-            Writer::Waiting => {
-                slot.writer = Writer::Waiting;
-                slot.stash.push_back(bytes);
+        let Some(outlet) = &mut slot.outlet else {
+            return;
+        };
+        match outlet.push(bytes) {
+            Pushed::Queued => {}
+            Pushed::Full => {
+                // Its messages wait in the router (bounded in bytes, with backpressure on
+                // whoever feeds it) until its task has room; nobody else waits for it.
+                slot.waiting = true;
+                let _ = self.router.pause_transmit(self.ctx.rt.now(), conn);
             }
-            Writer::Gone => {}
+            // Its task is ending; its `Closed` is on the way.
+            Pushed::Gone => slot.outlet = None,
         }
     }
 
-    fn on_writer_ready(&mut self, conn: ConnectionId, sender: Option<mpsc::Sender<Bytes>>) {
+    /// A connection's task took what its full outlet held.
+    fn on_room(&mut self, key: u64) {
+        let Some(&conn) = self.keys.get(&key) else {
+            return;
+        };
         let Some(slot) = self.conns.get_mut(&conn) else {
             return;
         };
-        let Some(mut sender) = sender else {
-            slot.writer = Writer::Gone;
-            slot.stash.clear();
+        if !std::mem::take(&mut slot.waiting) {
             return;
-        };
-        while let Some(bytes) = slot.stash.pop_front() {
-            if let Err(e) = sender.try_send(bytes) {
-                if e.is_full() {
-                    slot.stash.push_front(e.into_inner());
-                    self.writers.push(wait_for_room(conn, sender));
-                } else {
-                    slot.writer = Writer::Gone;
-                    slot.stash.clear();
-                }
-                return;
-            }
         }
-        slot.writer = Writer::Ready(sender);
         let _ = self.router.resume_transmit(self.ctx.rt.now(), conn);
         self.drain();
         self.release_if_flushed(conn);
@@ -591,14 +578,14 @@ impl<R: Runtime> Hub<R> {
         }
     }
 
-    /// A closing connection whose every message is with its task: drop the sender,
+    /// A closing connection whose every message is with its task: close its outlet,
     /// so the task closes the transport once it has written them.
     fn release_if_flushed(&mut self, conn: ConnectionId) {
         let queued = self.router.queued(conn);
         if let Some(slot) = self.conns.get_mut(&conn) {
-            if slot.closing && slot.stash.is_empty() && queued == 0 {
-                if let Writer::Ready(_) = slot.writer {
-                    slot.writer = Writer::Gone;
+            if slot.closing && queued == 0 {
+                if let Some(mut outlet) = slot.outlet.take() {
+                    outlet.close();
                 }
             }
         }
@@ -636,13 +623,6 @@ impl<R: Runtime> Hub<R> {
         self.drain();
         true
     }
-}
-
-fn wait_for_room(conn: ConnectionId, mut sender: mpsc::Sender<Bytes>) -> WriterReady {
-    Box::pin(async move {
-        let ready = futures::future::poll_fn(|cx| sender.poll_ready(cx)).await;
-        (conn, ready.ok().map(|()| sender))
-    })
 }
 
 // The task never relies on its own address.

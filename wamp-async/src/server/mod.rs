@@ -91,6 +91,7 @@ mod http;
 mod hub;
 mod listener;
 mod local;
+mod outlet;
 mod pipe;
 mod tls;
 
@@ -229,7 +230,7 @@ impl<R: Runtime> RouterBuilder<R> {
             // On an error the listeners bound so far are dropped, which closes them.
             bound.push(listener::bind(&rt, config).await?);
         }
-        let (ctx, inbound, stop) = hub::context(rt.clone(), self.options);
+        let (ctx, inbound, room, stop) = hub::context(rt.clone(), self.options);
         let (alive, handles) = oneshot::channel();
         let (done, stopped) = oneshot::channel();
         let infos: Vec<ListenerInfo> = bound.iter().map(|b| b.info.clone()).collect();
@@ -238,6 +239,7 @@ impl<R: Runtime> RouterBuilder<R> {
             router,
             HubChannels {
                 inbound,
+                room,
                 handles,
                 done,
                 stop,

@@ -3,7 +3,9 @@
 //! can and one that never reads. The hundred get every event in order; the stuck one is
 //! cut as a slow consumer once its writer has made no progress for the write timeout;
 //! the publisher is held meanwhile (its publishes wait, none fails), and what the router
-//! holds for full writers stays within its byte budgets throughout.
+//! holds for full writers stays within its byte budgets throughout. And a WebSocket
+//! reader that stops reading finds, once it reads again, why it was cut: ABORT
+//! `wamp.close.slow_consumer` and a Close frame with code 1008.
 
 mod common;
 
@@ -186,4 +188,148 @@ async fn case(rt: TokioRuntime) {
     assert_eq!(stats.sessions, 1, "{stats:?}");
     drop(publisher);
     bounded(&rt, "shutdown", router.shutdown()).await;
+}
+
+/// A WebSocket subscriber that stops reading is cut the same way, and what it finds when
+/// it reads again says why: ABORT `wamp.close.slow_consumer`, then a Close frame with
+/// code 1008 (policy violation) and that reason.
+#[test]
+fn a_stuck_websocket_reader_is_told_why_in_abort_and_the_close_frame() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(websocket_case(rt));
+}
+
+async fn websocket_case(rt: TokioRuntime) {
+    let limits = Limits {
+        write_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let config = RouterConfig::new()
+        .realm(RealmConfig::anonymous(REALM).expect("a realm"))
+        .limits(limits);
+    let router = RouterBuilder::new(rt.clone(), config)
+        .listen_ws("127.0.0.1:0", "/ws")
+        .start()
+        .await
+        .expect("the router starts");
+    let url = router.listeners()[0].url().expect("a URL");
+    let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
+
+    // A bare WebSocket client: the upgrade, masked text frames, then silence.
+    let mut stuck = rt
+        .connect_tcp(addr.ip().to_string(), addr.port())
+        .await
+        .expect("connects");
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+    );
+    stuck
+        .write_all(upgrade.as_bytes())
+        .await
+        .expect("upgrade sent");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stuck
+            .read_exact(&mut byte)
+            .await
+            .expect("the response head");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    for message in [
+        json!([1, REALM, {"roles": {"subscriber": {}}}]),
+        json!([32, 1, {}, TOPIC]),
+    ] {
+        let payload = serde_json::to_vec(&message).expect("JSON");
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        stuck.write_all(&frame).await.expect("sent");
+    }
+
+    let publisher = common::join(
+        &rt,
+        &TransportConfig::new(&url).expect("a valid URL"),
+        &JoinConfig::new(REALM),
+    )
+    .await;
+    // Wait until the stuck one has subscribed (WELCOME and SUBSCRIBED wait unread).
+    while router.stats().await.sessions < 2 {
+        rt.sleep_until(Instant::now() + Duration::from_millis(5))
+            .await;
+    }
+    rt.sleep_until(Instant::now() + Duration::from_millis(100))
+        .await;
+    let body = "y".repeat(BODY);
+    let mut n = 0u64;
+    while router.stats().await.sessions == 2 {
+        assert!(n < 20_000, "the stuck reader was never cut");
+        for _ in 0..100 {
+            bounded(&rt, "publish", publisher.publish(TOPIC).args(&(n, &body)))
+                .await
+                .expect("published");
+            n += 1;
+        }
+    }
+
+    // It reads again: everything it was sent that fit, ABORT, the Close frame, the end.
+    let mut stream = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let read = bounded(&rt, "the stuck reader's end", stuck.read(&mut buf))
+            .await
+            .unwrap_or(0);
+        if read == 0 {
+            break;
+        }
+        stream.extend_from_slice(&buf[..read]);
+    }
+    let frames = server_frames(&stream);
+    let (last_op, close) = frames.last().expect("frames");
+    assert_eq!(*last_op, 8, "a Close frame last");
+    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1008);
+    assert_eq!(&close[2..], b"wamp.close.slow_consumer");
+    let (abort_op, abort) = &frames[frames.len() - 2];
+    assert_eq!(*abort_op, 1, "a text frame before it");
+    let abort: serde_json::Value = serde_json::from_slice(abort).expect("JSON");
+    assert_eq!(abort[0], json!(3), "ABORT: {abort}");
+    assert_eq!(abort[2], json!("wamp.close.slow_consumer"), "{abort}");
+    drop(publisher);
+    bounded(&rt, "shutdown", router.shutdown()).await;
+}
+
+/// The (opcode, payload) of each whole unmasked frame in what a server sent.
+fn server_frames(mut rest: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while rest.len() >= 2 {
+        let op = rest[0] & 0x0f;
+        let (len, start) = match rest[1] & 0x7f {
+            126 => (u16::from_be_bytes([rest[2], rest[3]]) as usize, 4),
+            127 => {
+                let mut n = [0u8; 8];
+                n.copy_from_slice(&rest[2..10]);
+                (u64::from_be_bytes(n) as usize, 10)
+            }
+            n => (n as usize, 2),
+        };
+        if rest.len() < start + len {
+            break;
+        }
+        frames.push((op, rest[start..start + len].to_vec()));
+        rest = &rest[start + len..];
+    }
+    frames
 }

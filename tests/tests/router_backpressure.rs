@@ -2,7 +2,7 @@
 //! a publisher sends as fast as it can to a hundred subscribers that read as fast as they
 //! can and one that never reads. The hundred get every event in order; the stuck one is
 //! cut as a slow consumer once its writer has made no progress for the write timeout;
-//! the publisher is held meanwhile (its publishes wait, none fails), and what the router
+//! the publisher may be held meanwhile (its publishes wait, none fails), and what the router
 //! holds for full writers stays within its byte budgets throughout. And a WebSocket
 //! reader that stops reading finds, once it reads again, why it was cut: ABORT
 //! `wamp.close.slow_consumer` and a Close frame with code 1008.

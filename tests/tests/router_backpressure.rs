@@ -19,8 +19,8 @@ use futures::StreamExt;
 use serde_json::json;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_async::{
-    JoinConfig, Limits, RealmConfig, RouterBuilder, RouterConfig, Runtime, SerializerKind,
-    TransportConfig,
+    Invocation, JoinConfig, Limits, RealmConfig, RouterBuilder, RouterConfig, Runtime,
+    SerializerKind, TransportConfig, Yield,
 };
 use wamp_tokio::TokioRuntime;
 
@@ -332,4 +332,71 @@ fn server_frames(mut rest: &[u8]) -> Vec<(u8, Vec<u8>)> {
         rest = &rest[start + len..];
     }
     frames
+}
+
+const CALLS: u32 = 4000;
+
+/// A caller and a callee that each have far more than their write buffers in flight
+/// (4,000 calls of 16 KiB both ways): backpressure holds each of them in turn, and neither
+/// may end up holding the other (a client that stopped reading while the router stopped
+/// reading it would) — every call is answered and nobody is cut.
+#[test]
+fn a_caller_and_a_callee_with_megabytes_in_flight_do_not_hold_each_other() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(async move {
+        let limits = Limits {
+            write_timeout: WRITE_TIMEOUT,
+            ..Limits::default()
+        };
+        let config = RouterConfig::new()
+            .realm(RealmConfig::anonymous(REALM).expect("a realm"))
+            .limits(limits);
+        let router = RouterBuilder::new(rt.clone(), config)
+            .listen_rawsocket("127.0.0.1:0")
+            .start()
+            .await
+            .expect("the router starts");
+        let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
+        let transport = TransportConfig::new(&format!("rs://{addr}"))
+            .expect("a valid URL")
+            .serializer(SerializerKind::MsgPack);
+        // Every call may be running at once (none is refused as over the limit).
+        let callee = common::join(
+            &rt,
+            &transport,
+            &JoinConfig::new(REALM).max_concurrent_invocations(2 * CALLS as usize),
+        )
+        .await;
+        // No byte budget to speak of: the caller's loop takes all 64 MiB of calls as fast
+        // as its own output allows.
+        let caller = common::join(
+            &rt,
+            &transport,
+            &JoinConfig::new(REALM).command_bytes(64 << 20),
+        )
+        .await;
+        let _echo = callee
+            .register("test.echo", |inv: Invocation| async move {
+                Ok(Yield::from_payload(inv.payload().clone()))
+            })
+            .await
+            .expect("register");
+        let body = "z".repeat(16 * 1024);
+        let calls = (0..CALLS).map(|n| {
+            let call = caller.call("test.echo").args(&(n, &body));
+            async move {
+                let (m, _): (u32, String) = call.await.expect("answered").args().expect("args");
+                assert_eq!(m, n);
+            }
+        });
+        bounded(&rt, "the calls", futures::future::join_all(calls)).await;
+        assert_eq!(router.stats().await.sessions, 2, "nobody was cut");
+        drop((caller, callee, _echo));
+        bounded(&rt, "shutdown", router.shutdown()).await;
+    });
 }

@@ -280,6 +280,14 @@ impl JoinConfig {
         self
     }
 
+    /// Sets the byte budget of requests waiting for the connection loop
+    /// ([`command_bytes`](Self::command_bytes)).
+    #[must_use]
+    pub fn command_bytes(mut self, bytes: usize) -> Self {
+        self.command_bytes = bytes;
+        self
+    }
+
     /// Sets the default stream buffer of subscriptions and progressive calls.
     #[must_use]
     pub fn stream_buffer(mut self, items: usize) -> Self {

@@ -168,8 +168,12 @@ impl<R: Runtime> Driver<R> {
             }
         }
         if !self.pump.is_flushing() {
+            // Reading is never held back by a full output: what arrives (results,
+            // events, invocations) makes no output of its own beyond the bounded
+            // handlers, and a client that stopped reading while the router stopped
+            // reading it would hold both ends until one was cut as a slow consumer.
+            progress |= self.poll_read(cx, now);
             if self.pump.out.len() < OUT_HIGH_WATER {
-                progress |= self.poll_read(cx, now);
                 // Handler answers first: an application that leaves right after its
                 // handler returned must not have GOODBYE overtake that YIELD.
                 progress |= self.poll_answers(cx, now);

@@ -59,7 +59,10 @@ pub struct ListenerConfig {
     /// RawSocket maximum). RawSocket announces the next power of two at least this big.
     pub max_message_size: usize,
     /// WebSocket auto-ping: after this much silence from a client, ping it, and drop it
-    /// if nothing arrives within the timeout. Default: off.
+    /// if nothing arrives within the timeout. Default: off. While backpressure holds a
+    /// connection's input (it feeds a congested reader) its socket is not read, so its
+    /// Pong is not seen either: keep `interval + timeout` above the router's
+    /// `write_timeout`, after which the congested reader is cut and the hold ends.
     pub auto_ping: Option<(Duration, Duration)>,
 }
 

@@ -369,7 +369,7 @@ impl<R: Runtime> Hub<R> {
     fn feed(&mut self, now: Instant, conn: ConnectionId, message: Result<Message, String>) {
         let paused = self.router.is_input_paused(conn);
         if let Some(slot) = self.conns.get_mut(&conn) {
-            if paused || !slot.held.is_empty() {
+            if !slot.closing && (paused || !slot.held.is_empty()) {
                 slot.held.push_back(message);
                 return;
             }
@@ -394,9 +394,15 @@ impl<R: Runtime> Hub<R> {
             };
             self.handle_frame(now, conn, message);
         }
+        let paused = self.router.is_input_paused(conn);
         if let Some(slot) = self.conns.get_mut(&conn) {
-            if slot.held.is_empty() && slot.held.capacity() > 0 {
-                slot.held = VecDeque::new();
+            if slot.held.is_empty() {
+                if slot.held.capacity() > 0 {
+                    slot.held = VecDeque::new();
+                }
+                if !paused {
+                    slot.gate.release();
+                }
             }
         }
     }
@@ -531,11 +537,7 @@ impl<R: Runtime> Hub<R> {
                 let peer = self.peer(conn);
                 match &reason {
                     LeaveReason::SlowConsumer { .. } => {
-                        tracing::warn!(%session, %realm, %peer, %reason, "session closed");
-                        if let Some(slot) = self.conns.get_mut(&conn) {
-                            slot.close_note =
-                                Some((CloseCode::POLICY_VIOLATION, reason.uri().to_string()));
-                        }
+                        tracing::warn!(%session, %realm, %peer, %reason, "session closed")
                     }
                     _ => tracing::info!(%session, %realm, %peer, %reason, "session left"),
                 }
@@ -549,10 +551,20 @@ impl<R: Runtime> Hub<R> {
                 let peer = self.peer(conn);
                 let session = session.map(SessionId::get);
                 tracing::info!(?session, %reason, %message, %peer, "session aborted");
+                // A slow consumer, joined or not: the WebSocket close says so too.
+                if reason == Uri::CLOSE_SLOW_CONSUMER {
+                    if let Some(slot) = self.conns.get_mut(&conn) {
+                        slot.close_note = Some((CloseCode::POLICY_VIOLATION, reason.to_string()));
+                    }
+                }
             }
             RouterEvent::CloseConnection { conn } => {
                 if let Some(slot) = self.conns.get_mut(&conn) {
                     slot.closing = true;
+                    // The router takes nothing more from it, so nothing is held back:
+                    // the task reads again (a WebSocket peer's Close, or its end).
+                    slot.held.clear();
+                    slot.gate.release();
                     if let Some(close) = slot.close.take() {
                         let _ = close.send(slot.close_note.take());
                     }
@@ -560,7 +572,8 @@ impl<R: Runtime> Hub<R> {
                 self.release_if_flushed(conn);
             }
             RouterEvent::InputPaused { conn } => {
-                if let Some(slot) = self.conns.get(&conn) {
+                // A closing connection is read to its end (the router ignores its input).
+                if let Some(slot) = self.conns.get(&conn).filter(|slot| !slot.closing) {
                     tracing::trace!(%conn, "input paused: it feeds a congested connection");
                     slot.gate.hold();
                 }
@@ -568,8 +581,10 @@ impl<R: Runtime> Hub<R> {
             RouterEvent::InputResumed { conn } => {
                 if let Some(slot) = self.conns.get(&conn) {
                     tracing::trace!(%conn, "input resumed");
-                    slot.gate.release();
-                    if !slot.held.is_empty() {
+                    if slot.held.is_empty() {
+                        slot.gate.release();
+                    } else {
+                        // The gate opens once what waited has gone in (`release_held`).
                         self.resumed.push(conn);
                     }
                 }

@@ -5,7 +5,8 @@
 //! what is queued in batches. When the backlog passes its byte limit the push says so:
 //! the router task pauses the connection in the router (whose own queue is bounded by
 //! the router's byte budgets, with backpressure on the sessions that feed it) until the
-//! connection task, having taken the backlog down to half the limit, reports room.
+//! connection task reports room, which it does as soon as it takes anything: any
+//! progress at all ends the pause (and so restarts the router's write deadline).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,16 +26,16 @@ const TAKE_MAX: usize = 64;
 struct Shared {
     /// Bytes pushed and not yet taken.
     bytes: AtomicUsize,
-    /// A push found the limit passed; whoever sees it drained first says so (the taker
-    /// reports room, or the pusher finds it already drained and goes on).
+    /// A push found the limit passed; whoever clears it says so (the taker reports room
+    /// with its next take, or the pusher finds the backlog already taken and goes on).
     full: AtomicBool,
     limit: usize,
 }
 
 impl Shared {
-    /// The backlog is low again.
-    fn drained(&self) -> bool {
-        self.bytes.load(Ordering::SeqCst) < self.limit / 2
+    /// The backlog is below the limit again.
+    fn has_room(&self) -> bool {
+        self.bytes.load(Ordering::SeqCst) < self.limit
     }
 }
 
@@ -99,7 +100,7 @@ impl Outlet {
         }
         shared.full.store(true, Ordering::SeqCst);
         // Taken meanwhile, before the taker could see the flag? Then there is room.
-        if shared.drained() && shared.full.swap(false, Ordering::SeqCst) {
+        if shared.has_room() && shared.full.swap(false, Ordering::SeqCst) {
             return Pushed::Queued;
         }
         Pushed::Full
@@ -145,7 +146,9 @@ impl OutletReceiver {
             return Poll::Pending;
         }
         self.shared.bytes.fetch_sub(taken, Ordering::SeqCst);
-        let room = self.shared.drained() && self.shared.full.swap(false, Ordering::SeqCst);
+        // Any progress ends a pause: the router's write deadline is about a writer that
+        // takes nothing at all, not about one that is slow.
+        let room = taken > 0 && self.shared.full.swap(false, Ordering::SeqCst);
         Poll::Ready(Taken { room, closed })
     }
 }

@@ -46,7 +46,7 @@ pub(crate) struct Pump {
     flush_deadline: Option<Instant>,
     /// Everything is written and the stream closed (or the time for it ran out).
     finished: bool,
-    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
+    alarm: Alarm,
 }
 
 impl Pump {
@@ -58,7 +58,7 @@ impl Pump {
             eof: false,
             flush_deadline: None,
             finished: false,
-            sleep: None,
+            alarm: Alarm::default(),
         }
     }
 
@@ -159,19 +159,43 @@ impl Pump {
         Ok(progress)
     }
 
-    /// Arms one timer for the earliest of `deadline` (the owner's) and the flush
+    /// Arms the timer for the earliest of `deadline` (the owner's) and the flush
     /// deadline; returns the time to act on when it fires.
-    ///
-    /// A timer that fires no later than the next deadline is kept: a deadline that moves
-    /// later on every message (auto-ping's idle interval, a write-stall check) then costs
-    /// one early wake-up instead of a new timer per message.
     pub(crate) fn poll_timer<R: Runtime>(
         &mut self,
         cx: &mut Context<'_>,
         rt: &R,
         deadline: Option<Instant>,
     ) -> Option<Instant> {
-        let Some(deadline) = [deadline, self.flush_deadline].into_iter().flatten().min() else {
+        let deadline = [deadline, self.flush_deadline].into_iter().flatten().min();
+        let now = self.alarm.poll(cx, rt, deadline)?;
+        if self.flush_deadline.is_some_and(|d| d <= now) {
+            self.finished = true;
+        }
+        Some(now)
+    }
+}
+
+/// One timer for a loop's next deadline, whatever it is now.
+///
+/// A timer that fires no later than the next deadline is kept: a deadline that moves
+/// later on every message (auto-ping's idle interval, a write-stall check) then costs
+/// one early wake-up instead of a new timer per message.
+#[derive(Default)]
+pub(crate) struct Alarm {
+    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
+}
+
+impl Alarm {
+    /// Waits for `deadline` (none: nothing to wait for); returns the time to act on when
+    /// the timer fires.
+    pub(crate) fn poll<R: Runtime>(
+        &mut self,
+        cx: &mut Context<'_>,
+        rt: &R,
+        deadline: Option<Instant>,
+    ) -> Option<Instant> {
+        let Some(deadline) = deadline else {
             self.sleep = None;
             return None;
         };
@@ -186,11 +210,7 @@ impl Pump {
         self.sleep = None;
         // A timer may fire a hair early; the machines compare with `now`, and act only on
         // deadlines that have passed.
-        let now = rt.now().max(at);
-        if self.flush_deadline.is_some_and(|d| d <= now) {
-            self.finished = true;
-        }
-        Some(now)
+        Some(rt.now().max(at))
     }
 }
 

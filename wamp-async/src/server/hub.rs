@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
-use futures::future::{BoxFuture, Shared};
+use futures::future::Shared;
 use futures::{FutureExt, StreamExt};
 use wamp_core::auth::ChannelBinding;
 use wamp_core::id::IdHashMap;
@@ -40,11 +40,10 @@ use super::outlet::{Outlet, Pushed};
 use super::{local, RouterStats, ServerOptions};
 use crate::error::ConnectError;
 use crate::join::JoinConfig;
+use crate::pump::{run_turns, Alarm, Turn};
 use crate::runtime::{Runtime, SocketAddress};
 use crate::session::Session;
 
-/// Turns of the task before it yields to other tasks.
-const BUDGET: usize = 64;
 /// Inputs taken in one turn.
 const BATCH: usize = 64;
 
@@ -242,7 +241,7 @@ pub(crate) struct Hub<R: Runtime> {
     room: mpsc::UnboundedReceiver<u64>,
     /// Connections whose input was resumed with messages held for them.
     resumed: Vec<ConnectionId>,
-    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
+    alarm: Alarm,
     handles: Option<oneshot::Receiver<()>>,
     done: Option<oneshot::Sender<()>>,
     stop: Option<oneshot::Sender<()>>,
@@ -265,7 +264,7 @@ impl<R: Runtime> Hub<R> {
             keys: IdHashMap::default(),
             room: channels.room,
             resumed: Vec::new(),
-            sleep: None,
+            alarm: Alarm::default(),
             handles: Some(channels.handles),
             done: Some(channels.done),
             stop: Some(channels.stop),
@@ -616,24 +615,10 @@ impl<R: Runtime> Hub<R> {
 
     /// Arms the timer for the router's next deadline; when it fires, acts on it.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.router.poll_timeout() else {
-            self.sleep = None;
+        let deadline = self.router.poll_timeout();
+        let Some(now) = self.alarm.poll(cx, &self.ctx.rt, deadline) else {
             return false;
         };
-        // A timer that fires no later than the deadline is kept: a deadline that moves
-        // later (a write-stall check) costs no new timer.
-        if self.sleep.as_ref().is_none_or(|(at, _)| *at > deadline) {
-            self.sleep = Some((deadline, self.ctx.rt.sleep_until(deadline)));
-        }
-        let Some((at, sleep)) = &mut self.sleep else {
-            return false;
-        };
-        if sleep.poll_unpin(cx).is_pending() {
-            return false;
-        }
-        // A timer may fire a hair early; the router acts only on deadlines passed.
-        let now = self.ctx.rt.now().max(*at);
-        self.sleep = None;
         self.router.handle_timeout(now);
         self.drain();
         true
@@ -648,20 +633,18 @@ impl<R: Runtime> Future for Hub<R> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        for _ in 0..BUDGET {
+        let poll = run_turns(cx, |cx| {
             let progress = this.turn(cx);
-            if this.is_finished() {
-                tracing::info!("the router has stopped");
-                // Wakes everyone waiting in `shutdown()`.
-                this.done = None;
-                return Poll::Ready(());
+            Turn {
+                progress,
+                done: this.is_finished(),
             }
-            if !progress {
-                return Poll::Pending;
-            }
+        });
+        if poll.is_ready() {
+            tracing::info!("the router has stopped");
+            // Wakes everyone waiting in `shutdown()`.
+            this.done = None;
         }
-        // Still busy: let other tasks run, then continue.
-        cx.waker().wake_by_ref();
-        Poll::Pending
+        poll
     }
 }

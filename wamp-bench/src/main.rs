@@ -33,10 +33,12 @@ use crate::report::Report;
 use crate::scenarios::Config;
 use crate::targets::{CrossbarNode, Kind, RouterProcess, Target};
 
-const USAGE: &str = "usage: wamp-bench (all | smoke) [--json] [--no-crossbar] [--router PATH]
+const USAGE: &str = "usage: wamp-bench (all | smoke | rpc) [--json] [--no-crossbar] [--router PATH]
 
   all            every scenario against the echo ceiling, `wamp router` and Crossbar.io
   smoke          small counts, no Crossbar.io; exits 1 on any lost event or dropped session
+  rpc            only the RPC latency and throughput rows, against the echo and the router
+                 (about a minute: for working on the router's hot path)
   --json         also print one JSON object per result
   --no-crossbar  skip Crossbar.io in `all`
   --router PATH  the `wamp` binary (default: next to this executable)";
@@ -45,6 +47,8 @@ const USAGE: &str = "usage: wamp-bench (all | smoke) [--json] [--no-crossbar] [-
 #[derive(Debug)]
 struct Options {
     smoke: bool,
+    /// Only the RPC scenarios (no fan-out, bursts, idle sessions or Crossbar.io).
+    rpc_only: bool,
     json: bool,
     crossbar: bool,
     router: Option<PathBuf>,
@@ -54,6 +58,7 @@ fn parse_args() -> Result<Options> {
     let mut mode = None;
     let mut options = Options {
         smoke: false,
+        rpc_only: false,
         json: false,
         crossbar: true,
         router: None,
@@ -61,7 +66,7 @@ fn parse_args() -> Result<Options> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "all" | "smoke" if mode.is_none() => mode = Some(arg),
+            "all" | "smoke" | "rpc" if mode.is_none() => mode = Some(arg),
             "--json" => options.json = true,
             "--no-crossbar" => options.crossbar = false,
             "--router" => {
@@ -83,8 +88,16 @@ fn parse_args() -> Result<Options> {
     }
     match mode.as_deref() {
         Some("smoke") => options.smoke = true,
+        Some("rpc") => {
+            options.rpc_only = true;
+            options.crossbar = false;
+        }
         Some(_) => {}
-        None => return Err(BenchError::Setup(format!("say `all` or `smoke`\n{USAGE}"))),
+        None => {
+            return Err(BenchError::Setup(format!(
+                "say `all`, `smoke` or `rpc`\n{USAGE}"
+            )))
+        }
     }
     Ok(options)
 }
@@ -136,7 +149,13 @@ fn header(options: &Options, router: &std::path::Path, nofile: u64) -> String {
         "## wamp-bench {mode}\n\n- date: {date}\n- machine: nproc {cores}, {cpu}, Linux {kernel}, open files {nofile}\n\
          - router: {}\n- load client: raw WAMP client in wamp-bench (tokio, {cores} worker threads); echo ceiling in the same process\n",
         router.display(),
-        mode = if options.smoke { "smoke" } else { "all" },
+        mode = if options.smoke {
+            "smoke"
+        } else if options.rpc_only {
+            "rpc"
+        } else {
+            "all"
+        },
     )
 }
 
@@ -217,6 +236,7 @@ fn run(options: Options) -> Result<bool> {
     runtime.block_on(scenarios::run_load(
         &config,
         &targets,
+        options.rpc_only,
         &mut report,
         &mut failures,
     ));
@@ -229,7 +249,12 @@ fn run(options: Options) -> Result<bool> {
 
     // Idle sessions: a fresh process per measurement, so memory freed by earlier
     // scenarios (and kept by the allocator) does not hide the sessions' own.
-    for combo in scenarios::IDLE_COMBOS {
+    let idle_combos: &[scenarios::Combo] = if options.rpc_only {
+        &[]
+    } else {
+        &scenarios::IDLE_COMBOS
+    };
+    for &combo in idle_combos {
         let mut fresh = RouterProcess::start(&binary)?;
         runtime.block_on(scenarios::run_idle(
             &config,

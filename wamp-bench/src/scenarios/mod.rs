@@ -138,12 +138,13 @@ impl Config {
 /// The combinations the idle-session scenario runs over.
 pub const IDLE_COMBOS: [Combo; 2] = [COMBOS[0], COMBOS[2]];
 
-/// Runs every scenario except the idle sessions against every target, filling
-/// `report`; adds to `failures` (errors and, in smoke mode, any loss or drop on a
-/// router).
+/// Runs every scenario except the idle sessions (only the RPC ones if `rpc_only`)
+/// against every target, filling `report`; adds to `failures` (errors and, in smoke
+/// mode, any loss or drop on a router).
 pub async fn run_load(
     config: &Config,
     targets: &[Target],
+    rpc_only: bool,
     report: &mut Report,
     failures: &mut Vec<String>,
 ) {
@@ -154,6 +155,9 @@ pub async fn run_load(
     };
     plan.latency(targets).await;
     plan.throughput(targets).await;
+    if rpc_only {
+        return;
+    }
     plan.fanout(targets).await;
     plan.burst(targets).await;
 }

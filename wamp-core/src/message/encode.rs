@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Message;
 use crate::error::EncodeError;
 use crate::payload::{Payload, WireTail};
-use crate::serializer::Serializer;
+use crate::serializer::{ElementKind, Serializer, SerializerKind};
 
 /// Writes the elements of one top-level array.
 struct ArrayWriter<S: Serializer> {
@@ -41,9 +41,29 @@ impl<S: Serializer> ArrayWriter<S> {
         };
         S::encode_value(&mut self.out, value).map_err(err)?;
         // Fixed fields are small (IDs, URIs, dicts); checking them keeps a deeply nested
-        // dict from producing a frame the decoder refuses.
-        S::KIND.check_element(&self.out[start..]).map_err(err)?;
+        // dict from producing a frame the decoder refuses. Only depth can be wrong in what
+        // the serializer itself wrote, so the (copying) check runs only where it can be.
+        let element = &self.out[start..];
+        if !Self::surely_shallow(element) {
+            S::KIND.check_element(element).map_err(err)?;
+        }
         Ok(self)
+    }
+
+    /// Whether `element`, as written by `S`, cannot nest as deep as any decoder's limit
+    /// (99 levels below the message's array for MessagePack and CBOR, more for JSON):
+    /// a scalar, or fewer bytes than levels (every level costs at least one byte).
+    fn surely_shallow(element: &[u8]) -> bool {
+        const SHALLOW_BYTES: usize = 64;
+        if element.len() < SHALLOW_BYTES {
+            return true;
+        }
+        match S::element_kind(element) {
+            ElementKind::List | ElementKind::Map => false,
+            ElementKind::Null | ElementKind::Binary => true,
+            // A CBOR tag is "other" and may wrap a container.
+            ElementKind::Other => S::KIND != SerializerKind::Cbor,
+        }
     }
 
     fn raw(&mut self, bytes: &[u8]) {

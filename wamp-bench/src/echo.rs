@@ -1,16 +1,22 @@
-//! The ceiling: RawSocket and WebSocket echo servers inside the bench process, on their
-//! own Tokio runtime. They do what any router must at least do per message (read a
-//! frame, write a frame) and nothing else, so their rate bounds what a router can reach
-//! on this machine with this client.
+//! The ceiling: RawSocket and WebSocket echo servers on their own Tokio runtime. They do
+//! what any router must at least do per message (read a frame, write a frame) and nothing
+//! else, so their rate bounds what a router can reach on this machine with this client.
+//!
+//! The bench runs them in a child process of its own ([`EchoProcess`], the hidden
+//! subcommand `wamp-bench echo-server`), as the router runs in one: an echo inside the
+//! load client's process would be spared the process switch every message to a router
+//! pays, and its floor would be lower than any router's could be.
 
+use std::io::{BufRead, Read};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread;
 
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use crate::error::{io_ctx, Result};
+use crate::error::{io_ctx, BenchError, Result};
 use crate::framing::{self, Control, Frame, FrameReader, FrameWriter, Wire};
 
 /// The subprotocols the WebSocket echo accepts.
@@ -74,6 +80,86 @@ impl Drop for EchoServers {
             let _ = thread.join();
         }
     }
+}
+
+/// The echo servers in a child process: `wamp-bench echo-server`, stopped by pid (and by
+/// the end of its stdin) on drop.
+#[derive(Debug)]
+pub struct EchoProcess {
+    /// The WebSocket echo.
+    pub ws: SocketAddr,
+    /// The RawSocket echo.
+    pub rs: SocketAddr,
+    child: Child,
+}
+
+impl EchoProcess {
+    /// Starts this executable as `echo-server` and reads the two ports it bound.
+    pub fn start() -> Result<EchoProcess> {
+        let exe = std::env::current_exe().map_err(io_ctx("find this executable"))?;
+        let mut child = Command::new(exe)
+            .arg("echo-server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(io_ctx("start the echo process"))?;
+        let ports = child
+            .stdout
+            .take()
+            .ok_or_else(|| BenchError::Setup("the echo process has no stdout".into()))
+            .and_then(read_ports);
+        match ports {
+            Ok((ws, rs)) => Ok(EchoProcess { ws, rs, child }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+
+    /// The echo process's pid (sampled for CPU like the router's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for EchoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the line `ws PORT rs PORT` that `echo-server` prints once it listens.
+fn read_ports(stdout: ChildStdout) -> Result<(SocketAddr, SocketAddr)> {
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(io_ctx("read the echo ports"))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let port = |i: usize| words.get(i).and_then(|w| w.parse::<u16>().ok());
+    match (words.first(), port(1), words.get(2), port(3)) {
+        (Some(&"ws"), Some(ws), Some(&"rs"), Some(rs)) => Ok((
+            SocketAddr::from((Ipv4Addr::LOCALHOST, ws)),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, rs)),
+        )),
+        _ => Err(BenchError::Setup(format!(
+            "the echo process said {line:?}, not `ws PORT rs PORT`"
+        ))),
+    }
+}
+
+/// The `echo-server` subcommand: serves both echoes with `workers` threads, prints
+/// their ports, and exits when stdin ends (the bench went away) or on a signal.
+pub fn serve_until_stdin_closes(workers: usize) -> Result<()> {
+    let echo = EchoServers::start(workers)?;
+    println!("ws {} rs {}", echo.ws.port(), echo.rs.port());
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(echo);
+    Ok(())
 }
 
 async fn accept_loop(listener: TcpListener, websocket: bool) {

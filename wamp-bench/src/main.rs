@@ -1,4 +1,4 @@
-//! `wamp-bench`: the load benchmark of `wamp router` against an in-process echo ceiling
+//! `wamp-bench`: the load benchmark of `wamp router` against an echo ceiling
 //! and Crossbar.io, driven by a raw WAMP client written for the bench.
 //!
 //! ```text
@@ -27,7 +27,7 @@ mod wamp;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::echo::EchoServers;
+use crate::echo::EchoProcess;
 use crate::error::{BenchError, Result};
 use crate::report::Report;
 use crate::scenarios::Config;
@@ -147,7 +147,7 @@ fn header(options: &Options, router: &std::path::Path, nofile: u64) -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     format!(
         "## wamp-bench {mode}\n\n- date: {date}\n- machine: nproc {cores}, {cpu}, Linux {kernel}, open files {nofile}\n\
-         - router: {}\n- load client: raw WAMP client in wamp-bench (tokio, {cores} worker threads); echo ceiling in the same process\n",
+         - router: {}\n- load client: raw WAMP client in wamp-bench (tokio, {cores} worker threads); echo ceiling in a child process ({cores} worker threads)\n",
         router.display(),
         mode = if options.smoke {
             "smoke"
@@ -226,7 +226,7 @@ fn run(options: Options) -> Result<bool> {
         .map_err(error::io_ctx("start the load runtime"))?;
 
     // Load scenarios: the echo, one router process and one Crossbar.io node throughout.
-    let echo = EchoServers::start(cores)?;
+    let echo = EchoProcess::start()?;
     let mut router = RouterProcess::start(&binary)?;
     let mut targets: Vec<Target> = vec![targets::echo_target(&echo), router.target.clone()];
     let crossbar = start_crossbar(&mut crossbar_plan, &mut report);
@@ -303,6 +303,17 @@ fn first_line(text: &str) -> &str {
 }
 
 fn main() -> ExitCode {
+    // The ceiling's own process (see `echo`): not for people to run.
+    if std::env::args().nth(1).as_deref() == Some("echo-server") {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        return match echo::serve_until_stdin_closes(cores) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wamp-bench echo-server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let options = match parse_args() {
         Ok(options) => options,
         Err(e) => {

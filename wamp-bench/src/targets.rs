@@ -1,5 +1,5 @@
-//! The targets under test: the echo ceiling (in this process), `wamp router` (a child
-//! process on free ports, stopped by its pid) and Crossbar.io (through the integration
+//! The targets under test: the echo ceiling and `wamp router` (child processes on free
+//! ports, stopped by their pids) and Crossbar.io (through the integration
 //! harness). Each is reduced to a [`Target`]: two endpoints and the pids whose CPU and
 //! memory the scenarios sample.
 
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use wamp_integration::{Crossbar, CrossbarOptions};
 
 use crate::client::{Endpoint, Transport};
-use crate::echo::EchoServers;
+use crate::echo::EchoProcess;
 use crate::error::{io_ctx, BenchError, Result};
 
 /// How long `wamp router` may take to accept connections.
@@ -61,8 +61,7 @@ pub struct Target {
     pub ws: Endpoint,
     /// Its RawSocket endpoint.
     pub rs: Endpoint,
-    /// The processes to sample for CPU and RSS (empty for the echo, which shares this
-    /// process).
+    /// The processes to sample for CPU and RSS.
     pub pids: Vec<u32>,
 }
 
@@ -85,12 +84,12 @@ fn endpoint(port: u16, transport: Transport) -> Endpoint {
 }
 
 /// The echo servers as a target.
-pub fn echo_target(echo: &EchoServers) -> Target {
+pub fn echo_target(echo: &EchoProcess) -> Target {
     Target {
         kind: Kind::Echo,
         ws: endpoint(echo.ws.port(), Transport::Ws),
         rs: endpoint(echo.rs.port(), Transport::Rs),
-        pids: Vec::new(),
+        pids: vec![echo.pid()],
     }
 }
 

@@ -319,9 +319,10 @@ impl Plan<'_> {
                                     Cell {
                                         value: t.rate / 2.0,
                                         text: format!(
-                                            "{} calls/s (echo {} msg/s)",
+                                            "{} calls/s (echo {} msg/s{})",
                                             report::si(t.rate / 2.0),
-                                            report::si(t.rate)
+                                            report::si(t.rate),
+                                            cores_text(t.cores)
                                         ),
                                         details: details(
                                             json!({"ceiling_calls_per_s": t.rate / 2.0, "echo_msgs_per_s": t.rate}),

@@ -241,6 +241,8 @@ pub(crate) struct Hub<R: Runtime> {
     room: mpsc::UnboundedReceiver<u64>,
     /// Connections whose input was resumed with messages held for them.
     resumed: Vec<ConnectionId>,
+    /// Connections given messages this turn: their tasks are woken once it ends.
+    unannounced: Vec<ConnectionId>,
     alarm: Alarm,
     handles: Option<oneshot::Receiver<()>>,
     done: Option<oneshot::Sender<()>>,
@@ -264,6 +266,7 @@ impl<R: Runtime> Hub<R> {
             keys: IdHashMap::default(),
             room: channels.room,
             resumed: Vec::new(),
+            unannounced: Vec::new(),
             alarm: Alarm::default(),
             handles: Some(channels.handles),
             done: Some(channels.done),
@@ -300,7 +303,18 @@ impl<R: Runtime> Hub<R> {
             progress = true;
         }
         progress |= self.poll_timer(cx);
+        self.announce();
         progress
+    }
+
+    /// Wakes the tasks of the connections given messages this turn, each once, so that
+    /// each takes the whole turn's output in one batch (and one write).
+    fn announce(&mut self) {
+        for conn in self.unannounced.drain(..) {
+            if let Some(outlet) = self.conns.get_mut(&conn).and_then(|s| s.outlet.as_mut()) {
+                outlet.wake();
+            }
+        }
     }
 
     fn is_finished(&self) -> bool {
@@ -485,9 +499,13 @@ impl<R: Runtime> Hub<R> {
         let Some(outlet) = &mut slot.outlet else {
             return;
         };
-        match outlet.push(bytes) {
-            Pushed::Queued => {}
-            Pushed::Full => {
+        let pushed = outlet.push(bytes);
+        if let Pushed::Queued { first: true } | Pushed::Full { first: true } = pushed {
+            self.unannounced.push(conn);
+        }
+        match pushed {
+            Pushed::Queued { .. } => {}
+            Pushed::Full { .. } => {
                 // Its messages wait in the router (bounded in bytes, with backpressure on
                 // whoever feeds it) until its task has room; nobody else waits for it.
                 slot.waiting = true;

@@ -1,29 +1,44 @@
-//! What the router task hands one connection task to write: a lock-free queue whose
-//! backlog is counted in bytes.
+//! What the router task hands one connection task to write: a queue whose backlog is
+//! counted in bytes.
 //!
-//! The router task pushes encoded messages without waiting; the connection task takes
-//! what is queued in batches. When the backlog passes its byte limit the push says so:
-//! the router task pauses the connection in the router (whose own queue is bounded by
-//! the router's byte budgets, with backpressure on the sessions that feed it) until the
-//! connection task reports room, which it does as soon as it takes anything: any
-//! progress at all ends the pause (and so restarts the router's write deadline).
+//! The router task pushes encoded messages without waiting, and wakes the connection
+//! task once at the end of its turn ([`Outlet::wake`]) rather than at every push: a task
+//! on another core woken by the first push would take one message and write it alone,
+//! while the rest of the turn's messages for it were still being routed. The connection
+//! task takes what is queued in batches. When the backlog passes its byte limit the push
+//! says so: the router task pauses the connection in the router (whose own queue is
+//! bounded by the router's byte budgets, with backpressure on the sessions that feed it)
+//! until the connection task reports room, which it does as soon as it takes anything:
+//! any progress at all ends the pause (and so restarts the router's write deadline).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::channel::mpsc;
-use futures::StreamExt;
+use futures::task::AtomicWaker;
 
 /// Most messages taken in one go: the task writes them, then comes back for more, so the
 /// head of a burst goes out while the router task is still producing its tail (taking
 /// 256 at a time measured a quarter slower with 100 calls in flight).
 const TAKE_MAX: usize = 64;
 
+#[derive(Debug, Default)]
+struct Queue {
+    messages: VecDeque<Bytes>,
+    /// The router pushes no more: once `messages` is taken, the task closes.
+    closed: bool,
+}
+
 #[derive(Debug)]
 struct Shared {
+    /// Held only to move messages in or out.
+    queue: Mutex<Queue>,
+    /// The connection task, when it waits for messages.
+    waker: AtomicWaker,
+    /// The connection task dropped its receiver.
+    gone: AtomicBool,
     /// Bytes pushed and not yet taken.
     bytes: AtomicUsize,
     /// A push found the limit passed; whoever clears it says so (the taker reports room
@@ -37,22 +52,31 @@ impl Shared {
     fn has_room(&self) -> bool {
         self.bytes.load(Ordering::SeqCst) < self.limit
     }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        // A panic while holding this lock cannot leave the queue half-changed.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The router task's side.
 #[derive(Debug)]
 pub(crate) struct Outlet {
-    /// Lock-free: one push is one node, and a wake-up only when the task waits.
-    tx: Option<mpsc::UnboundedSender<Bytes>>,
     shared: Arc<Shared>,
+    /// Closed by the router task: nothing more is pushed.
+    closed: bool,
+    /// Pushed since the last [`Outlet::wake`].
+    unannounced: bool,
 }
 
 /// What became of a pushed message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pushed {
-    Queued,
+    /// Queued; the task hears of it at the next [`Outlet::wake`]. `first` says whether
+    /// it is the first push since the last wake (the caller lists the outlet to wake).
+    Queued { first: bool },
     /// Queued, and the outlet is at its limit: push no more until room is reported.
-    Full,
+    Full { first: bool },
     /// The connection task is gone.
     Gone,
 }
@@ -69,54 +93,73 @@ pub(crate) struct Taken {
 impl Outlet {
     /// An outlet that is full at `limit` bytes.
     pub(crate) fn new(limit: usize) -> (Outlet, OutletReceiver) {
-        let (tx, rx) = mpsc::unbounded();
         let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            waker: AtomicWaker::new(),
+            gone: AtomicBool::new(false),
             bytes: AtomicUsize::new(0),
             full: AtomicBool::new(false),
             limit: limit.max(2),
         });
         (
             Outlet {
-                tx: Some(tx),
                 shared: shared.clone(),
+                closed: false,
+                unannounced: false,
             },
-            OutletReceiver { rx, shared },
+            OutletReceiver { shared },
         )
     }
 
-    /// Queues `bytes`.
+    /// Queues `bytes`; the task is woken by the next [`Outlet::wake`].
     pub(crate) fn push(&mut self, bytes: Bytes) -> Pushed {
-        let len = bytes.len();
-        let Some(tx) = &self.tx else {
-            return Pushed::Gone;
-        };
-        self.shared.bytes.fetch_add(len, Ordering::SeqCst);
-        if tx.unbounded_send(bytes).is_err() {
+        let shared = &self.shared;
+        if self.closed || shared.gone.load(Ordering::SeqCst) {
             return Pushed::Gone;
         }
-        let shared = &self.shared;
+        let len = bytes.len();
+        shared.bytes.fetch_add(len, Ordering::SeqCst);
+        shared.queue().messages.push_back(bytes);
+        let first = !std::mem::replace(&mut self.unannounced, true);
         if shared.bytes.load(Ordering::SeqCst) < shared.limit {
-            return Pushed::Queued;
+            return Pushed::Queued { first };
         }
         shared.full.store(true, Ordering::SeqCst);
         // Taken meanwhile, before the taker could see the flag? Then there is room.
         if shared.has_room() && shared.full.swap(false, Ordering::SeqCst) {
-            return Pushed::Queued;
+            return Pushed::Queued { first };
         }
-        Pushed::Full
+        Pushed::Full { first }
+    }
+
+    /// Wakes the task if anything was pushed since the last wake.
+    pub(crate) fn wake(&mut self) {
+        if std::mem::take(&mut self.unannounced) {
+            self.shared.waker.wake();
+        }
     }
 
     /// Nothing more will be pushed; the connection task closes the transport once it
-    /// has taken what is queued.
+    /// has taken what is queued (it is woken now).
     pub(crate) fn close(&mut self) {
-        self.tx = None;
+        self.closed = true;
+        self.unannounced = false;
+        self.shared.queue().closed = true;
+        self.shared.waker.wake();
+    }
+}
+
+impl Drop for Outlet {
+    fn drop(&mut self) {
+        if !self.closed {
+            self.close();
+        }
     }
 }
 
 /// The connection task's side; dropping it tells the router task nobody takes any more.
 #[derive(Debug)]
 pub(crate) struct OutletReceiver {
-    rx: mpsc::UnboundedReceiver<Bytes>,
     shared: Arc<Shared>,
 }
 
@@ -127,29 +170,50 @@ impl OutletReceiver {
         cx: &mut Context<'_>,
         into: &mut VecDeque<Bytes>,
     ) -> Poll<Taken> {
-        let mut closed = false;
-        let mut taken = 0;
-        while into.len() < TAKE_MAX {
-            match self.rx.poll_next_unpin(cx) {
-                Poll::Ready(Some(bytes)) => {
-                    taken += bytes.len();
-                    into.push_back(bytes);
+        let (taken, closed) = match self.take(into) {
+            (0, false) => {
+                // Register before looking again, so a push and wake in between is seen.
+                self.shared.waker.register(cx.waker());
+                match self.take(into) {
+                    (0, false) => return Poll::Pending,
+                    other => other,
                 }
-                Poll::Ready(None) => {
-                    closed = true;
-                    break;
-                }
-                Poll::Pending => break,
             }
-        }
-        if into.is_empty() && !closed {
-            return Poll::Pending;
-        }
+            other => other,
+        };
         self.shared.bytes.fetch_sub(taken, Ordering::SeqCst);
         // Any progress ends a pause: the router's write deadline is about a writer that
         // takes nothing at all, not about one that is slow.
         let room = taken > 0 && self.shared.full.swap(false, Ordering::SeqCst);
         Poll::Ready(Taken { room, closed })
+    }
+
+    /// Takes up to the batch limit: (bytes taken, whether the router is done and
+    /// nothing is left).
+    fn take(&mut self, into: &mut VecDeque<Bytes>) -> (usize, bool) {
+        let mut queue = self.shared.queue();
+        let count = TAKE_MAX
+            .saturating_sub(into.len())
+            .min(queue.messages.len());
+        let mut taken = 0;
+        for bytes in queue.messages.drain(..count) {
+            taken += bytes.len();
+            into.push_back(bytes);
+        }
+        if queue.messages.is_empty() && queue.messages.capacity() > TAKE_MAX {
+            // A burst is over: an idle connection keeps no room for the next one.
+            queue.messages = VecDeque::new();
+        }
+        (taken, queue.closed && queue.messages.is_empty())
+    }
+}
+
+impl Drop for OutletReceiver {
+    fn drop(&mut self) {
+        self.shared.gone.store(true, Ordering::SeqCst);
+        // What waited is dropped with the receiver, not when the router's side goes.
+        let dropped = std::mem::take(&mut self.shared.queue().messages);
+        drop(dropped);
     }
 }
 
@@ -166,8 +230,15 @@ mod tests {
         let (mut outlet, mut receiver) = Outlet::new(100);
         let mut taken = VecDeque::new();
         assert!(receiver.poll_take(&mut cx, &mut taken).is_pending());
-        assert_eq!(outlet.push(Bytes::from_static(&[0; 60])), Pushed::Queued);
-        assert_eq!(outlet.push(Bytes::from_static(&[1; 60])), Pushed::Full);
+        assert_eq!(
+            outlet.push(Bytes::from_static(&[0; 60])),
+            Pushed::Queued { first: true }
+        );
+        assert_eq!(
+            outlet.push(Bytes::from_static(&[1; 60])),
+            Pushed::Full { first: false }
+        );
+        outlet.wake();
         let got = receiver.poll_take(&mut cx, &mut taken);
         assert_eq!(
             got,
@@ -178,7 +249,10 @@ mod tests {
         );
         assert_eq!(taken.len(), 2);
         taken.clear();
-        assert_eq!(outlet.push(Bytes::from_static(&[2; 10])), Pushed::Queued);
+        assert_eq!(
+            outlet.push(Bytes::from_static(&[2; 10])),
+            Pushed::Queued { first: true }
+        );
         outlet.close();
         let got = receiver.poll_take(&mut cx, &mut taken);
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Authorization: which role may call, register, publish or subscribe on which URI, and
 //! whose identity is disclosed without being asked.
 
-use std::collections::HashMap;
+use crate::id::PeerHashMap;
 use std::fmt;
 
 use super::config::{Permission, PermissionMatch, RoleConfig};
@@ -38,7 +38,7 @@ pub(crate) struct Grant {
 /// The roles of one realm.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Authorizer {
-    roles: HashMap<String, Vec<Permission>>,
+    roles: PeerHashMap<String, Vec<Permission>>,
 }
 
 impl Authorizer {

@@ -2,13 +2,13 @@
 //! policy, shared by its subscribers), publications with exclusion, eligibility and
 //! publisher disclosure, and retained events.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
 use crate::dict::{Details, Dict, Options};
 use crate::error::EncodeError;
-use crate::id::{IdHashMap, PublicationId, SessionId, SubscriptionId};
+use crate::id::{IdHashMap, PeerHashMap, PublicationId, SessionId, SubscriptionId};
 use crate::message::{self, Message, MessageType};
 use crate::payload::Payload;
 use crate::serializer::SerializerKind;
@@ -59,15 +59,15 @@ struct Retained {
 #[derive(Debug, Default)]
 pub(crate) struct Broker {
     subs: IdHashMap<SubscriptionId, Subscription>,
-    exact: HashMap<Uri, SubscriptionId>,
-    prefix: HashMap<Uri, SubscriptionId>,
+    exact: PeerHashMap<Uri, SubscriptionId>,
+    prefix: PeerHashMap<Uri, SubscriptionId>,
     /// Wildcard patterns by their number of components (only those can match).
-    wildcard: HashMap<usize, HashMap<Uri, SubscriptionId>>,
-    retained: HashMap<Uri, Retained>,
+    wildcard: IdHashMap<usize, PeerHashMap<Uri, SubscriptionId>>,
+    retained: PeerHashMap<Uri, Retained>,
     /// Retained topics, oldest first (to forget the oldest beyond the limit).
     retained_order: VecDeque<Uri>,
     /// How many subscriptions each session holds.
-    held: HashMap<SessionId, usize>,
+    held: IdHashMap<SessionId, usize>,
 }
 
 /// A payload converted at most once per serializer, for fan-out.

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::dict::{CancelMode, Details, Dict, InvokePolicy};
-use crate::id::{IdHashMap, RegistrationId, RequestId, SessionId};
+use crate::id::{IdHashMap, PeerHashMap, RegistrationId, RequestId, SessionId};
 use crate::message::{self, Message, MessageType};
 use crate::uri::{MatchPolicy, Uri};
 use crate::value::{Map, Value};
@@ -83,20 +83,20 @@ enum Ending {
 #[derive(Debug, Default)]
 pub(crate) struct Dealer {
     regs: IdHashMap<RegistrationId, Registration>,
-    exact: HashMap<Uri, RegistrationId>,
-    prefix: HashMap<Uri, RegistrationId>,
+    exact: PeerHashMap<Uri, RegistrationId>,
+    prefix: PeerHashMap<Uri, RegistrationId>,
     /// Wildcard patterns by their number of components (only those can match).
-    wildcard: HashMap<usize, HashMap<Uri, RegistrationId>>,
+    wildcard: IdHashMap<usize, PeerHashMap<Uri, RegistrationId>>,
     calls: IdHashMap<u64, ActiveCall>,
     next_call: u64,
-    by_caller: IdHashMap<SessionId, HashMap<RequestId, u64>>,
-    by_callee: IdHashMap<SessionId, HashMap<RequestId, u64>>,
+    by_caller: IdHashMap<SessionId, PeerHashMap<RequestId, u64>>,
+    by_callee: IdHashMap<SessionId, PeerHashMap<RequestId, u64>>,
     /// Per callee: invocations ended without its answer.
-    abandoned: HashMap<SessionId, VecDeque<RequestId>>,
+    abandoned: IdHashMap<SessionId, VecDeque<RequestId>>,
     /// Per caller: progressive calls answered while parts were still coming.
-    finished_parts: HashMap<SessionId, VecDeque<RequestId>>,
+    finished_parts: IdHashMap<SessionId, VecDeque<RequestId>>,
     /// How many registrations each session holds.
-    held: HashMap<SessionId, usize>,
+    held: IdHashMap<SessionId, usize>,
 }
 
 fn components(uri: &str) -> usize {
@@ -885,17 +885,13 @@ impl Dealer {
             return;
         };
         ctx.timers.cancel(Timer::Call(ctx.realm, key));
+        // A session's maps stay while it is joined, empty or not (one call in flight
+        // at a time would otherwise build and drop them per call); they go with it.
         if let Some(m) = self.by_caller.get_mut(&call.caller) {
             m.remove(&call.request);
-            if m.is_empty() {
-                self.by_caller.remove(&call.caller);
-            }
         }
         if let Some(m) = self.by_callee.get_mut(&call.callee) {
             m.remove(&call.invocation);
-            if m.is_empty() {
-                self.by_callee.remove(&call.callee);
-            }
         }
         if call.parts_open && sessions.contains_key(&call.caller) {
             remember(
@@ -968,6 +964,8 @@ impl Dealer {
             }
             self.finish(sessions, key, Ending::CalleeLeft, ctx);
         }
+        self.by_caller.remove(&session);
+        self.by_callee.remove(&session);
         self.abandoned.remove(&session);
         self.finished_parts.remove(&session);
     }

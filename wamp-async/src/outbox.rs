@@ -5,8 +5,10 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use futures::io::AsyncWrite;
+
+use crate::read_buf::with_write_buf;
 
 /// Most bytes gathered into one write.
 const COALESCE_MAX: usize = 64 * 1024;
@@ -17,7 +19,9 @@ const COALESCE_MAX: usize = 64 * 1024;
 /// [`COALESCE_MAX`] bytes, so a burst of messages costs one system call rather than one
 /// each; a lone chunk is written as it is, so one message in flight waits for nothing.
 /// (A copy rather than a vectored write: not every stream forwards vectored writes,
-/// Tokio's compat layer and TLS among them, and the copy is cheap next to a system call.)
+/// Tokio's compat layer and TLS among them, and the copy is cheap next to a system call.
+/// The copy goes to a buffer per thread, so gathering allocates nothing; a write that
+/// takes part of it leaves the rest in the queue as it was.)
 ///
 /// The owner bounds it: it stops producing output while [`Outbox::len`] is above its
 /// high-water mark.
@@ -56,21 +60,12 @@ impl Outbox {
         cx: &mut Context<'_>,
     ) -> Result<bool, String> {
         let mut progress = false;
-        loop {
-            self.coalesce();
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            match Pin::new(&mut *io).poll_write(cx, front) {
+        while !self.chunks.is_empty() {
+            match self.write_front(io, cx) {
                 Poll::Pending => return Ok(progress),
                 Poll::Ready(Ok(0)) => return self.fail("the stream accepts no more bytes".into()),
                 Poll::Ready(Ok(n)) => {
-                    let n = n.min(front.len());
-                    front.advance(n);
-                    self.len -= n;
-                    if front.is_empty() {
-                        self.chunks.pop_front();
-                    }
+                    self.consume(n);
                     self.needs_flush = true;
                     progress = true;
                 }
@@ -78,7 +73,7 @@ impl Outbox {
                 Poll::Ready(Err(e)) => return self.fail(e.to_string()),
             }
         }
-        if self.chunks.is_empty() && self.chunks.capacity() > 16 {
+        if self.chunks.capacity() > 16 {
             // A burst's queue is not kept by an idle connection.
             self.chunks = VecDeque::new();
         }
@@ -92,25 +87,57 @@ impl Outbox {
         Ok(progress)
     }
 
-    /// Joins the small chunks at the front into one, up to [`COALESCE_MAX`] bytes.
-    fn coalesce(&mut self) {
+    /// One write of the chunks at the front: a lone chunk as it is, several small ones
+    /// gathered (up to [`COALESCE_MAX`] bytes) in this thread's write buffer.
+    fn write_front<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        io: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<usize>> {
         let mut total = 0;
         let mut count = 0;
         for chunk in &self.chunks {
-            if total + chunk.len() > COALESCE_MAX {
+            if count > 0 && total + chunk.len() > COALESCE_MAX {
                 break;
             }
             total += chunk.len();
             count += 1;
         }
         if count < 2 {
-            return;
+            let Some(front) = self.chunks.front() else {
+                return Poll::Ready(Ok(0));
+            };
+            return Pin::new(&mut *io).poll_write(cx, front);
         }
-        let mut joined = BytesMut::with_capacity(total);
-        for chunk in self.chunks.drain(..count) {
-            joined.extend_from_slice(&chunk);
+        let chunks = self.chunks.iter().take(count);
+        with_write_buf(total, |buf| {
+            for chunk in chunks {
+                buf.extend_from_slice(chunk);
+            }
+            Pin::new(&mut *io).poll_write(cx, buf)
+        })
+    }
+
+    /// Drops the first `n` bytes written.
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        let mut left = n;
+        while left > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            if front.len() <= left {
+                left -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(left);
+                left = 0;
+            }
         }
-        self.chunks.push_front(joined.freeze());
+        while self.chunks.front().is_some_and(Bytes::is_empty) {
+            self.chunks.pop_front();
+        }
     }
 
     fn fail(&mut self, why: String) -> Result<bool, String> {

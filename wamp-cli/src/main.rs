@@ -26,10 +26,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// The allocator: glibc malloc and free were a fifth of the router's time under load.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod args;
 mod auth;
 mod call;

@@ -88,22 +88,41 @@ pub(crate) struct Endpoint {
 const OP_TEXT: u8 = 0x1;
 const OP_BINARY: u8 = 0x2;
 
-/// The header of a final, unmasked data frame of `len` bytes (RFC 6455, 5.2).
-fn server_frame_header(opcode: u8, len: usize) -> Bytes {
-    let mut header = Vec::with_capacity(10);
-    header.push(0x80 | opcode);
+/// The header of a final, unmasked data frame of `len` bytes (RFC 6455, 5.2), written
+/// into `header`; returns its length.
+fn server_frame_header(header: &mut [u8; 10], opcode: u8, len: usize) -> usize {
+    header[0] = 0x80 | opcode;
     match len {
-        0..=125 => header.push(len as u8),
+        0..=125 => {
+            header[1] = len as u8;
+            2
+        }
         126..=0xFFFF => {
-            header.push(126);
-            header.extend_from_slice(&(len as u16).to_be_bytes());
+            header[1] = 126;
+            header[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            4
         }
         _ => {
-            header.push(127);
-            header.extend_from_slice(&(len as u64).to_be_bytes());
+            header[1] = 127;
+            header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
         }
     }
-    Bytes::from(header)
+}
+
+/// Payloads up to this size go out in one buffer with their frame header (one
+/// allocation and a small copy, instead of a header buffer beside a shared payload).
+const SMALL_FRAME: usize = 512;
+
+/// What a drained queue reserves when it is used again: a batch of small messages grows
+/// it once rather than 4, 8, 16 entries at a time.
+const QUEUE_START: usize = 16;
+
+fn push<T>(queue: &mut VecDeque<T>, item: T) {
+    if queue.capacity() == 0 {
+        queue.reserve(QUEUE_START);
+    }
+    queue.push_back(item);
 }
 
 /// An idle connection keeps no queue: a drained deque gives its allocation back.
@@ -346,9 +365,18 @@ impl Endpoint {
             // Whatever tungstenite wrote (a Pong) goes first.
             self.collect_output();
             let opcode = if binary { OP_BINARY } else { OP_TEXT };
-            self.transmit
-                .push_back(server_frame_header(opcode, payload.len()));
-            self.transmit.push_back(payload);
+            let mut head = [0u8; 10];
+            let head_len = server_frame_header(&mut head, opcode, payload.len());
+            let header = &head[..head_len];
+            if payload.len() <= SMALL_FRAME {
+                let mut frame = Vec::with_capacity(header.len() + payload.len());
+                frame.extend_from_slice(header);
+                frame.extend_from_slice(&payload);
+                push(&mut self.transmit, Bytes::from(frame));
+            } else {
+                push(&mut self.transmit, Bytes::copy_from_slice(header));
+                self.transmit.push_back(payload);
+            }
             return Ok(());
         }
         let message = if binary {
@@ -511,7 +539,7 @@ impl Endpoint {
                 }
             },
         };
-        self.inbound.push_back(Inbound { bytes, message });
+        push(&mut self.inbound, Inbound { bytes, message });
     }
 
     fn on_close_frame(&mut self, frame: Option<CloseFrame>) {

@@ -85,8 +85,10 @@ pub fn unique(prefix: &str) -> String {
 pub struct Config {
     /// Smoke mode: small, and loss is a failure.
     pub smoke: bool,
-    /// Latency: warm-up and measured time.
+    /// Latency: warm-up (per round) and measured time (over all rounds).
     pub latency: (Duration, Duration),
+    /// Latency: rounds in which the targets take turns.
+    pub latency_rounds: usize,
     /// Throughput: warm-up and measured time.
     pub throughput: (Duration, Duration),
     /// Fan-out: (subscribers, unpaced publications, paced publications).
@@ -108,7 +110,8 @@ impl Config {
     pub fn all() -> Config {
         Config {
             smoke: false,
-            latency: (Duration::from_millis(300), Duration::from_millis(1500)),
+            latency: (Duration::from_millis(100), Duration::from_millis(2000)),
+            latency_rounds: 5,
             throughput: (Duration::from_millis(300), Duration::from_millis(1500)),
             fanout: vec![(1, 100_000, 2_000), (100, 3_000, 2_000), (1000, 300, 300)],
             paced_rate: 1000,
@@ -124,6 +127,7 @@ impl Config {
         Config {
             smoke: true,
             latency: (Duration::from_millis(100), Duration::from_millis(300)),
+            latency_rounds: 1,
             throughput: (Duration::from_millis(50), Duration::from_millis(250)),
             fanout: vec![(1, 1_000, 200), (10, 500, 200), (100, 100, 100)],
             paced_rate: 1000,
@@ -252,45 +256,70 @@ impl Plan<'_> {
 
     async fn latency(&mut self, targets: &[Target]) {
         let (warmup, measure) = self.config.latency;
+        let rounds = self.config.latency_rounds.max(1);
         let names = [
             "RPC latency p50 (1 in flight, 32 B)",
             "RPC latency p99 (1 in flight, 32 B)",
             "RPC latency p99.9 (1 in flight, 32 B)",
         ];
         for combo in COMBOS {
-            for target in targets {
-                Self::progress("RPC latency", combo, target);
-                match rpc::latency(target, combo, warmup, measure).await {
-                    Ok(l) => {
-                        for (name, us) in names.iter().zip([l.p50, l.p99, l.p999]) {
-                            let cell = if target.kind == Kind::Echo {
-                                Cell {
-                                    value: 2.0 * us,
-                                    text: format!(
-                                        "{} (echo RTT {})",
-                                        report::micros(2.0 * us),
-                                        report::micros(us)
-                                    ),
-                                    details: details(
-                                        json!({"floor_us": 2.0 * us, "echo_rtt_us": us, "samples": l.samples}),
-                                    ),
-                                }
-                            } else {
-                                Cell {
-                                    value: us,
-                                    text: report::micros(us),
-                                    details: details(
-                                        json!({"latency_us": us, "samples": l.samples}),
-                                    ),
-                                }
-                            };
-                            self.report
-                                .set(name, &combo.label(), "µs", target.kind, cell);
-                        }
+            // The targets take turns, several short rounds each, and each one's samples
+            // are pooled: the echo's round trip on a shared machine drifts by a quarter
+            // from one connection (and core placement) to the next, and a floor measured
+            // once, minutes apart from the router, would make the ratio a coin toss.
+            let mut pooled: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); targets.len()];
+            for round in 0..rounds {
+                for (target, pool) in targets.iter().zip(pooled.iter_mut()) {
+                    let Ok(samples) = pool else {
+                        continue;
+                    };
+                    if round == 0 {
+                        Self::progress("RPC latency", combo, target);
                     }
-                    Err(e) => self.error(names[0], combo, "µs", target, &e),
+                    let share = measure / u32::try_from(rounds).unwrap_or(1);
+                    match rpc::latency_samples(target, combo, warmup, share).await {
+                        Ok(more) => samples.extend(more),
+                        Err(e) => *pool = Err(e.to_string()),
+                    }
+                    breathe(self.config).await;
                 }
-                breathe(self.config).await;
+            }
+            for (target, pool) in targets.iter().zip(pooled) {
+                let latency = pool.and_then(|samples| {
+                    rpc::Latency::from_samples(samples).ok_or_else(|| "no samples".to_string())
+                });
+                let l = match latency {
+                    Ok(l) => l,
+                    Err(e) => {
+                        self.error(names[0], combo, "µs", target, &e);
+                        continue;
+                    }
+                };
+                for (name, us) in names.iter().zip([l.p50, l.p99, l.p999]) {
+                    let cell = if target.kind == Kind::Echo {
+                        Cell {
+                            value: 2.0 * us,
+                            text: format!(
+                                "{} (echo RTT {})",
+                                report::micros(2.0 * us),
+                                report::micros(us)
+                            ),
+                            details: details(
+                                json!({"floor_us": 2.0 * us, "echo_rtt_us": us, "samples": l.samples, "rounds": rounds}),
+                            ),
+                        }
+                    } else {
+                        Cell {
+                            value: us,
+                            text: report::micros(us),
+                            details: details(
+                                json!({"latency_us": us, "samples": l.samples, "rounds": rounds}),
+                            ),
+                        }
+                    };
+                    self.report
+                        .set(name, &combo.label(), "µs", target.kind, cell);
+                }
             }
         }
     }

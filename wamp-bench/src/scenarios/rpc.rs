@@ -86,13 +86,14 @@ async fn start_callee(target: &Target, combo: Combo, procedure: &str) -> Result<
     Ok(Some(Callee { _tasks: tasks }))
 }
 
-/// One call after another for `warmup + measure`; percentiles of the measured part.
-pub async fn latency(
+/// One call after another for `warmup + measure`; the round trips (µs) of the measured
+/// part, in the order they happened.
+pub async fn latency_samples(
     target: &Target,
     combo: Combo,
     warmup: Duration,
     measure: Duration,
-) -> Result<Latency> {
+) -> Result<Vec<f64>> {
     let procedure = unique("bench.echo");
     let _callee = start_callee(target, combo, &procedure).await?;
     let ser = combo.ser;
@@ -145,17 +146,27 @@ pub async fn latency(
             "no call completed in the measured interval".into(),
         ));
     }
-    samples.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        let at = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples.get(at).copied().unwrap_or(0.0)
-    };
-    Ok(Latency {
-        p50: pick(0.50),
-        p99: pick(0.99),
-        p999: pick(0.999),
-        samples: samples.len(),
-    })
+    Ok(samples)
+}
+
+impl Latency {
+    /// The percentiles of round trips (µs); `None` for no samples.
+    pub fn from_samples(mut samples: Vec<f64>) -> Option<Latency> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_by(f64::total_cmp);
+        let pick = |q: f64| {
+            let at = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+            samples.get(at).copied().unwrap_or(0.0)
+        };
+        Some(Latency {
+            p50: pick(0.50),
+            p99: pick(0.99),
+            p999: pick(0.999),
+            samples: samples.len(),
+        })
+    }
 }
 
 /// `callers` connections with `in_flight` calls in flight in total (split as evenly as

@@ -15,8 +15,11 @@ struct ArrayWriter<S: Serializer> {
 }
 
 impl<S: Serializer> ArrayWriter<S> {
-    fn new(len: usize) -> Self {
-        let mut out = Vec::with_capacity(64);
+    /// `len` elements; `payload` bytes of arguments expected besides the fixed fields.
+    fn new(len: usize, payload: usize) -> Self {
+        // Fixed fields (a code, IDs, a URI, a small dict) fit in about a hundred bytes:
+        // room for them and the payload, so a message is written without regrowing.
+        let mut out = Vec::with_capacity(96 + payload);
         S::write_array_start(&mut out, len);
         ArrayWriter {
             out,
@@ -104,9 +107,10 @@ impl Serialize for BytesRef<'_> {
 /// Encodes fixed fields followed by a payload tail.
 macro_rules! with_payload {
     ($payload:expr, [$($field:expr),*]) => {{
+        let payload_len = $payload.encoded_len();
         let tail = $payload.wire_tail(S::KIND)?;
         let fixed = [$(stringify!($field)),*].len();
-        let mut w = ArrayWriter::<S>::new(fixed + tail.len());
+        let mut w = ArrayWriter::<S>::new(fixed + tail.len(), payload_len);
         $( w.elem(&$field)?; )*
         w.tail(tail)?;
         Ok(w.finish())

@@ -202,7 +202,11 @@ impl SerializerKind {
 
     /// Encodes a message.
     pub fn encode(self, message: &Message) -> Result<Bytes, EncodeError> {
-        with_serializer!(self, S => encode::encode::<S>(message)).map(Bytes::from)
+        let encoded = with_serializer!(self, S => encode::encode::<S>(message))?;
+        // A vector with spare room becomes `Bytes` through a second allocation (its
+        // shared header), which another thread frees when the message is written;
+        // giving the spare room back (in place) makes it one allocation.
+        Ok(Bytes::from(encoded.into_boxed_slice()))
     }
 
     /// Decodes a message. The payload of the result shares `frame`'s memory.

@@ -245,6 +245,25 @@ fn run(options: Options) -> Result<bool> {
     }
     router.stop();
     stop_crossbar(crossbar);
+
+    // What a thread per core buys on this machine (where `wamp router` defaults to one
+    // thread on two cores or fewer): the 32 B throughput rows again against a router
+    // with one thread per core.
+    if !options.smoke {
+        let threads = cores.to_string();
+        let mut per_core = RouterProcess::start_with(&binary, &["--threads", &threads])?;
+        runtime.block_on(scenarios::run_per_core(
+            &config,
+            &targets::echo_target(&echo),
+            &per_core.target,
+            &mut report,
+            &mut failures,
+        ));
+        if !per_core.is_running() {
+            failures.push("wamp router --threads N exited during the run".into());
+        }
+        per_core.stop();
+    }
     drop(echo);
 
     // Idle sessions: a fresh process per measurement, so memory freed by earlier

@@ -135,6 +135,11 @@ impl RouterProcess {
     /// Writes a config on free ports into a fresh temp directory and starts the router,
     /// with its open-file limit raised to the hard limit; returns once both ports accept.
     pub fn start(binary: &Path) -> Result<RouterProcess> {
+        RouterProcess::start_with(binary, &[])
+    }
+
+    /// [`RouterProcess::start`] with more arguments for `wamp router`.
+    pub fn start_with(binary: &Path, extra: &[&str]) -> Result<RouterProcess> {
         let ports = wamp_integration::ports::free_ports(2)?;
         let (Some(&ws), Some(&rs)) = (ports.first(), ports.get(1)) else {
             return Err(BenchError::Setup(format!(
@@ -161,6 +166,7 @@ impl RouterProcess {
             .arg("router")
             .arg("--config")
             .arg(&config)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))

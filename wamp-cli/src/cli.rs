@@ -103,6 +103,11 @@ pub struct RouterArgs {
     /// `wamp-cli/README.md`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Threads for the connection tasks and the router task. Default: one per core, or
+    /// one on a machine with two cores or fewer (see BENCHMARKS.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// Where to connect and how to join: shared by every client command.

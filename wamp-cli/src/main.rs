@@ -47,14 +47,28 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
+/// The router's default thread count: one per core, except on one or two cores, where
+/// a second thread measured slower (BENCHMARKS.md: about a fifth fewer calls routed,
+/// with three times the spread between runs, when the router shares two cores with
+/// busy clients): the router task is one, and its handoffs to connection tasks on the
+/// other core cost more than the framing they move there.
+fn router_threads() -> usize {
+    match std::thread::available_parallelism().map_or(1, usize::from) {
+        0..=2 => 1,
+        cores => cores,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     // One thread is plenty for one session, and keeps the order of events and output
-    // simple to reason about. The router serves many connections: a thread per core, so
-    // the connection tasks (framing, decoding, writing) run beside the router task.
-    let built = match cli.command {
-        Command::Router(_) => tokio::runtime::Builder::new_multi_thread()
+    // simple to reason about. The router serves many connections: with cores to spare,
+    // a thread per core, so the connection tasks (framing, decoding, writing) run
+    // beside the router task.
+    let built = match &cli.command {
+        Command::Router(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads.map_or_else(router_threads, usize::from))
             .enable_all()
             .build(),
         _ => tokio::runtime::Builder::new_current_thread()

@@ -89,8 +89,10 @@ pub struct Config {
     pub latency: (Duration, Duration),
     /// Latency: rounds in which the targets take turns.
     pub latency_rounds: usize,
-    /// Throughput: warm-up and measured time.
+    /// Throughput: warm-up (per round) and measured time (over all rounds).
     pub throughput: (Duration, Duration),
+    /// Throughput: rounds in which the targets take turns.
+    pub throughput_rounds: usize,
     /// Fan-out: (subscribers, unpaced publications, paced publications).
     pub fanout: Vec<(usize, u64, u64)>,
     /// The paced rate (publications/s).
@@ -112,7 +114,8 @@ impl Config {
             smoke: false,
             latency: (Duration::from_millis(100), Duration::from_millis(2000)),
             latency_rounds: 5,
-            throughput: (Duration::from_millis(300), Duration::from_millis(1500)),
+            throughput: (Duration::from_millis(200), Duration::from_millis(1800)),
+            throughput_rounds: 3,
             fanout: vec![(1, 100_000, 2_000), (100, 3_000, 2_000), (1000, 300, 300)],
             paced_rate: 1000,
             burst: vec![(1, 1_000_000), (10, 100_000), (100, 10_000)],
@@ -129,6 +132,7 @@ impl Config {
             latency: (Duration::from_millis(100), Duration::from_millis(300)),
             latency_rounds: 1,
             throughput: (Duration::from_millis(50), Duration::from_millis(250)),
+            throughput_rounds: 1,
             fanout: vec![(1, 1_000, 200), (10, 500, 200), (100, 100, 100)],
             paced_rate: 1000,
             burst: vec![(1, 2_000), (10, 500), (100, 50)],
@@ -137,6 +141,38 @@ impl Config {
             idle_sessions: 200,
         }
     }
+}
+
+/// "RPC throughput (1 caller, 100 in flight, 32 B)" and the like, with `suffix`.
+fn throughput_name(callers: usize, payload: usize, suffix: &str) -> String {
+    let how = if callers == 1 {
+        "1 caller, 100 in flight".to_string()
+    } else {
+        format!("{callers} callers, 100 in flight in total")
+    };
+    let size = if payload >= 1024 {
+        format!("{} KiB", payload / 1024)
+    } else {
+        format!("{payload} B")
+    };
+    format!("RPC throughput ({how}, {size}{suffix})")
+}
+
+/// The RPC throughput rows against a router with a thread per core (see
+/// `Plan::throughput_per_core`).
+pub async fn run_per_core(
+    config: &Config,
+    echo: &Target,
+    router: &Target,
+    report: &mut Report,
+    failures: &mut Vec<String>,
+) {
+    let mut plan = Plan {
+        config,
+        report,
+        failures,
+    };
+    plan.throughput_per_core(echo, router).await;
 }
 
 /// The combinations the idle-session scenario runs over.
@@ -195,6 +231,20 @@ fn details(value: Value) -> Map<String, Value> {
         Value::Object(map) => map,
         _ => Map::new(),
     }
+}
+
+/// ", rounds ±N%": how far the rounds strayed from their mean (empty for one round).
+fn spread_text(rates: impl Iterator<Item = f64>) -> String {
+    let rates: Vec<f64> = rates.collect();
+    if rates.len() < 2 {
+        return String::new();
+    }
+    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+    let worst = rates
+        .iter()
+        .map(|r| (r - mean).abs() / mean)
+        .fold(0.0, f64::max);
+    format!(", rounds ±{:.0}%", worst * 100.0)
 }
 
 fn cores_text(cores: Option<f64>) -> String {
@@ -325,73 +375,115 @@ impl Plan<'_> {
     }
 
     async fn throughput(&mut self, targets: &[Target]) {
-        let (warmup, measure) = self.config.throughput;
+        let all: Vec<&Target> = targets.iter().collect();
         for payload in [32usize, 16 * 1024] {
-            for (callers, how) in [
-                (1usize, "1 caller, 100 in flight"),
-                (8, "8 callers, 100 in flight in total"),
-            ] {
-                let size = if payload >= 1024 {
-                    format!("{} KiB", payload / 1024)
-                } else {
-                    format!("{payload} B")
-                };
-                let name = format!("RPC throughput ({how}, {size})");
+            for callers in [1usize, 8] {
+                let name = throughput_name(callers, payload, "");
                 for combo in COMBOS {
-                    for target in targets {
-                        Self::progress(&name, combo, target);
-                        match rpc::throughput(target, combo, callers, 100, payload, warmup, measure)
-                            .await
-                        {
-                            Ok(t) => {
-                                let cell = if target.kind == Kind::Echo {
-                                    Cell {
-                                        value: t.rate / 2.0,
-                                        text: format!(
-                                            "{} calls/s (echo {} msg/s{})",
-                                            report::si(t.rate / 2.0),
-                                            report::si(t.rate),
-                                            cores_text(t.cores)
-                                        ),
-                                        details: details(
-                                            json!({"ceiling_calls_per_s": t.rate / 2.0, "echo_msgs_per_s": t.rate}),
-                                        ),
-                                    }
-                                } else {
-                                    if t.errors > 0 {
-                                        self.failures.push(format!(
-                                            "{name} {} on {}: {} ERROR replies",
-                                            combo.label(),
-                                            target.kind.name(),
-                                            t.errors
-                                        ));
-                                    }
-                                    Cell {
-                                        value: t.rate,
-                                        text: format!(
-                                            "{} calls/s{}",
-                                            report::si(t.rate),
-                                            cores_text(t.cores)
-                                        ),
-                                        details: details(
-                                            json!({"calls_per_s": t.rate, "cores": t.cores, "errors": t.errors}),
-                                        ),
-                                    }
-                                };
-                                self.report.set(
-                                    &name,
-                                    &combo.label(),
-                                    "calls/s",
-                                    target.kind,
-                                    cell,
-                                );
-                            }
-                            Err(e) => self.error(&name, combo, "calls/s", target, &e),
-                        }
-                        breathe(self.config).await;
-                    }
+                    self.throughput_row(&name, combo, &all, callers, payload)
+                        .await;
                 }
             }
+        }
+    }
+
+    /// The 32 B rows again against `router` (another `wamp router`, started with
+    /// `--threads` one per core), with the echo measured beside it for the ratio.
+    async fn throughput_per_core(&mut self, echo: &Target, router: &Target) {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let suffix = format!(", `wamp router --threads {cores}`");
+        for callers in [1usize, 8] {
+            let name = throughput_name(callers, 32, &suffix);
+            for combo in COMBOS {
+                self.throughput_row(&name, combo, &[echo, router], callers, 32)
+                    .await;
+            }
+        }
+    }
+
+    /// One row: the targets take turns for several rounds (as for latency: this
+    /// machine's speed drifts, and both sides of a ratio should see the same drift);
+    /// each target's figure is the mean over its rounds.
+    async fn throughput_row(
+        &mut self,
+        name: &str,
+        combo: Combo,
+        targets: &[&Target],
+        callers: usize,
+        payload: usize,
+    ) {
+        let (warmup, measure) = self.config.throughput;
+        let rounds = self.config.throughput_rounds.max(1);
+        let share = measure / u32::try_from(rounds).unwrap_or(1);
+        let mut results: Vec<Result<Vec<rpc::Throughput>, String>> =
+            vec![Ok(Vec::new()); targets.len()];
+        for round in 0..rounds {
+            for (target, result) in targets.iter().zip(results.iter_mut()) {
+                let Ok(runs) = result else {
+                    continue;
+                };
+                if round == 0 {
+                    Self::progress(name, combo, target);
+                }
+                match rpc::throughput(target, combo, callers, 100, payload, warmup, share).await {
+                    Ok(t) => runs.push(t),
+                    Err(e) => *result = Err(e.to_string()),
+                }
+                breathe(self.config).await;
+            }
+        }
+        for (target, result) in targets.iter().zip(results) {
+            let runs = match result {
+                Ok(runs) if !runs.is_empty() => runs,
+                Ok(_) => {
+                    self.error(name, combo, "calls/s", target, &"no rounds");
+                    continue;
+                }
+                Err(e) => {
+                    self.error(name, combo, "calls/s", target, &e);
+                    continue;
+                }
+            };
+            let n = runs.len() as f64;
+            let rate = runs.iter().map(|t| t.rate).sum::<f64>() / n;
+            let cores = runs
+                .iter()
+                .map(|t| t.cores)
+                .sum::<Option<f64>>()
+                .map(|c| c / n);
+            let errors: u64 = runs.iter().map(|t| t.errors).sum();
+            let spread = spread_text(runs.iter().map(|t| t.rate));
+            let cell = if target.kind == Kind::Echo {
+                Cell {
+                    value: rate / 2.0,
+                    text: format!(
+                        "{} calls/s (echo {} msg/s{}{spread})",
+                        report::si(rate / 2.0),
+                        report::si(rate),
+                        cores_text(cores)
+                    ),
+                    details: details(
+                        json!({"ceiling_calls_per_s": rate / 2.0, "echo_msgs_per_s": rate, "rounds": runs.len()}),
+                    ),
+                }
+            } else {
+                if errors > 0 {
+                    self.failures.push(format!(
+                        "{name} {} on {}: {errors} ERROR replies",
+                        combo.label(),
+                        target.kind.name(),
+                    ));
+                }
+                Cell {
+                    value: rate,
+                    text: format!("{} calls/s{}{spread}", report::si(rate), cores_text(cores)),
+                    details: details(
+                        json!({"calls_per_s": rate, "cores": cores, "errors": errors, "rounds": runs.len()}),
+                    ),
+                }
+            };
+            self.report
+                .set(name, &combo.label(), "calls/s", target.kind, cell);
         }
     }
 

@@ -68,8 +68,14 @@
 //!   nobody else waits for it. A connection that closes abruptly leaves at once. When
 //!   the router task is busy, connections stop reading their sockets.
 //! - **Cores**: connection tasks frame, decode and write; the router task routes and
-//!   encodes. On a multi-threaded runtime (as `wamp router` runs) they use every core,
-//!   while the router's state has one owner and no lock.
+//!   encodes, and wakes each connection task once per turn with everything the turn
+//!   produced for it (one batch, one write). On a multi-threaded runtime they spread
+//!   over the cores, while the router's state has one owner and no lock. That is the
+//!   choice over sharding by realm (one realm, the common case, would still be one
+//!   core) and over a router behind a lock (every connection task would contend for
+//!   it). The split costs a handoff per message, which pays only with cores to spare:
+//!   on two cores shared with busy clients one thread measured faster, which is why
+//!   `wamp router` defaults to one thread there (its `--threads`; BENCHMARKS.md).
 //! - **In-process sessions** ([`RouterHandle::connect_local`]) talk RawSocket over an
 //!   in-memory pipe, so they take the same path as networked ones.
 //! - **Stopping**: [`RouterHandle::shutdown`], or dropping every handle. Sessions get

@@ -48,10 +48,10 @@ use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
 /// The router's default thread count: one per core, except on one or two cores, where
-/// a second thread measured slower (BENCHMARKS.md: about a fifth fewer calls routed,
-/// with three times the spread between runs, when the router shares two cores with
-/// busy clients): the router task is one, and its handoffs to connection tasks on the
-/// other core cost more than the framing they move there.
+/// one thread measured faster (BENCHMARKS.md: the 32 B rows with `--threads 2` routed
+/// a fifth to a quarter fewer calls with eight callers when the router shares two cores
+/// with busy clients): the router task is one, and its handoffs to connection tasks on
+/// the other core cost more than the framing they move there.
 fn router_threads() -> usize {
     match std::thread::available_parallelism().map_or(1, usize::from) {
         0..=2 => 1,
@@ -67,10 +67,17 @@ fn main() -> ExitCode {
     // a thread per core, so the connection tasks (framing, decoding, writing) run
     // beside the router task.
     let built = match &cli.command {
-        Command::Router(args) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads.map_or_else(router_threads, usize::from))
-            .enable_all()
-            .build(),
+        Command::Router(args) => match args.threads.map_or_else(router_threads, usize::from) {
+            // One thread: the current-thread scheduler, which has no work-stealing
+            // queues to keep in step (and took a few microseconds less per hop).
+            1 => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+            threads => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build(),
+        },
         _ => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),

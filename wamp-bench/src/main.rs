@@ -233,13 +233,9 @@ fn run(options: Options) -> Result<bool> {
     if let Some(node) = &crossbar {
         targets.push(node.target.clone());
     }
-    runtime.block_on(scenarios::run_load(
-        &config,
-        &targets,
-        options.rpc_only,
-        &mut report,
-        &mut failures,
-    ));
+    runtime.block_on(
+        scenarios::Plan::new(&config, &mut report, &mut failures).load(&targets, options.rpc_only),
+    );
     if !router.is_running() {
         failures.push("wamp router exited during the run".into());
     }
@@ -252,13 +248,10 @@ fn run(options: Options) -> Result<bool> {
     if !options.smoke {
         let threads = cores.to_string();
         let mut per_core = RouterProcess::start_with(&binary, &["--threads", &threads])?;
-        runtime.block_on(scenarios::run_per_core(
-            &config,
-            &targets::echo_target(&echo),
-            &per_core.target,
-            &mut report,
-            &mut failures,
-        ));
+        runtime.block_on(
+            scenarios::Plan::new(&config, &mut report, &mut failures)
+                .throughput_per_core(&targets::echo_target(&echo), &per_core.target),
+        );
         if !per_core.is_running() {
             failures.push("wamp router --threads N exited during the run".into());
         }
@@ -275,26 +268,20 @@ fn run(options: Options) -> Result<bool> {
     };
     for &combo in idle_combos {
         let mut fresh = RouterProcess::start(&binary)?;
-        runtime.block_on(scenarios::run_idle(
-            &config,
-            &fresh.target,
-            combo,
-            &mut report,
-            &mut failures,
-        ));
+        runtime.block_on(
+            scenarios::Plan::new(&config, &mut report, &mut failures)
+                .idle_sessions(&fresh.target, combo),
+        );
         if !fresh.is_running() {
             failures.push("wamp router exited during the idle-session run".into());
         }
         fresh.stop();
         let node = start_crossbar(&mut crossbar_plan, &mut report);
         if let Some(node) = &node {
-            runtime.block_on(scenarios::run_idle(
-                &config,
-                &node.target,
-                combo,
-                &mut report,
-                &mut failures,
-            ));
+            runtime.block_on(
+                scenarios::Plan::new(&config, &mut report, &mut failures)
+                    .idle_sessions(&node.target, combo),
+            );
         }
         stop_crossbar(node);
     }

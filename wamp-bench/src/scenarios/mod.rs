@@ -158,69 +158,12 @@ fn throughput_name(callers: usize, payload: usize, suffix: &str) -> String {
     format!("RPC throughput ({how}, {size}{suffix})")
 }
 
-/// The RPC throughput rows against a router with a thread per core (see
-/// `Plan::throughput_per_core`).
-pub async fn run_per_core(
-    config: &Config,
-    echo: &Target,
-    router: &Target,
-    report: &mut Report,
-    failures: &mut Vec<String>,
-) {
-    let mut plan = Plan {
-        config,
-        report,
-        failures,
-    };
-    plan.throughput_per_core(echo, router).await;
-}
-
 /// The combinations the idle-session scenario runs over.
 pub const IDLE_COMBOS: [Combo; 2] = [COMBOS[0], COMBOS[2]];
 
-/// Runs every scenario except the idle sessions (only the RPC ones if `rpc_only`)
-/// against every target, filling `report`; adds to `failures` (errors and, in smoke
-/// mode, any loss or drop on a router).
-pub async fn run_load(
-    config: &Config,
-    targets: &[Target],
-    rpc_only: bool,
-    report: &mut Report,
-    failures: &mut Vec<String>,
-) {
-    let mut plan = Plan {
-        config,
-        report,
-        failures,
-    };
-    plan.latency(targets).await;
-    plan.throughput(targets).await;
-    if rpc_only {
-        return;
-    }
-    plan.fanout(targets).await;
-    plan.burst(targets).await;
-}
-
-/// Runs the idle-session scenario over `combo` against one target, which should be
-/// freshly started: allocators keep what earlier scenarios freed, which would hide the
-/// sessions' memory.
-pub async fn run_idle(
-    config: &Config,
-    target: &Target,
-    combo: Combo,
-    report: &mut Report,
-    failures: &mut Vec<String>,
-) {
-    let mut plan = Plan {
-        config,
-        report,
-        failures,
-    };
-    plan.idle(target, combo).await;
-}
-
-struct Plan<'a> {
+/// Runs the scenarios against targets, filling a report; adds to `failures` (errors
+/// and, in smoke mode, any loss or drop on a router).
+pub struct Plan<'a> {
     config: &'a Config,
     report: &'a mut Report,
     failures: &'a mut Vec<String>,
@@ -263,7 +206,41 @@ async fn breathe(config: &Config) {
     tokio::time::sleep(Duration::from_millis(pause)).await;
 }
 
+impl<'a> Plan<'a> {
+    /// A plan writing into `report` and `failures`.
+    pub fn new(
+        config: &'a Config,
+        report: &'a mut Report,
+        failures: &'a mut Vec<String>,
+    ) -> Plan<'a> {
+        Plan {
+            config,
+            report,
+            failures,
+        }
+    }
+}
+
 impl Plan<'_> {
+    /// Every scenario except the idle sessions (only the RPC ones if `rpc_only`)
+    /// against every target.
+    pub async fn load(&mut self, targets: &[Target], rpc_only: bool) {
+        self.latency(targets).await;
+        self.throughput(targets).await;
+        if rpc_only {
+            return;
+        }
+        self.fanout(targets).await;
+        self.burst(targets).await;
+    }
+
+    /// The idle-session scenario over `combo` against one target, which should be
+    /// freshly started: allocators keep what earlier scenarios freed, which would hide
+    /// the sessions' memory.
+    pub async fn idle_sessions(&mut self, target: &Target, combo: Combo) {
+        self.idle(target, combo).await;
+    }
+
     /// Records an error: in the table, on stderr, and as a failure unless the target is
     /// the baseline (Crossbar.io's problems are its own).
     fn error(
@@ -389,7 +366,7 @@ impl Plan<'_> {
 
     /// The 32 B rows again against `router` (another `wamp router`, started with
     /// `--threads` one per core), with the echo measured beside it for the ratio.
-    async fn throughput_per_core(&mut self, echo: &Target, router: &Target) {
+    pub async fn throughput_per_core(&mut self, echo: &Target, router: &Target) {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let suffix = format!(", `wamp router --threads {cores}`");
         for callers in [1usize, 8] {

@@ -121,12 +121,12 @@ mod proxy;
 mod publish;
 mod pump;
 mod queue;
-mod read_buf;
 mod register;
 mod runtime;
 pub mod server;
 mod session;
 mod subscribe;
+mod thread_buf;
 mod tls;
 mod transport;
 

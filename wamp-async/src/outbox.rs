@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use futures::io::AsyncWrite;
 
-use crate::read_buf::with_write_buf;
+use crate::thread_buf::with_write_buf;
 
 /// Most bytes gathered into one write.
 const COALESCE_MAX: usize = 64 * 1024;

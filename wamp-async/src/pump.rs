@@ -18,8 +18,8 @@ use futures::FutureExt;
 
 use crate::framer::Framer;
 use crate::outbox::Outbox;
-use crate::read_buf::with_read_buf;
 use crate::runtime::{BoxStream, Runtime};
+use crate::thread_buf::with_read_buf;
 
 /// How long closing the byte stream (a TLS close_notify) may take at the end.
 pub(crate) const LINGER: Duration = Duration::from_secs(1);

@@ -1,5 +1,6 @@
-//! The state machine both sides share: handshake input, tungstenite driven over a
-//! [`Pipe`], WAMP message checks, close handshake, timers.
+//! The state machine both sides share: the opening handshake (tungstenite's handshake
+//! types, over a [`Pipe`] on the client), then framing through [`frames`](crate::frames),
+//! WAMP message checks, the closing handshake and timers.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -10,14 +11,12 @@ use tungstenite::handshake::machine::TryParse;
 use tungstenite::handshake::server::{create_response, write_response, Request as ServerRequest};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
-use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::protocol::{Role, WebSocket};
-use tungstenite::{Message as WsMessage, Utf8Bytes};
 use wamp_core::{Message, SerializerKind};
 
 use crate::config::{Validation, WsOptions};
 use crate::error::{CloseCode, FrameKind, UsageError, WsError};
 use crate::event::{CloseInfo, Initiator, OpenInfo, WsEvent};
+use crate::frames::{self, FrameReader, Incoming, Limits, Role};
 use crate::pipe::Pipe;
 
 /// The longest HTTP head accepted (request or response), as tungstenite's own limit.
@@ -35,10 +34,6 @@ pub(crate) struct ClientHs {
     /// `None` only while the machine is being driven.
     mid: Option<ClientMid>,
     uri: Uri,
-    /// While true, bytes are held back until the response head is complete, so
-    /// tungstenite parses it in one go however the input was chunked (its handshake
-    /// reader counts reads and takes many small ones for a slowloris attack).
-    gated: bool,
 }
 
 pub(crate) struct ServerHs {
@@ -49,9 +44,9 @@ pub(crate) struct ServerHs {
 enum State {
     Client(Box<ClientHs>),
     Server(Box<ServerHs>),
-    Open(Box<WebSocket<Pipe>>),
+    Open,
+    /// We sent a Close frame and wait for the peer's.
     Closing {
-        ws: Box<WebSocket<Pipe>>,
         deadline: Option<Instant>,
         code: CloseCode,
         reason: String,
@@ -81,38 +76,10 @@ pub(crate) struct Endpoint {
     last_rx: Option<Instant>,
     ping_sent: Option<Instant>,
     ping_count: u64,
-    /// The server side: data frames are written here, unmasked, not by tungstenite.
-    unmasked: bool,
+    role: Role,
+    /// Received frames, once open.
+    frames: FrameReader,
 }
-
-const OP_TEXT: u8 = 0x1;
-const OP_BINARY: u8 = 0x2;
-
-/// The header of a final, unmasked data frame of `len` bytes (RFC 6455, 5.2), written
-/// into `header`; returns its length.
-fn server_frame_header(header: &mut [u8; 10], opcode: u8, len: usize) -> usize {
-    header[0] = 0x80 | opcode;
-    match len {
-        0..=125 => {
-            header[1] = len as u8;
-            2
-        }
-        126..=0xFFFF => {
-            header[1] = 126;
-            header[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-            4
-        }
-        _ => {
-            header[1] = 127;
-            header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-            10
-        }
-    }
-}
-
-/// Payloads up to this size go out in one buffer with their frame header (one
-/// allocation and a small copy, instead of a header buffer beside a shared payload).
-const SMALL_FRAME: usize = 512;
 
 /// What a drained queue reserves when it is used again: a batch of small messages grows
 /// it once rather than 4, 8, 16 entries at a time.
@@ -135,6 +102,10 @@ fn release_if_empty<T>(queue: &mut VecDeque<T>) {
 impl Endpoint {
     fn new(options: WsOptions, state: State, now: Instant) -> Endpoint {
         let open_deadline = options.open_timeout.and_then(|t| now.checked_add(t));
+        let role = match state {
+            State::Server(_) => Role::Server,
+            _ => Role::Client,
+        };
         Endpoint {
             options,
             state,
@@ -148,7 +119,8 @@ impl Endpoint {
             last_rx: None,
             ping_sent: None,
             ping_count: 0,
-            unmasked: false,
+            role,
+            frames: FrameReader::default(),
         }
     }
 
@@ -180,7 +152,6 @@ impl Endpoint {
             State::Client(Box::new(ClientHs {
                 mid: Some(mid),
                 uri,
-                gated: true,
             })),
             now,
         );
@@ -248,7 +219,7 @@ impl Endpoint {
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Client(_) | State::Server(_) => self.open_deadline,
-            State::Open(_) => {
+            State::Open => {
                 let ping = self.options.auto_ping?;
                 match self.ping_sent {
                     Some(sent) => sent.checked_add(ping.timeout),
@@ -265,7 +236,7 @@ impl Endpoint {
     }
 
     pub(crate) fn is_open(&self) -> bool {
-        matches!(self.state, State::Open(_))
+        matches!(self.state, State::Open)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -288,11 +259,11 @@ impl Endpoint {
         match &mut self.state {
             State::Client(_) => self.client_input(now, data),
             State::Server(_) => self.server_input(now, data),
-            State::Open(ws) | State::Closing { ws, .. } => {
+            State::Open | State::Closing { .. } => {
                 // Anything from the peer proves it alive, not only a Pong.
                 self.last_rx = Some(now);
                 self.ping_sent = None;
-                ws.get_mut().feed(data);
+                self.frames.feed(data);
                 self.read_frames();
             }
             State::Closed(_) | State::Taken => {}
@@ -308,7 +279,7 @@ impl Endpoint {
                     self.fail(WsError::OpenTimeout(timeout));
                 }
             }
-            State::Open(ws) => {
+            State::Open => {
                 let Some(ping) = self.options.auto_ping else {
                     return;
                 };
@@ -323,12 +294,8 @@ impl Endpoint {
                 {
                     self.ping_count += 1;
                     let payload = Bytes::copy_from_slice(&self.ping_count.to_be_bytes());
-                    let result = ws.send(WsMessage::Ping(payload));
+                    self.write(frames::PING, payload);
                     self.ping_sent = Some(now);
-                    self.collect_output();
-                    if let Err(e) = result {
-                        self.fail(WsError::Internal(format!("sending a ping: {e}")));
-                    }
                 }
             }
             State::Closing { deadline, .. } => {
@@ -351,44 +318,14 @@ impl Endpoint {
     // ---- commands ----------------------------------------------------------------
 
     pub(crate) fn send_message(&mut self, payload: Bytes) -> Result<(), UsageError> {
-        let State::Open(ws) = &mut self.state else {
+        if !self.is_open() {
             return Err(self.not_open());
-        };
+        }
         let binary = self.serializer.is_none_or(SerializerKind::is_binary);
-        if self.unmasked {
-            // A server's data frames are unmasked: a header in front of the payload as
-            // it is, with no copy and no buffer kept in tungstenite (whose output
-            // buffer would keep the capacity of the largest message ever sent).
-            if !binary && std::str::from_utf8(&payload).is_err() {
-                return Err(UsageError::NotUtf8);
-            }
-            // Whatever tungstenite wrote (a Pong) goes first.
-            self.collect_output();
-            let opcode = if binary { OP_BINARY } else { OP_TEXT };
-            let mut head = [0u8; 10];
-            let head_len = server_frame_header(&mut head, opcode, payload.len());
-            let header = &head[..head_len];
-            if payload.len() <= SMALL_FRAME {
-                let mut frame = Vec::with_capacity(header.len() + payload.len());
-                frame.extend_from_slice(header);
-                frame.extend_from_slice(&payload);
-                push(&mut self.transmit, Bytes::from(frame));
-            } else {
-                push(&mut self.transmit, Bytes::copy_from_slice(header));
-                self.transmit.push_back(payload);
-            }
-            return Ok(());
+        if !binary && std::str::from_utf8(&payload).is_err() {
+            return Err(UsageError::NotUtf8);
         }
-        let message = if binary {
-            WsMessage::Binary(payload)
-        } else {
-            WsMessage::Text(Utf8Bytes::try_from(payload).map_err(|_| UsageError::NotUtf8)?)
-        };
-        let result = ws.send(message);
-        self.collect_output();
-        if let Err(e) = result {
-            self.fail(WsError::Internal(format!("sending a message: {e}")));
-        }
+        self.write(if binary { frames::BINARY } else { frames::TEXT }, payload);
         Ok(())
     }
 
@@ -396,14 +333,10 @@ impl Endpoint {
         if payload.len() > 125 {
             return Err(UsageError::PingTooLong(payload.len()));
         }
-        let State::Open(ws) = &mut self.state else {
+        if !self.is_open() {
             return Err(self.not_open());
-        };
-        let result = ws.send(WsMessage::Ping(payload));
-        self.collect_output();
-        if let Err(e) = result {
-            self.fail(WsError::Internal(format!("sending a ping: {e}")));
         }
+        self.write(frames::PING, payload);
         Ok(())
     }
 
@@ -418,22 +351,13 @@ impl Endpoint {
         }
         let reason = truncate(reason, MAX_CLOSE_REASON).to_owned();
         match std::mem::replace(&mut self.state, State::Taken) {
-            State::Open(mut ws) => {
-                let frame = CloseFrame {
-                    code: code.0.into(),
-                    reason: Utf8Bytes::from(reason.as_str()),
-                };
-                let result = ws.close(Some(frame));
+            State::Open => {
+                self.write(frames::CLOSE, frames::close_payload(code, &reason));
                 self.state = State::Closing {
-                    ws,
                     deadline: now.checked_add(self.options.close_timeout),
                     code,
                     reason,
                 };
-                self.collect_output();
-                if let Err(e) = result {
-                    self.fail(WsError::Internal(format!("sending a close frame: {e}")));
-                }
             }
             State::Client(_) | State::Server(_) => {
                 // Nothing is on the wire to close yet.
@@ -463,57 +387,61 @@ impl Endpoint {
 
     // ---- the open connection -----------------------------------------------------
 
-    fn open(&mut self, now: Instant, ws: WebSocket<Pipe>, info: OpenInfo) {
+    /// `rest`: what the peer sent right behind its handshake (frames, already).
+    fn open(&mut self, now: Instant, rest: &[u8], info: OpenInfo) {
         self.serializer = Some(info.serializer);
         self.open_deadline = None;
         self.last_rx = Some(now);
         self.ping_sent = None;
-        self.state = State::Open(Box::new(ws));
+        self.head = Vec::new();
+        self.state = State::Open;
         self.events.push_back(WsEvent::Open(info));
-        // The peer may have sent frames right behind its handshake.
+        self.frames.feed(rest);
         self.read_frames();
     }
 
-    /// Moves whatever tungstenite wrote into the transmit queue.
-    fn collect_output(&mut self) {
-        let pipe = match &mut self.state {
-            State::Open(ws) | State::Closing { ws, .. } => ws.get_mut(),
-            State::Client(hs) => match hs.mid.as_mut() {
-                Some(mid) => mid.get_mut().get_mut(),
-                None => return,
-            },
-            _ => return,
-        };
-        if let Some(bytes) = pipe.take_output() {
-            self.transmit.push_back(bytes);
+    /// Queues one frame for the peer.
+    fn write(&mut self, opcode: tungstenite::protocol::frame::coding::OpCode, payload: Bytes) {
+        let (head, rest) = frames::encode_frame(self.role, opcode, payload);
+        push(&mut self.transmit, head);
+        if let Some(rest) = rest {
+            self.transmit.push_back(rest);
         }
     }
 
-    /// Reads every complete message tungstenite can assemble from the buffered input.
+    /// Moves what the client's handshake wrote into the transmit queue.
+    fn collect_handshake_output(&mut self) {
+        if let State::Client(hs) = &mut self.state {
+            if let Some(bytes) = hs
+                .mid
+                .as_mut()
+                .and_then(|m| m.get_mut().get_mut().take_output())
+            {
+                self.transmit.push_back(bytes);
+            }
+        }
+    }
+
+    /// Handles every complete message and control frame in the buffered input.
     fn read_frames(&mut self) {
-        loop {
-            let (State::Open(ws) | State::Closing { ws, .. }) = &mut self.state else {
-                return;
-            };
-            let result = ws.read();
-            self.collect_output();
-            match result {
-                Ok(WsMessage::Text(text)) => self.on_data(FrameKind::Text, Bytes::from(text)),
-                Ok(WsMessage::Binary(data)) => self.on_data(FrameKind::Binary, data),
-                // tungstenite queued the Pong; the next `read` writes it.
-                Ok(WsMessage::Ping(_)) => {}
-                Ok(WsMessage::Pong(data)) => self.events.push_back(WsEvent::Pong(data)),
-                Ok(WsMessage::Close(frame)) => self.on_close_frame(frame),
-                Ok(WsMessage::Frame(_)) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return;
+        let limits = Limits {
+            max_message_size: self.options.max_message_size,
+            max_frame_size: self.options.max_frame_size,
+        };
+        // Closed (by a Close frame or a fault) ends the loop: nothing after is read.
+        while matches!(self.state, State::Open | State::Closing { .. }) {
+            match self.frames.next(self.role, limits) {
+                Ok(Some(Incoming::Data(kind, data))) => self.on_data(kind, data),
+                Ok(Some(Incoming::Ping(data))) => {
+                    // RFC 6455 §5.5.2: answer at once, unless we already sent a Close.
+                    if self.is_open() {
+                        self.write(frames::PONG, data);
+                    }
                 }
-                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                    // Only after a completed closing handshake, which `on_close_frame`
-                    // already finished; nothing more to read.
-                    return;
-                }
-                Err(e) => self.fail(map_frame_error(e)),
+                Ok(Some(Incoming::Pong(data))) => self.events.push_back(WsEvent::Pong(data)),
+                Ok(Some(Incoming::Close(frame))) => self.on_close_frame(frame),
+                Ok(None) => return,
+                Err(e) => self.fail(e),
             }
         }
     }
@@ -542,19 +470,24 @@ impl Endpoint {
         push(&mut self.inbound, Inbound { bytes, message });
     }
 
-    fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
+    fn on_close_frame(&mut self, frame: Option<(CloseCode, String)>) {
         match std::mem::replace(&mut self.state, State::Taken) {
-            State::Open(mut ws) => {
-                // The peer started closing: tungstenite queued the echo; write it. (A
-                // server's flush reports ConnectionClosed once the echo is out: expected.)
-                let _ = ws.flush();
-                if let Some(bytes) = ws.get_mut().take_output() {
-                    self.transmit.push_back(bytes);
-                }
+            State::Open => {
+                // The peer started closing: echo its code (RFC 6455 §5.5.1), or answer a
+                // code that may not be sent with a protocol error.
                 let (code, reason) = match frame {
-                    Some(frame) => (CloseCode(frame.code.into()), frame.reason.to_string()),
+                    Some((code, _)) if !code.is_sendable() => {
+                        (CloseCode::PROTOCOL_ERROR, "Protocol violation".to_owned())
+                    }
+                    Some(frame) => frame,
                     None => (CloseCode::NO_STATUS, String::new()),
                 };
+                let echo = if code == CloseCode::NO_STATUS {
+                    Bytes::new()
+                } else {
+                    frames::close_payload(code, "")
+                };
+                self.write(frames::CLOSE, echo);
                 self.finish(CloseInfo {
                     code,
                     reason,
@@ -581,18 +514,12 @@ impl Endpoint {
         let code = error.close_code();
         let reason = error.to_string();
         match std::mem::replace(&mut self.state, State::Taken) {
-            State::Open(mut ws) | State::Closing { mut ws, .. } => {
-                if code != CloseCode::ABNORMAL && ws.can_write() {
-                    let frame = CloseFrame {
-                        code: code.0.into(),
-                        reason: Utf8Bytes::from(truncate(&reason, MAX_CLOSE_REASON)),
-                    };
-                    let _ = ws.close(Some(frame));
-                }
-                if let Some(bytes) = ws.get_mut().take_output() {
-                    self.transmit.push_back(bytes);
-                }
+            State::Open if code != CloseCode::ABNORMAL => {
+                let payload = frames::close_payload(code, truncate(&reason, MAX_CLOSE_REASON));
+                self.write(frames::CLOSE, payload);
             }
+            // A peer presumed gone gets no Close frame; in Closing ours is out already.
+            State::Open | State::Closing { .. } => {}
             State::Closed(info) => {
                 self.state = State::Closed(info);
                 return;
@@ -622,16 +549,12 @@ impl Endpoint {
     // ---- client handshake --------------------------------------------------------
 
     fn client_input(&mut self, now: Instant, data: &[u8]) {
-        let State::Client(hs) = &mut self.state else {
-            return;
-        };
-        let Some(mid) = hs.mid.as_mut() else {
-            return;
-        };
-        if !hs.gated {
-            mid.get_mut().get_mut().feed(data);
-        } else {
-            self.head.extend_from_slice(data);
+        // Bytes are held back until a head is complete, so tungstenite parses it in one
+        // go however the input was chunked (its handshake reader counts reads and takes
+        // many small ones for a slowloris attack), and the frames behind the head never
+        // reach it.
+        self.head.extend_from_slice(data);
+        loop {
             let end = find_head_end(&self.head, &mut self.head_scan);
             // Judge the head's length, not the buffer's, so chunking cannot matter.
             if end.unwrap_or(self.head.len()) > MAX_HEAD {
@@ -643,27 +566,36 @@ impl Endpoint {
             let Some(end) = end else {
                 return;
             };
+            let State::Client(hs) = &mut self.state else {
+                return;
+            };
+            let Some(mid) = hs.mid.as_mut() else {
+                return;
+            };
             mid.get_mut().get_mut().feed(&self.head[..end]);
             self.head.drain(..end);
+            self.head_scan = 0;
+            if !self.client_drive(now) {
+                return;
+            }
         }
-        self.client_drive(now);
     }
 
-    fn client_drive(&mut self, now: Instant) {
+    /// Runs tungstenite's handshake over what was fed; true if it needs more (the
+    /// head looked complete to us but not to the parser: blank lines before the status
+    /// line).
+    fn client_drive(&mut self, now: Instant) -> bool {
         let State::Client(mut hs) = std::mem::replace(&mut self.state, State::Taken) else {
-            return;
+            return false;
         };
         let Some(mid) = hs.mid.take() else {
             self.state = State::Client(hs);
-            return;
+            return false;
         };
         match mid.handshake() {
-            Ok((mut ws, response)) => {
-                let rest = std::mem::take(&mut self.head);
-                ws.get_mut().feed(&rest);
-                if let Some(bytes) = ws.get_mut().take_output() {
-                    self.transmit.push_back(bytes);
-                }
+            // The WebSocket tungstenite made is not used: frames are ours to read, and
+            // it holds none (it was fed exactly the head).
+            Ok((_, response)) => {
                 // tungstenite checked that the server's choice is one we offered, and we
                 // offered only WAMP subprotocols.
                 let serializer = response
@@ -675,38 +607,27 @@ impl Endpoint {
                     self.fail(WsError::SubprotocolMismatch(
                         "the server chose no WAMP subprotocol".into(),
                     ));
-                    return;
+                    return false;
                 };
                 let info = OpenInfo {
                     serializer,
                     uri: hs.uri,
                     headers: response_headers(response),
                 };
-                self.open(now, ws, info);
+                let rest = std::mem::take(&mut self.head);
+                self.open(now, &rest, info);
+                false
             }
-            Err(HandshakeError::Interrupted(mut mid)) => {
-                // The head looked complete to us but not to the parser (blank lines
-                // before the status line): stop holding bytes back.
-                let mut fed = false;
-                if hs.gated {
-                    hs.gated = false;
-                    if !self.head.is_empty() {
-                        mid.get_mut().get_mut().feed(&self.head);
-                        self.head.clear();
-                        fed = true;
-                    }
-                }
+            Err(HandshakeError::Interrupted(mid)) => {
                 hs.mid = Some(mid);
                 self.state = State::Client(hs);
-                self.collect_output();
-                if fed {
-                    // At most once: the gate is now open.
-                    self.client_drive(now);
-                }
+                self.collect_handshake_output();
+                true
             }
             Err(HandshakeError::Failure(e)) => {
                 let error = self.client_error(e);
                 self.fail(error);
+                false
             }
         }
     }
@@ -843,17 +764,14 @@ impl Endpoint {
         self.transmit.push_back(Bytes::from(out));
         // Bytes behind the request (a client that did not wait for our answer) are
         // frames: keep them for the WebSocket.
-        let pipe = Pipe::with_input(&self.head[size..]);
-        self.head = Vec::new();
-        let ws = WebSocket::from_raw_socket(pipe, Role::Server, Some(self.options.tungstenite()));
-        self.unmasked = true;
+        let rest = std::mem::take(&mut self.head);
         let (parts, ()) = request.into_parts();
         let info = OpenInfo {
             serializer,
             uri: parts.uri,
             headers: parts.headers,
         };
-        self.open(now, ws, info);
+        self.open(now, &rest[size..], info);
     }
 
     fn reject(&mut self, status: StatusCode, reason: String, version: Option<HeaderValue>) {
@@ -890,22 +808,6 @@ impl Endpoint {
 
 fn response_headers(response: ClientResponse) -> HeaderMap {
     response.into_parts().0.headers
-}
-
-fn map_frame_error(error: tungstenite::Error) -> WsError {
-    use tungstenite::error::CapacityError;
-    match error {
-        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-            WsError::MessageTooBig {
-                size,
-                max: max_size,
-            }
-        }
-        tungstenite::Error::Utf8(_) => WsError::InvalidUtf8,
-        tungstenite::Error::Protocol(e) => WsError::Protocol(e.to_string()),
-        tungstenite::Error::AttackAttempt => WsError::Protocol("attack attempt".into()),
-        other => WsError::Internal(other.to_string()),
-    }
 }
 
 /// The index just past the first blank line (the end of an HTTP head) at or after

@@ -202,6 +202,7 @@ mod config;
 mod endpoint;
 mod error;
 mod event;
+mod frames;
 mod pipe;
 mod server;
 

@@ -1,4 +1,4 @@
-//! The in-memory stream that makes tungstenite sans-IO.
+//! The in-memory stream that runs tungstenite's client handshake without a socket.
 
 use std::io::{self, Read, Write};
 
@@ -15,13 +15,6 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
-    pub(crate) fn with_input(input: &[u8]) -> Pipe {
-        Pipe {
-            input: BytesMut::from(input),
-            output: BytesMut::new(),
-        }
-    }
-
     pub(crate) fn feed(&mut self, data: &[u8]) {
         self.input.extend_from_slice(data);
     }

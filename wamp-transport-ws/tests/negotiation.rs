@@ -417,3 +417,33 @@ fn configuration_and_usage_errors() {
         .close(now, CloseCode::NORMAL, "")
         .expect("close again");
 }
+
+#[test]
+fn a_response_behind_blank_lines_and_frames_behind_the_head_reach_the_client() {
+    let now = t0();
+    let message = br#"[6,{},"wamp.close.normal"]"#;
+    // Blank lines before the status line, and a frame in the same read as the head.
+    let input = |request: &[u8]| {
+        let mut input = b"\r\n\r\n".to_vec();
+        input.extend_from_slice(raw_response(request, Some("wamp.2.json")).as_bytes());
+        input.extend(server_frame(TEXT, message));
+        input
+    };
+    let full = input(&drain_client(
+        &mut WsClient::new(client_config(), now).expect("config"),
+    ));
+    // Any chunking gives the same outcome.
+    for split in [0, 1, 2, 3, 5, full.len() - 3, full.len()] {
+        let mut client = WsClient::new(client_config().serializers([Json]), now).expect("config");
+        let input = input(&drain_client(&mut client));
+        client.handle_input(now, &input[..split]);
+        client.handle_input(now, &input[split..]);
+        let events = events_of_client(&mut client);
+        assert_eq!(opened(&events), Some(Json), "split at {split}: {events:?}");
+        assert_eq!(
+            client.poll_message().as_deref(),
+            Some(&message[..]),
+            "split at {split}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! RFC 6455 framing over plain buffers, for the open connection.
 //!
-//! tungstenite's [`FrameHeader`] parses and formats frame headers; the payloads never
+//! tungstenite's [`FrameHeader`] parses frame headers (ours are written here); the payloads never
 //! pass through an `io::Read`/`io::Write` pair. Input is appended once to the reader's
 //! buffer and each payload is split off it in place (unmasked in place on the server),
 //! so a received message costs one copy, where driving `WebSocket` over an in-memory
@@ -206,15 +206,19 @@ fn close_frame(payload: Bytes) -> Result<Incoming, WsError> {
     }
 }
 
-/// XORs `buf` with the masking key, in place (RFC 6455 §5.3).
+/// XORs `buf` with the masking key, in place (RFC 6455 §5.3), eight bytes at a time.
 fn apply_mask(buf: &mut [u8], mask: [u8; 4]) {
-    let mut chunks = buf.chunks_exact_mut(4);
+    let wide = u64::from_ne_bytes([
+        mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
+    ]);
+    let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
-        for (byte, key) in chunk.iter_mut().zip(mask) {
-            *byte ^= key;
-        }
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ wide).to_ne_bytes());
     }
-    for (byte, key) in chunks.into_remainder().iter_mut().zip(mask) {
+    // The remainder starts at a multiple of 8, so the key starts over.
+    for (byte, key) in chunks.into_remainder().iter_mut().zip(mask.iter().cycle()) {
         *byte ^= key;
     }
 }
@@ -231,31 +235,61 @@ pub(crate) fn encode_frame(role: Role, opcode: OpCode, payload: Bytes) -> (Bytes
         Role::Client => Some(rand::random::<[u8; 4]>()),
         Role::Server => None,
     };
-    let header = FrameHeader {
-        is_final: true,
-        rsv1: false,
-        rsv2: false,
-        rsv3: false,
-        opcode,
-        mask,
-    };
-    let length = payload.len() as u64;
-    let mut frame = Vec::with_capacity(header.len(length) + payload.len());
-    // Writing into a Vec cannot fail.
-    let _ = header.format(length, &mut frame);
+    let mut head = [0; MAX_HEADER];
+    let head_len = write_header(&mut head, opcode, payload.len(), mask);
+    let head = &head[..head_len];
     match mask {
         Some(mask) => {
-            let start = frame.len();
+            let mut frame = Vec::with_capacity(head_len + payload.len());
+            frame.extend_from_slice(head);
             frame.extend_from_slice(&payload);
-            apply_mask(&mut frame[start..], mask);
+            apply_mask(&mut frame[head_len..], mask);
             (Bytes::from(frame), None)
         }
         None if payload.len() <= SMALL_FRAME => {
+            let mut frame = Vec::with_capacity(head_len + payload.len());
+            frame.extend_from_slice(head);
             frame.extend_from_slice(&payload);
             (Bytes::from(frame), None)
         }
-        None => (Bytes::from(frame), Some(payload)),
+        None => (Bytes::copy_from_slice(head), Some(payload)),
     }
+}
+
+/// The longest frame header: 2 bytes, a 64-bit length and a masking key.
+const MAX_HEADER: usize = 14;
+
+/// Writes the header of a final frame of `len` bytes (RFC 6455 §5.2) into `head`;
+/// returns its length.
+fn write_header(
+    head: &mut [u8; MAX_HEADER],
+    opcode: OpCode,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) -> usize {
+    head[0] = 0x80 | u8::from(opcode);
+    let masked = if mask.is_some() { 0x80 } else { 0 };
+    let mut at = match len {
+        0..=125 => {
+            head[1] = masked | len as u8;
+            2
+        }
+        126..=0xFFFF => {
+            head[1] = masked | 126;
+            head[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            4
+        }
+        _ => {
+            head[1] = masked | 127;
+            head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
+        }
+    };
+    if let Some(mask) = mask {
+        head[at..at + 4].copy_from_slice(&mask);
+        at += 4;
+    }
+    at
 }
 
 /// The payload of a Close frame: the code and a reason.
@@ -319,6 +353,33 @@ mod tests {
                 .next(Role::Server, LIMITS)
                 .expect("well framed")
                 .is_none());
+        }
+    }
+
+    #[test]
+    fn frames_of_every_length_encoding_round_trip_both_ways() {
+        let unlimited = Limits {
+            max_message_size: None,
+            max_frame_size: None,
+        };
+        for len in [
+            0, 1, 7, 8, 9, 125, 126, 127, 512, 513, 65_535, 65_536, 70_001,
+        ] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            for (sender, receiver) in [(Role::Client, Role::Server), (Role::Server, Role::Client)] {
+                let mut reader = FrameReader::default();
+                reader.feed(&frames(sender, BINARY, &payload));
+                match reader.next(receiver, unlimited).expect("well framed") {
+                    Some(Incoming::Data(FrameKind::Binary, data)) => {
+                        assert!(data[..] == payload[..], "{len} bytes from {sender:?}")
+                    }
+                    other => panic!("{len} bytes from {sender:?}: {other:?}"),
+                }
+                assert!(
+                    reader.input.is_empty(),
+                    "{len} bytes: the whole frame was read"
+                );
+            }
         }
     }
 

@@ -13,7 +13,7 @@ use wamp_transport_ws::{self as ws, Validation};
 
 use crate::budget::ByteBudget;
 use crate::driver::{Channels, Driver, Target};
-use crate::error::{ConnectError, TransportError};
+use crate::error::{ConnectError, IoError, TransportError};
 use crate::framer::Framer;
 use crate::join::JoinConfig;
 use crate::runtime::{with_deadline, BoxStream, Runtime};
@@ -182,9 +182,10 @@ async fn start_session<R: Runtime>(
         )),
         Ok(Err(failure)) => Err(failure),
         Err(_) => Err((
-            ConnectError::Transport(TransportError::Io(
-                "the connection task ended before the session was established".into(),
-            )),
+            ConnectError::Transport(TransportError::Io(IoError::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection task ended before the session was established",
+            ))),
             false,
         )),
     }

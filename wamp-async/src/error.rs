@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -324,6 +325,57 @@ impl From<PayloadError> for WampError {
     }
 }
 
+/// An error type behind a box, as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An I/O error of the byte stream, shared so that a [`TransportError`] can be cloned.
+/// [`kind`](Self::kind) and [`get_ref`](Self::get_ref) reach the original; two are
+/// equal when they are the same error or have the same kind and message.
+#[derive(Debug, Clone)]
+pub struct IoError(Arc<io::Error>);
+
+impl IoError {
+    /// The kind of the original error.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.0.kind()
+    }
+
+    /// The original error.
+    pub fn get_ref(&self) -> &io::Error {
+        &self.0
+    }
+
+    /// An error of `kind` that this crate detected itself.
+    pub(crate) fn new(kind: io::ErrorKind, message: impl Into<String>) -> IoError {
+        IoError::from(io::Error::new(kind, message.into()))
+    }
+}
+
+impl From<io::Error> for IoError {
+    fn from(e: io::Error) -> Self {
+        IoError(Arc::new(e))
+    }
+}
+
+impl PartialEq for IoError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.kind() == other.kind() && self.0.to_string() == other.0.to_string())
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// What went wrong below WAMP: the byte stream or the WebSocket/RawSocket framing.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -342,9 +394,9 @@ pub enum TransportError {
     /// The RawSocket connection failed (handshake refused, bad frames, ...).
     #[error("RawSocket: {0}")]
     RawSocket(RawSocketError),
-    /// Reading or writing the byte stream failed.
+    /// Reading or writing the byte stream failed; the [`io::Error`] is the source.
     #[error("I/O: {0}")]
-    Io(String),
+    Io(#[source] IoError),
     /// The byte stream ended.
     #[error("the connection was closed by the peer")]
     Eof,
@@ -367,9 +419,11 @@ pub enum ConnectError {
     /// Connecting the socket failed.
     #[error("I/O error: {0}")]
     Io(#[source] io::Error),
-    /// The TLS handshake failed (certificate not trusted, protocol error, ...).
+    /// The TLS handshake failed (certificate not trusted, protocol error, ...) or no
+    /// TLS configuration could be built; the `rustls` error (or the I/O error that
+    /// interrupted the handshake) is the source.
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[source] BoxError),
     /// The HTTP proxy refused or broke the tunnel.
     #[error("HTTP proxy: {0}")]
     Proxy(String),
@@ -453,9 +507,12 @@ impl ConnectError {
                 stage: "joining (waiting for WELCOME)",
                 after: handshake_timeout,
             },
-            other => ConnectError::Transport(
-                transport.unwrap_or_else(|| TransportError::Io(other.to_string())),
-            ),
+            other => ConnectError::Transport(transport.unwrap_or_else(|| {
+                TransportError::Io(IoError::new(
+                    io::ErrorKind::ConnectionAborted,
+                    other.to_string(),
+                ))
+            })),
         }
     }
 }

@@ -10,7 +10,7 @@ use wamp_core::SerializerKind;
 use wamp_transport_rawsocket::{self as rawsocket, Connection, RawSocketError};
 use wamp_transport_ws::{self as ws, CloseCode, WsClient, WsEvent, WsServer};
 
-use crate::error::TransportError;
+use crate::error::{IoError, TransportError};
 
 /// What the loop must react to.
 #[derive(Debug)]
@@ -105,7 +105,7 @@ impl Framer {
     }
 
     /// The byte stream ended (or failed: `error`).
-    pub(crate) fn handle_eof(&mut self, now: Instant, error: Option<String>) {
+    pub(crate) fn handle_eof(&mut self, now: Instant, error: Option<IoError>) {
         by_kind!(&mut self.kind,
             c => {
                 if let Some(error) = error {

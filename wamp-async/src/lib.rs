@@ -136,7 +136,9 @@ pub use component::{
     RetryPolicy, TransportSpec,
 };
 pub use connect::connect;
-pub use error::{ConnectError, Error, IntoUri, TransportError, WampError, RUNTIME_ERROR};
+pub use error::{
+    BoxError, ConnectError, Error, IntoUri, IoError, TransportError, WampError, RUNTIME_ERROR,
+};
 pub use join::{Auth, JoinConfig};
 pub use publish::Publish;
 pub use register::{Handler, Interrupted, Invocation, RegisterOptions, Registration, Yield};

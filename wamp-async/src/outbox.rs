@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use futures::io::AsyncWrite;
 
+use crate::error::IoError;
 use crate::thread_buf::with_write_buf;
 
 /// Most bytes gathered into one write.
@@ -58,19 +59,24 @@ impl Outbox {
         &mut self,
         io: &mut W,
         cx: &mut Context<'_>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, IoError> {
         let mut progress = false;
         while !self.chunks.is_empty() {
             match self.write_front(io, cx) {
                 Poll::Pending => return Ok(progress),
-                Poll::Ready(Ok(0)) => return self.fail("the stream accepts no more bytes".into()),
+                Poll::Ready(Ok(0)) => {
+                    return self.fail(std::io::Error::new(
+                        std::io::ErrorKind::WriteZero,
+                        "the stream accepts no more bytes",
+                    ))
+                }
                 Poll::Ready(Ok(n)) => {
                     self.consume(n);
                     self.needs_flush = true;
                     progress = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => return self.fail(e.to_string()),
+                Poll::Ready(Err(e)) => return self.fail(e),
             }
         }
         if self.chunks.capacity() > 16 {
@@ -81,7 +87,7 @@ impl Outbox {
             match Pin::new(&mut *io).poll_flush(cx) {
                 Poll::Pending => return Ok(progress),
                 Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => return self.fail(e.to_string()),
+                Poll::Ready(Err(e)) => return self.fail(e),
             }
         }
         Ok(progress)
@@ -140,9 +146,9 @@ impl Outbox {
         }
     }
 
-    fn fail(&mut self, why: String) -> Result<bool, String> {
+    fn fail(&mut self, why: std::io::Error) -> Result<bool, IoError> {
         self.clear();
-        Err(why)
+        Err(IoError::from(why))
     }
 }
 
@@ -230,5 +236,38 @@ mod tests {
                 assert_eq!(io.writes.len(), 120_000usize.div_ceil(COALESCE_MAX));
             }
         }
+    }
+
+    /// A stream whose every write fails with `kind`.
+    struct Broken(io::ErrorKind);
+
+    impl AsyncWrite for Broken {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            _buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Err(io::Error::new(self.0, "the peer is gone")))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_io_error_and_clears_the_queue() {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut out = Outbox::default();
+        out.push(Bytes::from_static(b"hello"));
+        let error = out
+            .poll_write(&mut Broken(io::ErrorKind::BrokenPipe), &mut cx)
+            .expect_err("the write fails");
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(error.get_ref().to_string(), "the peer is gone");
+        assert_eq!(out.len(), 0, "nothing is kept for a dead stream");
     }
 }

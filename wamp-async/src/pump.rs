@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 use futures::io::{AsyncRead, AsyncWrite};
 use futures::FutureExt;
 
+use crate::error::IoError;
 use crate::framer::Framer;
 use crate::outbox::Outbox;
 use crate::runtime::{BoxStream, Runtime};
@@ -34,7 +35,7 @@ pub(crate) enum Read {
     Data,
     /// The stream ended (`None`) or failed (why). The owner tells the framer (or whoever
     /// was reading first), usually with [`Pump::end_input`].
-    End(Option<String>),
+    End(Option<IoError>),
 }
 
 pub(crate) struct Pump {
@@ -91,13 +92,13 @@ impl Pump {
             Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => Read::Data,
             Poll::Ready(Err(e)) => {
                 self.eof = true;
-                Read::End(Some(e.to_string()))
+                Read::End(Some(IoError::from(e)))
             }
         })
     }
 
     /// The input ended (or failed): the framer hears of it.
-    pub(crate) fn end_input(&mut self, now: Instant, error: Option<String>) {
+    pub(crate) fn end_input(&mut self, now: Instant, error: Option<IoError>) {
         self.eof = true;
         self.framer.handle_eof(now, error);
     }
@@ -134,7 +135,7 @@ impl Pump {
         &mut self,
         cx: &mut Context<'_>,
         now: Instant,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, IoError> {
         if self.finished {
             return Ok(false);
         }

@@ -26,8 +26,17 @@ pub(crate) async fn connect(
     let tls = TlsConnector::from(config)
         .connect(server_name, stream)
         .await
-        .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        .map_err(tls_handshake_error)?;
     Ok(Box::new(tls))
+}
+
+/// The handshake's `io::Error` carries the `rustls` error inside when TLS itself failed
+/// (an untrusted certificate, a wrong name): that is the error to keep.
+fn tls_handshake_error(e: std::io::Error) -> ConnectError {
+    match e.downcast::<rustls::Error>() {
+        Ok(tls) => ConnectError::Tls(Box::new(tls)),
+        Err(io) => ConnectError::Tls(Box::new(io)),
+    }
 }
 
 fn client_config(roots: &TlsRoots) -> Result<Arc<ClientConfig>, ConnectError> {
@@ -67,7 +76,7 @@ fn client_config(roots: &TlsRoots) -> Result<Arc<ClientConfig>, ConnectError> {
                     build(store).map_err(|e| e.to_string())
                 })
                 .clone()
-                .map_err(ConnectError::Tls)
+                .map_err(|why| ConnectError::Tls(why.into()))
         }
     }
 }
@@ -76,7 +85,7 @@ fn build(store: RootCertStore) -> Result<Arc<ClientConfig>, ConnectError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectError::Tls(e.to_string()))?
+        .map_err(|e| ConnectError::Tls(Box::new(e)))?
         .with_root_certificates(store)
         .with_no_client_auth();
     Ok(Arc::new(config))

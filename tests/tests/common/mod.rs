@@ -444,7 +444,11 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
         )
         .await
         {
-            Err(ConnectError::Tls(_)) => {}
+            // The certificate error itself is kept as the source, not a string of it.
+            Err(ConnectError::Tls(source)) => assert!(
+                format!("{source:?}").contains("InvalidCertificate"),
+                "{url} without the CA: {source:?}"
+            ),
             other => panic!("{url} without the CA: {other:?}"),
         }
     }

@@ -23,7 +23,7 @@ use wamp_core::session::{CloseReason, Session as CoreSession};
 use wamp_core::{RegistrationId, RequestId, SerializerKind, SubscriptionId, Uri};
 
 use crate::command::{Answer, Control, Queued};
-use crate::error::{ConnectError, Error, TransportError};
+use crate::error::{ConnectError, Error, IoError, TransportError};
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::join::JoinConfig;
 use crate::pump::{run_turns, Pump, Read, Turn};
@@ -349,8 +349,9 @@ impl<R: Runtime> Driver<R> {
                 // options can end up here, and the message's request cannot be told
                 // from its bytes. Failing the connection is the only honest answer.
                 tracing::error!(size, max, "a message exceeds the router's limit; closing");
-                self.transport_error = Some(TransportError::Io(format!(
-                    "a message of {size} bytes exceeds the router's limit of {max}"
+                self.transport_error = Some(TransportError::Io(IoError::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("a message of {size} bytes exceeds the router's limit of {max}"),
                 )));
                 self.pump.framer.close(now);
             }

@@ -142,9 +142,16 @@ pub enum RouterError {
         #[source]
         source: io::Error,
     },
-    /// The TLS certificate or key could not be loaded.
-    #[error("TLS: {0}")]
-    Tls(String),
+    /// The TLS certificate or key could not be loaded: `what` says which, the PEM, file
+    /// or `rustls` error is the source.
+    #[error("TLS {what}: {source}")]
+    Tls {
+        /// What was being loaded (`certificate chain`, `private key`, a file name, ...).
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: crate::error::BoxError,
+    },
     /// There is no runtime to run on (for example, a Tokio builder made outside a
     /// Tokio runtime).
     #[error("no runtime: {0}")]

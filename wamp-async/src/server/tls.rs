@@ -33,27 +33,34 @@ impl fmt::Debug for ServerTls {
     }
 }
 
+fn tls_error(what: &str, source: impl Into<crate::error::BoxError>) -> RouterError {
+    RouterError::Tls {
+        what: what.to_owned(),
+        source: source.into(),
+    }
+}
+
 impl ServerTls {
     /// From PEM text: the certificate chain (the server's certificate first, then the
     /// intermediates) and its private key (PKCS#8, PKCS#1 or SEC1).
     pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<ServerTls, RouterError> {
         let certs = CertificateDer::pem_slice_iter(cert_chain)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| RouterError::Tls(format!("certificate chain: {e}")))?;
+            .map_err(|e| tls_error("certificate chain", e))?;
         if certs.is_empty() {
-            return Err(RouterError::Tls(
-                "certificate chain: no CERTIFICATE in the PEM text".into(),
+            return Err(tls_error(
+                "certificate chain",
+                "no CERTIFICATE in the PEM text",
             ));
         }
-        let key = PrivateKeyDer::from_pem_slice(key)
-            .map_err(|e| RouterError::Tls(format!("private key: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| tls_error("private key", e))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| RouterError::Tls(e.to_string()))?
+            .map_err(|e| tls_error("protocol versions", e))?
             .with_no_client_auth()
             .with_single_cert(certs, key)
-            .map_err(|e| RouterError::Tls(format!("certificate and key: {e}")))?;
+            .map_err(|e| tls_error("certificate and key", e))?;
         Ok(ServerTls {
             config: Arc::new(config),
         })
@@ -65,7 +72,7 @@ impl ServerTls {
         key: impl AsRef<Path>,
     ) -> Result<ServerTls, RouterError> {
         let read = |path: &Path| {
-            std::fs::read(path).map_err(|e| RouterError::Tls(format!("{}: {e}", path.display())))
+            std::fs::read(path).map_err(|e| tls_error(&path.display().to_string(), e))
         };
         ServerTls::from_pem(&read(cert_chain.as_ref())?, &read(key.as_ref())?)
     }
@@ -110,7 +117,7 @@ mod tests {
     #[test]
     fn bad_pem_is_a_tls_error() {
         let err = ServerTls::from_pem(b"not pem", b"not pem").expect_err("refused");
-        assert!(matches!(err, RouterError::Tls(_)), "{err}");
+        assert!(matches!(err, RouterError::Tls { .. }), "{err}");
         let err = ServerTls::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem")
             .expect_err("no files");
         assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");

@@ -17,6 +17,7 @@ use crate::value::{Map, Value};
 
 use super::authorizer::{Action, Authorizer};
 use super::meta::Testament;
+use super::patterns::PatternIndex;
 use super::realm::{Ctx, SessionInfo, Sessions};
 
 #[derive(Debug)]
@@ -59,10 +60,7 @@ struct Retained {
 #[derive(Debug, Default)]
 pub(crate) struct Broker {
     subs: IdHashMap<SubscriptionId, Subscription>,
-    exact: PeerHashMap<Uri, SubscriptionId>,
-    prefix: PeerHashMap<Uri, SubscriptionId>,
-    /// Wildcard patterns by their number of components (only those can match).
-    wildcard: IdHashMap<usize, PeerHashMap<Uri, SubscriptionId>>,
+    patterns: PatternIndex<SubscriptionId>,
     retained: PeerHashMap<Uri, Retained>,
     /// Retained topics, oldest first (to forget the oldest beyond the limit).
     retained_order: VecDeque<Uri>,
@@ -97,51 +95,10 @@ impl Converted {
     }
 }
 
-fn components(uri: &str) -> usize {
-    uri.split('.').count()
-}
-
 impl Broker {
-    fn insert_index(&mut self, topic: &Uri, policy: MatchPolicy, id: SubscriptionId) {
-        let index = match policy {
-            MatchPolicy::Exact => &mut self.exact,
-            MatchPolicy::Prefix => &mut self.prefix,
-            MatchPolicy::Wildcard => self.wildcard.entry(components(topic)).or_default(),
-        };
-        index.insert(topic.clone(), id);
-    }
-
-    fn remove_index(&mut self, topic: &Uri, policy: MatchPolicy) {
-        match policy {
-            MatchPolicy::Exact => {
-                self.exact.remove(topic);
-            }
-            MatchPolicy::Prefix => {
-                self.prefix.remove(topic);
-            }
-            MatchPolicy::Wildcard => {
-                let n = components(topic);
-                if let Some(m) = self.wildcard.get_mut(&n) {
-                    m.remove(topic);
-                    if m.is_empty() {
-                        self.wildcard.remove(&n);
-                    }
-                }
-            }
-        }
-    }
-
     /// The subscription for exactly this topic and policy.
     pub fn lookup(&self, topic: &str, policy: MatchPolicy) -> Option<SubscriptionId> {
-        match policy {
-            MatchPolicy::Exact => self.exact.get(topic).copied(),
-            MatchPolicy::Prefix => self.prefix.get(topic).copied(),
-            MatchPolicy::Wildcard => self
-                .wildcard
-                .get(&components(topic))
-                .and_then(|m| m.get(topic))
-                .copied(),
-        }
+        self.patterns.lookup(topic, policy)
     }
 
     pub fn get(&self, id: SubscriptionId) -> Option<&Subscription> {
@@ -150,43 +107,12 @@ impl Broker {
 
     /// Subscription IDs per policy, sorted.
     pub fn list(&self) -> [Vec<SubscriptionId>; 3] {
-        let mut out = [Vec::new(), Vec::new(), Vec::new()];
-        for s in self.subs.values() {
-            let i = match s.policy {
-                MatchPolicy::Exact => 0,
-                MatchPolicy::Prefix => 1,
-                MatchPolicy::Wildcard => 2,
-            };
-            out[i].push(s.id);
-        }
-        for l in &mut out {
-            l.sort();
-        }
-        out
+        self.patterns.list()
     }
 
     /// Every subscription whose pattern matches `topic`, sorted by ID.
     pub fn matching(&self, topic: &str) -> Vec<SubscriptionId> {
-        let mut out = Vec::new();
-        out.extend(self.exact.get(topic));
-        if !self.prefix.is_empty() {
-            // A prefix subscription matches by plain string prefix; look up every prefix
-            // of the topic rather than scanning every subscription.
-            for (i, _) in topic.char_indices().skip(1) {
-                out.extend(self.prefix.get(&topic[..i]));
-            }
-            out.extend(self.prefix.get(topic));
-        }
-        if let Some(candidates) = self.wildcard.get(&components(topic)) {
-            out.extend(
-                candidates
-                    .iter()
-                    .filter(|(p, _)| p.matches(MatchPolicy::Wildcard, topic))
-                    .map(|(_, id)| id),
-            );
-        }
-        out.sort();
-        out
+        self.patterns.matching(topic)
     }
 
     pub fn subscribe(
@@ -238,7 +164,7 @@ impl Broker {
                     policy,
                     subscribers: BTreeSet::new(),
                 };
-                self.insert_index(&msg.topic, policy, id);
+                self.patterns.insert(&msg.topic, policy, id);
                 self.subs.insert(id, sub);
                 (id, true)
             }
@@ -385,7 +311,7 @@ impl Broker {
         }
         let (topic, policy) = (sub.topic.clone(), sub.policy);
         self.subs.remove(&id);
-        self.remove_index(&topic, policy);
+        self.patterns.remove(&topic, policy);
         if !quiet {
             ctx.meta_event(
                 "wamp.subscription.on_delete",

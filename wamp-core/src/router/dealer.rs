@@ -13,6 +13,7 @@ use crate::value::{Map, Value};
 
 use super::authorizer::{Action, Authorizer};
 use super::broker::send_error;
+use super::patterns::PatternIndex;
 use super::realm::{call_error, Ctx, Sessions};
 use super::timers::Timer;
 
@@ -83,10 +84,7 @@ enum Ending {
 #[derive(Debug, Default)]
 pub(crate) struct Dealer {
     regs: IdHashMap<RegistrationId, Registration>,
-    exact: PeerHashMap<Uri, RegistrationId>,
-    prefix: PeerHashMap<Uri, RegistrationId>,
-    /// Wildcard patterns by their number of components (only those can match).
-    wildcard: IdHashMap<usize, PeerHashMap<Uri, RegistrationId>>,
+    patterns: PatternIndex<RegistrationId>,
     calls: IdHashMap<u64, ActiveCall>,
     next_call: u64,
     by_caller: IdHashMap<SessionId, PeerHashMap<RequestId, u64>>,
@@ -99,18 +97,6 @@ pub(crate) struct Dealer {
     held: IdHashMap<SessionId, usize>,
 }
 
-fn components(uri: &str) -> usize {
-    uri.split('.').count()
-}
-
-/// The spec's wildcard precedence: compare the lengths of the runs of fixed components
-/// between wildcards, first run first ("a1.b2.c3..e5" = [3, 1] beats "a1.b2..d4.e5" =
-/// [2, 2]).
-fn wildcard_rank(pattern: &str) -> Vec<usize> {
-    let parts: Vec<&str> = pattern.split('.').collect();
-    parts.split(|c| c.is_empty()).map(<[&str]>::len).collect()
-}
-
 fn remember(queue: &mut VecDeque<RequestId>, id: RequestId) {
     if queue.len() == REMEMBERED {
         queue.pop_front();
@@ -119,77 +105,15 @@ fn remember(queue: &mut VecDeque<RequestId>, id: RequestId) {
 }
 
 impl Dealer {
-    fn insert_index(&mut self, procedure: &Uri, policy: MatchPolicy, id: RegistrationId) {
-        let index = match policy {
-            MatchPolicy::Exact => &mut self.exact,
-            MatchPolicy::Prefix => &mut self.prefix,
-            MatchPolicy::Wildcard => self.wildcard.entry(components(procedure)).or_default(),
-        };
-        index.insert(procedure.clone(), id);
-    }
-
-    fn remove_index(&mut self, procedure: &Uri, policy: MatchPolicy) {
-        match policy {
-            MatchPolicy::Exact => {
-                self.exact.remove(procedure);
-            }
-            MatchPolicy::Prefix => {
-                self.prefix.remove(procedure);
-            }
-            MatchPolicy::Wildcard => {
-                let n = components(procedure);
-                if let Some(m) = self.wildcard.get_mut(&n) {
-                    m.remove(procedure);
-                    if m.is_empty() {
-                        self.wildcard.remove(&n);
-                    }
-                }
-            }
-        }
-    }
-
     /// The registration for exactly this procedure and policy.
     pub fn lookup(&self, procedure: &str, policy: MatchPolicy) -> Option<RegistrationId> {
-        match policy {
-            MatchPolicy::Exact => self.exact.get(procedure).copied(),
-            MatchPolicy::Prefix => self.prefix.get(procedure).copied(),
-            MatchPolicy::Wildcard => self
-                .wildcard
-                .get(&components(procedure))
-                .and_then(|m| m.get(procedure))
-                .copied(),
-        }
+        self.patterns.lookup(procedure, policy)
     }
 
     /// The registration a call to `procedure` goes to: exact, else the longest prefix,
     /// else the best wildcard (ties go to the older registration).
     pub fn best_match(&self, procedure: &str) -> Option<RegistrationId> {
-        if let Some(id) = self.exact.get(procedure) {
-            return Some(*id);
-        }
-        if !self.prefix.is_empty() {
-            if let Some(id) = self.prefix.get(procedure) {
-                return Some(*id);
-            }
-            let mut ends: Vec<usize> = procedure.char_indices().skip(1).map(|(i, _)| i).collect();
-            ends.reverse();
-            if let Some(id) = ends
-                .into_iter()
-                .find_map(|i| self.prefix.get(&procedure[..i]))
-            {
-                return Some(*id);
-            }
-        }
-        self.wildcard
-            .get(&components(procedure))?
-            .iter()
-            .filter(|(p, _)| p.matches(MatchPolicy::Wildcard, procedure))
-            .max_by(|(pa, ia), (pb, ib)| {
-                wildcard_rank(pa)
-                    .cmp(&wildcard_rank(pb))
-                    .then_with(|| ib.cmp(ia))
-            })
-            .map(|(_, id)| *id)
+        self.patterns.best(procedure)
     }
 
     pub fn get(&self, id: RegistrationId) -> Option<&Registration> {
@@ -198,19 +122,7 @@ impl Dealer {
 
     /// Registration IDs per policy, sorted.
     pub fn list(&self) -> [Vec<RegistrationId>; 3] {
-        let mut out = [Vec::new(), Vec::new(), Vec::new()];
-        for r in self.regs.values() {
-            let i = match r.policy {
-                MatchPolicy::Exact => 0,
-                MatchPolicy::Prefix => 1,
-                MatchPolicy::Wildcard => 2,
-            };
-            out[i].push(r.id);
-        }
-        for l in &mut out {
-            l.sort();
-        }
-        out
+        self.patterns.list()
     }
 
     pub fn register(
@@ -286,7 +198,7 @@ impl Dealer {
             }
             None => {
                 let id = RegistrationId(ctx.next_id());
-                self.insert_index(&msg.procedure, policy, id);
+                self.patterns.insert(&msg.procedure, policy, id);
                 self.regs.insert(
                     id,
                     Registration {
@@ -406,7 +318,7 @@ impl Dealer {
         if reg.callees.is_empty() {
             let (procedure, policy) = (reg.procedure.clone(), reg.policy);
             self.regs.remove(&id);
-            self.remove_index(&procedure, policy);
+            self.patterns.remove(&procedure, policy);
             ctx.meta_event(
                 "wamp.registration.on_delete",
                 vec![Value::UInt(session.get()), Value::UInt(id.get())],
@@ -968,18 +880,5 @@ impl Dealer {
         self.by_callee.remove(&session);
         self.abandoned.remove(&session);
         self.finished_parts.remove(&session);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcard_precedence_follows_the_spec_examples() {
-        let rank = |p: &str| wildcard_rank(p);
-        assert!(rank("a1.b2.c3..e5") > rank("a1.b2..d4.e5"));
-        assert!(rank("a1.b2..d4.e5..g7") > rank("a1.b2..d4..f6.g7"));
-        assert!(rank("a1.b2..d4") > rank("a1...d4"));
     }
 }

@@ -139,6 +139,7 @@ mod error;
 mod event;
 mod handshake;
 mod meta;
+mod patterns;
 mod realm;
 mod timers;
 

@@ -255,6 +255,13 @@ pub struct ServerConfig {
     /// Extra response headers for a successful upgrade (`Server`, `Set-Cookie`, ...).
     /// `Connection`, `Upgrade` and `Sec-WebSocket-*` are reserved.
     pub headers: HeaderMap,
+    /// The one request path this endpoint serves (e.g. `/ws`; the query is ignored).
+    /// An upgrade request for another path gets HTTP 404. Default: `None`, any path.
+    pub path: Option<String>,
+    /// Answer every upgrade request with HTTP 503 (Service Unavailable). The runtime
+    /// sets it when it is at its connection limit, as RawSocket's
+    /// `max_connections_reached` answers with error reply 4.
+    pub max_connections_reached: bool,
     /// Options shared with the client side.
     pub options: WsOptions,
 }
@@ -271,8 +278,16 @@ impl ServerConfig {
         ServerConfig {
             serializers: SerializerKind::ALL.to_vec(),
             headers: HeaderMap::new(),
+            path: None,
+            max_connections_reached: false,
             options: WsOptions::default(),
         }
+    }
+
+    /// Serves only upgrade requests for `path` (see [`path`](Self::path)).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
     }
 
     /// Sets the serializers this server speaks.
@@ -292,6 +307,13 @@ impl ServerConfig {
     pub(crate) fn check(&self) -> Result<(), UsageError> {
         self.options.check()?;
         check_serializers(&self.serializers)?;
+        if let Some(path) = &self.path {
+            if !path.starts_with('/') {
+                return Err(UsageError::InvalidConfig(format!(
+                    "the path {path:?} does not start with /"
+                )));
+            }
+        }
         check_headers(&self.headers, &[])
     }
 }

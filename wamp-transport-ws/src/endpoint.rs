@@ -13,7 +13,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use wamp_core::{Message, SerializerKind};
 
-use crate::config::{Validation, WsOptions};
+use crate::config::{ServerConfig, Validation, WsOptions};
 use crate::error::{CloseCode, FrameKind, UsageError, WsError};
 use crate::event::{CloseInfo, Initiator, OpenInfo, WsEvent};
 use crate::frames::{self, FrameReader, Incoming, Limits, Role};
@@ -39,6 +39,8 @@ pub(crate) struct ClientHs {
 pub(crate) struct ServerHs {
     serializers: Vec<SerializerKind>,
     headers: HeaderMap,
+    path: Option<String>,
+    max_connections_reached: bool,
 }
 
 enum State {
@@ -159,17 +161,14 @@ impl Endpoint {
         Ok(endpoint)
     }
 
-    pub(crate) fn server(
-        options: WsOptions,
-        serializers: Vec<SerializerKind>,
-        headers: HeaderMap,
-        now: Instant,
-    ) -> Endpoint {
+    pub(crate) fn server(config: ServerConfig, now: Instant) -> Endpoint {
         Endpoint::new(
-            options,
+            config.options,
             State::Server(Box::new(ServerHs {
-                serializers,
-                headers,
+                serializers: config.serializers,
+                headers: config.headers,
+                path: config.path,
+                max_connections_reached: config.max_connections_reached,
             })),
             now,
         )
@@ -688,6 +687,29 @@ impl Endpoint {
         let State::Server(hs) = &self.state else {
             return;
         };
+        // Whether this endpoint serves the request at all comes before judging it as
+        // an upgrade: a full server or a wrong path says so in plain HTTP.
+        if hs.max_connections_reached {
+            let error = WsError::Unavailable;
+            self.reject_with(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.to_string(),
+                None,
+                error,
+            );
+            return;
+        }
+        if let Some(want) = &hs.path {
+            let path = request.uri().path();
+            if path != want {
+                let error = WsError::NotFound {
+                    path: path.to_owned(),
+                    served: want.clone(),
+                };
+                self.reject_with(StatusCode::NOT_FOUND, error.to_string(), None, error);
+                return;
+            }
+        }
         // RFC 6455 §4.2.1 checks and the Sec-WebSocket-Accept key.
         let mut response = match create_response(&request) {
             Ok(response) => response,

@@ -122,6 +122,18 @@ pub enum WsError {
         /// What this server speaks, in its order.
         supported: Vec<String>,
     },
+    /// Server: the request was for a path this endpoint does not serve; the client got
+    /// HTTP 404.
+    #[error("no WAMP endpoint at {path} (it is at {served})")]
+    NotFound {
+        /// The path the client asked for.
+        path: String,
+        /// The path this endpoint serves.
+        served: String,
+    },
+    /// Server: the server is at its connection limit; the client got HTTP 503.
+    #[error("the server is at its connection limit")]
+    Unavailable,
     /// Client: the server chose no subprotocol, or one the client did not offer.
     #[error("subprotocol negotiation failed: {0}")]
     SubprotocolMismatch(String),
@@ -194,6 +206,8 @@ impl WsError {
             WsError::Internal(_) => CloseCode::INTERNAL_ERROR,
             WsError::HandshakeRejected { .. }
             | WsError::NoCommonSubprotocol { .. }
+            | WsError::NotFound { .. }
+            | WsError::Unavailable
             | WsError::SubprotocolMismatch(_)
             | WsError::Handshake(_)
             | WsError::OpenTimeout(_)

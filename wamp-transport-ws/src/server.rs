@@ -34,7 +34,7 @@ impl WsServer {
     pub fn new(config: ServerConfig, now: Instant) -> Result<WsServer, UsageError> {
         config.check()?;
         Ok(WsServer {
-            endpoint: Endpoint::server(config.options, config.serializers, config.headers, now),
+            endpoint: Endpoint::server(config, now),
         })
     }
 }

@@ -236,6 +236,49 @@ fn malformed_upgrade_requests_get_http_errors() {
 }
 
 #[test]
+fn the_served_path_and_the_connection_limit_are_answered_in_http() {
+    let request = raw_request(Some("wamp.2.json"));
+    // The right path passes however the request is split; its query does not count.
+    for split in [0, 5, 10, request.len() - 1] {
+        let now = t0();
+        let mut server = WsServer::new(ServerConfig::new().path("/ws"), now).expect("config");
+        server.handle_input(now, &request.as_bytes()[..split]);
+        server.handle_input(now, &request.as_bytes()[split..]);
+        let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+        assert!(
+            response.starts_with("HTTP/1.1 101"),
+            "split at {split}: {response}"
+        );
+    }
+    let now = t0();
+    let mut server = WsServer::new(ServerConfig::new().path("/other"), now).expect("config");
+    server.handle_input(now, request.as_bytes());
+    let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(
+        response.ends_with("no WAMP endpoint at /ws (it is at /other)"),
+        "{response}"
+    );
+    let events = events_of_server(&mut server);
+    assert!(matches!(
+        &expect_closed(&events).error,
+        Some(WsError::NotFound { path, served }) if path == "/ws" && served == "/other"
+    ));
+    let mut full = ServerConfig::new().path("/ws");
+    full.max_connections_reached = true;
+    let mut server = WsServer::new(full, now).expect("config");
+    server.handle_input(now, request.as_bytes());
+    let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    let events = events_of_server(&mut server);
+    assert!(matches!(
+        expect_closed(&events).error,
+        Some(WsError::Unavailable)
+    ));
+    assert!(WsServer::new(ServerConfig::new().path("ws"), now).is_err());
+}
+
+#[test]
 fn an_endless_head_is_refused() {
     let now = t0();
     let mut server = WsServer::new(ServerConfig::new(), now).expect("config");

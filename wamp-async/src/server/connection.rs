@@ -30,7 +30,6 @@ use wamp_core::SerializerKind;
 
 use super::config::{ListenTransport, ServerOptions};
 use super::gate::InputGate;
-use super::http::{RequestGate, Verdict};
 use super::hub::{ActiveGuard, Admission, CloseNote, Opened, ServerCtx, ToRouter};
 use super::listener::ListenerSpec;
 use super::outlet::{Outlet, OutletReceiver, Taken};
@@ -157,10 +156,6 @@ impl<R: Runtime> Start<R> {
                 return None;
             }
         };
-        let request = match &spec.transport {
-            ListenTransport::WebSocket { path } => Some(RequestGate::new(path.clone(), full)),
-            ListenTransport::RawSocket => None,
-        };
         let stop = Some(Box::pin(ctx.stopped()) as Pin<Box<dyn Future<Output = ()> + Send>>);
         // The context is taken apart, not cloned: what this task holds is what an idle
         // connection costs.
@@ -181,7 +176,6 @@ impl<R: Runtime> Start<R> {
             peer,
             binding,
             pump: Pump::new(stream, framer),
-            request,
             pending: VecDeque::new(),
             outbound: None,
             taken: VecDeque::new(),
@@ -222,8 +216,6 @@ struct Conn<R: Runtime> {
 
     /// The byte stream, the framer and what waits to be written.
     pump: Pump,
-    /// A WebSocket's request head, held until its path is checked.
-    request: Option<RequestGate>,
     /// Inputs for the router task waiting for room in its channel.
     pending: VecDeque<ToRouter>,
     /// The router task's messages for this connection, once open.
@@ -298,40 +290,13 @@ impl<R: Runtime> Conn<R> {
     // ---- input -------------------------------------------------------------------
 
     fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let request = &mut self.request;
-        let mut refused = false;
-        // A WebSocket's request head is checked (its path) before the framer sees it.
-        let feed = |framer: &mut Framer, out: &mut Outbox, now, data: &[u8]| match request {
-            None => framer.handle_input(now, data),
-            Some(gate) => match gate.input(data) {
-                Verdict::NeedMore => {}
-                Verdict::Pass(head) => {
-                    *request = None;
-                    framer.handle_input(now, &head);
-                }
-                Verdict::Refuse { response, why } => {
-                    tracing::debug!(%why, "refused the upgrade request");
-                    *request = None;
-                    out.push(response);
-                    refused = true;
-                }
-            },
-        };
+        let feed =
+            |framer: &mut Framer, _: &mut Outbox, now, data: &[u8]| framer.handle_input(now, data);
         match self.pump.poll_read(cx, now, feed) {
             Read::Idle => false,
-            Read::Data => {
-                if refused {
-                    self.pump.begin_flush(now);
-                }
-                true
-            }
+            Read::Data => true,
             Read::End(error) => {
-                if self.request.is_some() {
-                    // Gone before its request was complete.
-                    self.phase = Phase::Reporting;
-                } else {
-                    self.pump.end_input(now, error);
-                }
+                self.pump.end_input(now, error);
                 true
             }
         }

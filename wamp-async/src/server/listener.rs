@@ -100,7 +100,12 @@ impl ListenerSpec {
     /// refused before the framer sees it).
     pub(crate) fn framer(&self, now: Instant, full: bool) -> Result<Framer, String> {
         match self.transport {
-            ListenTransport::WebSocket { .. } => Framer::websocket_server(self.ws.clone(), now),
+            ListenTransport::WebSocket { ref path } => {
+                let mut ws = self.ws.clone();
+                ws.path.clone_from(path);
+                ws.max_connections_reached = full;
+                Framer::websocket_server(ws, now)
+            }
             ListenTransport::RawSocket => {
                 let mut raw = self.raw.clone();
                 raw.max_connections_reached = full;

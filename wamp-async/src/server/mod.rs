@@ -93,7 +93,6 @@
 mod config;
 mod connection;
 mod gate;
-mod http;
 mod hub;
 mod listener;
 mod local;

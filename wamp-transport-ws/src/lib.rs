@@ -1,8 +1,10 @@
 //! `wamp-transport-ws`: the WebSocket side of WAMP as sans-IO state machines.
 //!
-//! [`WsClient`] and [`WsServer`] speak RFC 6455 through [`tungstenite`] (handshake
-//! types and framing) over an in-memory stream, so they never touch a socket, a clock or
-//! a thread. On top of tungstenite they do what WAMP asks of a WebSocket:
+//! [`WsClient`] and [`WsServer`] speak RFC 6455 with [`tungstenite`]'s handshake types
+//! (the client's handshake runs over an in-memory stream) and its frame-header parser;
+//! frames of the open connection are cut from the buffered input in place and written
+//! here, so a received message is copied once. They never touch a socket, a clock or a
+//! thread. On top of that they do what WAMP asks of a WebSocket:
 //!
 //! - **Subprotocol negotiation.** The client offers its serializers as
 //!   `Sec-WebSocket-Protocol: wamp.2.cbor, wamp.2.json` in preference order; the server
@@ -14,6 +16,9 @@
 //!   frames, MessagePack and CBOR in binary frames.
 //! - **Failures as close codes** (see below), limits on message and frame size, and
 //!   auto-ping with a timeout (Autobahn's `autoPingInterval`/`autoPingTimeout`).
+//! - **The server's own refusals in plain HTTP**: a request for another path than
+//!   [`ServerConfig::path()`] gets 404, and every request gets 503 while
+//!   [`ServerConfig::max_connections_reached`] is set.
 //!
 //! # Driving the machine
 //!
@@ -31,9 +36,9 @@
 //!   [`poll_timeout`](WsClient::poll_timeout). Once [`is_closed`](WsClient::is_closed),
 //!   write what `poll_transmit` still holds and close the socket.
 //!
-//! Time is an argument (`now`), so tests run on a virtual clock. (tungstenite draws the
-//! `Sec-WebSocket-Key` and the client's masking keys from `rand`; nothing else here is
-//! random.)
+//! Time is an argument (`now`), so tests run on a virtual clock. (The
+//! `Sec-WebSocket-Key` (tungstenite's) and the client's masking keys come from `rand`'s
+//! thread RNG; nothing else here is random.)
 //!
 //! A client and a server talking in memory:
 //!

@@ -65,12 +65,7 @@ impl Pump {
 
     /// Reads what the stream has and hands it to `feed` (with the framer and the
     /// outbox, for an owner that looks at the bytes first).
-    pub(crate) fn poll_read(
-        &mut self,
-        cx: &mut Context<'_>,
-        now: Instant,
-        feed: impl FnOnce(&mut Framer, &mut Outbox, Instant, &[u8]),
-    ) -> Read {
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> Read {
         if self.eof || self.framer.is_done() || self.flush_deadline.is_some() {
             return Read::Idle;
         }
@@ -81,12 +76,7 @@ impl Pump {
                 Read::End(None)
             }
             Poll::Ready(Ok(n)) => {
-                feed(
-                    &mut self.framer,
-                    &mut self.out,
-                    now,
-                    &buf[..n.min(buf.len())],
-                );
+                self.framer.handle_input(now, &buf[..n.min(buf.len())]);
                 Read::Data
             }
             Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => Read::Data,

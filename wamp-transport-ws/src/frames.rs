@@ -238,22 +238,16 @@ pub(crate) fn encode_frame(role: Role, opcode: OpCode, payload: Bytes) -> (Bytes
     let mut head = [0; MAX_HEADER];
     let head_len = write_header(&mut head, opcode, payload.len(), mask);
     let head = &head[..head_len];
-    match mask {
-        Some(mask) => {
-            let mut frame = Vec::with_capacity(head_len + payload.len());
-            frame.extend_from_slice(head);
-            frame.extend_from_slice(&payload);
-            apply_mask(&mut frame[head_len..], mask);
-            (Bytes::from(frame), None)
-        }
-        None if payload.len() <= SMALL_FRAME => {
-            let mut frame = Vec::with_capacity(head_len + payload.len());
-            frame.extend_from_slice(head);
-            frame.extend_from_slice(&payload);
-            (Bytes::from(frame), None)
-        }
-        None => (Bytes::copy_from_slice(head), Some(payload)),
+    if mask.is_none() && payload.len() > SMALL_FRAME {
+        return (Bytes::copy_from_slice(head), Some(payload));
     }
+    let mut frame = Vec::with_capacity(head_len + payload.len());
+    frame.extend_from_slice(head);
+    frame.extend_from_slice(&payload);
+    if let Some(mask) = mask {
+        apply_mask(&mut frame[head_len..], mask);
+    }
+    (Bytes::from(frame), None)
 }
 
 /// The longest frame header: 2 bytes, a 64-bit length and a masking key.
@@ -407,31 +401,23 @@ mod tests {
             reader.feed(&wire);
             reader.next(role, LIMITS).expect_err("a fault")
         };
-        let unmasked = frames(Role::Server, BINARY, b"x");
-        assert!(matches!(
-            fault(unmasked.clone(), Role::Server),
-            WsError::Protocol(_)
-        ));
-        assert!(matches!(
-            fault(raw(true, 0x2, b"x"), Role::Client),
-            WsError::Protocol(_)
-        ));
-        assert!(matches!(
-            fault(raw(true, 0x0, b"x"), Role::Server),
-            WsError::Protocol(_)
-        ));
-        assert!(matches!(
-            fault(raw(false, 0x9, b""), Role::Server),
-            WsError::Protocol(_)
-        ));
-        assert!(matches!(
-            fault(raw(true, 0x3, b""), Role::Server),
-            WsError::Protocol(_)
-        ));
-        assert!(matches!(
-            fault(raw(true, 0x8, b"x"), Role::Server),
-            WsError::Protocol(_)
-        ));
+        let protocol_faults = [
+            // Unmasked to a server, masked to a client.
+            (frames(Role::Server, BINARY, b"x"), Role::Server),
+            (raw(true, 0x2, b"x"), Role::Client),
+            // A continuation of nothing, a fragmented ping, a reserved opcode, a
+            // 1-byte close payload.
+            (raw(true, 0x0, b"x"), Role::Server),
+            (raw(false, 0x9, b""), Role::Server),
+            (raw(true, 0x3, b""), Role::Server),
+            (raw(true, 0x8, b"x"), Role::Server),
+        ];
+        for (i, (wire, role)) in protocol_faults.into_iter().enumerate() {
+            assert!(
+                matches!(fault(wire, role), WsError::Protocol(_)),
+                "fault {i}"
+            );
+        }
         assert!(matches!(
             fault(raw(true, 0x1, &[0xff]), Role::Server),
             WsError::InvalidUtf8

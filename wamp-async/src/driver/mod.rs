@@ -194,9 +194,7 @@ impl<R: Runtime> Driver<R> {
     // ---- input -------------------------------------------------------------------
 
     fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let feed =
-            |framer: &mut Framer, _: &mut _, now, data: &[u8]| framer.handle_input(now, data);
-        match self.pump.poll_read(cx, now, feed) {
+        match self.pump.poll_read(cx, now) {
             Read::Idle => false,
             Read::Data => true,
             Read::End(error) => {

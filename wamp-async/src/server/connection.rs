@@ -33,8 +33,7 @@ use super::gate::InputGate;
 use super::hub::{ActiveGuard, Admission, CloseNote, Opened, ServerCtx, ToRouter};
 use super::listener::ListenerSpec;
 use super::outlet::{Outlet, OutletReceiver, Taken};
-use crate::framer::{Framer, FramerEvent, SendError};
-use crate::outbox::Outbox;
+use crate::framer::{FramerEvent, SendError};
 use crate::pump::{run_turns, Pump, Read, Turn};
 use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
 
@@ -290,9 +289,7 @@ impl<R: Runtime> Conn<R> {
     // ---- input -------------------------------------------------------------------
 
     fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let feed =
-            |framer: &mut Framer, _: &mut Outbox, now, data: &[u8]| framer.handle_input(now, data);
-        match self.pump.poll_read(cx, now, feed) {
+        match self.pump.poll_read(cx, now) {
             Read::Idle => false,
             Read::Data => true,
             Read::End(error) => {

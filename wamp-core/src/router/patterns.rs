@@ -142,8 +142,7 @@ impl<I: Copy + Ord> PatternIndex<I> {
 
     /// The IDs per policy (exact, prefix, wildcard), each list sorted.
     pub(crate) fn list(&self) -> [Vec<I>; 3] {
-        let sorted = |ids: Vec<I>| {
-            let mut ids = ids;
+        let sorted = |mut ids: Vec<I>| {
             ids.sort();
             ids
         };

@@ -96,8 +96,8 @@ impl ListenerSpec {
     }
 
     /// A framer for a new connection; `full`: the router is at its connection limit
-    /// (RawSocket then answers the handshake with error 4; the WebSocket side is
-    /// refused before the framer sees it).
+    /// (RawSocket then answers the handshake with error 4, WebSocket the upgrade
+    /// request with HTTP 503; a WebSocket request for another path gets 404).
     pub(crate) fn framer(&self, now: Instant, full: bool) -> Result<Framer, String> {
         match self.transport {
             ListenTransport::WebSocket { ref path } => {

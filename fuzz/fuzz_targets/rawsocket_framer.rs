@@ -14,7 +14,8 @@
 //! Checked, besides "no panic":
 //! - no message or PONG payload exceeds this side's limit; queued output stays within
 //!   the bound plus one frame;
-//! - a failure is sticky and reported by `error()`;
+//! - a failure is told once, in the last event (`Closed`), kept by `error()`, and
+//!   nothing follows it;
 //! - chunking does not matter: feeding everything at once gives the same messages,
 //!   events, error and (without an error) the same bytes out;
 //! - what the connection writes is valid RawSocket: a peer of the other role parses it
@@ -22,11 +23,13 @@
 
 #![no_main]
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use wamp_core::SerializerKind;
 use wamp_transport_rawsocket::{
-    ClientConfig, Connection, Event, MaxMessageLen, RawSocketError, Role, ServerConfig,
+    ClientConfig, Closed, Connection, Event, MaxMessageLen, RawSocketError, Role, ServerConfig,
 };
 
 const SERIALIZERS: [SerializerKind; 3] = [
@@ -49,16 +52,22 @@ struct Setup {
 impl Setup {
     fn connection(&self, max_queued_bytes: usize) -> Connection {
         match self.role {
-            Role::Client => Connection::client(ClientConfig {
-                serializer: self.serializer,
-                max_message_len: self.own,
-                max_queued_bytes,
-            }),
-            Role::Server => Connection::server(ServerConfig {
-                max_message_len: self.own,
-                max_queued_bytes,
-                ..ServerConfig::default()
-            }),
+            Role::Client => Connection::client(
+                ClientConfig {
+                    max_message_len: self.own,
+                    max_queued_bytes,
+                    ..ClientConfig::new(self.serializer)
+                },
+                Instant::now(),
+            ),
+            Role::Server => Connection::server(
+                ServerConfig {
+                    max_message_len: self.own,
+                    max_queued_bytes,
+                    ..ServerConfig::default()
+                },
+                Instant::now(),
+            ),
         }
     }
 
@@ -75,16 +84,22 @@ impl Setup {
     /// A peer of the other role that accepts what this side sends.
     fn checker(&self) -> Connection {
         match self.role {
-            Role::Server => Connection::client(ClientConfig {
-                serializer: self.serializer,
-                max_message_len: self.peer,
-                max_queued_bytes: usize::MAX,
-            }),
-            Role::Client => Connection::server(ServerConfig {
-                max_message_len: self.peer,
-                max_queued_bytes: usize::MAX,
-                ..ServerConfig::default()
-            }),
+            Role::Server => Connection::client(
+                ClientConfig {
+                    max_message_len: self.peer,
+                    max_queued_bytes: usize::MAX,
+                    ..ClientConfig::new(self.serializer)
+                },
+                Instant::now(),
+            ),
+            Role::Client => Connection::server(
+                ServerConfig {
+                    max_message_len: self.peer,
+                    max_queued_bytes: usize::MAX,
+                    ..ServerConfig::default()
+                },
+                Instant::now(),
+            ),
         }
     }
 }
@@ -104,8 +119,20 @@ impl Outcome {
             self.transmit.extend_from_slice(&bytes);
         }
         while let Some(event) = conn.poll_event() {
-            if let Event::Pong(payload) = &event {
-                assert!(payload.len() <= own.bytes());
+            assert!(
+                !matches!(self.events.last(), Some(Event::Closed(_))),
+                "an event after Closed: {event:?}"
+            );
+            match &event {
+                Event::Pong(payload) => assert!(payload.len() <= own.bytes()),
+                Event::Closed(Closed::Failed(error)) => {
+                    assert!(error.fails_connection());
+                    assert!(conn.is_failed() && !conn.is_open());
+                    assert_eq!(conn.error(), Some(error));
+                    self.error = Some(error.clone());
+                }
+                Event::Closed(_) => assert!(conn.is_closed() && !conn.is_failed()),
+                _ => {}
             }
             self.events.push(event);
         }
@@ -114,22 +141,6 @@ impl Outcome {
             self.messages.push(message);
         }
         assert_eq!(conn.queued_bytes(), 0);
-    }
-
-    fn record(&mut self, conn: &Connection, result: Result<(), RawSocketError>) {
-        match (&self.error, result) {
-            (None, Ok(())) => {}
-            (None, Err(error)) => {
-                assert!(error.fails_connection());
-                assert!(conn.is_failed() || conn.is_closed());
-                assert!(!conn.is_open());
-                if conn.is_failed() {
-                    assert_eq!(conn.error(), Some(&error));
-                }
-                self.error = Some(error);
-            }
-            (Some(first), result) => assert_eq!(result.as_ref(), Err(first)),
-        }
     }
 }
 
@@ -223,10 +234,9 @@ fn run(setup: &Setup, chunks: &[Vec<u8>], max_queued: usize, echo: bool) -> (Out
     // a PONG echoes a PING this side accepted, or the peer's limit for a local send).
     let frame_max = setup.own.bytes().max(setup.peer.bytes()) + 4;
     for chunk in prefix.iter().chain(chunks) {
-        let result = conn.handle_input(chunk);
-        out.record(&conn, result);
+        conn.handle_input(Instant::now(), chunk);
         assert!(conn.queued_bytes() <= max_queued.saturating_add(frame_max));
-        if echo && out.error.is_none() {
+        if echo && !conn.is_closed() {
             let message = Bytes::copy_from_slice(chunk);
             let before = conn.queued_bytes();
             match conn.send_message(message.clone()) {
@@ -239,8 +249,7 @@ fn run(setup: &Setup, chunks: &[Vec<u8>], max_queued: usize, echo: bool) -> (Out
         }
         out.drain(&mut conn, setup.own);
     }
-    let result = conn.handle_eof();
-    out.record(&conn, result);
+    conn.handle_transport_closed(Instant::now());
     out.drain(&mut conn, setup.own);
     (out, sent)
 }
@@ -258,7 +267,8 @@ fuzz_target!(|data: &[u8]| {
     if setup.handshake_first {
         let mut checker = setup.checker();
         let _ = checker.poll_transmit();
-        if let Err(error) = checker.handle_input(&out.transmit) {
+        checker.handle_input(Instant::now(), &out.transmit);
+        if let Some(error) = checker.error() {
             panic!("the connection wrote invalid RawSocket: {error}");
         }
         let received: Vec<Bytes> = std::iter::from_fn(|| checker.poll_message()).collect();

@@ -273,7 +273,7 @@ fn framer<R: Runtime>(
                 .ok_or_else(|| ConnectError::Config("no serializers".into()))?;
             let mut config = rawsocket::ClientConfig::new(serializer);
             config.max_message_len = transport.rawsocket_max_message_len;
-            Ok(Framer::rawsocket(config))
+            Ok(Framer::rawsocket(config, rt.now()))
         }
     }
 }

@@ -1,14 +1,19 @@
 //! One face for the two sans-IO framers (WebSocket and RawSocket), client or server
 //! side, so the client's connection loop and the router's connection tasks drive
 //! either without caring which.
+//!
+//! Both machines have the same shape (`handle_input(now, ..)`, `handle_timeout`,
+//! `handle_transport_closed`; frames, messages, events and the next deadline out; the
+//! peer's faults as a last `Closed` event, local misuse as `Err`), so what is left here
+//! is one small trait that says, for each, what its events and errors mean to the loop.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
 use wamp_core::SerializerKind;
-use wamp_transport_rawsocket::{self as rawsocket, Connection, RawSocketError};
-use wamp_transport_ws::{self as ws, CloseCode, WsClient, WsEvent, WsServer};
+use wamp_transport_rawsocket::{self as rawsocket, Closed, Connection, RawSocketError};
+use wamp_transport_ws::{self as ws, CloseCode, WebSocket, WsClient, WsEvent, WsServer};
 
 use crate::error::{IoError, TransportError};
 
@@ -31,44 +36,180 @@ pub(crate) enum SendError {
     Failed(String),
 }
 
-enum Kind {
-    Ws(Box<WsClient>),
-    WsServer(Box<WsServer>),
-    Raw(Box<Connection>),
+/// A framing machine as the loop sees it: the machines' own methods, with their events
+/// and errors translated into the loop's terms.
+trait Framing: Send {
+    fn handle_input(&mut self, now: Instant, data: &[u8]);
+    fn handle_timeout(&mut self, now: Instant);
+    fn handle_transport_closed(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn poll_transmit(&mut self) -> Option<Bytes>;
+    fn poll_message(&mut self) -> Option<Bytes>;
+    /// The next event the loop acts on (pongs only prove the peer alive, and the
+    /// machine already noted that).
+    fn poll_event(&mut self) -> Option<FramerEvent>;
+    fn send_message(&mut self, message: Bytes) -> Result<(), SendError>;
+    /// An orderly close, with a WebSocket close code and reason (RawSocket has neither).
+    fn close(&mut self, now: Instant, code: CloseCode, reason: &str);
+    fn is_closed(&self) -> bool;
+    /// The largest message the peer accepts, if it announced one (RawSocket).
+    fn peer_max_message_len(&self) -> Option<usize>;
 }
 
-/// Matches on the framer kind with one expression for both WebSocket sides (their
-/// methods have the same names and signatures) and one for RawSocket.
-macro_rules! by_kind {
-    ($kind:expr, $ws:ident => $on_ws:expr, $raw:ident => $on_raw:expr $(,)?) => {
-        match $kind {
-            Kind::Ws($ws) => $on_ws,
-            Kind::WsServer($ws) => $on_ws,
-            Kind::Raw($raw) => $on_raw,
+impl Framing for WebSocket {
+    fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        WebSocket::handle_input(self, now, data);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        WebSocket::handle_timeout(self, now);
+    }
+
+    fn handle_transport_closed(&mut self, now: Instant) {
+        WebSocket::handle_transport_closed(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        WebSocket::poll_timeout(self)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        WebSocket::poll_transmit(self)
+    }
+
+    fn poll_message(&mut self) -> Option<Bytes> {
+        WebSocket::poll_message(self)
+    }
+
+    fn poll_event(&mut self) -> Option<FramerEvent> {
+        loop {
+            match WebSocket::poll_event(self)? {
+                WsEvent::Open(open) => return Some(FramerEvent::Open(open.serializer)),
+                WsEvent::Closed(info) => {
+                    let error = match info.error {
+                        Some(e) => Some(TransportError::WebSocket(e)),
+                        None if info.code == CloseCode::NORMAL => None,
+                        None => Some(TransportError::WebSocketClosed {
+                            code: info.code.0,
+                            reason: info.reason,
+                        }),
+                    };
+                    return Some(FramerEvent::Closed(error));
+                }
+                _ => continue,
+            }
         }
-    };
+    }
+
+    fn send_message(&mut self, message: Bytes) -> Result<(), SendError> {
+        WebSocket::send_message(self, message).map_err(|e| SendError::Failed(e.to_string()))
+    }
+
+    fn close(&mut self, now: Instant, code: CloseCode, reason: &str) {
+        // Before the upgrade nothing is on the wire to close: that is a normal end, not
+        // one with the code meant for the peer.
+        let code = if self.is_open() {
+            code
+        } else {
+            CloseCode::NORMAL
+        };
+        // The codes come from this crate (normal, policy, too big), all sendable.
+        let _ = WebSocket::close(self, now, code, reason);
+    }
+
+    fn is_closed(&self) -> bool {
+        WebSocket::is_closed(self)
+    }
+
+    fn peer_max_message_len(&self) -> Option<usize> {
+        None
+    }
+}
+
+impl Framing for Connection {
+    fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        Connection::handle_input(self, now, data);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Connection::handle_timeout(self, now);
+    }
+
+    fn handle_transport_closed(&mut self, now: Instant) {
+        Connection::handle_transport_closed(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Connection::poll_timeout(self)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        Connection::poll_transmit(self)
+    }
+
+    fn poll_message(&mut self) -> Option<Bytes> {
+        Connection::poll_message(self)
+    }
+
+    fn poll_event(&mut self) -> Option<FramerEvent> {
+        loop {
+            match Connection::poll_event(self)? {
+                rawsocket::Event::Handshaken { serializer, .. } => {
+                    return Some(FramerEvent::Open(serializer))
+                }
+                rawsocket::Event::Closed(how) => {
+                    return Some(FramerEvent::Closed(match how {
+                        Closed::Local => None,
+                        // RawSocket has no closing handshake: the stream's end is all
+                        // a peer that leaves without GOODBYE shows.
+                        Closed::Peer => Some(TransportError::Eof),
+                        Closed::Failed(error) => Some(TransportError::RawSocket(error)),
+                    }));
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    fn send_message(&mut self, message: Bytes) -> Result<(), SendError> {
+        match Connection::send_message(self, message) {
+            Ok(()) => Ok(()),
+            Err(RawSocketError::MessageTooLong { len, max }) => {
+                Err(SendError::TooLarge { size: len, max })
+            }
+            Err(e) => Err(SendError::Failed(e.to_string())),
+        }
+    }
+
+    fn close(&mut self, now: Instant, _code: CloseCode, _reason: &str) {
+        Connection::close(self, now);
+    }
+
+    fn is_closed(&self) -> bool {
+        Connection::is_closed(self)
+    }
+
+    fn peer_max_message_len(&self) -> Option<usize> {
+        Connection::peer_max_message_len(self).map(|m| m.bytes())
+    }
 }
 
 pub(crate) struct Framer {
-    kind: Kind,
-    /// RawSocket reports through return values; they are turned into events here.
+    machine: Box<dyn Framing>,
+    /// A read error ends the transport here, before the machine hears of it.
     events: VecDeque<FramerEvent>,
-    /// Set once `Closed` was queued: nothing more happens.
+    /// Set once `Closed` was handed out or queued: nothing more happens.
     done: bool,
 }
 
 impl Framer {
     pub(crate) fn websocket(config: ws::ClientConfig, now: Instant) -> Result<Framer, String> {
         let client = WsClient::new(config, now).map_err(|e| e.to_string())?;
-        Ok(Framer {
-            kind: Kind::Ws(Box::new(client)),
-            events: VecDeque::new(),
-            done: false,
-        })
+        Ok(Framer::new(Box::new(client.into_inner())))
     }
 
-    pub(crate) fn rawsocket(config: rawsocket::ClientConfig) -> Framer {
-        Framer::new(Kind::Raw(Box::new(Connection::client(config))))
+    pub(crate) fn rawsocket(config: rawsocket::ClientConfig, now: Instant) -> Framer {
+        Framer::new(Box::new(Connection::client(config, now)))
     }
 
     /// The router's side of a WebSocket: waits for the upgrade request.
@@ -77,130 +218,71 @@ impl Framer {
         now: Instant,
     ) -> Result<Framer, String> {
         let server = WsServer::new(config, now).map_err(|e| e.to_string())?;
-        Ok(Framer::new(Kind::WsServer(Box::new(server))))
+        Ok(Framer::new(Box::new(server.into_inner())))
     }
 
     /// The router's side of a RawSocket: waits for the handshake request.
-    pub(crate) fn rawsocket_server(config: rawsocket::ServerConfig) -> Framer {
-        Framer::new(Kind::Raw(Box::new(Connection::server(config))))
+    pub(crate) fn rawsocket_server(config: rawsocket::ServerConfig, now: Instant) -> Framer {
+        Framer::new(Box::new(Connection::server(config, now)))
     }
 
-    fn new(kind: Kind) -> Framer {
+    fn new(machine: Box<dyn Framing>) -> Framer {
         Framer {
-            kind,
+            machine,
             events: VecDeque::new(),
             done: false,
         }
     }
 
     pub(crate) fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        by_kind!(&mut self.kind,
-            c => c.handle_input(now, data),
-            c => {
-                if let Err(e) = c.handle_input(data) {
-                    self.raw_failed(e);
-                }
-            },
-        )
+        self.machine.handle_input(now, data);
     }
 
-    /// The byte stream ended (or failed: `error`).
+    /// The byte stream ended (or failed: `error`, which is then the reason given).
     pub(crate) fn handle_eof(&mut self, now: Instant, error: Option<IoError>) {
-        by_kind!(&mut self.kind,
-            c => {
-                if let Some(error) = error {
-                    if !c.is_closed() && !self.done {
-                        self.done = true;
-                        self.events
-                            .push_back(FramerEvent::Closed(Some(TransportError::Io(error))));
-                        return;
-                    }
-                }
-                c.handle_transport_closed(now);
-            },
-            c => {
-                let error = match error {
-                    Some(error) => TransportError::Io(error),
-                    None => c
-                        .handle_eof()
-                        .err()
-                        .map_or(TransportError::Eof, classify_raw),
-                };
-                if !self.done {
-                    self.done = true;
-                    self.events.push_back(FramerEvent::Closed(Some(error)));
-                }
-            },
-        )
+        if let Some(error) = error {
+            if !self.machine.is_closed() && !self.done {
+                self.done = true;
+                self.events
+                    .push_back(FramerEvent::Closed(Some(TransportError::Io(error))));
+            }
+        }
+        self.machine.handle_transport_closed(now);
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        by_kind!(&mut self.kind, c => c.handle_timeout(now), _c => {})
+        self.machine.handle_timeout(now);
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        by_kind!(&self.kind, c => c.poll_timeout(), _c => None)
+        self.machine.poll_timeout()
     }
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
-        by_kind!(&mut self.kind, c => c.poll_transmit(), c => c.poll_transmit())
+        self.machine.poll_transmit()
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<FramerEvent> {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
-        by_kind!(&mut self.kind,
-            c => loop {
-                match c.poll_event()? {
-                    WsEvent::Open(open) => return Some(FramerEvent::Open(open.serializer)),
-                    WsEvent::Closed(info) => {
-                        if self.done {
-                            return None;
-                        }
-                        self.done = true;
-                        let error = match info.error {
-                            Some(e) => Some(TransportError::WebSocket(e)),
-                            None if info.code == CloseCode::NORMAL => None,
-                            None => Some(TransportError::WebSocketClosed {
-                                code: info.code.0,
-                                reason: info.reason,
-                            }),
-                        };
-                        return Some(FramerEvent::Closed(error));
-                    }
-                    // Pongs only prove the peer alive; the framer already noted it.
-                    _ => continue,
-                }
-            },
-            c => loop {
-                match c.poll_event()? {
-                    rawsocket::Event::Handshaken { serializer, .. } => {
-                        return Some(FramerEvent::Open(serializer))
-                    }
-                    _ => continue,
-                }
-            },
-        )
+        match self.machine.poll_event()? {
+            // A read error already ended it.
+            FramerEvent::Closed(_) if self.done => None,
+            event @ FramerEvent::Closed(_) => {
+                self.done = true;
+                Some(event)
+            }
+            event => Some(event),
+        }
     }
 
     pub(crate) fn poll_message(&mut self) -> Option<Bytes> {
-        by_kind!(&mut self.kind, c => c.poll_message(), c => c.poll_message())
+        self.machine.poll_message()
     }
 
     pub(crate) fn send_message(&mut self, message: Bytes) -> Result<(), SendError> {
-        by_kind!(&mut self.kind,
-            c => c
-                .send_message(message)
-                .map_err(|e| SendError::Failed(e.to_string())),
-            c => match c.send_message(message) {
-                Ok(()) => Ok(()),
-                Err(RawSocketError::MessageTooLong { len, max }) => {
-                    Err(SendError::TooLarge { size: len, max })
-                }
-                Err(e) => Err(SendError::Failed(e.to_string())),
-            },
-        )
+        self.machine.send_message(message)
     }
 
     /// Starts an orderly close: the WebSocket closing handshake, or (RawSocket has
@@ -212,23 +294,7 @@ impl Framer {
     /// Like [`close`](Self::close), with a WebSocket close code and reason that say why
     /// (RawSocket has no such thing).
     pub(crate) fn close_with(&mut self, now: Instant, code: CloseCode, reason: &str) {
-        by_kind!(&mut self.kind,
-            c => {
-                if c.is_open() {
-                    let _ = c.close(now, code, reason);
-                } else if !c.is_closed() && !self.done {
-                    // Not open yet: nothing to close on the wire.
-                    self.done = true;
-                    self.events.push_back(FramerEvent::Closed(None));
-                }
-            },
-            _c => {
-                if !self.done {
-                    self.done = true;
-                    self.events.push_back(FramerEvent::Closed(None));
-                }
-            },
-        )
+        self.machine.close(now, code, reason);
     }
 
     /// Whether nothing more will come: write what `poll_transmit` holds, then close
@@ -239,21 +305,6 @@ impl Framer {
 
     /// The largest message the peer accepts, if it announced one (RawSocket).
     pub(crate) fn peer_max_message_len(&self) -> Option<usize> {
-        by_kind!(&self.kind, _c => None, c => c.peer_max_message_len().map(|m| m.bytes()))
-    }
-
-    fn raw_failed(&mut self, error: RawSocketError) {
-        if !self.done {
-            self.done = true;
-            self.events
-                .push_back(FramerEvent::Closed(Some(classify_raw(error))));
-        }
-    }
-}
-
-fn classify_raw(error: RawSocketError) -> TransportError {
-    match error {
-        RawSocketError::Closed => TransportError::Eof,
-        e => TransportError::RawSocket(e),
+        self.machine.peer_max_message_len()
     }
 }

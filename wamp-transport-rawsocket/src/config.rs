@@ -1,6 +1,7 @@
 //! What each side of a connection announces and accepts.
 
 use std::fmt;
+use std::time::Duration;
 
 use wamp_core::SerializerKind;
 
@@ -71,6 +72,28 @@ impl fmt::Display for MaxMessageLen {
 /// bytes, whatever the frame's size (see [`crate::Connection`]).
 pub const DEFAULT_MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
+/// Keepalive with RawSocket PING/PONG: detects a dead peer on an idle connection.
+///
+/// When nothing has arrived from the peer for `interval`, a PING is sent. If neither its
+/// PONG nor any other byte arrives within `timeout` after it, the connection fails with
+/// [`RawSocketError::PingTimeout`](crate::RawSocketError::PingTimeout). Only for peers
+/// known to answer PINGs: Crossbar.io and Autobahn|Python drop a connection that sends
+/// one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// How long the connection may be idle (nothing received) before a PING is sent.
+    pub interval: Duration,
+    /// How long to wait for the PONG (or any byte) after a PING.
+    pub timeout: Duration,
+}
+
+impl KeepAlive {
+    /// Pings after `interval` of silence and gives up `timeout` after the PING.
+    pub fn new(interval: Duration, timeout: Duration) -> Self {
+        KeepAlive { interval, timeout }
+    }
+}
+
 /// Configuration of the client side ([`crate::Connection::client`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -81,6 +104,12 @@ pub struct ClientConfig {
     pub max_message_len: MaxMessageLen,
     /// The bound on output queued for [`crate::Connection::poll_transmit`].
     pub max_queued_bytes: usize,
+    /// How long the router may take to answer the handshake; then the connection fails
+    /// with [`RawSocketError::HandshakeTimeout`](crate::RawSocketError::HandshakeTimeout).
+    /// `None` (the default): no limit here.
+    pub open_timeout: Option<Duration>,
+    /// PING/PONG keepalive; off by default.
+    pub keepalive: Option<KeepAlive>,
 }
 
 impl ClientConfig {
@@ -91,6 +120,8 @@ impl ClientConfig {
             serializer,
             max_message_len: MaxMessageLen::MAX,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            open_timeout: None,
+            keepalive: None,
         }
     }
 }
@@ -112,6 +143,12 @@ pub struct ServerConfig {
     pub max_connections_reached: bool,
     /// The bound on output queued for [`crate::Connection::poll_transmit`].
     pub max_queued_bytes: usize,
+    /// How long the client may take to send its handshake request; then the connection
+    /// fails with [`RawSocketError::HandshakeTimeout`](crate::RawSocketError::HandshakeTimeout).
+    /// `None` (the default): no limit here.
+    pub open_timeout: Option<Duration>,
+    /// PING/PONG keepalive; off by default.
+    pub keepalive: Option<KeepAlive>,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +160,8 @@ impl Default for ServerConfig {
             min_peer_max_message_len: MaxMessageLen::MIN,
             max_connections_reached: false,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            open_timeout: None,
+            keepalive: None,
         }
     }
 }

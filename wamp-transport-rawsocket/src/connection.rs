@@ -1,11 +1,12 @@
 //! The connection state machine shared by both roles.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use wamp_core::SerializerKind;
 
-use crate::config::{ClientConfig, MaxMessageLen, ServerConfig};
+use crate::config::{ClientConfig, KeepAlive, MaxMessageLen, ServerConfig};
 use crate::error::RawSocketError;
 use crate::frame::{self, FrameType, HEADER_LEN};
 use crate::handshake::{self, ServerPolicy};
@@ -35,6 +36,22 @@ pub enum Event {
     },
     /// A PONG arrived, with its payload (normally the payload of a PING this side sent).
     Pong(Bytes),
+    /// The connection is over: the last event. Write what
+    /// [`Connection::poll_transmit`] still yields (a router's handshake error reply, or
+    /// frames queued before a local close), then close the stream.
+    Closed(Closed),
+}
+
+/// How a connection ended, in [`Event::Closed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// This side closed it ([`Connection::close`]).
+    Local,
+    /// The peer ended the stream cleanly between frames.
+    Peer,
+    /// It failed: a protocol violation by the peer, a stream that ended during the
+    /// handshake or inside a frame, or a timeout.
+    Failed(RawSocketError),
 }
 
 #[derive(Debug)]
@@ -57,11 +74,15 @@ enum State {
 /// One RawSocket connection, client or server, as a sans-IO state machine.
 ///
 /// Feed it what the stream delivers with [`handle_input`](Self::handle_input), in chunks
-/// split anywhere, and after *every* call drain [`poll_transmit`](Self::poll_transmit)
-/// (bytes to write, in order), [`poll_event`](Self::poll_event) and
+/// split anywhere, the end of the stream with
+/// [`handle_transport_closed`](Self::handle_transport_closed), and the clock with
+/// [`handle_timeout`](Self::handle_timeout) when [`poll_timeout`](Self::poll_timeout)
+/// is due. After *every* call drain [`poll_transmit`](Self::poll_transmit) (bytes to
+/// write, in order), [`poll_event`](Self::poll_event) and
 /// [`poll_message`](Self::poll_message) (WAMP message payloads, in order). Send with
-/// [`send_message`](Self::send_message) and [`send_ping`](Self::send_ping). See the
-/// crate documentation for a complete loop.
+/// [`send_message`](Self::send_message) and [`send_ping`](Self::send_ping). This is the
+/// shape of the WebSocket machines (`wamp-transport-ws`), so a runtime drives both the
+/// same way. See the crate documentation for a complete loop.
 ///
 /// # Limits
 ///
@@ -86,18 +107,29 @@ enum State {
 ///
 /// # Failure
 ///
-/// Every error from [`handle_input`](Self::handle_input) or
-/// [`handle_eof`](Self::handle_eof) fails the connection for good: later calls return
-/// the same error, and [`error`](Self::error) keeps it. Buffered input and queued output
-/// are dropped, except a server's handshake error reply, which waits in
+/// The peer's faults are not errors of a call: they end the connection with
+/// [`Event::Closed`]`(`[`Closed::Failed`]`)`, the last event, and
+/// [`error`](Self::error) keeps the reason. Buffered input and queued output are then
+/// dropped, except a server's handshake error reply, which waits in
 /// [`poll_transmit`](Self::poll_transmit): write it, then close the stream. Messages and
-/// events received before the fault stay available to poll.
+/// events received before the fault stay available to poll; input after the end is
+/// ignored. Only local misuse is an `Err` (a send before the handshake, too long, or
+/// into a full queue, or after the end).
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
     state: State,
     max_message_len: MaxMessageLen,
     max_queued_bytes: usize,
+    /// When the handshake must have completed, while it has not, and the timeout it
+    /// came from.
+    open_deadline: Option<(Instant, Duration)>,
+    keepalive: Option<KeepAlive>,
+    /// When the peer last sent anything (keepalive counts silence from here).
+    last_rx: Instant,
+    /// When the outstanding keepalive PING went out.
+    ping_sent: Option<Instant>,
+    ping_count: u64,
     input: BytesMut,
     output: Output,
     messages: VecDeque<Bytes>,
@@ -106,15 +138,20 @@ pub struct Connection {
 
 impl Connection {
     /// A client. Its handshake request is queued for [`poll_transmit`](Self::poll_transmit)
-    /// at once.
-    pub fn client(config: ClientConfig) -> Self {
+    /// at once; `now` starts the open timeout.
+    pub fn client(config: ClientConfig, now: Instant) -> Self {
         let mut connection = Self::new(
             Role::Client,
             State::AwaitingReply {
                 requested: config.serializer,
             },
-            config.max_message_len,
-            config.max_queued_bytes,
+            Limits {
+                max_message_len: config.max_message_len,
+                max_queued_bytes: config.max_queued_bytes,
+                open_timeout: config.open_timeout,
+                keepalive: config.keepalive,
+            },
+            now,
         );
         connection.output.push_raw(&handshake::encode(
             config.serializer,
@@ -123,8 +160,9 @@ impl Connection {
         connection
     }
 
-    /// A server. It waits for the client's handshake request and answers it.
-    pub fn server(config: ServerConfig) -> Self {
+    /// A server. It waits for the client's handshake request and answers it; `now`
+    /// starts the open timeout.
+    pub fn server(config: ServerConfig, now: Instant) -> Self {
         let policy = ServerPolicy {
             serializers: config.serializers,
             min_peer_max_message_len: config.min_peer_max_message_len,
@@ -133,17 +171,29 @@ impl Connection {
         Self::new(
             Role::Server,
             State::AwaitingRequest { policy },
-            config.max_message_len,
-            config.max_queued_bytes,
+            Limits {
+                max_message_len: config.max_message_len,
+                max_queued_bytes: config.max_queued_bytes,
+                open_timeout: config.open_timeout,
+                keepalive: config.keepalive,
+            },
+            now,
         )
     }
 
-    fn new(role: Role, state: State, max: MaxMessageLen, max_queued_bytes: usize) -> Self {
+    fn new(role: Role, state: State, limits: Limits, now: Instant) -> Self {
         Self {
             role,
             state,
-            max_message_len: max,
-            max_queued_bytes,
+            max_message_len: limits.max_message_len,
+            max_queued_bytes: limits.max_queued_bytes,
+            open_deadline: limits
+                .open_timeout
+                .and_then(|t| Some((now.checked_add(t)?, t))),
+            keepalive: limits.keepalive,
+            last_rx: now,
+            ping_sent: None,
+            ping_count: 0,
             input: BytesMut::new(),
             output: Output::default(),
             messages: VecDeque::new(),
@@ -153,37 +203,38 @@ impl Connection {
 
     /// Feeds bytes read from the stream. Any chunking works, down to one byte at a time.
     ///
-    /// # Errors
-    ///
-    /// Any protocol violation by the peer (see [`RawSocketError`]); the connection is then
-    /// failed for good. If it was already failed or closed, the stored error again.
-    pub fn handle_input(&mut self, bytes: &[u8]) -> Result<(), RawSocketError> {
-        self.check_live()?;
-        if bytes.is_empty() {
-            return Ok(());
+    /// A protocol violation by the peer ends the connection with
+    /// [`Event::Closed`]`(`[`Closed::Failed`]`)` (see [`RawSocketError`]). Input after
+    /// the end is ignored.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.is_closed() || bytes.is_empty() {
+            return;
         }
+        self.last_rx = now;
+        self.ping_sent = None;
         self.input.extend_from_slice(bytes);
-        self.process().map_err(|e| self.fail(e))
+        if let Err(error) = self.process() {
+            self.fail(error);
+        }
     }
 
-    /// Tells the connection that the stream has ended (the read returned 0 bytes).
+    /// Tells the connection that the stream has ended (the read returned 0 bytes, or
+    /// failed).
     ///
-    /// A clean end between frames closes the connection (later calls return
-    /// [`RawSocketError::Closed`]). An end during the handshake or inside a frame fails it.
-    ///
-    /// # Errors
-    ///
-    /// [`RawSocketError::ClosedDuringHandshake`], [`RawSocketError::TruncatedFrame`], or
-    /// the stored error if the connection was already failed or closed.
-    pub fn handle_eof(&mut self) -> Result<(), RawSocketError> {
-        self.check_live()?;
+    /// A clean end between frames closes the connection ([`Closed::Peer`]). An end during
+    /// the handshake ([`RawSocketError::ClosedDuringHandshake`]) or inside a frame
+    /// ([`RawSocketError::TruncatedFrame`]) fails it. After the end, nothing happens.
+    pub fn handle_transport_closed(&mut self, _now: Instant) {
+        if self.is_closed() {
+            return;
+        }
         let error = match self.state {
             State::AwaitingReply { .. } | State::AwaitingRequest { .. } => {
                 RawSocketError::ClosedDuringHandshake
             }
             _ if self.input.is_empty() => {
-                self.state = State::Closed;
-                return Ok(());
+                self.finish(State::Closed, Closed::Peer);
+                return;
             }
             _ => {
                 let received = self.input.len();
@@ -198,7 +249,78 @@ impl Connection {
                 RawSocketError::TruncatedFrame { received, expected }
             }
         };
-        Err(self.fail(error))
+        self.fail(error);
+    }
+
+    /// Advances time: fails an unfinished handshake past its open timeout, sends a
+    /// keepalive PING after `interval` of silence, or fails the connection when the PING
+    /// went unanswered for `timeout`. Afterwards [`poll_timeout`](Self::poll_timeout) is
+    /// `None` or later than `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::AwaitingReply { .. } | State::AwaitingRequest { .. } => {
+                if let Some((deadline, timeout)) = self.open_deadline {
+                    if deadline <= now {
+                        self.fail(RawSocketError::HandshakeTimeout(timeout));
+                    }
+                }
+            }
+            State::Open { .. } => {
+                let Some(keepalive) = self.keepalive else {
+                    return;
+                };
+                if let Some(sent) = self.ping_sent {
+                    if sent
+                        .checked_add(keepalive.timeout)
+                        .is_some_and(|d| d <= now)
+                    {
+                        self.fail(RawSocketError::PingTimeout(keepalive.timeout));
+                    }
+                    return;
+                }
+                if self
+                    .last_rx
+                    .checked_add(keepalive.interval)
+                    .is_some_and(|d| d <= now)
+                {
+                    self.ping_count += 1;
+                    let payload = Bytes::copy_from_slice(&self.ping_count.to_be_bytes());
+                    // A full queue means the peer is not reading: the timeout decides.
+                    let _ = self.send(FrameType::Ping, payload);
+                    self.ping_sent = Some(now);
+                }
+            }
+            State::Failed(_) | State::Closed => {}
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::AwaitingReply { .. } | State::AwaitingRequest { .. } => {
+                self.open_deadline.map(|(deadline, _)| deadline)
+            }
+            State::Open { .. } => {
+                let keepalive = self.keepalive?;
+                match self.ping_sent {
+                    Some(sent) => sent.checked_add(keepalive.timeout),
+                    None => self.last_rx.checked_add(keepalive.interval),
+                }
+            }
+            State::Failed(_) | State::Closed => None,
+        }
+    }
+
+    /// Closes the connection from this side. RawSocket has no closing handshake: what
+    /// is queued stays in [`poll_transmit`](Self::poll_transmit) (write it, then close
+    /// the stream), and [`Event::Closed`]`(`[`Closed::Local`]`)` is queued. Closing a
+    /// closed connection does nothing.
+    pub fn close(&mut self, _now: Instant) {
+        if !self.is_closed() {
+            self.input = BytesMut::new();
+            self.finish(State::Closed, Closed::Local);
+        }
     }
 
     /// The next bytes to write to the stream, in order.
@@ -258,9 +380,10 @@ impl Connection {
         matches!(self.state, State::Failed(_))
     }
 
-    /// Whether the peer closed the stream cleanly ([`handle_eof`](Self::handle_eof)).
+    /// Whether the connection is over, failed or closed ([`Event::Closed`] is queued or
+    /// was polled).
     pub fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closed)
+        matches!(self.state, State::Failed(_) | State::Closed)
     }
 
     /// Why the connection failed, if it did.
@@ -417,8 +540,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Fails the connection for good; returns `error` for the caller to return.
-    fn fail(&mut self, error: RawSocketError) -> RawSocketError {
+    /// Fails the connection for good.
+    fn fail(&mut self, error: RawSocketError) {
         self.input = BytesMut::new();
         self.output.clear();
         if self.role == Role::Server {
@@ -426,7 +549,21 @@ impl Connection {
                 self.output.push_raw(&handshake::encode_error(code));
             }
         }
-        self.state = State::Failed(error.clone());
-        error
+        self.finish(State::Failed(error.clone()), Closed::Failed(error));
     }
+
+    fn finish(&mut self, state: State, how: Closed) {
+        self.state = state;
+        self.open_deadline = None;
+        self.ping_sent = None;
+        self.events.push_back(Event::Closed(how));
+    }
+}
+
+/// What both constructors configure alike.
+struct Limits {
+    max_message_len: MaxMessageLen,
+    max_queued_bytes: usize,
+    open_timeout: Option<Duration>,
+    keepalive: Option<KeepAlive>,
 }

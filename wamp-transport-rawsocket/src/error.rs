@@ -62,8 +62,9 @@ impl fmt::Display for HandshakeErrorCode {
 
 /// Everything that can go wrong on a RawSocket connection.
 ///
-/// Most variants mean the connection has failed for good: the same error is returned by
-/// every later call, and the runtime should write what [`crate::Connection::poll_transmit`]
+/// Most variants mean the connection has failed for good: they arrive as
+/// [`Closed::Failed`](crate::Closed::Failed) in the last event, later sends return the
+/// same error, and the runtime should write what [`crate::Connection::poll_transmit`]
 /// still yields (a handshake error reply, if any) and close the stream. Three variants
 /// only refuse one locally submitted frame and leave the connection usable:
 /// [`MessageTooLong`](Self::MessageTooLong), [`OutputFull`](Self::OutputFull) and
@@ -187,9 +188,17 @@ pub enum RawSocketError {
         /// The bytes expected: the whole frame, or 4 if the header was incomplete.
         expected: usize,
     },
-    /// The stream ended cleanly between frames ([`crate::Connection::handle_eof`]).
+    /// The connection is closed: the stream ended cleanly between frames, or this side
+    /// closed it ([`crate::Connection::close`]).
     #[error("the RawSocket connection is closed")]
     Closed,
+    /// The handshake did not complete within the configured `open_timeout`.
+    #[error("the RawSocket handshake did not complete within {0:?}")]
+    HandshakeTimeout(std::time::Duration),
+    /// Keepalive: nothing arrived within the timeout after a PING, so the peer is
+    /// presumed gone.
+    #[error("no answer to a PING within {0:?}: the peer is presumed gone")]
+    PingTimeout(std::time::Duration),
     /// A message payload longer than the peer's announced limit, or a PING payload longer
     /// than the peer's or this side's limit. Nothing was sent; the connection stays usable.
     #[error(

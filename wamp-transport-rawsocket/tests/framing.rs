@@ -5,7 +5,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use wamp_core::SerializerKind;
-use wamp_transport_rawsocket::{ClientConfig, Connection, Event, RawSocketError};
+use wamp_transport_rawsocket::{ClientConfig, Event, RawSocketError};
 
 /// Checks one frame, preceded by the handshake, split in two at every offset of `cuts`,
 /// on both roles. `exp` is the receiving side's limit.
@@ -22,8 +22,8 @@ fn check_split(ty: u8, payload: &[u8], exp: u8, cuts: &[usize]) {
         all.dedup();
         for &cut in &all {
             let mut conn = match role {
-                "server" => Connection::server(server_config(exp)),
-                _ => Connection::client(client_config(SerializerKind::Json, exp)),
+                "server" => new_server(server_config(exp)),
+                _ => new_client(client_config(SerializerKind::Json, exp)),
             };
             let out = feed(&mut conn, &stream, &[cut]);
             assert_eq!(out.error, None, "{role}, cut {cut}");
@@ -72,7 +72,7 @@ fn small_frames_byte_by_byte_in_sequence() {
         stream.extend(frame(REGULAR, &pattern(len)));
         stream.extend(frame(PING, &pattern(len + 1)));
     }
-    let mut server = Connection::server(server_config(1));
+    let mut server = new_server(server_config(1));
     let out = feed_bytewise(&mut server, &stream);
     assert_eq!(out.error, None);
     let lens: Vec<usize> = out.messages.iter().map(Bytes::len).collect();
@@ -89,7 +89,7 @@ fn sixty_four_kib_frame() {
     let len = 1 << 16;
     let payload = pattern(len);
     check_split(REGULAR, &payload, 8, &cut_points(len + 4, 12));
-    let mut server = Connection::server(server_config(8));
+    let mut server = new_server(server_config(8));
     let mut stream = handshake(15, 1).to_vec();
     stream.extend(frame(REGULAR, &payload));
     let out = feed_bytewise(&mut server, &stream);
@@ -124,7 +124,7 @@ fn x_bit_frame_both_ways() {
     // One below the maximum refuses it as soon as the header is complete.
     let mut server = open_server(server_config(14), 15);
     assert_eq!(
-        server.handle_input(&[0x08, 0, 0, 0]),
+        server.input(&[0x08, 0, 0, 0]),
         Err(RawSocketError::FrameTooLong {
             len: 1 << 24,
             max: 1 << 23
@@ -249,7 +249,7 @@ fn messages_before_a_fault_are_kept() {
     stream.extend([0x03, 0, 0, 0]);
     stream.extend(frame(REGULAR, b"three"));
     let mut server = open_server(server_config(15), 15);
-    server.handle_input(&stream).expect_err("reserved type");
+    server.input(&stream).expect_err("reserved type");
     assert_eq!(server.poll_message().as_deref(), Some(&b"one"[..]));
     assert_eq!(server.poll_message().as_deref(), Some(&b"two"[..]));
     assert_eq!(server.poll_message(), None);
@@ -289,7 +289,7 @@ fn garbage_after_the_handshake_fails_cleanly() {
             assert_eq!(server.queued_bytes(), 0);
         } else {
             // Not failed: the garbage is a valid frame stream, perhaps cut short.
-            let eof = server.handle_eof();
+            let eof = server.eof();
             assert!(
                 matches!(eof, Ok(()) | Err(RawSocketError::TruncatedFrame { .. })),
                 "{eof:?}"
@@ -339,11 +339,11 @@ fn interleaved_pings_keep_message_order() {
 
     // The server's output keeps the order of what caused it: PONG, message, PONG.
     let mut server = open_server(server_config(15), 15);
-    server.handle_input(&frame(PING, b"a")).expect("ping");
+    server.input(&frame(PING, b"a")).expect("ping");
     server
         .send_message(Bytes::from_static(b"m"))
         .expect("message");
-    server.handle_input(&frame(PING, b"b")).expect("ping");
+    server.input(&frame(PING, b"b")).expect("ping");
     let mut out = Outcome::default();
     out.drain(&mut server);
     let mut expected = frame(PONG, b"a");
@@ -355,12 +355,10 @@ fn interleaved_pings_keep_message_order() {
 #[test]
 fn end_of_stream_between_and_inside_frames() {
     let mut server = open_server(server_config(15), 15);
-    server
-        .handle_input(&frame(REGULAR, b"done"))
-        .expect("frame");
-    assert_eq!(server.handle_eof(), Ok(()));
+    server.input(&frame(REGULAR, b"done")).expect("frame");
+    assert_eq!(server.eof(), Ok(()));
     assert!(server.is_closed() && !server.is_failed());
-    assert_eq!(server.handle_input(b"x"), Err(RawSocketError::Closed));
+    assert_eq!(server.input(b"x"), Err(RawSocketError::Closed));
     assert_eq!(
         server.send_message(Bytes::new()),
         Err(RawSocketError::Closed)
@@ -368,18 +366,18 @@ fn end_of_stream_between_and_inside_frames() {
     assert_eq!(server.poll_message().as_deref(), Some(&b"done"[..]));
 
     let mut server = open_server(server_config(15), 15);
-    server.handle_input(&[0, 0]).expect("half a header");
+    server.input(&[0, 0]).expect("half a header");
     assert_eq!(
-        server.handle_eof(),
+        server.eof(),
         Err(RawSocketError::TruncatedFrame {
             received: 2,
             expected: 4
         })
     );
     let mut server = open_server(server_config(15), 15);
-    server.handle_input(&[0, 0, 0, 10, 1, 2]).expect("part");
+    server.input(&[0, 0, 0, 10, 1, 2]).expect("part");
     assert_eq!(
-        server.handle_eof(),
+        server.eof(),
         Err(RawSocketError::TruncatedFrame {
             received: 6,
             expected: 14
@@ -391,19 +389,16 @@ fn end_of_stream_between_and_inside_frames() {
 #[test]
 fn failure_is_sticky_everywhere() {
     let mut client = open_client(ClientConfig::new(SerializerKind::Json), 15);
-    let error = client.handle_input(&[0xff, 0, 0, 0]).expect_err("bits");
+    let error = client.input(&[0xff, 0, 0, 0]).expect_err("bits");
     assert_eq!(
         error,
         RawSocketError::ReservedFrameBits { first_octet: 0xff }
     );
     assert!(client.is_failed() && !client.is_open());
     assert_eq!(client.error(), Some(&error));
-    assert_eq!(
-        client.handle_input(&frame(REGULAR, b"ok")),
-        Err(error.clone())
-    );
-    assert_eq!(client.handle_input(&[]), Err(error.clone()));
-    assert_eq!(client.handle_eof(), Err(error.clone()));
+    assert_eq!(client.input(&frame(REGULAR, b"ok")), Err(error.clone()));
+    assert_eq!(client.input(&[]), Err(error.clone()));
+    assert_eq!(client.eof(), Err(error.clone()));
     assert_eq!(client.send_message(Bytes::new()), Err(error.clone()));
     assert_eq!(client.send_ping(Bytes::new()), Err(error));
     assert_eq!(client.poll_message(), None);

@@ -7,8 +7,7 @@ use common::*;
 use wamp_core::message::Call;
 use wamp_core::{Dict, Message, Payload, RequestId, SerializerKind, Uri};
 use wamp_transport_rawsocket::{
-    ClientConfig, Connection, Event, HandshakeErrorCode, MaxMessageLen, RawSocketError,
-    ServerConfig,
+    ClientConfig, Event, HandshakeErrorCode, MaxMessageLen, RawSocketError, ServerConfig,
 };
 
 fn handshaken(serializer: SerializerKind, exp: u8) -> Event {
@@ -21,8 +20,8 @@ fn handshaken(serializer: SerializerKind, exp: u8) -> Event {
 #[test]
 fn client_and_server_talk_for_every_serializer() {
     for serializer in SerializerKind::ALL {
-        let mut client = Connection::client(client_config(serializer, 9));
-        let mut server = Connection::server(server_config(12));
+        let mut client = new_client(client_config(serializer, 9));
+        let mut server = new_server(server_config(12));
         pump(&mut client, &mut server, 3).expect("handshake");
         assert_eq!(client.poll_event(), Some(handshaken(serializer, 12)));
         assert_eq!(server.poll_event(), Some(handshaken(serializer, 9)));
@@ -54,7 +53,7 @@ fn client_and_server_talk_for_every_serializer() {
 
 #[test]
 fn client_queues_its_request_at_once() {
-    let mut client = Connection::client(client_config(SerializerKind::Cbor, 15));
+    let mut client = new_client(client_config(SerializerKind::Cbor, 15));
     assert_eq!(client.queued_bytes(), 4);
     assert_eq!(
         client.poll_transmit().as_deref(),
@@ -77,7 +76,7 @@ fn server_reply_echoes_serializer_with_own_limit() {
         (3, SerializerKind::Cbor),
     ] {
         for client_exp in 0..=15 {
-            let mut server = Connection::server(server_config(11));
+            let mut server = new_server(server_config(11));
             let out = feed(&mut server, &handshake(client_exp, id), &[]);
             assert_eq!(out.error, None);
             assert_eq!(out.transmit, [0x7f, 0xb0 | id, 0, 0]);
@@ -96,7 +95,7 @@ fn handshake_split_at_every_offset_then_a_frame() {
         // Every pair of cuts, so the handshake and the header are split every way.
         for a in 0..=stream.len() {
             for b in a..=stream.len() {
-                let mut server = Connection::server(server_config(15));
+                let mut server = new_server(server_config(15));
                 let out = feed(&mut server, &stream, &[a, b]);
                 assert_eq!(out.error, None, "cuts {a} {b}");
                 assert_eq!(out.transmit, [0x7f, 0xf0 | id, 0, 0]);
@@ -107,7 +106,7 @@ fn handshake_split_at_every_offset_then_a_frame() {
         // The client side: reply then frame, byte by byte.
         let mut stream = handshake(4, id).to_vec();
         stream.extend(frame(REGULAR, &payload));
-        let mut client = Connection::client(client_config(serializer, 15));
+        let mut client = new_client(client_config(serializer, 15));
         let out = feed_bytewise(&mut client, &stream);
         assert_eq!(out.error, None);
         assert_eq!(out.transmit, [0x7f, 0xf0 | id, 0, 0]);
@@ -123,7 +122,7 @@ fn bad_magic_fails_the_server_without_reply() {
         &[0x7e, 0xf1, 0, 0],
         &[0, 0, 0, 0],
     ] {
-        let mut server = Connection::server(ServerConfig::default());
+        let mut server = new_server(ServerConfig::default());
         let out = feed_bytewise(&mut server, stream);
         let got = stream.first().copied().expect("non-empty");
         assert_eq!(out.error, Some(RawSocketError::BadMagic { got }));
@@ -138,7 +137,7 @@ fn bad_magic_fails_the_server_without_reply() {
 
 #[test]
 fn bad_magic_in_reply_fails_the_client() {
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Json));
+    let mut client = new_client(ClientConfig::new(SerializerKind::Json));
     let out = feed(&mut client, b"HTTP/1.1 400 Bad Request\r\n", &[1, 2]);
     assert_eq!(out.error, Some(RawSocketError::BadMagic { got: b'H' }));
     // Only the request, which was queued before the failure and drained at once.
@@ -148,7 +147,7 @@ fn bad_magic_in_reply_fails_the_client() {
 #[test]
 fn reserved_bits_in_request_get_error_3() {
     for octets in [[0, 1], [1, 0], [0x80, 0], [0xff, 0xff]] {
-        let mut server = Connection::server(ServerConfig::default());
+        let mut server = new_server(ServerConfig::default());
         let request = [0x7f, 0xf1, octets[0], octets[1]];
         let out = feed_bytewise(&mut server, &request);
         assert_eq!(
@@ -163,7 +162,7 @@ fn reserved_bits_in_request_get_error_3() {
 #[test]
 fn unknown_serializer_ids_get_error_1() {
     for id in [0, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] {
-        let mut server = Connection::server(ServerConfig::default());
+        let mut server = new_server(ServerConfig::default());
         let out = feed(&mut server, &handshake(15, id), &[2]);
         assert_eq!(
             out.error,
@@ -176,14 +175,14 @@ fn unknown_serializer_ids_get_error_1() {
         serializers: vec![SerializerKind::Json],
         ..ServerConfig::default()
     };
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Cbor));
-    let mut server = Connection::server(config);
+    let mut client = new_client(ClientConfig::new(SerializerKind::Cbor));
+    let mut server = new_server(config);
     let result = pump(&mut client, &mut server, 4);
     assert_eq!(result, Err(RawSocketError::UnsupportedSerializer { id: 3 }));
     // The reply is still waiting; the client decodes it.
     let reply = server.poll_transmit().expect("error reply");
     assert_eq!(
-        client.handle_input(&reply),
+        client.input(&reply),
         Err(RawSocketError::HandshakeRejected {
             code: HandshakeErrorCode::SerializerUnsupported
         })
@@ -194,7 +193,7 @@ fn unknown_serializer_ids_get_error_1() {
 #[test]
 fn every_error_code_is_decoded_by_the_client() {
     for code in 0..16u8 {
-        let mut client = Connection::client(ClientConfig::new(SerializerKind::MsgPack));
+        let mut client = new_client(ClientConfig::new(SerializerKind::MsgPack));
         let out = feed_bytewise(&mut client, &[0x7f, code << 4, 0, 0]);
         let expected = HandshakeErrorCode::from_code(code);
         assert_eq!(
@@ -223,13 +222,13 @@ fn max_length_unacceptable_end_to_end() {
         ..ServerConfig::default()
     };
     // Exactly the minimum is accepted.
-    let mut client = Connection::client(client_config(SerializerKind::Json, 4));
-    let mut server = Connection::server(config.clone());
+    let mut client = new_client(client_config(SerializerKind::Json, 4));
+    let mut server = new_server(config.clone());
     pump(&mut client, &mut server, 1).expect("accepted");
     assert!(client.is_open() && server.is_open());
     // One below is refused with error 2.
-    let mut client = Connection::client(client_config(SerializerKind::Json, 3));
-    let mut server = Connection::server(config);
+    let mut client = new_client(client_config(SerializerKind::Json, 3));
+    let mut server = new_server(config);
     let result = pump(&mut client, &mut server, 1);
     assert!(matches!(
         result,
@@ -238,7 +237,7 @@ fn max_length_unacceptable_end_to_end() {
     let reply = server.poll_transmit().expect("reply");
     assert_eq!(&reply[..], [0x7f, 0x20, 0, 0]);
     assert_eq!(
-        client.handle_input(&reply),
+        client.input(&reply),
         Err(RawSocketError::HandshakeRejected {
             code: HandshakeErrorCode::MaxMessageLenUnacceptable
         })
@@ -251,13 +250,13 @@ fn max_connections_reached_end_to_end() {
         max_connections_reached: true,
         ..ServerConfig::default()
     };
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Cbor));
-    let mut server = Connection::server(config);
+    let mut client = new_client(ClientConfig::new(SerializerKind::Cbor));
+    let mut server = new_server(config);
     let result = pump(&mut client, &mut server, 2);
     assert_eq!(result, Err(RawSocketError::MaxConnectionsReached));
     let reply = server.poll_transmit().expect("reply");
     assert_eq!(&reply[..], [0x7f, 0x40, 0, 0]);
-    let error = client.handle_input(&reply).expect_err("rejected");
+    let error = client.input(&reply).expect_err("rejected");
     assert_eq!(
         error.to_string(),
         "the router refused the RawSocket handshake: maximum connection count reached (error 4)"
@@ -266,7 +265,7 @@ fn max_connections_reached_end_to_end() {
 
 #[test]
 fn client_checks_the_echoed_serializer() {
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Cbor));
+    let mut client = new_client(ClientConfig::new(SerializerKind::Cbor));
     let out = feed(&mut client, &[0x7f, 0xf1, 0, 0], &[]);
     assert_eq!(
         out.error,
@@ -275,7 +274,7 @@ fn client_checks_the_echoed_serializer() {
             echoed: 1
         })
     );
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Json));
+    let mut client = new_client(ClientConfig::new(SerializerKind::Json));
     let out = feed(&mut client, &[0x7f, 0xf1, 1, 0], &[]);
     assert_eq!(
         out.error,
@@ -285,12 +284,12 @@ fn client_checks_the_echoed_serializer() {
 
 #[test]
 fn crossbar_reply_is_a_one_mebibyte_limit() {
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Json));
+    let mut client = new_client(ClientConfig::new(SerializerKind::Json));
     assert_eq!(
         client.poll_transmit().as_deref(),
         Some(&[0x7f, 0xf1, 0, 0][..])
     );
-    client.handle_input(&[0x7f, 0xb1, 0, 0]).expect("reply");
+    client.input(&[0x7f, 0xb1, 0, 0]).expect("reply");
     assert_eq!(
         client.peer_max_message_len().map(MaxMessageLen::bytes),
         Some(1 << 20)
@@ -307,22 +306,16 @@ fn crossbar_reply_is_a_one_mebibyte_limit() {
 #[test]
 fn end_of_stream_during_handshake() {
     // Crossbar resets the stream instead of sending an error reply.
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Json));
+    let mut client = new_client(ClientConfig::new(SerializerKind::Json));
     let _ = client.poll_transmit();
-    client.handle_input(&[0x7f, 0xf1]).expect("half a reply");
+    client.input(&[0x7f, 0xf1]).expect("half a reply");
+    assert_eq!(client.eof(), Err(RawSocketError::ClosedDuringHandshake));
     assert_eq!(
-        client.handle_eof(),
-        Err(RawSocketError::ClosedDuringHandshake)
-    );
-    assert_eq!(
-        client.handle_input(&[0, 0]),
+        client.input(&[0, 0]),
         Err(RawSocketError::ClosedDuringHandshake)
     );
 
-    let mut server = Connection::server(ServerConfig::default());
-    assert_eq!(
-        server.handle_eof(),
-        Err(RawSocketError::ClosedDuringHandshake)
-    );
+    let mut server = new_server(ServerConfig::default());
+    assert_eq!(server.eof(), Err(RawSocketError::ClosedDuringHandshake));
     assert_eq!(server.poll_transmit(), None);
 }

@@ -5,7 +5,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use wamp_core::SerializerKind;
-use wamp_transport_rawsocket::{ClientConfig, Connection, Event, RawSocketError, ServerConfig};
+use wamp_transport_rawsocket::{ClientConfig, Event, RawSocketError, ServerConfig};
 
 const STORM: u64 = 10_000;
 
@@ -29,9 +29,9 @@ fn ping_storm_drained_gets_exactly_one_pong_each() {
     // A client receives the server's output, so the PONGs are parsed independently.
     let mut client = open_client(ClientConfig::new(SerializerKind::Json), 15);
     for chunk in stream.chunks(4093) {
-        server.handle_input(chunk).expect("drained storm is fine");
+        server.input(chunk).expect("drained storm is fine");
         while let Some(bytes) = server.poll_transmit() {
-            client.handle_input(&bytes).expect("pongs parse");
+            client.input(&bytes).expect("pongs parse");
         }
     }
     let mut next = 0u64;
@@ -48,9 +48,7 @@ fn ping_storm_drained_gets_exactly_one_pong_each() {
 fn ping_storm_in_one_read_with_room_is_answered() {
     let stream = storm();
     let mut server = open_server(ServerConfig::default(), 15);
-    server
-        .handle_input(&stream)
-        .expect("fits the default bound");
+    server.input(&stream).expect("fits the default bound");
     let mut out = Outcome::default();
     out.drain(&mut server);
     let mut expected = Vec::new();
@@ -71,7 +69,7 @@ fn ping_storm_undrained_fails_with_bounded_output() {
     let mut server = open_server(config, 15);
     let mut error = None;
     for chunk in stream.chunks(1000) {
-        if let Err(e) = server.handle_input(chunk) {
+        if let Err(e) = server.input(chunk) {
             error = Some(e);
             break;
         }
@@ -93,7 +91,7 @@ fn ping_storm_undrained_fails_with_bounded_output() {
     assert!(server.is_failed());
     assert_eq!(server.queued_bytes(), 0, "failure drops queued output");
     assert_eq!(server.poll_transmit(), None);
-    assert_eq!(server.handle_input(&frame(PING, b"x")), Err(error));
+    assert_eq!(server.input(&frame(PING, b"x")), Err(error));
 }
 
 #[test]
@@ -104,9 +102,9 @@ fn one_frame_always_fits_below_the_mark() {
         ..ServerConfig::default()
     };
     let mut server = open_server(config, 15);
-    server.handle_input(&frame(PING, &[7; 100])).expect("one");
+    server.input(&frame(PING, &[7; 100])).expect("one");
     assert_eq!(
-        server.handle_input(&frame(PING, &[8; 100])),
+        server.input(&frame(PING, &[8; 100])),
         Err(RawSocketError::OutputLimitExceeded {
             queued: 104,
             frame: 104,
@@ -156,8 +154,8 @@ fn local_sends_get_backpressure_not_failure() {
 
 #[test]
 fn empty_ping_and_pong() {
-    let mut client = Connection::client(ClientConfig::new(SerializerKind::Json));
-    let mut server = Connection::server(ServerConfig::default());
+    let mut client = new_client(ClientConfig::new(SerializerKind::Json));
+    let mut server = new_server(ServerConfig::default());
     pump(&mut client, &mut server, 1).expect("handshake");
     client.send_ping(Bytes::new()).expect("ping");
     pump(&mut client, &mut server, 1).expect("pong");
@@ -166,7 +164,7 @@ fn empty_ping_and_pong() {
         .collect();
     assert_eq!(pongs, [Event::Pong(Bytes::new())]);
     // An unsolicited PONG is reported, not an error.
-    server.handle_input(&frame(PONG, b"unasked")).expect("pong");
+    server.input(&frame(PONG, b"unasked")).expect("pong");
     let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
     assert!(events.contains(&Event::Pong(Bytes::from_static(b"unasked"))));
 }

@@ -1,23 +1,23 @@
 //! The client side: sends the upgrade request, checks the server's answer.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::{header, HeaderValue};
 
-use crate::common::common_methods;
 use crate::config::ClientConfig;
-use crate::endpoint::Endpoint;
+use crate::endpoint::WebSocket;
 use crate::error::UsageError;
 
 /// The client side of WAMP over WebSocket, as a sans-IO state machine.
 ///
 /// [`WsClient::new`] queues the HTTP upgrade request at once: drain
-/// [`poll_transmit`](WsClient::poll_transmit) and write it to the connected socket. See the
+/// [`poll_transmit`](WebSocket::poll_transmit) and write it to the connected socket. See the
 /// [crate docs](crate) for the run loop.
 pub struct WsClient {
-    endpoint: Endpoint,
+    endpoint: WebSocket,
 }
 
 impl fmt::Debug for WsClient {
@@ -33,7 +33,7 @@ impl fmt::Debug for WsClient {
 impl WsClient {
     /// Starts a client: builds the upgrade request (a fresh `Sec-WebSocket-Key`, the
     /// serializers offered as `Sec-WebSocket-Protocol` in preference order, the extra
-    /// headers) and queues it for [`poll_transmit`](WsClient::poll_transmit).
+    /// headers) and queues it for [`poll_transmit`](WebSocket::poll_transmit).
     pub fn new(config: ClientConfig, now: Instant) -> Result<WsClient, UsageError> {
         config.check()?;
         let mut request = (&config.uri)
@@ -53,9 +53,30 @@ impl WsClient {
             headers.append(name.clone(), value.clone());
         }
         Ok(WsClient {
-            endpoint: Endpoint::client(config.options, request, now)?,
+            endpoint: WebSocket::client(config.options, request, now)?,
         })
     }
 }
 
-common_methods!(WsClient);
+impl WsClient {
+    /// The connection machine itself, for an owner that drives clients and servers
+    /// alike.
+    pub fn into_inner(self) -> WebSocket {
+        self.endpoint
+    }
+}
+
+/// Every method of the running connection ([`WebSocket`]).
+impl Deref for WsClient {
+    type Target = WebSocket;
+
+    fn deref(&self) -> &WebSocket {
+        &self.endpoint
+    }
+}
+
+impl DerefMut for WsClient {
+    fn deref_mut(&mut self) -> &mut WebSocket {
+        &mut self.endpoint
+    }
+}

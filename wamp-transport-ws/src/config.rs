@@ -34,11 +34,11 @@ impl AutoPing {
 pub enum Validation {
     /// Decode every message on arrival with [`SerializerKind::decode`]; a message that
     /// does not decode fails the connection with close code 1002. The decoded message is
-    /// kept, so [`poll_decoded`](crate::WsClient::poll_decoded) costs nothing more.
+    /// kept, so [`poll_decoded`](crate::WebSocket::poll_decoded) costs nothing more.
     #[default]
     Decode,
     /// Hand messages out undecoded (the session decodes them, for example with
-    /// `Session::handle_bytes`). [`poll_decoded`](crate::WsClient::poll_decoded) then
+    /// `Session::handle_bytes`). [`poll_decoded`](crate::WebSocket::poll_decoded) then
     /// decodes on demand and fails the connection (1002) if that fails.
     Skip,
 }

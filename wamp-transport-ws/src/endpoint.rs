@@ -63,7 +63,17 @@ struct Inbound {
     message: Option<Message>,
 }
 
-pub(crate) struct Endpoint {
+/// One WAMP-over-WebSocket connection, either side, as a sans-IO state machine: what
+/// [`WsClient::new`](crate::WsClient::new) and [`WsServer::new`](crate::WsServer::new)
+/// build, and what they dereference to.
+///
+/// Its inputs are [`handle_input`](Self::handle_input),
+/// [`handle_transport_closed`](Self::handle_transport_closed) and
+/// [`handle_timeout`](Self::handle_timeout); after each, drain
+/// [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event) and
+/// [`poll_message`](Self::poll_message), and wait until
+/// [`poll_timeout`](Self::poll_timeout). See the [crate docs](crate) for the run loop.
+pub struct WebSocket {
     options: WsOptions,
     state: State,
     /// Handshake bytes not yet given to the HTTP parser.
@@ -101,14 +111,25 @@ fn release_if_empty<T>(queue: &mut VecDeque<T>) {
     }
 }
 
-impl Endpoint {
-    fn new(options: WsOptions, state: State, now: Instant) -> Endpoint {
+impl std::fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("role", &self.role)
+            .field("open", &self.is_open())
+            .field("closed", &self.is_closed())
+            .field("serializer", &self.serializer())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebSocket {
+    fn new(options: WsOptions, state: State, now: Instant) -> WebSocket {
         let open_deadline = options.open_timeout.and_then(|t| now.checked_add(t));
         let role = match state {
             State::Server(_) => Role::Server,
             _ => Role::Client,
         };
-        Endpoint {
+        WebSocket {
             options,
             state,
             head: Vec::new(),
@@ -130,7 +151,7 @@ impl Endpoint {
         options: WsOptions,
         request: tungstenite::handshake::client::Request,
         now: Instant,
-    ) -> Result<Endpoint, UsageError> {
+    ) -> Result<WebSocket, UsageError> {
         let uri = request.uri().clone();
         let mid = ClientHandshake::start(Pipe::default(), request, Some(options.tungstenite()))
             .map_err(|e| UsageError::InvalidConfig(format!("invalid upgrade request: {e}")))?;
@@ -149,7 +170,7 @@ impl Endpoint {
             }
         };
         let request_bytes = mid.get_mut().get_mut().take_output();
-        let mut endpoint = Endpoint::new(
+        let mut endpoint = WebSocket::new(
             options,
             State::Client(Box::new(ClientHs {
                 mid: Some(mid),
@@ -161,8 +182,8 @@ impl Endpoint {
         Ok(endpoint)
     }
 
-    pub(crate) fn server(config: ServerConfig, now: Instant) -> Endpoint {
-        Endpoint::new(
+    pub(crate) fn server(config: ServerConfig, now: Instant) -> WebSocket {
+        WebSocket::new(
             config.options,
             State::Server(Box::new(ServerHs {
                 serializers: config.serializers,
@@ -176,7 +197,9 @@ impl Endpoint {
 
     // ---- output ------------------------------------------------------------------
 
-    pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+    /// The next bytes to write to the peer (everything queued, in one buffer).
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
         // Frame headers and payloads come out as they are: the runtime gathers small
         // chunks into one write.
         let chunk = self.transmit.pop_front();
@@ -184,19 +207,33 @@ impl Endpoint {
         chunk
     }
 
-    pub(crate) fn poll_event(&mut self) -> Option<WsEvent> {
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<WsEvent> {
         let event = self.events.pop_front();
         release_if_empty(&mut self.events);
         event
     }
 
-    pub(crate) fn poll_message(&mut self) -> Option<Bytes> {
+    /// The next received WAMP message: the payload of one complete WebSocket
+    /// message, in the negotiated serializer's encoding.
+    ///
+    /// Drains the same queue as [`poll_decoded`](Self::poll_decoded): use one or
+    /// the other.
+    #[must_use]
+    pub fn poll_message(&mut self) -> Option<Bytes> {
         let inbound = self.inbound.pop_front();
         release_if_empty(&mut self.inbound);
         inbound.map(|inbound| inbound.bytes)
     }
 
-    pub(crate) fn poll_decoded(&mut self) -> Option<Message> {
+    /// The next received WAMP message, decoded. With
+    /// [`Validation::Decode`](crate::Validation::Decode) (the default) this is the
+    /// message decoded on arrival; with [`Validation::Skip`](crate::Validation::Skip)
+    /// it is decoded now, and a message that does not decode fails the connection
+    /// with close code 1002 and returns `None` (drain the other queues again).
+    #[must_use]
+    pub fn poll_decoded(&mut self) -> Option<Message> {
         let inbound = self.inbound.pop_front()?;
         release_if_empty(&mut self.inbound);
         if let Some(message) = inbound.message {
@@ -215,7 +252,9 @@ impl Endpoint {
         }
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Client(_) | State::Server(_) => self.open_deadline,
             State::Open => {
@@ -230,19 +269,29 @@ impl Endpoint {
         }
     }
 
-    pub(crate) fn serializer(&self) -> Option<SerializerKind> {
+    /// The negotiated serializer, once open.
+    #[must_use]
+    pub fn serializer(&self) -> Option<SerializerKind> {
         self.serializer
     }
 
-    pub(crate) fn is_open(&self) -> bool {
+    /// Whether messages may be sent (the opening handshake completed and closing
+    /// has not started).
+    #[must_use]
+    pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open)
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
+    /// Whether the connection is closed: drain [`poll_transmit`](Self::poll_transmit),
+    /// then close the byte stream.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed(_) | State::Taken)
     }
 
-    pub(crate) fn close_info(&self) -> Option<&CloseInfo> {
+    /// How the connection ended, once closed.
+    #[must_use]
+    pub fn close_info(&self) -> Option<&CloseInfo> {
         match &self.state {
             State::Closed(info) => Some(info),
             _ => None,
@@ -251,7 +300,14 @@ impl Endpoint {
 
     // ---- input -------------------------------------------------------------------
 
-    pub(crate) fn handle_input(&mut self, now: Instant, data: &[u8]) {
+    /// Feeds bytes received from the peer, in order, in chunks of any size.
+    ///
+    /// A peer's misbehaviour is not an error here: it closes the connection (an
+    /// HTTP error response or a Close frame is queued for
+    /// [`poll_transmit`](Self::poll_transmit), and a
+    /// [`WsEvent::Closed`](crate::WsEvent::Closed) says why). Bytes arriving
+    /// after the connection closed are ignored.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         if data.is_empty() {
             return;
         }
@@ -269,7 +325,10 @@ impl Endpoint {
         }
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+    /// Advances time: sends an auto-ping, or fails on an expired open, ping or
+    /// close deadline. Afterwards [`poll_timeout`](Self::poll_timeout) is `None`
+    /// or later than `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
         match &mut self.state {
             State::Client(_) | State::Server(_) => {
                 if self.open_deadline.is_some_and(|d| d <= now) {
@@ -308,7 +367,10 @@ impl Endpoint {
         }
     }
 
-    pub(crate) fn handle_transport_closed(&mut self, _now: Instant) {
+    /// The byte stream ended (the peer closed its side, or the socket failed).
+    /// Unless the connection is already closed, this closes it with code 1006 and
+    /// [`WsError::ConnectionReset`](crate::WsError::ConnectionReset).
+    pub fn handle_transport_closed(&mut self, _now: Instant) {
         if !self.is_closed() {
             self.fail(WsError::ConnectionReset);
         }
@@ -316,7 +378,9 @@ impl Endpoint {
 
     // ---- commands ----------------------------------------------------------------
 
-    pub(crate) fn send_message(&mut self, payload: Bytes) -> Result<(), UsageError> {
+    /// Sends one WAMP message, already encoded with the negotiated serializer:
+    /// in a text frame for JSON (it must be UTF-8), in a binary frame otherwise.
+    pub fn send_message(&mut self, payload: Bytes) -> Result<(), UsageError> {
         if !self.is_open() {
             return Err(self.not_open());
         }
@@ -328,7 +392,10 @@ impl Endpoint {
         Ok(())
     }
 
-    pub(crate) fn send_ping(&mut self, payload: Bytes) -> Result<(), UsageError> {
+    /// Sends a Ping with `payload` (at most 125 bytes). The Pong arrives as
+    /// [`WsEvent::Pong`](crate::WsEvent::Pong). Pings from the peer are answered
+    /// without being asked.
+    pub fn send_ping(&mut self, payload: Bytes) -> Result<(), UsageError> {
         if payload.len() > 125 {
             return Err(UsageError::PingTooLong(payload.len()));
         }
@@ -339,12 +406,12 @@ impl Endpoint {
         Ok(())
     }
 
-    pub(crate) fn close(
-        &mut self,
-        now: Instant,
-        code: CloseCode,
-        reason: &str,
-    ) -> Result<(), UsageError> {
+    /// Starts the closing handshake with `code` and `reason` (truncated to 123
+    /// bytes). The connection is closed when the peer echoes the Close frame, or
+    /// after the close timeout. Before the opening handshake completes there is
+    /// nothing on the wire to close: the connection closes at once. Closing a
+    /// closing or closed connection does nothing.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), UsageError> {
         if !code.is_sendable() {
             return Err(UsageError::InvalidCloseCode(code.0));
         }

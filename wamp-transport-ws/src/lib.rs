@@ -22,18 +22,18 @@
 //!
 //! # Driving the machine
 //!
-//! - **Input**: [`handle_input`](WsClient::handle_input) with the bytes read from the
-//!   socket, in chunks of any size; [`handle_timeout`](WsClient::handle_timeout) when the
-//!   deadline from [`poll_timeout`](WsClient::poll_timeout) passes;
-//!   [`handle_transport_closed`](WsClient::handle_transport_closed) at end of stream; and
-//!   commands: [`send_message`](WsClient::send_message), [`close`](WsClient::close),
-//!   [`send_ping`](WsClient::send_ping).
+//! - **Input**: [`handle_input`](WebSocket::handle_input) with the bytes read from the
+//!   socket, in chunks of any size; [`handle_timeout`](WebSocket::handle_timeout) when the
+//!   deadline from [`poll_timeout`](WebSocket::poll_timeout) passes;
+//!   [`handle_transport_closed`](WebSocket::handle_transport_closed) at end of stream; and
+//!   commands: [`send_message`](WebSocket::send_message), [`close`](WebSocket::close),
+//!   [`send_ping`](WebSocket::send_ping).
 //! - **Output**, drained after *every* input and command, in this order:
-//!   [`poll_transmit`](WsClient::poll_transmit) (bytes to write),
-//!   [`poll_event`](WsClient::poll_event) ([`WsEvent::Open`] first, [`WsEvent::Closed`]
-//!   last), [`poll_message`](WsClient::poll_message) or
-//!   [`poll_decoded`](WsClient::poll_decoded) (received WAMP messages), then
-//!   [`poll_timeout`](WsClient::poll_timeout). Once [`is_closed`](WsClient::is_closed),
+//!   [`poll_transmit`](WebSocket::poll_transmit) (bytes to write),
+//!   [`poll_event`](WebSocket::poll_event) ([`WsEvent::Open`] first, [`WsEvent::Closed`]
+//!   last), [`poll_message`](WebSocket::poll_message) or
+//!   [`poll_decoded`](WebSocket::poll_decoded) (received WAMP messages), then
+//!   [`poll_timeout`](WebSocket::poll_timeout). Once [`is_closed`](WebSocket::is_closed),
 //!   write what `poll_transmit` still holds and close the socket.
 //!
 //! Time is an argument (`now`), so tests run on a virtual clock. (The
@@ -202,7 +202,6 @@
 #![deny(missing_docs)]
 
 mod client;
-mod common;
 mod config;
 mod endpoint;
 mod error;
@@ -213,6 +212,7 @@ mod server;
 
 pub use client::WsClient;
 pub use config::{AutoPing, ClientConfig, ServerConfig, Validation, WsOptions};
+pub use endpoint::WebSocket;
 pub use error::{CloseCode, FrameKind, UsageError, WsError};
 pub use event::{CloseInfo, Initiator, OpenInfo, WsEvent};
 pub use server::WsServer;

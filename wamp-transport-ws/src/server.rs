@@ -1,11 +1,11 @@
 //! The server side: answers the upgrade request, picks the subprotocol.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
-use crate::common::common_methods;
 use crate::config::ServerConfig;
-use crate::endpoint::Endpoint;
+use crate::endpoint::WebSocket;
 use crate::error::UsageError;
 
 /// The server side of WAMP over WebSocket, as a sans-IO state machine: one per accepted
@@ -16,7 +16,7 @@ use crate::error::UsageError;
 /// offering no supported subprotocol gets HTTP 400 listing the supported ones (as
 /// Crossbar does), a malformed one 400 (or 426 for a wrong `Sec-WebSocket-Version`).
 pub struct WsServer {
-    endpoint: Endpoint,
+    endpoint: WebSocket,
 }
 
 impl fmt::Debug for WsServer {
@@ -34,9 +34,30 @@ impl WsServer {
     pub fn new(config: ServerConfig, now: Instant) -> Result<WsServer, UsageError> {
         config.check()?;
         Ok(WsServer {
-            endpoint: Endpoint::server(config, now),
+            endpoint: WebSocket::server(config, now),
         })
     }
 }
 
-common_methods!(WsServer);
+impl WsServer {
+    /// The connection machine itself, for an owner that drives clients and servers
+    /// alike.
+    pub fn into_inner(self) -> WebSocket {
+        self.endpoint
+    }
+}
+
+/// Every method of the running connection ([`WebSocket`]).
+impl Deref for WsServer {
+    type Target = WebSocket;
+
+    fn deref(&self) -> &WebSocket {
+        &self.endpoint
+    }
+}
+
+impl DerefMut for WsServer {
+    fn deref_mut(&mut self) -> &mut WebSocket {
+        &mut self.endpoint
+    }
+}

@@ -109,7 +109,7 @@ impl ListenerSpec {
             ListenTransport::RawSocket => {
                 let mut raw = self.raw.clone();
                 raw.max_connections_reached = full;
-                Ok(Framer::rawsocket_server(raw))
+                Ok(Framer::rawsocket_server(raw, now))
             }
         }
     }

@@ -40,7 +40,7 @@ pub(crate) fn connect<R: Runtime>(
     let timeout = ctx.options.handshake_timeout;
     ctx.rt.spawn(
         async move {
-            let framer = Framer::rawsocket(rawsocket::ClientConfig::new(serializer));
+            let framer = Framer::rawsocket(rawsocket::ClientConfig::new(serializer), rt.now());
             let session = connect_stream(
                 &rt,
                 Box::new(client_end),

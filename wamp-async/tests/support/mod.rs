@@ -273,7 +273,7 @@ impl Router {
             ..ServerConfig::default()
         };
         Router {
-            conn: Framing::Raw(Box::new(Connection::server(config))),
+            conn: Framing::Raw(Box::new(Connection::server(config, Instant::now()))),
             seen,
             serializer: SerializerKind::Json,
             log,
@@ -303,7 +303,10 @@ impl Router {
     /// Feeds input; false when the connection failed.
     fn handle_input(&mut self, data: &[u8]) -> bool {
         match &mut self.conn {
-            Framing::Raw(c) => c.handle_input(data).is_ok(),
+            Framing::Raw(c) => {
+                c.handle_input(Instant::now(), data);
+                !c.is_closed()
+            }
             Framing::Ws(c) => {
                 c.handle_input(Instant::now(), data);
                 !c.is_closed()

@@ -2,11 +2,54 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use wamp_core::SerializerKind;
 use wamp_transport_rawsocket::{
-    ClientConfig, Connection, Event, MaxMessageLen, RawSocketError, ServerConfig,
+    ClientConfig, Closed, Connection, Event, MaxMessageLen, RawSocketError, ServerConfig,
 };
+
+/// A client started now (these tests set no timers).
+pub fn new_client(config: ClientConfig) -> Connection {
+    Connection::client(config, Instant::now())
+}
+
+/// A server started now.
+pub fn new_server(config: ServerConfig) -> Connection {
+    Connection::server(config, Instant::now())
+}
+
+/// The machine's inputs as results, for assertions: `Err` once the connection has
+/// failed (the reason its `Closed` event carries), as every later call then does.
+pub trait Drive {
+    /// [`Connection::handle_input`], then whether the connection failed.
+    fn input(&mut self, bytes: &[u8]) -> Result<(), RawSocketError>;
+    /// [`Connection::handle_transport_closed`], then whether the connection failed.
+    fn eof(&mut self) -> Result<(), RawSocketError>;
+}
+
+impl Drive for Connection {
+    fn input(&mut self, bytes: &[u8]) -> Result<(), RawSocketError> {
+        let was_closed = self.is_closed();
+        self.handle_input(Instant::now(), bytes);
+        outcome(self, was_closed)
+    }
+
+    fn eof(&mut self) -> Result<(), RawSocketError> {
+        let was_closed = self.is_closed();
+        self.handle_transport_closed(Instant::now());
+        outcome(self, was_closed)
+    }
+}
+
+fn outcome(conn: &Connection, was_closed: bool) -> Result<(), RawSocketError> {
+    match conn.error() {
+        Some(error) => Err(error.clone()),
+        None if was_closed => Err(RawSocketError::Closed),
+        None => Ok(()),
+    }
+}
 
 pub const REGULAR: u8 = 0;
 pub const PING: u8 = 1;
@@ -60,7 +103,9 @@ impl Rng {
 pub struct Outcome {
     pub transmit: Vec<u8>,
     pub messages: Vec<Bytes>,
+    /// Every event but the last, `Closed`, which goes to `closed`.
     pub events: Vec<Event>,
+    pub closed: Option<Closed>,
     pub error: Option<RawSocketError>,
 }
 
@@ -72,7 +117,11 @@ impl Outcome {
             self.transmit.extend_from_slice(&bytes);
         }
         while let Some(event) = conn.poll_event() {
-            self.events.push(event);
+            assert!(self.closed.is_none(), "an event after Closed: {event:?}");
+            match event {
+                Event::Closed(how) => self.closed = Some(how),
+                event => self.events.push(event),
+            }
         }
         while let Some(message) = conn.poll_message() {
             self.messages.push(message);
@@ -91,7 +140,7 @@ pub fn feed(conn: &mut Connection, stream: &[u8], cuts: &[usize]) -> Outcome {
         let end = end.clamp(start, stream.len());
         let chunk = stream.get(start..end).expect("chunk in range");
         start = end;
-        let result = conn.handle_input(chunk);
+        let result = conn.input(chunk);
         match (&outcome.error, result) {
             (None, Ok(())) => {}
             (None, Err(error)) => {
@@ -103,6 +152,10 @@ pub fn feed(conn: &mut Connection, stream: &[u8], cuts: &[usize]) -> Outcome {
             (Some(first), result) => assert_eq!(result.as_ref(), Err(first), "not sticky"),
         }
         outcome.drain(conn);
+    }
+    // A failure is told once, in the last event.
+    if let Some(error) = &outcome.error {
+        assert_eq!(outcome.closed, Some(Closed::Failed(error.clone())));
     }
     outcome
 }
@@ -132,10 +185,8 @@ pub fn client_config(serializer: SerializerKind, exp: u8) -> ClientConfig {
 /// A server that has completed the handshake with a JSON client announcing
 /// `client_exp`.
 pub fn open_server(config: ServerConfig, client_exp: u8) -> Connection {
-    let mut server = Connection::server(config);
-    server
-        .handle_input(&handshake(client_exp, 1))
-        .expect("handshake");
+    let mut server = new_server(config);
+    server.input(&handshake(client_exp, 1)).expect("handshake");
     let mut out = Outcome::default();
     out.drain(&mut server);
     assert!(server.is_open());
@@ -145,12 +196,10 @@ pub fn open_server(config: ServerConfig, client_exp: u8) -> Connection {
 /// A JSON client that has received a success reply announcing `server_exp`.
 pub fn open_client(config: ClientConfig, server_exp: u8) -> Connection {
     let id = config.serializer.rawsocket_id();
-    let mut client = Connection::client(config);
+    let mut client = new_client(config);
     let mut out = Outcome::default();
     out.drain(&mut client);
-    client
-        .handle_input(&handshake(server_exp, id))
-        .expect("handshake");
+    client.input(&handshake(server_exp, id)).expect("handshake");
     out.drain(&mut client);
     assert!(client.is_open());
     client
@@ -163,13 +212,13 @@ pub fn pump(a: &mut Connection, b: &mut Connection, chunk: usize) -> Result<(), 
         let mut moved = false;
         while let Some(bytes) = a.poll_transmit() {
             for piece in bytes.chunks(chunk) {
-                b.handle_input(piece)?;
+                b.input(piece)?;
             }
             moved = true;
         }
         while let Some(bytes) = b.poll_transmit() {
             for piece in bytes.chunks(chunk) {
-                a.handle_input(piece)?;
+                a.input(piece)?;
             }
             moved = true;
         }

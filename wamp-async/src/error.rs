@@ -464,18 +464,7 @@ impl ConnectError {
     pub fn is_auth_rejection(&self) -> bool {
         match self {
             ConnectError::Authentication(_) => true,
-            ConnectError::Aborted { reason, .. } => [
-                Uri::NOT_AUTHORIZED,
-                Uri::AUTHENTICATION_FAILED,
-                Uri::AUTHENTICATION_DENIED,
-                Uri::AUTHORIZATION_FAILED,
-                Uri::NO_SUCH_PRINCIPAL,
-                Uri::NO_MATCHING_AUTH_METHOD,
-                Uri::from_static("wamp.error.no_auth_method"),
-                Uri::CANNOT_AUTHENTICATE,
-                Uri::NO_SUCH_ROLE,
-            ]
-            .contains(reason),
+            ConnectError::Aborted { reason, .. } => wamp_core::component::is_auth_rejection(reason),
             _ => false,
         }
     }

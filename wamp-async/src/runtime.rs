@@ -37,9 +37,20 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// A future that completes at `deadline` (at once if it has passed).
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()>;
 
-    /// The current time on the clock `sleep_until` uses.
+    /// The current time on the clock `sleep_until` uses. A runtime with a virtual clock
+    /// (Tokio's paused clock) returns that clock's time, so every deadline a session or
+    /// the router sets is on the same clock as the timers it waits on.
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    /// A source of randomness for what this runtime runs: the router's session IDs and
+    /// authentication challenges, a client's nonces, the Component's backoff jitter.
+    /// The default is the operating system's generator; a test may return a seeded one
+    /// to make a run reproducible (never do that in production: challenges must be
+    /// unpredictable).
+    fn rng(&self) -> Box<dyn rand_core::RngCore + Send> {
+        Box::new(rand_core::UnwrapErr(rand_core::OsRng))
     }
 
     /// Opens a TCP connection to `host:port` (a name is resolved by the runtime).

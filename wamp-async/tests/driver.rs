@@ -1,16 +1,16 @@
 //! The connection loop end to end, over in-memory byte streams to a scripted router
 //! (`support`): connect and join, calls into the session's own registrations,
 //! progressive results, cancel on drop, pub/sub, lag, leave, and connect failures.
-//! Runtime-agnostic: a futures thread pool and async-io timers.
+//! On a virtual clock (`support::TestRuntime`): timeouts and delays are asserted
+//! exactly, and a test that waits ten virtual seconds takes none.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::future::IntoFuture;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::executor::block_on;
 use futures::future::{select, Either};
 use futures::{SinkExt, StreamExt};
 use support::TestRuntime;
@@ -23,7 +23,7 @@ use wamp_core::Message;
 
 /// Fails a test that would otherwise hang.
 async fn within<T>(rt: &TestRuntime, what: &str, future: impl IntoFuture<Output = T>) -> T {
-    let timer = rt.sleep_until(Instant::now() + Duration::from_secs(10));
+    let timer = rt.sleep_until(rt.now() + Duration::from_secs(10));
     match select(std::pin::pin!(future.into_future()), timer).await {
         Either::Left((value, _)) => value,
         Either::Right(_) => panic!("timed out: {what}"),
@@ -47,7 +47,7 @@ async fn join(rt: &TestRuntime, serializer: SerializerKind) -> Session {
 fn calls_reach_registrations_with_args_kwargs_and_errors() {
     for serializer in SerializerKind::ALL {
         let rt = TestRuntime::new();
-        block_on(async {
+        rt.block_on(async {
             let session = join(&rt, serializer).await;
             assert_eq!(session.serializer(), serializer);
             assert_eq!(session.details().authid.as_deref(), Some("anon"));
@@ -128,7 +128,7 @@ fn calls_reach_registrations_with_args_kwargs_and_errors() {
 #[test]
 fn pattern_registrations_see_the_concrete_procedure_and_disclosed_caller() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::Json).await;
         let options = RegisterOptions::new()
             .match_policy(MatchPolicy::Prefix)
@@ -157,7 +157,7 @@ fn pattern_registrations_see_the_concrete_procedure_and_disclosed_caller() {
 #[test]
 fn progressive_results_stream_then_the_final_result() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::MsgPack).await;
         let _count = session
             .register("com.count", |inv: Invocation| async move {
@@ -205,7 +205,7 @@ fn progressive_results_stream_then_the_final_result() {
 #[test]
 fn dropping_a_call_cancels_it_and_the_callee_sees_the_interrupt() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::Cbor).await;
         let (started_tx, mut started) = mpsc::channel(1);
         let _slow = session
@@ -221,7 +221,7 @@ fn dropping_a_call_cancels_it_and_the_callee_sees_the_interrupt() {
             .await
             .expect("registers");
         let call = session.call("com.slow").into_future();
-        let timer = rt.sleep_until(Instant::now() + Duration::from_millis(100));
+        let timer = rt.sleep_until(rt.now() + Duration::from_millis(100));
         let interrupted = match select(call, std::pin::pin!(started.next())).await {
             Either::Left(_) => panic!("the slow call finished"),
             // Dropping `call` here (it is the unfinished half) cancels it.
@@ -243,8 +243,7 @@ fn dropping_a_call_cancels_it_and_the_callee_sees_the_interrupt() {
                 if answered {
                     break;
                 }
-                rt.sleep_until(Instant::now() + Duration::from_millis(5))
-                    .await;
+                rt.sleep_until(rt.now() + Duration::from_millis(5)).await;
             }
         })
         .await;
@@ -267,7 +266,7 @@ fn dropping_a_call_cancels_it_and_the_callee_sees_the_interrupt() {
 #[test]
 fn subscriptions_receive_events_and_dropping_them_unsubscribes() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::Json).await;
         let mut exact = session.subscribe("com.news").await.expect("subscribes");
         let mut pattern = session
@@ -324,7 +323,7 @@ fn subscriptions_receive_events_and_dropping_them_unsubscribes() {
             .acknowledge(true)
             .await
             .expect("published");
-        let quiet = rt.sleep_until(Instant::now() + Duration::from_millis(50));
+        let quiet = rt.sleep_until(rt.now() + Duration::from_millis(50));
         assert!(matches!(
             select(exact.next(), quiet).await,
             Either::Right(_)
@@ -342,8 +341,7 @@ fn subscriptions_receive_events_and_dropping_them_unsubscribes() {
                 if gone {
                     break;
                 }
-                rt.sleep_until(Instant::now() + Duration::from_millis(5))
-                    .await;
+                rt.sleep_until(rt.now() + Duration::from_millis(5)).await;
             }
         })
         .await;
@@ -353,7 +351,7 @@ fn subscriptions_receive_events_and_dropping_them_unsubscribes() {
 #[test]
 fn an_unread_subscription_reports_what_it_lost() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::Json).await;
         let mut events = session
             .subscribe_with("com.flood", SubscribeOptions::new().buffer(2))
@@ -394,7 +392,7 @@ fn an_unread_subscription_reports_what_it_lost() {
 #[test]
 fn dropping_a_registration_unregisters() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::Json).await;
         let reg = session
             .register("com.temp", |_: Invocation| async { Ok(Yield::empty()) })
@@ -434,7 +432,7 @@ fn dropping_a_registration_unregisters() {
 #[test]
 fn after_leave_requests_fail_with_the_close_reason() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::Json).await;
         let closed = session.closed();
         let reason = session
@@ -456,7 +454,7 @@ fn after_leave_requests_fail_with_the_close_reason() {
 #[test]
 fn leave_waits_for_running_handlers_to_answer_but_not_forever() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let transport = TransportConfig::new("rs://router:1").expect("valid URL");
         let join_config = JoinConfig::new("realm1").goodbye_timeout(Duration::from_millis(300));
         let session = within(&rt, "connect", connect(&rt, &transport, &join_config))
@@ -487,8 +485,7 @@ fn leave_waits_for_running_handlers_to_answer_but_not_forever() {
 
         // The handler answers 50 ms after the leave was asked for: YIELD before GOODBYE.
         let release_later = async {
-            rt.sleep_until(Instant::now() + Duration::from_millis(50))
-                .await;
+            rt.sleep_until(rt.now() + Duration::from_millis(50)).await;
             let _ = release_tx.send(());
         };
         let (left, ()) = futures::join!(within(&rt, "leave", session.leave()), release_later);
@@ -505,7 +502,7 @@ fn leave_waits_for_running_handlers_to_answer_but_not_forever() {
 
     // A handler that never answers holds the leave up only until the GOODBYE timeout.
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let transport = TransportConfig::new("rs://router:1").expect("valid URL");
         let join_config = JoinConfig::new("realm1").goodbye_timeout(Duration::from_millis(300));
         let session = within(&rt, "connect", connect(&rt, &transport, &join_config))
@@ -527,11 +524,12 @@ fn leave_waits_for_running_handlers_to_answer_but_not_forever() {
             let _ = call.await;
         }));
         within(&rt, "handler started", started.next()).await;
-        let asked = Instant::now();
+        let asked = rt.now();
         within(&rt, "leave", session.leave()).await.expect("leaves");
-        let waited = asked.elapsed();
+        let waited = rt.now() - asked;
+        // Virtual time: exactly the GOODBYE timeout, not a moment less or much more.
         assert!(
-            waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(310),
             "left after {waited:?}"
         );
     });
@@ -540,7 +538,7 @@ fn leave_waits_for_running_handlers_to_answer_but_not_forever() {
 #[test]
 fn a_lost_transport_fails_pending_calls_and_resolves_closed() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let session = join(&rt, SerializerKind::Json).await;
         let err = within(&rt, "call", session.call("test.hangup"))
             .await
@@ -556,7 +554,7 @@ fn a_lost_transport_fails_pending_calls_and_resolves_closed() {
 #[test]
 fn connect_failures_are_told_apart() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let join_realm = |realm: &str| JoinConfig::new(realm);
         let transport = TransportConfig::new("rs://router:1").expect("valid");
 
@@ -606,7 +604,7 @@ fn connect_failures_are_told_apart() {
 fn rawsocket_falls_back_to_the_next_serializer() {
     let mut rt = TestRuntime::new();
     rt.router.serializers = vec![SerializerKind::Json];
-    block_on(async {
+    rt.block_on(async {
         let transport = TransportConfig::new("rs://router:1")
             .expect("valid")
             .serializers([SerializerKind::Cbor, SerializerKind::Json]);
@@ -631,7 +629,7 @@ fn rawsocket_falls_back_to_the_next_serializer() {
 #[test]
 fn websocket_offers_the_serializers_and_sends_the_headers() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let transport = TransportConfig::new("ws://ws-router:8080/ws")
             .expect("valid")
             .serializers([SerializerKind::MsgPack, SerializerKind::Json])
@@ -657,8 +655,7 @@ fn websocket_offers_the_serializers_and_sends_the_headers() {
         let session = connect(&rt, &pinging, &JoinConfig::new("realm1"))
             .await
             .expect("joins");
-        rt.sleep_until(Instant::now() + Duration::from_millis(150))
-            .await;
+        rt.sleep_until(rt.now() + Duration::from_millis(150)).await;
         assert!(!session.is_closed());
         let err = session.call("com.none").await.expect_err("unknown");
         assert_eq!(err.uri(), Some(&Uri::NO_SUCH_PROCEDURE));
@@ -676,7 +673,7 @@ fn websocket_offers_the_serializers_and_sends_the_headers() {
 #[test]
 fn websocket_goes_through_an_http_proxy() {
     let rt = TestRuntime::new();
-    block_on(async {
+    rt.block_on(async {
         let transport = TransportConfig::new("ws://router.example:8080/ws")
             .expect("valid")
             .serializer(SerializerKind::Cbor)
@@ -692,4 +689,80 @@ fn websocket_goes_through_an_http_proxy() {
         assert_eq!(session.serializer(), SerializerKind::Cbor);
         session.leave().await.expect("leaves");
     });
+}
+
+/// The Component's reconnect schedule on the virtual clock with a seeded generator: it
+/// waits exactly the delays it reports, they follow the policy, a run is reproducible,
+/// and it gives up after the last retry.
+#[test]
+fn a_component_backs_off_by_its_policy_on_the_runtimes_clock() {
+    use std::sync::{Arc, Mutex};
+    use wamp_async::{Component, ComponentError, RetryPolicy, TransportSpec};
+
+    let policy = RetryPolicy {
+        max_retries: Some(4),
+        initial_retry_delay: Duration::from_secs(1),
+        max_retry_delay: Duration::from_secs(5),
+        retry_delay_growth: 2.0,
+        retry_delay_jitter: 0.5,
+    };
+    let run = |seed: u64| {
+        let mut rt = TestRuntime::new();
+        rt.seed = seed;
+        let retries = Arc::new(Mutex::new(Vec::new()));
+        let seen = retries.clone();
+        let clock = rt.clone();
+        let started = rt.now();
+        let component = Component::builder()
+            .transport(
+                TransportSpec::new(TransportConfig::new("rs://refused:1").expect("valid URL"))
+                    .retry(policy.clone()),
+            )
+            .on_retry(move |retry| {
+                let at = clock.now() - started;
+                seen.lock()
+                    .expect("lock")
+                    .push((retry.retry, retry.delay, at));
+            })
+            .build()
+            .expect("a valid component");
+        let outcome = rt.block_on(component.start(&rt));
+        assert!(
+            matches!(outcome, Err(ComponentError::Exhausted { .. })),
+            "{outcome:?}"
+        );
+        // Five attempts: the first and four retries.
+        assert_eq!(rt.connects.load(std::sync::atomic::Ordering::SeqCst), 5);
+        let total = rt.now() - started;
+        let retries = retries.lock().expect("lock").clone();
+        (retries, total)
+    };
+
+    let (retries, total) = run(7);
+    assert_eq!(retries.len(), 4);
+    let mut waited = Duration::ZERO;
+    for (n, (retry, delay, at)) in retries.iter().enumerate() {
+        assert_eq!(*retry as usize, n + 1);
+        // Retry n waits 1 s, 2 s, 4 s, 5 s (capped) before jitter of ±50%, then capped.
+        let base = [1.0, 2.0, 4.0, 5.0][n];
+        let (low, high) = (base * 0.5, (base * 1.5f64).min(5.0));
+        let secs = delay.as_secs_f64();
+        assert!(secs >= low && secs <= high, "retry {retry}: {delay:?}");
+        // The hook fires when the wait starts: after exactly the waits before it (Tokio's
+        // timer rounds each wait up to its millisecond tick).
+        let slack = Duration::from_millis(n as u64);
+        assert!(
+            *at >= waited && *at <= waited + slack,
+            "retry {retry}: {at:?}, {waited:?}"
+        );
+        waited += *delay;
+    }
+    // Refused connections take no virtual time: the run lasts exactly the waits.
+    assert!(
+        total >= waited && total <= waited + Duration::from_millis(4),
+        "{total:?}"
+    );
+    // The same seed gives the same delays; another seed gives others.
+    assert_eq!(run(7).0, retries);
+    assert_ne!(run(8).0, retries);
 }

@@ -45,6 +45,7 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod component;
 pub mod dict;
 pub mod error;
 pub mod id;

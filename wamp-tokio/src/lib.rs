@@ -107,6 +107,13 @@ impl Runtime for TokioRuntime {
         tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).boxed()
     }
 
+    fn now(&self) -> Instant {
+        // Tokio's own clock, so that under a paused clock (`start_paused`, `pause`) the
+        // sessions' deadlines and the timers they wait on share one virtual time.
+        let _guard = self.handle.enter();
+        tokio::time::Instant::now().into_std()
+    }
+
     fn connect_tcp(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
         // On the runtime itself, so that `connect` may be awaited from any executor.
         let task = self.handle.spawn(async move {
@@ -276,6 +283,18 @@ mod tests {
             .await
             .expect_err("refused");
         assert!(matches!(err, ConnectError::Io(_)), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn now_follows_a_paused_clock() {
+        let rt = TokioRuntime::try_current().expect("inside tokio");
+        let real = Instant::now();
+        let start = rt.now();
+        let hour = std::time::Duration::from_secs(3600);
+        rt.sleep_until(start + hour).await;
+        // An hour passed on the runtime's clock, and no real hour.
+        assert!(rt.now() - start >= hour);
+        assert!(real.elapsed() < hour / 60);
     }
 
     #[tokio::test]

@@ -37,7 +37,6 @@
 
 mod config;
 mod runner;
-mod schedule;
 mod signal;
 
 use std::future::Future;
@@ -48,8 +47,8 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use futures::future::{self, Either, FutureExt};
 use futures::StreamExt;
-use rand_core::{OsRng, RngCore, TryRngCore};
 use tracing::{error, info, info_span, warn, Instrument};
+use wamp_core::component::{after_close, is_fatal_abort, AfterClose, Schedule};
 use wamp_core::session::CloseReason;
 use wamp_core::Uri;
 
@@ -102,26 +101,17 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// The default `is_fatal`: authentication and authorization rejections.
+/// The default `is_fatal`: the router rejected the credentials, the authentication
+/// method, the role or the realm ([`wamp_core::component::is_fatal_abort`]), or this side
+/// could not authenticate.
 pub fn is_auth_rejection(failure: &Failure) -> bool {
-    const FATAL: [&str; 5] = [
-        "wamp.error.not_authorized",
-        "wamp.error.authentication_failed",
-        "wamp.error.no_auth_method",
-        "wamp.error.no_such_realm",
-        "wamp.error.no_such_role",
-    ];
-    let uri = match failure {
+    match failure {
         Failure::Connect(error) => {
-            if error.is_auth_rejection() {
-                return true;
-            }
-            error.abort_reason().cloned()
+            error.is_auth_rejection() || error.abort_reason().is_some_and(is_fatal_abort)
         }
-        Failure::Closed(CloseReason::Aborted { reason, .. }) => Some(reason.clone()),
-        _ => None,
-    };
-    uri.is_some_and(|uri| FATAL.contains(&uri.as_str()))
+        Failure::Closed(CloseReason::Aborted { reason, .. }) => is_fatal_abort(reason),
+        _ => false,
+    }
 }
 
 /// What `on_connect_failure` sees: a failed attempt and what happens next.
@@ -294,9 +284,8 @@ impl Component {
         if inner.transports.is_empty() {
             return Err(ComponentError::Config("no transport configured".into()));
         }
-        let mut schedule =
-            schedule::Schedule::new(inner.transports.iter().map(|t| t.retry.backoff()));
-        let mut rng = jitter_rng();
+        let mut schedule = Schedule::new(inner.transports.iter().map(|t| t.retry.backoff()));
+        let mut rng = rt.rng();
         let mut last: Option<Failure> = None;
         loop {
             let Some(attempt) = schedule.next_attempt(&mut rng) else {
@@ -355,7 +344,7 @@ impl Component {
 
     fn failed(
         &self,
-        schedule: &mut schedule::Schedule,
+        schedule: &mut Schedule,
         transport: usize,
         failure: Failure,
         last: &mut Option<Failure>,
@@ -475,26 +464,14 @@ impl Component {
 
     /// Done or retry, for a session that closed on its own.
     fn ended(reason: CloseReason) -> SessionEnd {
-        let done = match &reason {
-            CloseReason::Goodbye { local: true, .. } => true,
-            CloseReason::Goodbye { reason, .. } => {
-                reason.as_str() == "wamp.close.normal"
-                    || reason.as_str() == "wamp.close.goodbye_and_out"
+        match after_close(&reason) {
+            AfterClose::Done => {
+                info!(%reason, "session left: done");
+                SessionEnd::Done(Ok(()))
             }
-            _ => false,
-        };
-        if done {
-            info!(%reason, "session left: done");
-            SessionEnd::Done(Ok(()))
-        } else {
-            SessionEnd::Retry(Failure::Closed(reason))
+            AfterClose::Reconnect => SessionEnd::Retry(Failure::Closed(reason)),
         }
     }
-}
-
-/// Jitter from the operating system's generator.
-fn jitter_rng() -> impl RngCore {
-    OsRng.unwrap_err()
 }
 
 impl ComponentBuilder {

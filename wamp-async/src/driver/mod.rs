@@ -327,8 +327,7 @@ impl<R: Runtime> Driver<R> {
                 return;
             }
         };
-        let rng = Box::new(rand_core::UnwrapErr(rand_core::OsRng));
-        let mut session = CoreSession::new(config, rng);
+        let mut session = CoreSession::new(config, self.rt.rng());
         if let Err(e) = session.connect(now) {
             self.fail_connect(ConnectError::Config(e.to_string()));
             self.pump.framer.close(now);

@@ -235,8 +235,7 @@ impl<R: Runtime> RouterBuilder<R> {
     /// moment (it is meant to be slow).
     pub async fn start(self) -> Result<RouterHandle, RouterError> {
         let rt = self.runtime.map_err(RouterError::Runtime)?;
-        let rng = Box::new(rand_core::UnwrapErr(rand_core::OsRng));
-        let router = Router::new(self.config, rng)?;
+        let router = Router::new(self.config, rt.rng())?;
         let mut bound = Vec::with_capacity(self.listeners.len());
         for config in &self.listeners {
             // On an error the listeners bound so far are dropped, which closes them.

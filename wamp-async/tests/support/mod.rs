@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use futures::executor::ThreadPool;
 use futures::future::BoxFuture;
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures::FutureExt;
@@ -128,17 +127,20 @@ impl Drop for End {
 
 // ---- the runtime ---------------------------------------------------------------------
 
-/// Spawns on a thread pool, sleeps with async-io, and "connects" to a fresh scripted
-/// router per connection.
+/// Runs everything on one Tokio thread whose clock is paused: time moves only when
+/// every task waits, and then straight to the next timer, so timeouts and delays are
+/// exact and cost no real time. "Connects" to a fresh scripted router per connection.
 #[derive(Clone)]
 pub struct TestRuntime {
-    pool: ThreadPool,
+    tokio: Arc<tokio::runtime::Runtime>,
     pub router: RouterSpec,
     pub connects: Arc<AtomicUsize>,
     /// Every message each router received, in order.
     pub log: Arc<Mutex<Vec<Message>>>,
     /// The `x-test` header of each WebSocket upgrade, and each proxy request line.
     pub seen: Arc<Mutex<Vec<String>>>,
+    /// Seeds the generator `rng` hands out, so a run is reproducible.
+    pub seed: u64,
 }
 
 #[derive(Clone)]
@@ -150,17 +152,30 @@ pub struct RouterSpec {
 impl TestRuntime {
     pub fn new() -> Self {
         TestRuntime {
-            pool: ThreadPool::builder()
-                .pool_size(2)
-                .create()
-                .expect("thread pool"),
+            tokio: Arc::new(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .start_paused(true)
+                    .build()
+                    .expect("a Tokio runtime"),
+            ),
             router: RouterSpec {
                 serializers: SerializerKind::ALL.to_vec(),
             },
             connects: Arc::new(AtomicUsize::new(0)),
             log: Arc::new(Mutex::new(Vec::new())),
             seen: Arc::new(Mutex::new(Vec::new())),
+            seed: 7,
         }
+    }
+
+    /// Runs a test's body to completion on the virtual clock.
+    pub fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
+        self.tokio.block_on(future)
+    }
+
+    fn spawn_ok(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
+        drop(self.tokio.spawn(future));
     }
 
     pub fn received(&self) -> Vec<Message> {
@@ -174,11 +189,21 @@ impl TestRuntime {
 
 impl Runtime for TestRuntime {
     fn spawn(&self, future: BoxFuture<'static, ()>) {
-        self.pool.spawn_ok(future);
+        self.spawn_ok(future);
     }
 
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
-        async_io::Timer::at(deadline).map(|_| ()).boxed()
+        let _guard = self.tokio.enter();
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).boxed()
+    }
+
+    fn now(&self) -> Instant {
+        let _guard = self.tokio.enter();
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn rng(&self) -> Box<dyn rand_core::RngCore + Send> {
+        Box::new(SplitMix(self.seed))
     }
 
     fn connect_tcp(&self, host: String, _port: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
@@ -192,7 +217,7 @@ impl Runtime for TestRuntime {
             // An HTTP proxy in front of a WebSocket router.
             let seen = self.seen.clone();
             router.websocket();
-            self.pool.spawn_ok(async move {
+            self.spawn_ok(async move {
                 let mut server = server;
                 let mut head = Vec::new();
                 let mut byte = [0u8; 1];
@@ -215,7 +240,7 @@ impl Runtime for TestRuntime {
             });
         } else if host == "silent" {
             // Accepts the connection and never answers.
-            self.pool.spawn_ok(async move {
+            self.spawn_ok(async move {
                 let mut server = server;
                 let mut buf = [0u8; 64];
                 while server.read(&mut buf).await.is_ok_and(|n| n > 0) {}
@@ -224,13 +249,37 @@ impl Runtime for TestRuntime {
             if host.starts_with("ws") {
                 router.websocket();
             }
-            self.pool.spawn_ok(router.serve(server));
+            self.spawn_ok(router.serve(server));
         }
         async move { Ok(Box::new(client) as BoxStream) }.boxed()
     }
 
     fn connect_unix(&self, _path: PathBuf) -> BoxFuture<'static, io::Result<BoxStream>> {
         async { Err(io::ErrorKind::Unsupported.into()) }.boxed()
+    }
+}
+
+/// A small seeded generator (SplitMix64): reproducible, and not for production.
+struct SplitMix(u64);
+
+impl rand_core::RngCore for SplitMix {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
     }
 }
 

@@ -1,23 +1,100 @@
-//! Which transport a [`Component`](super::Component) tries next, and after how long.
+//! The decisions of a long-lived client (Autobahn's `Component`) as pure functions of
+//! events: which transport to try next and after how long, whether a failure takes a
+//! transport out for good, and whether a session's end means done or reconnect.
 //!
-//! Pure bookkeeping over the core's [`Backoff`]: the component's task asks
-//! [`Schedule::next_attempt`], sleeps the delay, connects, and reports back with
-//! [`Schedule::joined`] or [`Schedule::failed`]. Keeping it free of I/O makes the reconnect
-//! policy testable without a router or a clock.
+//! A runtime's component loop asks [`Schedule::next_attempt`], sleeps the delay,
+//! connects, and reports back with [`Schedule::joined`] or [`Schedule::failed`]; when a
+//! session ends it asks [`after_close`]. Nothing here reads a clock or touches a
+//! socket, so the reconnect policy is tested without a router or time passing.
 //!
-//! The rules, fixing what Autobahn's users report (see the crate docs):
+//! The rules, fixing what Autobahn's users report:
 //! - transports are tried round-robin, skipping the ones that cannot retry any more;
 //! - the first attempt on a transport is immediate, retry `n` waits the policy's delay `n`
 //!   (the first retry waits `initial_delay`, with bounded jitter);
 //! - a successful join resets that transport's backoff and retry budget; the reconnect after
 //!   that session ends is the first retry and waits `initial_delay` (never an immediate
 //!   reconnect, so a router that accepts and drops at once cannot cause a hot loop);
-//! - a fatal failure takes the transport out for good.
+//! - a fatal failure takes the transport out for good; by default the fatal ones are the
+//!   router's rejections of the credentials or the realm ([`is_fatal_abort`]): retrying
+//!   them with the same configuration fails the same way;
+//! - a session that ends with GOODBYE started by this side, or by the router with
+//!   `wamp.close.normal` or `wamp.close.goodbye_and_out`, is done; every other end
+//!   (a lost transport, ABORT, a router shutting down) reconnects.
+//!
+//! ```
+//! use std::time::Duration;
+//! use wamp_core::backoff::BackoffPolicy;
+//! use wamp_core::component::Schedule;
+//!
+//! let policy = BackoffPolicy { jitter: 0.0, ..BackoffPolicy::default() };
+//! let mut schedule = Schedule::new([policy.clone(), policy]);
+//! let mut rng = rand::rngs::mock::StepRng::new(0, 0);
+//! // Both transports once, at once; then the first again after the initial delay.
+//! let first = schedule.next_attempt(&mut rng).unwrap();
+//! assert_eq!((first.transport, first.delay), (0, Duration::ZERO));
+//! schedule.failed(0, false);
+//! let second = schedule.next_attempt(&mut rng).unwrap();
+//! assert_eq!((second.transport, second.delay), (1, Duration::ZERO));
+//! schedule.failed(1, false);
+//! let retry = schedule.next_attempt(&mut rng).unwrap();
+//! assert_eq!((retry.transport, retry.delay), (0, Duration::from_millis(1500)));
+//! ```
 
 use std::time::Duration;
 
 use rand_core::RngCore;
-use wamp_core::backoff::{Backoff, BackoffPolicy};
+
+use crate::backoff::{Backoff, BackoffPolicy};
+use crate::session::CloseReason;
+use crate::Uri;
+
+/// Whether an ABORT reason says the router rejected the credentials, the authentication
+/// method or the role: retrying with the same configuration fails the same way.
+pub fn is_auth_rejection(reason: &Uri) -> bool {
+    [
+        Uri::NOT_AUTHORIZED,
+        Uri::AUTHENTICATION_FAILED,
+        Uri::AUTHENTICATION_DENIED,
+        Uri::AUTHORIZATION_FAILED,
+        Uri::NO_SUCH_PRINCIPAL,
+        Uri::NO_MATCHING_AUTH_METHOD,
+        Uri::from_static("wamp.error.no_auth_method"),
+        Uri::CANNOT_AUTHENTICATE,
+        Uri::NO_SUCH_ROLE,
+    ]
+    .contains(reason)
+}
+
+/// Whether an ABORT reason takes a component's transport out for good by default: an
+/// authentication rejection ([`is_auth_rejection`]) or a realm the router does not
+/// serve.
+pub fn is_fatal_abort(reason: &Uri) -> bool {
+    is_auth_rejection(reason) || *reason == Uri::NO_SUCH_REALM
+}
+
+/// What a component does when its session has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterClose {
+    /// The session was meant to end: stop.
+    Done,
+    /// Reconnect (after the schedule's delay).
+    Reconnect,
+}
+
+/// Whether a component whose session closed for `reason` is done or reconnects: done
+/// after GOODBYE from this side, or from the router with `wamp.close.normal` or
+/// `wamp.close.goodbye_and_out`; a reconnect after anything else.
+pub fn after_close(reason: &CloseReason) -> AfterClose {
+    match reason {
+        CloseReason::Goodbye { local: true, .. } => AfterClose::Done,
+        CloseReason::Goodbye { reason, .. }
+            if *reason == Uri::CLOSE_NORMAL || *reason == Uri::GOODBYE_AND_OUT =>
+        {
+            AfterClose::Done
+        }
+        _ => AfterClose::Reconnect,
+    }
+}
 
 /// One planned connection attempt.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -120,8 +197,7 @@ impl Schedule {
         }
     }
 
-    /// Whether any transport can still be tried.
-    #[cfg(test)]
+    /// Whether no transport can be tried any more.
     pub fn exhausted(&self) -> bool {
         !self.transports.iter().any(TransportState::can_attempt)
     }
@@ -194,6 +270,68 @@ mod tests {
         assert!(!schedule.exhausted());
         // The reconnect after a lost session is the first retry: never immediate.
         assert_eq!(delays(&mut schedule, 10), [(0, 1), (0, 2)]);
+    }
+
+    #[test]
+    fn rejected_credentials_and_unknown_realms_are_fatal_other_aborts_are_not() {
+        for fatal in [
+            "wamp.error.not_authorized",
+            "wamp.error.authentication_failed",
+            "wamp.error.no_auth_method",
+            "wamp.error.no_such_role",
+            "wamp.error.no_such_realm",
+        ] {
+            assert!(is_fatal_abort(&Uri::from_static(fatal)), "{fatal}");
+        }
+        assert!(!is_auth_rejection(&Uri::NO_SUCH_REALM));
+        for passing in [
+            "wamp.close.system_shutdown",
+            "wamp.error.protocol_violation",
+        ] {
+            assert!(!is_fatal_abort(&Uri::from_static(passing)), "{passing}");
+        }
+    }
+
+    #[test]
+    fn a_session_ends_for_good_only_by_an_intended_goodbye() {
+        let goodbye = |reason: &'static str, local: bool| CloseReason::Goodbye {
+            reason: Uri::from_static(reason),
+            local,
+            message: None,
+        };
+        assert_eq!(
+            after_close(&goodbye("wamp.close.normal", true)),
+            AfterClose::Done
+        );
+        // Whatever this side said when it left.
+        assert_eq!(
+            after_close(&goodbye("com.example.bye", true)),
+            AfterClose::Done
+        );
+        assert_eq!(
+            after_close(&goodbye("wamp.close.goodbye_and_out", false)),
+            AfterClose::Done
+        );
+        assert_eq!(
+            after_close(&goodbye("wamp.close.normal", false)),
+            AfterClose::Done
+        );
+        // The router going down, an ABORT, a lost transport: reconnect.
+        assert_eq!(
+            after_close(&goodbye("wamp.close.system_shutdown", false)),
+            AfterClose::Reconnect
+        );
+        assert_eq!(
+            after_close(&CloseReason::Aborted {
+                reason: Uri::from_static("wamp.close.killed"),
+                message: None,
+            }),
+            AfterClose::Reconnect
+        );
+        assert_eq!(
+            after_close(&CloseReason::TransportLost),
+            AfterClose::Reconnect
+        );
     }
 
     #[test]

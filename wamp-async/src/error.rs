@@ -279,6 +279,7 @@ impl From<UsageError> for Error {
             UsageError::Closed(reason) => Error::SessionClosed(reason),
             UsageError::InvalidUri(why) => Error::InvalidUri(why),
             UsageError::Encode(e) => Error::Encode(e),
+            UsageError::TooLarge { size, max } => Error::PayloadTooLarge { size, max },
             other => Error::Usage(other),
         }
     }

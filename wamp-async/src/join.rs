@@ -324,6 +324,9 @@ impl JoinConfig {
         config.authid = self.authid.clone();
         config.authrole = self.authrole.clone();
         config.authextra = self.authextra.clone();
+        config.max_concurrent_invocations = self.max_concurrent_invocations;
+        // Handlers take their arguments whole.
+        config.progressive_invocations = false;
         Ok(config)
     }
 }

@@ -1847,21 +1847,26 @@ fn interrupt_is_delivered_to_the_callee() {
                 .with_mode(CancelMode::Kill)
                 .with_reason("wamp.error.canceled"),
         });
+        // The session answers for the callee at once, as the router waits for it ...
+        expect!(t, Message::Error(e) if e.error == Uri::CANCELED && e.request_type == MessageType::Invocation && e.request == req(1));
+        // ... and tells the application to stop the handler.
         let (mode, options) = assert_event!(t, SessionEvent::Interrupt { request, mode, options } if request == req(1) => (mode, options));
         assert_eq!(mode, Some(CancelMode::Kill));
         assert_eq!(options.reason(), Some("wamp.error.canceled"));
-        t.session
-            .invocation_error(req(1), Uri::CANCELED, Dict::new(), Payload::empty())
-            .expect("answer the interrupt");
-        expect!(t, Message::Error(e) if e.error == Uri::CANCELED && e.request_type == MessageType::Invocation);
+        // The handler's late answer has nowhere to go.
+        assert_eq!(
+            t.session.yield_(req(1), Dict::new(), Payload::empty()),
+            Err(UsageError::NoSuchInvocation(req(1)))
+        );
 
-        // killnowait (and a mode-less INTERRUPT) is delivered too.
+        // killnowait (and a mode-less INTERRUPT) is answered and delivered too.
         t.send(invocation(2, r, Dict::new()));
         assert_event!(t, SessionEvent::Invocation(_));
         t.send(Interrupt {
             request: req(2),
             options: Dict::new(),
         });
+        expect!(t, Message::Error(e) if e.error == Uri::CANCELED && e.request == req(2));
         assert_event!(t, SessionEvent::Interrupt { mode: None, .. });
         t.assert_quiet();
     });
@@ -2976,4 +2981,194 @@ fn auth_welcome_naming_scram_without_a_challenge_is_refused() {
     });
     expect!(t, Message::Abort(a) if a.reason == Uri::CANNOT_AUTHENTICATE);
     assert_event!(t, SessionEvent::Closed(CloseReason::AbortedLocally { .. }));
+}
+
+// ------------------------------------------------------------------------------------------
+// Decisions the session makes for the callee: a draining leave, admission, exact sizes
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn a_leave_waits_for_running_invocations_and_goodbye_follows_the_last_answer() {
+    each_serializer(|kind| {
+        let mut t = Transcript::with(kind);
+        t.join();
+        let r = t.register("com.slow", Dict::new(), 9);
+        for n in [1, 2] {
+            t.send(invocation(n, r, Dict::new()));
+            assert_event!(t, SessionEvent::Invocation(i) if i.request == req(n));
+        }
+        t.at(secs(1));
+        t.session
+            .leave(t.now, Uri::CLOSE_NORMAL, Some("bye"))
+            .expect("leave");
+        // No GOODBYE while two invocations run; the drain has the GOODBYE timeout.
+        t.assert_quiet();
+        assert_eq!(t.session.poll_timeout(), Some(t.t0 + secs(1 + 5)));
+        assert_eq!(
+            t.session.call(uri("com.x"), Payload::empty(), Dict::new()),
+            Err(UsageError::NotEstablished("leaving"))
+        );
+        assert_eq!(
+            t.session.leave(t.now, Uri::CLOSE_NORMAL, None),
+            Err(UsageError::NotEstablished("leaving"))
+        );
+        // A new invocation is refused, not handed out.
+        t.send(invocation(3, r, Dict::new()));
+        let refused = expect!(t, Message::Error(e) => e);
+        assert_eq!((refused.request, refused.error), (req(3), Uri::UNAVAILABLE));
+        t.assert_quiet();
+        // Results still arrive for the application while draining.
+        t.at(secs(2));
+        t.session
+            .yield_(req(1), Dict::new(), Payload::empty())
+            .expect("the first answer");
+        expect!(t, Message::Yield(y) if y.request == req(1));
+        t.assert_quiet();
+        t.session
+            .invocation_error(req(2), uri("com.error.late"), Dict::new(), Payload::empty())
+            .expect("the last answer");
+        expect!(t, Message::Error(e) if e.request == req(2));
+        // GOODBYE right behind the last answer; the router's reply gets a full timeout
+        // after the drain's deadline.
+        let sent = expect!(t, Message::Goodbye(g) => g);
+        assert_eq!(sent, goodbye(Uri::CLOSE_NORMAL, Some("bye")));
+        assert_eq!(t.session.poll_timeout(), Some(t.t0 + secs(1 + 5 + 5)));
+        t.send(goodbye(Uri::GOODBYE_AND_OUT, None));
+        assert_event!(
+            t,
+            SessionEvent::Closed(CloseReason::Goodbye { local: true, .. })
+        );
+    });
+}
+
+#[test]
+fn a_leave_stops_waiting_for_a_stuck_invocation_at_the_goodbye_timeout() {
+    let mut t = Transcript::with(SerializerKind::Json);
+    t.join();
+    let r = t.register("com.stuck", Dict::new(), 9);
+    t.send(invocation(1, r, Dict::new()));
+    assert_event!(t, SessionEvent::Invocation(_));
+    t.session
+        .leave(t.now, Uri::CLOSE_NORMAL, None)
+        .expect("leave");
+    t.timeout(secs(4));
+    t.assert_quiet();
+    t.timeout(secs(5));
+    expect!(t, Message::Goodbye(_));
+    assert_eq!(t.session.poll_timeout(), Some(t.t0 + secs(10)));
+    // The handler answers after GOODBYE: too late to send.
+    assert_eq!(
+        t.session.yield_(req(1), Dict::new(), Payload::empty()),
+        Err(UsageError::NotEstablished("shutting down"))
+    );
+    t.timeout(secs(10));
+    assert_event!(t, SessionEvent::Closed(CloseReason::GoodbyeTimeout));
+}
+
+#[test]
+fn the_session_refuses_invocations_past_its_limits() {
+    let mut config = config(SerializerKind::MsgPack);
+    config.max_concurrent_invocations = 2;
+    config.progressive_invocations = false;
+    let mut t = Transcript::new(config);
+    t.join();
+    let r = t.register("com.proc", Dict::new(), 9);
+    for n in [1, 2] {
+        t.send(invocation(n, r, Dict::new()));
+        assert_event!(t, SessionEvent::Invocation(_));
+    }
+    // A third while two run: ERROR unavailable, no event.
+    t.send(invocation(3, r, Dict::new()));
+    let refused = expect!(t, Message::Error(e) => e);
+    assert_eq!((refused.request, refused.error), (req(3), Uri::UNAVAILABLE));
+    t.assert_quiet();
+    assert_eq!(t.session.running_invocations(), 2);
+    // One answered: room again.
+    t.session
+        .yield_(req(1), Dict::new(), Payload::empty())
+        .expect("yield");
+    expect!(t, Message::Yield(_));
+    // A progressive call invocation, which this application does not take: the first
+    // part is refused, later parts are dropped, and the ID is no protocol violation.
+    t.send(invocation(4, r, Dict::new().with_progress(true)));
+    let refused = expect!(t, Message::Error(e) => e);
+    assert_eq!(
+        (refused.request, refused.error),
+        (req(4), Uri::FEATURE_NOT_SUPPORTED)
+    );
+    t.send(invocation(4, r, Dict::new().with_progress(true)));
+    t.send(invocation(4, r, Dict::new()));
+    t.assert_quiet();
+    assert!(t.session.is_established());
+    t.send(invocation(5, r, Dict::new()));
+    assert_event!(t, SessionEvent::Invocation(i) if i.request == req(5));
+}
+
+#[test]
+fn messages_are_checked_against_the_routers_limit_after_encoding() {
+    each_serializer(|kind| {
+        let mut t = Transcript::with(kind);
+        t.join();
+        let r = t.register("com.proc", Dict::new(), 9);
+        t.session.set_peer_max_message_len(Some(512));
+        let big = Payload::encode_args(kind, &("x".repeat(600),)).expect("args");
+        let small = Payload::encode_args(kind, &("x".repeat(400),)).expect("args");
+        // A request: refused whole, nothing sent, the request ID not used up.
+        let refused = t.session.call(uri("com.x"), big.clone(), Dict::new());
+        assert!(
+            matches!(refused, Err(UsageError::TooLarge { size, max: 512 }) if size > 600),
+            "{refused:?}"
+        );
+        t.assert_quiet();
+        let request = t
+            .session
+            .call(uri("com.x"), small.clone(), Dict::new())
+            .expect("fits");
+        let call = expect!(t, Message::Call(c) => c);
+        // REGISTER had 1; the refused call took none.
+        assert_eq!((call.request, request), (req(2), req(2)));
+        // The exact size: a message that needs one byte more than the limit is refused,
+        // one that needs exactly the limit is sent.
+        let encoded = |t: &Transcript, n: usize| {
+            let args = Payload::encode_args(kind, &("x".repeat(n),)).expect("args");
+            let message = Message::Publish(Publish {
+                request: req(1),
+                options: Dict::new(),
+                topic: uri("com.t"),
+                payload: args,
+            });
+            t.kind.encode(&message).expect("encodes").len()
+        };
+        let fits = (300..512)
+            .rev()
+            .find(|&n| encoded(&t, n) <= 512)
+            .expect("a length that fits");
+        let args = |n: usize| Payload::encode_args(kind, &("x".repeat(n),)).expect("args");
+        if encoded(&t, fits + 1) > 512 {
+            assert!(matches!(
+                t.session.publish(uri("com.t"), args(fits + 1), Dict::new()),
+                Err(UsageError::TooLarge { .. })
+            ));
+        }
+        t.session
+            .publish(uri("com.t"), args(fits), Dict::new())
+            .expect("exactly at the limit");
+        let sent = t.session.poll_transmit().expect("sent");
+        assert!(sent.len() <= 512);
+
+        // A final result that is too long: the caller still gets an answer.
+        t.send(invocation(1, r, Dict::new()));
+        assert_event!(t, SessionEvent::Invocation(_));
+        assert!(matches!(
+            t.session.yield_(req(1), Dict::new(), big.clone()),
+            Err(UsageError::TooLarge { .. })
+        ));
+        let answer = expect!(t, Message::Error(e) => e);
+        assert_eq!(
+            (answer.request, answer.error),
+            (req(1), Uri::PAYLOAD_SIZE_EXCEEDED)
+        );
+        t.assert_quiet();
+        assert_eq!(t.session.running_invocations(), 0);
+    });
 }

@@ -49,13 +49,6 @@ pub(super) enum Waiting {
     },
 }
 
-/// A leave waiting for running handlers to answer.
-pub(super) struct PendingLeave {
-    reason: Uri,
-    message: Option<String>,
-    pub(super) deadline: Instant,
-}
-
 /// An invocation whose handler is running.
 pub(super) struct Running {
     abort: AbortHandle,
@@ -68,9 +61,6 @@ impl Running {
         self.abort.abort();
     }
 }
-
-/// Rough bytes a message adds around its payload (type, IDs, options).
-const ENVELOPE: usize = 64;
 
 fn unexpected(outcome: &Outcome) -> Error {
     Error::Wamp(WampError::with_message(
@@ -89,23 +79,6 @@ impl<R: Runtime> Driver<R> {
         )
     }
 
-    /// Refuses requests bigger than the router's announced RawSocket limit before the
-    /// session takes them (the core would send them, and the framer refuse them).
-    fn check_size(&self, uri: &Uri, payload: &Payload) -> Result<(), Error> {
-        let Some(max) = self.peer_max else {
-            return Ok(());
-        };
-        let size = ENVELOPE
-            + uri.len()
-            + payload.raw_args().map_or(0, |b| b.len())
-            + payload.raw_kwargs().map_or(0, |b| b.len())
-            + payload.transparent_bytes().map_or(0, |b| b.len());
-        if size > max {
-            return Err(Error::PayloadTooLarge { size, max });
-        }
-        Ok(())
-    }
-
     // ---- commands ----------------------------------------------------------------
 
     pub(super) fn on_command(&mut self, now: Instant, command: Command) {
@@ -120,9 +93,6 @@ impl<R: Runtime> Driver<R> {
                 options,
                 reply,
             } => {
-                if let Err(e) = self.check_size(&procedure, &payload) {
-                    return reply.finish(Err(e));
-                }
                 let Some(session) = &mut self.session else {
                     return;
                 };
@@ -195,10 +165,6 @@ impl<R: Runtime> Driver<R> {
                 options,
                 reply,
             } => {
-                if let Err(e) = self.check_size(&topic, &payload) {
-                    let _ = reply.send(Err(e));
-                    return;
-                }
                 let Some(session) = &mut self.session else {
                     return;
                 };
@@ -223,22 +189,8 @@ impl<R: Runtime> Driver<R> {
                 if self.session.is_none() {
                     return;
                 }
-                if self.pending_leave.is_some() {
-                    self.leave_waiters.push(reply);
-                    return;
-                }
-                if !self.running.is_empty() {
-                    // Let the running handlers answer first (bounded by the GOODBYE
-                    // timeout); `leave_when_drained` sends GOODBYE.
-                    tracing::debug!(running = self.running.len(), "leave waits for handlers");
-                    self.pending_leave = Some(PendingLeave {
-                        reason,
-                        message,
-                        deadline: now + self.join.goodbye_timeout,
-                    });
-                    self.leave_waiters.push(reply);
-                    return;
-                }
+                // The session sends GOODBYE once the running handlers have answered
+                // (bounded by the GOODBYE timeout).
                 match self.start_leave(now, reason, message) {
                     Ok(()) => self.leave_waiters.push(reply),
                     Err(e) => {
@@ -264,29 +216,9 @@ impl<R: Runtime> Driver<R> {
                 tracing::info!(reason = %reason, "leaving");
                 Ok(())
             }
+            // Leaving already: this caller waits for the same end.
             Err(wamp_core::session::UsageError::NotEstablished(_)) => Ok(()),
             Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Sends a deferred GOODBYE once no handler is running or its deadline passed.
-    pub(super) fn leave_when_drained(&mut self, now: Instant) {
-        let due = self
-            .pending_leave
-            .as_ref()
-            .is_some_and(|leave| self.running.is_empty() || leave.deadline <= now);
-        if !due {
-            return;
-        }
-        if let Some(PendingLeave {
-            reason, message, ..
-        }) = self.pending_leave.take()
-        {
-            if let Err(error) = self.start_leave(now, reason, message) {
-                for waiter in self.leave_waiters.drain(..) {
-                    let _ = waiter.send(Err(error.clone()));
-                }
-            }
         }
     }
 
@@ -416,10 +348,6 @@ impl<R: Runtime> Driver<R> {
                 if !self.running.contains_key(&invocation) {
                     return;
                 }
-                if let Err(e) = self.check_size(&Uri::CANCELED, &payload) {
-                    tracing::warn!(%invocation, error = %e, "progressive result dropped");
-                    return;
-                }
                 let Some(session) = &mut self.session else {
                     return;
                 };
@@ -433,11 +361,6 @@ impl<R: Runtime> Driver<R> {
                 if self.running.remove(&invocation).is_none() {
                     return;
                 }
-                let result = result.and_then(|y| {
-                    self.check_size(&Uri::CANCELED, &y.payload)
-                        .map(|()| y)
-                        .map_err(|e| WampError::with_message(Uri::PAYLOAD_SIZE_EXCEEDED, e))
-                });
                 let Some(session) = &mut self.session else {
                     return;
                 };
@@ -449,9 +372,10 @@ impl<R: Runtime> Driver<R> {
                     }
                 };
                 if let Err(e) = sent {
-                    // The answer could not be encoded for this session: the caller still
-                    // gets an answer.
-                    tracing::warn!(%invocation, error = %e, "answer not sent; sending an error");
+                    // Too long for the router: the session answered with
+                    // `wamp.error.payload_size_exceeded` itself. Otherwise the answer
+                    // could not be encoded for this session: the caller still gets one.
+                    tracing::warn!(%invocation, error = %e, "answer not sent");
                     let _ = session.invocation_error(
                         invocation,
                         RUNTIME_ERROR,
@@ -525,16 +449,9 @@ impl<R: Runtime> Driver<R> {
                 let Some(running) = self.running.remove(&request) else {
                     return;
                 };
+                // The session has answered `wamp.error.canceled` already.
                 tracing::debug!(%request, mode = mode.map_or("", |m| m.as_str()), "invocation interrupted");
                 running.stop();
-                if let Some(session) = &mut self.session {
-                    let _ = session.invocation_error(
-                        request,
-                        Uri::CANCELED,
-                        Details::new(),
-                        Payload::empty(),
-                    );
-                }
             }
             SessionEvent::Event(delivery) => {
                 let Some(sinks) = self.subscriptions.get(&delivery.subscription) else {
@@ -653,38 +570,18 @@ impl<R: Runtime> Driver<R> {
             return;
         };
         let request = invocation.request;
-        // Later parts of a progressive call invocation: the first part was refused below.
-        if invocation.continuation {
-            return;
-        }
-        let refusal = if invocation.more_parts() {
-            Some((
-                Uri::FEATURE_NOT_SUPPORTED,
-                "progressive call invocations are not supported by this callee",
-            ))
-        } else if !self.registrations.contains_key(&invocation.registration) {
-            Some((
-                Uri::NO_SUCH_REGISTRATION,
-                "the registration is being undone",
-            ))
-        } else if self.running.len() >= self.join.max_concurrent_invocations {
-            Some((Uri::UNAVAILABLE, "too many invocations in progress"))
-        } else {
-            None
-        };
-        if let Some((uri, why)) = refusal {
-            tracing::debug!(%request, error = %uri, why, "invocation refused");
+        // Admission (the concurrency limit, progressive call invocations, a leave in
+        // progress) is the session's: what arrives here runs.
+        let Some(handler) = self.registrations.get(&invocation.registration).cloned() else {
+            // Registered in the session but not here cannot happen; answer anyway.
             if let Some(session) = &mut self.session {
                 let _ = session.invocation_error(
                     request,
-                    uri,
+                    Uri::NO_SUCH_REGISTRATION,
                     Details::new(),
-                    Payload::from_values(vec![why.into()], Default::default()),
+                    Payload::empty(),
                 );
             }
-            return;
-        }
-        let Some(handler) = self.registrations.get(&invocation.registration).cloned() else {
             return;
         };
         let (interrupt, interrupted) = Interrupted::new();
@@ -745,7 +642,6 @@ impl<R: Runtime> Driver<R> {
         if let Some(closed) = self.closed_tx.take() {
             let _ = closed.send(reason.clone());
         }
-        self.pending_leave = None;
         for waiter in self.leave_waiters.drain(..) {
             let _ = waiter.send(Ok(reason.clone()));
         }

@@ -33,7 +33,7 @@ use crate::runtime::{BoxStream, Runtime};
 use crate::session::SessionDetails;
 use crate::subscribe::Event;
 
-use dispatch::{PendingLeave, Running, Waiting};
+use dispatch::{Running, Waiting};
 
 /// Above this many bytes waiting to be written, no new work is taken.
 const OUT_HIGH_WATER: usize = 256 * 1024;
@@ -88,10 +88,6 @@ pub(crate) struct Driver<R: Runtime> {
     closed_tx: Option<oneshot::Sender<CloseReason>>,
     close_reason: Option<CloseReason>,
     leave_waiters: Vec<oneshot::Sender<Result<CloseReason, Error>>>,
-    /// A leave asked for while handlers were still running: GOODBYE waits for their
-    /// answers (so it cannot overtake a YIELD) until the deadline.
-    pending_leave: Option<PendingLeave>,
-
     pending: HashMap<RequestId, Waiting>,
     /// Call handle keys to the requests they made.
     calls: HashMap<u64, RequestId>,
@@ -144,7 +140,6 @@ impl<R: Runtime> Driver<R> {
             closed_tx: Some(channels.closed),
             close_reason: None,
             leave_waiters: Vec::new(),
-            pending_leave: None,
             pending: HashMap::new(),
             calls: HashMap::new(),
             registrations: HashMap::new(),
@@ -258,7 +253,6 @@ impl<R: Runtime> Driver<R> {
 
     /// Moves everything between the framer, the session and the handles until quiet.
     fn settle(&mut self, now: Instant) {
-        self.leave_when_drained(now);
         loop {
             while let Some(event) = self.pump.framer.poll_event() {
                 match event {
@@ -328,6 +322,7 @@ impl<R: Runtime> Driver<R> {
             }
         };
         let mut session = CoreSession::new(config, self.rt.rng());
+        session.set_peer_max_message_len(self.peer_max);
         if let Err(e) = session.connect(now) {
             self.fail_connect(ConnectError::Config(e.to_string()));
             self.pump.framer.close(now);
@@ -378,7 +373,6 @@ impl<R: Runtime> Driver<R> {
             self.pump.framer.poll_timeout(),
             self.session.as_ref().and_then(CoreSession::poll_timeout),
             self.open_deadline,
-            self.pending_leave.as_ref().map(|leave| leave.deadline),
         ]
         .into_iter()
         .flatten()

@@ -12,7 +12,7 @@ use crate::uri::{self, MatchPolicy, Uri, UriRule};
 
 use super::{
     revocation_reason, InFlight, InvocationEvent, Outcome, Pending, Registration, Session,
-    SessionEvent, UsageError,
+    SessionEvent, State, UsageError,
 };
 
 impl Session {
@@ -53,13 +53,18 @@ impl Session {
 
     /// Answers an invocation with a result. `options.progress = true` sends a progressive
     /// result (only if the caller asked for progress); anything else is the final answer.
+    ///
+    /// A final result longer than the router accepts
+    /// ([`set_peer_max_message_len`](Session::set_peer_max_message_len)) is replaced by
+    /// ERROR `wamp.error.payload_size_exceeded`, so the caller still gets an answer, and
+    /// [`UsageError::TooLarge`] says so; a progressive one is not sent.
     pub fn yield_(
         &mut self,
         invocation: RequestId,
         options: Options,
         payload: Payload,
     ) -> Result<(), UsageError> {
-        self.require_established()?;
+        self.require_answerable()?;
         let Some(inflight) = self.invocations.get(&invocation) else {
             return Err(UsageError::NoSuchInvocation(invocation));
         };
@@ -70,18 +75,25 @@ impl Session {
             ));
         }
         let payload = payload.to_format(self.serializer)?;
-        self.send(Message::Yield(Yield {
+        let sent = self.send(Message::Yield(Yield {
             request: invocation,
             options,
             payload,
-        }))?;
+        }));
+        if let (Err(UsageError::TooLarge { size, max }), false) = (&sent, progress) {
+            let why = format!("the result is {size} bytes, more than the {max} the router accepts");
+            self.refuse_invocation(invocation, Uri::PAYLOAD_SIZE_EXCEEDED, Some(&why));
+        }
+        sent?;
         if !progress {
             self.finish_invocation(invocation);
         }
         Ok(())
     }
 
-    /// Answers an invocation with an error URI (the final answer).
+    /// Answers an invocation with an error URI (the final answer). An answer longer
+    /// than the router accepts goes out as ERROR `wamp.error.payload_size_exceeded`
+    /// instead, and [`UsageError::TooLarge`] says so.
     pub fn invocation_error(
         &mut self,
         invocation: RequestId,
@@ -89,29 +101,60 @@ impl Session {
         details: Details,
         payload: Payload,
     ) -> Result<(), UsageError> {
-        self.require_established()?;
+        self.require_answerable()?;
         if !self.invocations.contains_key(&invocation) {
             return Err(UsageError::NoSuchInvocation(invocation));
         }
         let payload = payload.to_format(self.serializer)?;
-        self.send(Message::Error(Error {
+        let sent = self.send(Message::Error(Error {
             request_type: MessageType::Invocation,
             request: invocation,
             details,
             error,
             payload,
-        }))?;
+        }));
+        if let Err(UsageError::TooLarge { size, max }) = &sent {
+            let why = format!("the error is {size} bytes, more than the {max} the router accepts");
+            self.refuse_invocation(invocation, Uri::PAYLOAD_SIZE_EXCEEDED, Some(&why));
+        }
+        sent?;
         self.finish_invocation(invocation);
         Ok(())
     }
 
+    /// Answers an invocation on the application's behalf with ERROR `error` and a
+    /// one-line reason (none for a cancel, which says it all); the answer the protocol
+    /// requires, so never refused for a full queue.
+    fn refuse_invocation(&mut self, invocation: RequestId, error: Uri, why: Option<&str>) {
+        let payload = match why {
+            Some(why) => Payload::from_values(vec![why.into()], Default::default()),
+            None => Payload::empty(),
+        };
+        let _ = self.send_unbounded(Message::Error(Error {
+            request_type: MessageType::Invocation,
+            request: invocation,
+            details: Details::new(),
+            error,
+            payload,
+        }));
+        self.finish_invocation(invocation);
+    }
+
     /// The final answer to an invocation went out. If more parts of its arguments were
     /// still coming (progressive call invocations), remember it, so that those parts are
-    /// discarded rather than taken for a new invocation.
+    /// discarded rather than taken for a new invocation. A draining leave sends GOODBYE
+    /// after the last answer.
     fn finish_invocation(&mut self, invocation: RequestId) {
         if let Some(inflight) = self.invocations.remove(&invocation) {
             if inflight.more_parts {
                 self.remember_answered(invocation);
+            }
+        }
+        if self.invocations.is_empty() && matches!(self.state, State::Draining { .. }) {
+            // Without a clock here, the router's GOODBYE gets its full timeout after the
+            // drain's deadline.
+            if let Some(deadline) = self.deadline {
+                self.send_goodbye(deadline + self.goodbye_timeout);
             }
         }
     }
@@ -192,6 +235,18 @@ impl Session {
             // A part that crossed our final answer: the spec has it discarded.
             None if self.recently_answered.contains(&invocation.request) => return,
             None => {
+                let refusal = if matches!(self.state, State::Draining { .. }) {
+                    Some((Uri::UNAVAILABLE, "the callee is leaving"))
+                } else if more_parts && !self.progressive_invocations {
+                    Some((
+                        Uri::FEATURE_NOT_SUPPORTED,
+                        "progressive call invocations are not supported by this callee",
+                    ))
+                } else if self.invocations.len() >= self.max_concurrent_invocations {
+                    Some((Uri::UNAVAILABLE, "too many invocations in progress"))
+                } else {
+                    None
+                };
                 self.invocations.insert(
                     invocation.request,
                     InFlight {
@@ -199,6 +254,10 @@ impl Session {
                         more_parts,
                     },
                 );
+                if let Some((error, why)) = refusal {
+                    // Answered here; later parts are dropped as ones that crossed it.
+                    return self.refuse_invocation(invocation.request, error, Some(why));
+                }
                 false
             }
         };
@@ -213,9 +272,16 @@ impl Session {
             }));
     }
 
+    /// The caller canceled (mode `kill` or `killnowait`): the session answers at once
+    /// with ERROR `wamp.error.canceled`, as the router expects (unless configured not
+    /// to), and tells the application to stop the handler; a later answer from it is
+    /// then refused with [`UsageError::NoSuchInvocation`].
     pub(super) fn on_interrupt(&mut self, interrupt: Interrupt) {
         // An INTERRUPT may cross our YIELD; an unknown one is not an error (as in Autobahn).
         if self.invocations.contains_key(&interrupt.request) {
+            if self.answer_interrupts {
+                self.refuse_invocation(interrupt.request, Uri::CANCELED, None);
+            }
             self.events.push_back(SessionEvent::Interrupt {
                 request: interrupt.request,
                 mode: interrupt.options.mode(),

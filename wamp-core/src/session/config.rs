@@ -86,13 +86,28 @@ pub struct SessionConfig {
     pub agent: String,
     /// How long to wait for WELCOME (or ABORT) after HELLO.
     pub handshake_timeout: Duration,
-    /// How long to wait for the router's GOODBYE after ours.
+    /// How long a leave waits for the invocations still running to be answered before
+    /// it sends GOODBYE anyway, and then how long it waits for the router's GOODBYE.
     pub goodbye_timeout: Duration,
     /// The most requests in flight at once; more is [`UsageError::TooManyPending`](super::UsageError::TooManyPending).
     pub max_pending: usize,
     /// The most encoded messages waiting in the transmit queue; more is
     /// [`UsageError::QueueFull`](super::UsageError::QueueFull) (backpressure).
     pub max_transmit_queue: usize,
+    /// How many invocations this callee runs at once. Past it, the session answers an
+    /// INVOCATION itself with ERROR `wamp.error.unavailable` and does not hand it out.
+    /// Default: no limit.
+    pub max_concurrent_invocations: usize,
+    /// Whether the application takes progressive call invocations (INVOCATION parts
+    /// with `progress`, handed out as continuations). If not, the session answers the
+    /// first part with ERROR `wamp.error.feature_not_supported` and drops the rest.
+    /// Default: yes.
+    pub progressive_invocations: bool,
+    /// Whether the session answers an INTERRUPT (the caller canceled with `kill` or
+    /// `killnowait`) itself with ERROR `wamp.error.canceled`, at once, before it hands
+    /// the interrupt to the application. If not, the application must answer the
+    /// invocation. Default: yes.
+    pub answer_interrupts: bool,
 }
 
 impl SessionConfig {
@@ -112,6 +127,9 @@ impl SessionConfig {
             goodbye_timeout: Duration::from_secs(5),
             max_pending: 65_536,
             max_transmit_queue: 4_096,
+            max_concurrent_invocations: usize::MAX,
+            progressive_invocations: true,
+            answer_interrupts: true,
         }
     }
 

@@ -35,6 +35,15 @@ pub enum UsageError {
     /// Too many requests are in flight.
     #[error("too many requests in flight ({0})")]
     TooManyPending(usize),
+    /// The encoded message is longer than the router accepts
+    /// ([`Session::set_peer_max_message_len`](super::Session::set_peer_max_message_len)).
+    #[error("the message is {size} bytes, more than the {max} bytes the router accepts; nothing was sent")]
+    TooLarge {
+        /// The encoded message's length.
+        size: usize,
+        /// The router's limit.
+        max: usize,
+    },
     /// No pending call with this ID.
     #[error("no pending call {0}")]
     NoSuchCall(RequestId),

@@ -128,6 +128,13 @@ enum State {
     Authenticating,
     /// Joined.
     Established,
+    /// The application asked to leave while invocations were running: answers still
+    /// go out, new invocations are refused, and GOODBYE follows the last answer (or the
+    /// deadline).
+    Draining {
+        reason: Uri,
+        message: Option<String>,
+    },
     /// GOODBYE sent, waiting for the router's GOODBYE.
     ShuttingDown {
         reason: Uri,
@@ -144,6 +151,7 @@ impl State {
             State::Establishing => "establishing",
             State::Authenticating => "authenticating",
             State::Established => "established",
+            State::Draining { .. } => "leaving",
             State::ShuttingDown { .. } => "shutting down",
             State::Closed(_) => "closed",
         }
@@ -227,6 +235,11 @@ pub struct Session {
     goodbye_timeout: std::time::Duration,
     max_pending: usize,
     max_transmit_queue: usize,
+    max_concurrent_invocations: usize,
+    progressive_invocations: bool,
+    answer_interrupts: bool,
+    /// The largest message the router accepts, if it said (RawSocket's handshake).
+    peer_max_message_len: Option<usize>,
     rng: Box<dyn rand_core::RngCore + Send>,
     channel_binding: Option<ChannelBinding>,
 
@@ -280,6 +293,10 @@ impl Session {
             goodbye_timeout: config.goodbye_timeout,
             max_pending: config.max_pending,
             max_transmit_queue: config.max_transmit_queue,
+            max_concurrent_invocations: config.max_concurrent_invocations,
+            progressive_invocations: config.progressive_invocations,
+            answer_interrupts: config.answer_interrupts,
+            peer_max_message_len: None,
             rng,
             channel_binding: None,
             state: State::Initial,
@@ -315,9 +332,11 @@ impl Session {
         self.session_id
     }
 
-    /// Whether the session is joined (and not leaving).
+    /// Whether the session is joined: WELCOME came and GOODBYE has not gone out. A
+    /// leave that waits for running invocations is still joined (it takes no new
+    /// requests, but answers and results flow).
     pub fn is_established(&self) -> bool {
-        self.state == State::Established
+        matches!(self.state, State::Established | State::Draining { .. })
     }
 
     /// Why the session closed, if it has.
@@ -341,6 +360,21 @@ impl Session {
     /// The number of requests in flight.
     pub fn pending_requests(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The number of invocations waiting for this callee's answer.
+    pub fn running_invocations(&self) -> usize {
+        self.invocations.len()
+    }
+
+    /// Tells the session the largest message the router accepts (RawSocket announces
+    /// it in its handshake; WebSocket has no such thing). Every message is checked
+    /// after encoding: a command whose message is longer fails with
+    /// [`UsageError::TooLarge`] and sends nothing, and a final answer to an invocation
+    /// that is too long is replaced by ERROR `wamp.error.payload_size_exceeded`, so the
+    /// caller still gets an answer.
+    pub fn set_peer_max_message_len(&mut self, max: Option<usize>) {
+        self.peer_max_message_len = max;
     }
 
     // ---- output ------------------------------------------------------------------
@@ -469,7 +503,7 @@ impl Session {
             }
             // The spec's transition 14: while shutting down, anything else is ignored.
             (State::ShuttingDown { .. }, _) => {}
-            (State::Established, m) => self.on_established_message(m),
+            (State::Established | State::Draining { .. }, m) => self.on_established_message(m),
         }
     }
 
@@ -488,6 +522,8 @@ impl Session {
                 self.close(CloseReason::HandshakeTimeout)
             }
             State::ShuttingDown { .. } => self.close(CloseReason::GoodbyeTimeout),
+            // The running invocations had their time: leave without their answers.
+            State::Draining { .. } => self.send_goodbye(now + self.goodbye_timeout),
             _ => {}
         }
     }
@@ -501,6 +537,13 @@ impl Session {
 
     /// Leaves the realm: sends GOODBYE and waits (up to the GOODBYE timeout) for the
     /// router's reply.
+    ///
+    /// While invocations are still running, GOODBYE waits for their answers (a draining
+    /// leave): [`yield_`](Session::yield_) and
+    /// [`invocation_error`](Session::invocation_error) still work, new INVOCATIONs are
+    /// answered with ERROR `wamp.error.unavailable`, and no new request is taken.
+    /// GOODBYE goes out with the last answer, or when the GOODBYE timeout passes first;
+    /// the whole leave takes at most twice that timeout.
     pub fn leave(
         &mut self,
         now: Instant,
@@ -508,20 +551,36 @@ impl Session {
         message: Option<&str>,
     ) -> Result<(), UsageError> {
         self.require_established()?;
-        let details = match message {
-            Some(m) => Dict::new().with_message(m),
-            None => Dict::new(),
-        };
-        self.send(Message::Goodbye(Goodbye {
-            details,
-            reason: reason.clone(),
-        }))?;
-        self.state = State::ShuttingDown {
+        self.state = State::Draining {
             reason,
             message: message.map(str::to_owned),
         };
-        self.deadline = Some(now + self.goodbye_timeout);
+        if self.invocations.is_empty() {
+            self.send_goodbye(now + self.goodbye_timeout);
+        } else {
+            self.deadline = Some(now + self.goodbye_timeout);
+        }
         Ok(())
+    }
+
+    /// Ends a draining leave: GOODBYE, then wait for the router's until `deadline`.
+    fn send_goodbye(&mut self, deadline: Instant) {
+        let State::Draining { reason, message } =
+            std::mem::replace(&mut self.state, State::Initial)
+        else {
+            return;
+        };
+        let details = match &message {
+            Some(m) => Dict::new().with_message(m.as_str()),
+            None => Dict::new(),
+        };
+        // Protocol-required, and the only message left: never refused for a full queue.
+        let _ = self.send_unbounded(Message::Goodbye(Goodbye {
+            details,
+            reason: reason.clone(),
+        }));
+        self.state = State::ShuttingDown { reason, message };
+        self.deadline = Some(deadline);
     }
 
     // ---- lifecycle ---------------------------------------------------------------
@@ -652,6 +711,14 @@ impl Session {
         }
     }
 
+    /// Invocations may be answered while joined, and while a leave waits for them.
+    fn require_answerable(&self) -> Result<(), UsageError> {
+        match &self.state {
+            State::Draining { .. } => Ok(()),
+            _ => self.require_established(),
+        }
+    }
+
     /// Checks that a new request can be added.
     fn require_request_capacity(&self) -> Result<(), UsageError> {
         self.require_established()?;
@@ -677,6 +744,14 @@ impl Session {
     /// router's messages, not by the application.
     fn send_unbounded(&mut self, message: Message) -> Result<(), UsageError> {
         let bytes = self.serializer.encode(&message)?;
+        if let Some(max) = self.peer_max_message_len {
+            if bytes.len() > max {
+                return Err(UsageError::TooLarge {
+                    size: bytes.len(),
+                    max,
+                });
+            }
+        }
         self.transmit.push_back(bytes);
         Ok(())
     }

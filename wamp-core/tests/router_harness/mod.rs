@@ -164,9 +164,13 @@ impl Net {
         self.peers.len() - 1
     }
 
-    /// Joins `realm1` anonymously with `kind`.
+    /// Joins `realm1` anonymously with `kind`. The session answers INTERRUPT only when
+    /// the test does, so the router's side of a cancel is seen step by step (any
+    /// callee, say one in another language, may answer late or not at all).
     pub fn join(&mut self, kind: SerializerKind) -> usize {
-        self.join_with(SessionConfig::new(uri("realm1")).serializer(kind))
+        let mut config = SessionConfig::new(uri("realm1")).serializer(kind);
+        config.answer_interrupts = false;
+        self.join_with(config)
     }
 
     /// Joins with `config`; panics if the session does not join.

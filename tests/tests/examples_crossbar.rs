@@ -1,6 +1,7 @@
-//! The runnable examples of `wamp-tokio` and `wamp-async-std`, run as a newcomer runs
-//! them, against a real Crossbar.io router: RPC callee and caller (across runtimes and
-//! transports, the URL from argv and from `WAMP_URL`), pub/sub, the reconnecting
+//! The runnable examples (`examples/`, package `wamp-examples`), each written once and
+//! run on Tokio and on async-std, as a newcomer runs them, against a real Crossbar.io
+//! router: RPC callee and caller (across runtimes and transports, the URL from argv and
+//! from `WAMP_URL`), pub/sub, the reconnecting
 //! Component (to completion, and retrying against a closed port until SIGTERM stops
 //! it), and authentication with ticket, WAMP-CRA and cryptosign, right and wrong.
 //! Each run checks the exit status and what the program printed.
@@ -27,24 +28,16 @@ use wamp_integration::{Crossbar, CrossbarOptions};
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 /// How long an example gets to exit after SIGTERM before it is killed.
 const TERM_GRACE: Duration = Duration::from_secs(10);
-/// The tokio examples: `wamp-tokio/examples/NAME.rs`.
-const TOKIO: Runtime = Runtime {
-    package: "wamp-tokio",
-    prefix: "",
-};
-/// The async-std examples: `wamp-async-std/examples/async_std_NAME.rs` (a prefix, since
-/// two packages' examples of one name would share one output file, cargo#6313).
-const ASYNC_STD: Runtime = Runtime {
-    package: "wamp-async-std",
-    prefix: "async_std_",
-};
+/// Where the examples' package (`wamp-examples`) is.
+const PACKAGE: &str = "examples";
+/// An example on Tokio (`--runtime tokio`, what it runs on by default).
+const TOKIO: Runtime = Runtime("tokio");
+/// An example on async-std (`--runtime async-std`).
+const ASYNC_STD: Runtime = Runtime("async-std");
 
-/// Where a runtime's examples are.
+/// The runtime an example is told to run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Runtime {
-    package: &'static str,
-    prefix: &'static str,
-}
+struct Runtime(&'static str);
 
 /// Sends `signal` to `pid` (a child of this test); one already gone is fine.
 fn signal(pid: u32, signal: Signal) {
@@ -61,8 +54,8 @@ fn signal(pid: u32, signal: Signal) {
 struct Examples(BTreeMap<(String, String), PathBuf>);
 
 impl Examples {
-    /// Builds every example of the two runtime crates with the profile this test was
-    /// built with; returns where cargo put them.
+    /// Builds every example with the profile this test was built with; returns where
+    /// cargo put them.
     fn build() -> Examples {
         let examples = cargo_build::build(&["--examples"])
             .into_iter()
@@ -72,18 +65,21 @@ impl Examples {
         Examples(examples)
     }
 
-    /// The executable of the example `name` of `runtime` (without its prefix).
-    fn path(&self, runtime: Runtime, name: &str) -> &Path {
-        let Runtime { package, prefix } = runtime;
+    /// The executable of the example `name`.
+    fn path(&self, name: &str) -> &Path {
         self.0
-            .get(&(package.to_owned(), format!("{prefix}{name}")))
-            .unwrap_or_else(|| panic!("cargo built no example {prefix}{name} in {package}"))
+            .get(&(PACKAGE.to_owned(), name.to_owned()))
+            .unwrap_or_else(|| panic!("cargo built no example {name} in {PACKAGE}"))
     }
 
-    /// Starts an example with `args` and extra environment; `WAMP_URL` is unset unless
-    /// given, so the caller's environment cannot steer it.
+    /// Starts an example on `runtime` with `args` and extra environment; `WAMP_URL` is
+    /// unset unless given, so the caller's environment cannot steer it. Tokio, the
+    /// default, is not named on the command line, as a newcomer would not name it.
     fn spawn(&self, runtime: Runtime, name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut command = Command::new(self.path(runtime, name));
+        let mut command = Command::new(self.path(name));
+        if runtime == ASYNC_STD {
+            command.args(["--runtime", runtime.0]);
+        }
         command
             .args(args)
             .env_remove("WAMP_URL")
@@ -93,11 +89,10 @@ impl Examples {
             .stderr(Stdio::piped());
         let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn example {name} of {}: {e}", runtime.package));
+            .unwrap_or_else(|e| panic!("spawn example {name} on {}: {e}", runtime.0));
         let label = format!(
-            "{}/{}{name} {} (pid {})",
-            runtime.package,
-            runtime.prefix,
+            "{name} on {} {} (pid {})",
+            runtime.0,
             args.join(" "),
             child.id()
         );
@@ -318,15 +313,17 @@ fn rpc(examples: &Examples, router: &Crossbar) {
 }
 
 fn pubsub(examples: &Examples, router: &Crossbar) {
-    let output = examples.run(TOKIO, "pubsub", &[&router.ws_url()], &[]);
-    output.expect_code(0).lines_in_order(&[
-        "subscribed to com.example.tick",
-        "received tick 1 on com.example.tick: tick number 1",
-        "received tick 2 on com.example.tick: tick number 2",
-        "received tick 3 on com.example.tick: tick number 3",
-        "done",
-    ]);
-    output.line("published tick 3 (publication ");
+    for runtime in [TOKIO, ASYNC_STD] {
+        let output = examples.run(runtime, "pubsub", &[&router.ws_url()], &[]);
+        output.expect_code(0).lines_in_order(&[
+            "subscribed to com.example.tick",
+            "received tick 1 on com.example.tick: tick number 1",
+            "received tick 2 on com.example.tick: tick number 2",
+            "received tick 3 on com.example.tick: tick number 3",
+            "done",
+        ]);
+        output.line("published tick 3 (publication ");
+    }
 }
 
 /// The Component runs `main` to completion on either runtime; against a port nobody
@@ -403,6 +400,14 @@ fn authentication(examples: &Examples, router: &Crossbar) {
         );
         output.line("left: ");
     }
+    // The same program on async-std.
+    let output = examples.run(
+        ASYNC_STD,
+        "auth",
+        &[&ws, "ticket", TICKET_AUTHID, TICKET],
+        &[],
+    );
+    output.expect_code(0).line("joined realm1 on ");
     // Three arguments: the URL comes from WAMP_URL.
     let output = examples.run(
         TOKIO,
@@ -460,8 +465,14 @@ fn the_examples_run_against_crossbar() {
 #[test]
 fn the_demo_runs_with_its_embedded_router() {
     let examples = Examples::build();
+    for runtime in [TOKIO, ASYNC_STD] {
+        demo_on(&examples, runtime);
+    }
+}
+
+fn demo_on(examples: &Examples, runtime: Runtime) {
     let started = Instant::now();
-    let demo = examples.run(TOKIO, "demo", &[], &[]);
+    let demo = examples.run(runtime, "demo", &[], &[]);
     demo.expect_code(0);
     let mut rest = demo.stdout.iter();
     for wanted in [

@@ -2,7 +2,7 @@
 //! and pub/sub round trips over real sockets and in process. No external server.
 //!
 //! ```sh
-//! cargo run -p wamp-tokio --example demo
+//! cargo run -p wamp-examples --example demo
 //! ```
 //!
 //! What happens:
@@ -17,25 +17,26 @@
 //! 4. An in-process session (no socket) asks the router's meta API how many sessions
 //!    there are.
 //! 5. Everything leaves and the router shuts down.
+//!
+//! `--runtime async-std` runs the same program on async-std instead of Tokio.
 
 // An example prints what it does.
 #![allow(clippy::print_stdout)]
 
-use std::error::Error;
 use std::time::Duration;
 
+use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
-use tokio::sync::mpsc;
-use wamp_tokio::{
-    Component, Invocation, JoinConfig, RealmConfig, RetryPolicy, Router, RouterConfig,
-    SerializerKind, TransportConfig, TransportSpec, WampError, Yield,
+use wamp_async::{
+    Component, Invocation, JoinConfig, RealmConfig, RetryPolicy, RouterBuilder, RouterConfig,
+    Runtime, SerializerKind, TransportConfig, TransportSpec, WampError, Yield,
 };
+use wamp_examples::{within, Args, BoxError};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn demo<R: Runtime>(rt: R, _args: Args) -> Result<(), BoxError> {
     // 1. The router.
     let config = RouterConfig::new().realm(RealmConfig::anonymous("realm1")?);
-    let router = Router::builder(config)
+    let router = RouterBuilder::new(rt.clone(), config)
         .listen_ws("127.0.0.1:0", "/ws")
         .listen_rawsocket("127.0.0.1:0")
         .start()
@@ -52,8 +53,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .ok_or("no rs listener")?;
 
     // 2. The demo component, over WebSocket.
-    let (ticks_tx, mut ticks) = mpsc::unbounded_channel::<i64>();
-    let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
+    let (ticks_tx, mut ticks) = mpsc::unbounded::<i64>();
+    let (ready_tx, mut ready) = mpsc::unbounded::<()>();
     let component = Component::builder()
         .transport(
             TransportSpec::new(TransportConfig::new(ws)?.serializer(SerializerKind::Json)).retry(
@@ -87,7 +88,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             let ticks_tx = ticks_tx.clone();
             async move {
                 if let Ok((n,)) = event.args::<(i64,)>() {
-                    let _ = ticks_tx.send(n);
+                    let _ = ticks_tx.unbounded_send(n);
                 }
             }
         })
@@ -98,20 +99,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     "component joined realm1 as session {} over WebSocket/JSON",
                     session.id().get()
                 );
-                let _ = ready_tx.send(());
+                let _ = ready_tx.unbounded_send(());
                 Ok(())
             }
         })
         .build()?;
-    let running = tokio::spawn({
-        let component = component.clone();
-        async move { wamp_tokio::start(&component).await }
-    });
-    ready.recv().await.ok_or("the component did not join")?;
+    let (done_tx, done) = oneshot::channel();
+    rt.spawn(Box::pin({
+        let (component, rt) = (component.clone(), rt.clone());
+        async move {
+            let _ = done_tx.send(component.start(&rt).await);
+        }
+    }));
+    ready.next().await.ok_or("the component did not join")?;
 
     // 3. A client over RawSocket with MessagePack.
     let transport = TransportConfig::new(rs)?.serializer(SerializerKind::MsgPack);
-    let client = wamp_tokio::connect(transport, "realm1").await?;
+    let client = wamp_async::connect(&rt, &transport, &JoinConfig::new("realm1")).await?;
     println!(
         "client   joined realm1 as session {} over RawSocket/MessagePack",
         client.id().get()
@@ -121,7 +125,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("rpc      com.demo.add(2, 3) = {sum}");
 
     match client.call("com.demo.add").args(&(-1, 3)).await {
-        Err(wamp_tokio::Error::Wamp(error)) => println!(
+        Err(wamp_async::Error::Wamp(error)) => println!(
             "rpc      com.demo.add(-1, 3) failed: {} ({})",
             error.uri(),
             error.message().unwrap_or_default()
@@ -153,7 +157,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let mut received = Vec::new();
     while received.len() < 3 {
-        let n = tokio::time::timeout(Duration::from_secs(5), ticks.recv())
+        let n = within(&rt, Duration::from_secs(5), "a tick", ticks.next())
             .await?
             .ok_or("the component stopped")?;
         received.push(n);
@@ -169,8 +173,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     local.leave().await?;
     client.leave().await?;
     component.stop();
-    running.await??;
+    done.await??;
     router.shutdown().await;
     println!("done     everyone left and the router stopped");
     Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    wamp_examples::run!(demo, Args::parse()?)
 }

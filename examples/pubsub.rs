@@ -3,30 +3,31 @@
 //! prints them as they arrive; both leave and the program exits 0.
 //!
 //! ```text
-//! cargo run -p wamp-tokio --example pubsub -- ws://127.0.0.1:8080/ws
+//! cargo run -p wamp-examples --example pubsub -- ws://127.0.0.1:8080/ws
 //! ```
 //!
 //! The router URL is the first argument, else the `WAMP_URL` environment variable, else
-//! `ws://127.0.0.1:8080/ws`.
+//! `ws://127.0.0.1:8080/ws`; `--runtime async-std` runs it on async-std instead of Tokio.
+
+// An example prints what it does.
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
+use wamp_async::{IntoTransport, JoinConfig, Runtime};
+use wamp_examples::{within, Args, BoxError};
 
 const TOPIC: &str = "com.example.tick";
 const TICKS: u32 = 3;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("WAMP_URL").ok())
-        .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
-
-    let subscriber = wamp_tokio::connect(&url, "realm1").await?;
-    let publisher = wamp_tokio::connect(&url, "realm1").await?;
+async fn pubsub<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
+    let url = args.url();
+    let transport = url.as_str().into_transport()?;
+    let realm = JoinConfig::new("realm1");
+    let subscriber = wamp_async::connect(&rt, &transport, &realm).await?;
+    let publisher = wamp_async::connect(&rt, &transport, &realm).await?;
     println!(
         "joined realm1 on {url}: subscriber {}, publisher {}",
         subscriber.id(),
@@ -51,10 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     for _ in 0..TICKS {
-        // Bounded: a router that drops events should not hang the example.
-        let event = tokio::time::timeout(Duration::from_secs(10), ticks.next())
-            .await
-            .map_err(|_| "no event within 10 s")?
+        let event = within(&rt, Duration::from_secs(10), "an event", ticks.next())
+            .await?
             .ok_or("the subscription ended")??;
         let (n,): (u32,) = event.args()?;
         let kwargs: BTreeMap<String, String> = event.kwargs()?;
@@ -70,4 +69,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     publisher.leave().await?;
     println!("done");
     Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    wamp_examples::run!(pubsub, Args::parse()?)
 }

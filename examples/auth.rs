@@ -3,30 +3,32 @@
 //! router refuses the credentials.
 //!
 //! ```text
-//! cargo run -p wamp-tokio --example auth -- [URL] METHOD AUTHID SECRET
-//! cargo run -p wamp-tokio --example auth -- ws://127.0.0.1:8080/ws ticket joe secret-ticket
-//! cargo run -p wamp-tokio --example auth -- wampcra peter secret1
-//! cargo run -p wamp-tokio --example auth -- cryptosign alice 4d57d97a...(64 hex digits)
+//! cargo run -p wamp-examples --example auth -- [URL] METHOD AUTHID SECRET
+//! cargo run -p wamp-examples --example auth -- ws://127.0.0.1:8080/ws ticket joe secret-ticket
+//! cargo run -p wamp-examples --example auth -- wampcra peter secret1
+//! cargo run -p wamp-examples --example auth -- cryptosign alice 4d57d97a...(64 hex digits)
 //! ```
 //!
 //! METHOD is `ticket` (SECRET is the ticket), `wampcra` (the shared secret; salted keys
 //! are derived as the router's challenge asks) or `cryptosign` (the Ed25519 private key
 //! as 64 hex digits). The router URL is the first argument when four are given, else
 //! the `WAMP_URL` environment variable, else `ws://127.0.0.1:8080/ws`. The router must
-//! know the principal: see its authentication configuration.
+//! know the principal: see its authentication configuration. `--runtime async-std` runs
+//! it on async-std instead of Tokio.
+
+// An example prints what it does.
 #![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
 
-use wamp_tokio::{Auth, JoinConfig};
+use wamp_async::{Auth, IntoTransport, JoinConfig, Runtime};
+use wamp_examples::{Args, BoxError, DEFAULT_URL};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (url, method, authid, secret) = match args.as_slice() {
+async fn auth<R: Runtime>(rt: R, args: Args) -> Result<ExitCode, BoxError> {
+    let (url, method, authid, secret) = match args.rest.as_slice() {
         [url, method, authid, secret] => (url.clone(), method, authid, secret),
         [method, authid, secret] => (
-            std::env::var("WAMP_URL").unwrap_or_else(|_| "ws://127.0.0.1:8080/ws".into()),
+            std::env::var("WAMP_URL").unwrap_or_else(|_| DEFAULT_URL.into()),
             method,
             authid,
             secret,
@@ -48,7 +50,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
 
     // Several methods may be offered at once (`.auth(a).auth(b)`); the router picks one.
     let join = JoinConfig::new("realm1").auth(auth);
-    let session = match wamp_tokio::connect(&url, join).await {
+    let session = match wamp_async::connect(&rt, &url.as_str().into_transport()?, &join).await {
         Ok(session) => session,
         Err(e) if e.is_auth_rejection() => {
             println!("the router refused the {method} credentials of {authid}: {e}");
@@ -67,4 +69,8 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let reason = session.leave().await?;
     println!("left: {reason}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> Result<ExitCode, BoxError> {
+    wamp_examples::run!(auth, Args::parse()?)
 }

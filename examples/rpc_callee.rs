@@ -1,20 +1,21 @@
-//! An RPC callee: joins `realm1`, registers `com.example.add2` and serves it until
-//! Ctrl-C (or SIGTERM), then leaves the realm and exits 0.
+//! An RPC callee: joins `realm1`, registers `com.example.add2`, serves calls until
+//! Ctrl-C (or SIGTERM), then leaves and exits 0.
 //!
 //! ```text
-//! cargo run -p wamp-tokio --example rpc_callee -- ws://127.0.0.1:8080/ws
+//! cargo run -p wamp-examples --example rpc_callee -- ws://127.0.0.1:8080/ws
 //! ```
 //!
-//! Then call it from another terminal with the `rpc_caller` example. The router URL is
-//! the first argument, else the `WAMP_URL` environment variable, else
-//! `ws://127.0.0.1:8080/ws`; any URL `wamp_tokio::connect` takes works (`ws://`,
-//! `wss://`, `rs://host:port`, `rss://host:port`, `unix:///path`).
+//! The router URL is the first argument, else the `WAMP_URL` environment variable, else
+//! `ws://127.0.0.1:8080/ws`; `--runtime async-std` runs it on async-std instead of Tokio.
+
+// An example prints what it does.
 #![allow(clippy::print_stdout)]
 
 use std::pin::pin;
 
 use futures::future::{select, Either};
-use wamp_tokio::{Invocation, WampError, Yield};
+use wamp_async::{IntoTransport, Invocation, JoinConfig, Runtime, WampError, Yield};
+use wamp_examples::{Args, BoxError};
 
 /// `com.example.add2(a, b)`: the sum, or the error `com.example.error.overflow`.
 async fn add2(invocation: Invocation) -> Result<Yield, WampError> {
@@ -31,14 +32,14 @@ async fn add2(invocation: Invocation) -> Result<Yield, WampError> {
     Ok(Yield::args(&(sum,))?)
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("WAMP_URL").ok())
-        .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
-
-    let session = wamp_tokio::connect(&url, "realm1").await?;
+async fn rpc_callee<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
+    let url = args.url();
+    let session = wamp_async::connect(
+        &rt,
+        &url.as_str().into_transport()?,
+        &JoinConfig::new("realm1"),
+    )
+    .await?;
     println!("joined realm1 on {url} as session {}", session.id());
 
     // The procedure stays registered as long as this handle lives.
@@ -46,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("registered {}", registration.procedure());
 
     // Serve until Ctrl-C, or until the router ends the session.
-    match select(pin!(wamp_tokio::ctrl_c()), session.closed()).await {
+    match select(pin!(wamp_async::ctrl_c()), session.closed()).await {
         Either::Left((signal, _)) => {
             signal?;
             println!("stopping");
@@ -58,4 +59,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(format!("the router closed the session: {reason}").into())
         }
     }
+}
+
+fn main() -> Result<(), BoxError> {
+    wamp_examples::run!(rpc_callee, Args::parse()?)
 }

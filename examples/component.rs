@@ -6,46 +6,29 @@
 //! realm gracefully.
 //!
 //! ```text
-//! cargo run -p wamp-tokio --example component -- ws://127.0.0.1:8080/ws
+//! cargo run -p wamp-examples --example component -- ws://127.0.0.1:8080/ws
 //! ```
 //!
 //! Start it before the router to watch it retry. The router URL is the first argument,
-//! else the `WAMP_URL` environment variable, else `ws://127.0.0.1:8080/ws`.
+//! else the `WAMP_URL` environment variable, else `ws://127.0.0.1:8080/ws`;
+//! `--runtime async-std` runs it on async-std instead of Tokio.
+
+// An example prints what it does.
 #![allow(clippy::print_stdout)]
 
 use std::time::Duration;
 
-use wamp_tokio::{
-    Component, Event, Invocation, RetryPolicy, Session, TransportConfig, TransportSpec, Yield,
+use wamp_async::{
+    Component, Event, Invocation, RetryPolicy, Runtime, Session, TransportConfig, TransportSpec,
+    Yield,
 };
+use wamp_examples::{sleep, Args, BoxError};
 
 const PROCEDURE: &str = "com.example.component.double";
 const TOPIC: &str = "com.example.component.heartbeat";
 
-/// What the component does once joined; returning `Ok` finishes the component.
-async fn work(session: Session) -> Result<(), wamp_tokio::component::BoxError> {
-    for n in 1..=3_i64 {
-        let doubled: i64 = session.call(PROCEDURE).args(&(n,)).await?.first()?;
-        println!("double({n}) = {doubled}");
-        // exclude_me(false): this session is a subscriber too and wants its own event.
-        session
-            .publish(TOPIC)
-            .args(&(n,))
-            .exclude_me(false)
-            .acknowledge(true)
-            .await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    Ok(())
-}
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("WAMP_URL").ok())
-        .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
-
+async fn component<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
+    let url = args.url();
     // Autobahn's retry settings. The first retry waits `initial_retry_delay`, each next
     // one `retry_delay_growth` times longer (±10 % jitter, at most `max_retry_delay`),
     // and the count starts over after every successful join.
@@ -59,6 +42,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let transport =
         TransportSpec::new(TransportConfig::new(&url)?.connect_timeout(Duration::from_secs(5)))
             .retry(retry);
+
+    // What the component does once joined; returning `Ok` finishes the component.
+    let clock = rt.clone();
+    let work = move |session: Session| {
+        let rt = clock.clone();
+        async move {
+            for n in 1..=3_i64 {
+                let doubled: i64 = session.call(PROCEDURE).args(&(n,)).await?.first()?;
+                println!("double({n}) = {doubled}");
+                // exclude_me(false): this session subscribes too and wants its own event.
+                session
+                    .publish(TOPIC)
+                    .args(&(n,))
+                    .exclude_me(false)
+                    .acknowledge(true)
+                    .await?;
+                sleep(&rt, Duration::from_millis(300)).await;
+            }
+            Ok::<(), wamp_async::BoxError>(())
+        }
+    };
 
     let component = Component::builder()
         .transport(transport)
@@ -83,10 +87,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .main(work)
         .build()?;
 
-    // `run` returns when every component is done, or after Ctrl-C has stopped them.
-    for result in wamp_tokio::run(&[component]).await {
+    // `run_until_signal` returns when every component is done, or after Ctrl-C has
+    // stopped them.
+    for result in wamp_async::run_until_signal(&rt, &[component]).await {
         result?;
     }
     println!("done");
     Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    wamp_examples::run!(component, Args::parse()?)
 }

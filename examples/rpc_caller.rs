@@ -2,26 +2,29 @@
 //! example) once with a result and once with an error, leaves, and exits 0.
 //!
 //! ```text
-//! cargo run -p wamp-tokio --example rpc_callee -- ws://127.0.0.1:8080/ws   # one terminal
-//! cargo run -p wamp-tokio --example rpc_caller -- ws://127.0.0.1:8080/ws   # another
+//! cargo run -p wamp-examples --example rpc_callee -- ws://127.0.0.1:8080/ws   # one terminal
+//! cargo run -p wamp-examples --example rpc_caller -- ws://127.0.0.1:8080/ws   # another
 //! ```
 //!
 //! The router URL is the first argument, else the `WAMP_URL` environment variable, else
-//! `ws://127.0.0.1:8080/ws`.
+//! `ws://127.0.0.1:8080/ws`; `--runtime async-std` runs it on async-std instead of Tokio.
+
+// An example prints what it does.
 #![allow(clippy::print_stdout)]
 
 use std::time::Duration;
 
-use wamp_tokio::{Error, Uri};
+use wamp_async::{Error, IntoTransport, JoinConfig, Runtime, Uri};
+use wamp_examples::{Args, BoxError};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("WAMP_URL").ok())
-        .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".into());
-
-    let session = wamp_tokio::connect(&url, "realm1").await?;
+async fn rpc_caller<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
+    let url = args.url();
+    let session = wamp_async::connect(
+        &rt,
+        &url.as_str().into_transport()?,
+        &JoinConfig::new("realm1"),
+    )
+    .await?;
     println!("joined realm1 on {url} as session {}", session.id());
 
     // A call with typed arguments and a typed result.
@@ -52,4 +55,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reason = session.leave().await?;
     println!("left: {reason}");
     Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    wamp_examples::run!(rpc_caller, Args::parse()?)
 }

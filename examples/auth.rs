@@ -21,8 +21,8 @@
 
 use std::process::ExitCode;
 
-use wamp_async::{Auth, IntoTransport, JoinConfig, Runtime};
 use wamp_examples::{Args, BoxError, DEFAULT_URL};
+use wamp_runtime::{Auth, IntoTransport, JoinConfig, Runtime};
 
 async fn auth<R: Runtime>(rt: R, args: Args) -> Result<ExitCode, BoxError> {
     let (url, method, authid, secret) = match args.rest.as_slice() {
@@ -50,7 +50,7 @@ async fn auth<R: Runtime>(rt: R, args: Args) -> Result<ExitCode, BoxError> {
 
     // Several methods may be offered at once (`.auth(a).auth(b)`); the router picks one.
     let join = JoinConfig::new("realm1").auth(auth);
-    let session = match wamp_async::connect(&rt, &url.as_str().into_transport()?, &join).await {
+    let session = match wamp_runtime::connect(&rt, &url.as_str().into_transport()?, &join).await {
         Ok(session) => session,
         Err(e) if e.is_auth_rejection() => {
             println!("the router refused the {method} credentials of {authid}: {e}");

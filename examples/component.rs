@@ -18,11 +18,11 @@
 
 use std::time::Duration;
 
-use wamp_async::{
+use wamp_examples::{sleep, Args, BoxError};
+use wamp_runtime::{
     Component, Event, Invocation, RetryPolicy, Runtime, Session, TransportConfig, TransportSpec,
     Yield,
 };
-use wamp_examples::{sleep, Args, BoxError};
 
 const PROCEDURE: &str = "com.example.component.double";
 const TOPIC: &str = "com.example.component.heartbeat";
@@ -60,7 +60,7 @@ async fn component<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
                     .await?;
                 sleep(&rt, Duration::from_millis(300)).await;
             }
-            Ok::<(), wamp_async::BoxError>(())
+            Ok::<(), wamp_runtime::BoxError>(())
         }
     };
 
@@ -89,7 +89,7 @@ async fn component<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
 
     // `run_until_signal` returns when every component is done, or after Ctrl-C has
     // stopped them.
-    for result in wamp_async::run_until_signal(&rt, &[component]).await {
+    for result in wamp_runtime::run_until_signal(&rt, &[component]).await {
         result?;
     }
     println!("done");

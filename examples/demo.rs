@@ -27,11 +27,11 @@ use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
-use wamp_async::{
+use wamp_examples::{within, Args, BoxError};
+use wamp_runtime::{
     Component, Invocation, JoinConfig, RealmConfig, RetryPolicy, RouterBuilder, RouterConfig,
     Runtime, SerializerKind, TransportConfig, TransportSpec, WampError, Yield,
 };
-use wamp_examples::{within, Args, BoxError};
 
 async fn demo<R: Runtime>(rt: R, _args: Args) -> Result<(), BoxError> {
     // 1. The router.
@@ -115,7 +115,7 @@ async fn demo<R: Runtime>(rt: R, _args: Args) -> Result<(), BoxError> {
 
     // 3. A client over RawSocket with MessagePack.
     let transport = TransportConfig::new(rs)?.serializer(SerializerKind::MsgPack);
-    let client = wamp_async::connect(&rt, &transport, &JoinConfig::new("realm1")).await?;
+    let client = wamp_runtime::connect(&rt, &transport, &JoinConfig::new("realm1")).await?;
     println!(
         "client   joined realm1 as session {} over RawSocket/MessagePack",
         client.id().get()
@@ -125,7 +125,7 @@ async fn demo<R: Runtime>(rt: R, _args: Args) -> Result<(), BoxError> {
     println!("rpc      com.demo.add(2, 3) = {sum}");
 
     match client.call("com.demo.add").args(&(-1, 3)).await {
-        Err(wamp_async::Error::Wamp(error)) => println!(
+        Err(wamp_runtime::Error::Wamp(error)) => println!(
             "rpc      com.demo.add(-1, 3) failed: {} ({})",
             error.uri(),
             error.message().unwrap_or_default()

@@ -1,6 +1,6 @@
 //! What the examples share: the runtime they run on and the router they talk to.
 //!
-//! Every example is one program, generic over [`wamp_async::Runtime`], so the same code
+//! Every example is one program, generic over [`wamp_runtime::Runtime`], so the same code
 //! runs on Tokio (the default) and on async-std:
 //!
 //! ```text
@@ -10,13 +10,13 @@
 //!
 //! In an application of your own, pick one runtime crate and drop the choice:
 //! `wamp_tokio::connect(url, realm)` or `wamp_async_std::connect(url, realm)` call the
-//! same [`wamp_async::connect`] the examples call with an explicit runtime.
+//! same [`wamp_runtime::connect`] the examples call with an explicit runtime.
 
 use std::future::Future;
 use std::time::Duration;
 
 use futures::future::{select, Either};
-use wamp_async::Runtime;
+use wamp_runtime::Runtime;
 
 /// An error an example reports (and exits non-zero with).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use wamp_async::{IntoTransport, JoinConfig, Runtime};
 use wamp_examples::{within, Args, BoxError};
+use wamp_runtime::{IntoTransport, JoinConfig, Runtime};
 
 const TOPIC: &str = "com.example.tick";
 const TICKS: u32 = 3;
@@ -26,8 +26,8 @@ async fn pubsub<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
     let url = args.url();
     let transport = url.as_str().into_transport()?;
     let realm = JoinConfig::new("realm1");
-    let subscriber = wamp_async::connect(&rt, &transport, &realm).await?;
-    let publisher = wamp_async::connect(&rt, &transport, &realm).await?;
+    let subscriber = wamp_runtime::connect(&rt, &transport, &realm).await?;
+    let publisher = wamp_runtime::connect(&rt, &transport, &realm).await?;
     println!(
         "joined realm1 on {url}: subscriber {}, publisher {}",
         subscriber.id(),

@@ -14,8 +14,8 @@
 use std::pin::pin;
 
 use futures::future::{select, Either};
-use wamp_async::{IntoTransport, Invocation, JoinConfig, Runtime, WampError, Yield};
 use wamp_examples::{Args, BoxError};
+use wamp_runtime::{IntoTransport, Invocation, JoinConfig, Runtime, WampError, Yield};
 
 /// `com.example.add2(a, b)`: the sum, or the error `com.example.error.overflow`.
 async fn add2(invocation: Invocation) -> Result<Yield, WampError> {
@@ -34,7 +34,7 @@ async fn add2(invocation: Invocation) -> Result<Yield, WampError> {
 
 async fn rpc_callee<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
     let url = args.url();
-    let session = wamp_async::connect(
+    let session = wamp_runtime::connect(
         &rt,
         &url.as_str().into_transport()?,
         &JoinConfig::new("realm1"),
@@ -47,7 +47,7 @@ async fn rpc_callee<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
     println!("registered {}", registration.procedure());
 
     // Serve until Ctrl-C, or until the router ends the session.
-    match select(pin!(wamp_async::ctrl_c()), session.closed()).await {
+    match select(pin!(wamp_runtime::ctrl_c()), session.closed()).await {
         Either::Left((signal, _)) => {
             signal?;
             println!("stopping");

@@ -14,12 +14,12 @@
 
 use std::time::Duration;
 
-use wamp_async::{Error, IntoTransport, JoinConfig, Runtime, Uri};
 use wamp_examples::{Args, BoxError};
+use wamp_runtime::{Error, IntoTransport, JoinConfig, Runtime, Uri};
 
 async fn rpc_caller<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
     let url = args.url();
-    let session = wamp_async::connect(
+    let session = wamp_runtime::connect(
         &rt,
         &url.as_str().into_transport()?,
         &JoinConfig::new("realm1"),

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""Ratio table for the wamp-core `wire` benchmark: wamp-core next to plain serde.
+"""Ratio table for the wamp-proto `wire` benchmark: wamp-proto next to plain serde.
 
-Run after `cargo bench -p wamp-core --bench wire`:
+Run after `cargo bench -p wamp-proto --bench wire`:
 
     python3 scripts/bench-ratios.py [CRITERION_DIR]
 
 Reads target/criterion/*/*/new/estimates.json (mean point estimate, in ns) and the
 benchmark.json beside it (the real group and function ids; criterion replaces the `/` in
 `call_small/json` with `_` in directory names), and prints a markdown table. A ratio
-below 1 means wamp-core is faster than the serde baseline.
+below 1 means wamp-proto is faster than the serde baseline.
 
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion at the
 workspace root.
@@ -128,7 +128,7 @@ def main() -> int:
         )
         print("| " + " | ".join(row) + " |")
     print()
-    print("ratio = wamp / serde baseline (mean); below 1 means wamp-core is faster.")
+    print("ratio = wamp / serde baseline (mean); below 1 means wamp-proto is faster.")
     return 0
 
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use wamp_core::SerializerKind;
+use wamp_proto::SerializerKind;
 use wamp_transport_ws::{ServerConfig, Validation, WsEvent, WsServer};
 
 const PROTOCOLS: [&str; 4] = ["wamp.2.json", "wamp.2.msgpack", "wamp.2.cbor", "wamp.2.json.batched"];

@@ -1,4 +1,4 @@
-//! The async client (`wamp-async` through `wamp-tokio` and `wamp-async-std`) against a
+//! The async client (`wamp-runtime` through `wamp-tokio` and `wamp-async-std`) against a
 //! real Crossbar.io router. Every case is written once (in `common/`, shared with
 //! `router_client.rs`), generic over the `Runtime`, and run on
 //! both runtimes: RPC and pub/sub for all three serializers over WebSocket and
@@ -22,7 +22,7 @@ use common::{
 };
 use wamp_integration::credentials::{AUTHENTICATED_ROLE, SCRAM_AUTHID, SCRAM_PASSWORD};
 use wamp_integration::{Crossbar, CrossbarOptions, REALM};
-use wamp_tokio::wamp_async::{
+use wamp_tokio::wamp_runtime::{
     self, Auth, ConnectError, JoinConfig, Runtime, SerializerKind, TransportConfig, Uri,
 };
 
@@ -103,7 +103,7 @@ async fn scram_autobahn<R: Runtime>(rt: R, url: String) {
         let err = bounded(
             &rt,
             "wrong scram",
-            wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
+            wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
         )
         .await
         .expect_err("refused");

@@ -1,4 +1,4 @@
-//! Component, `run` and ApplicationRunner (`wamp-async`, through both runtime crates)
+//! Component, `run` and ApplicationRunner (`wamp-runtime`, through both runtime crates)
 //! against a real Crossbar.io router: the lifecycle hooks in order, declared
 //! registrations and subscriptions, `main` finishing the component, authentication
 //! rejections being fatal by default, retry delays following the policy, `stop()` during
@@ -17,8 +17,8 @@ use futures::future::{select, Either};
 use futures::StreamExt;
 use wamp_integration::credentials::*;
 use wamp_integration::{Crossbar, CrossbarOptions, REALM};
-use wamp_tokio::wamp_async::component::{Failure, Retry};
-use wamp_tokio::wamp_async::{
+use wamp_tokio::wamp_runtime::component::{Failure, Retry};
+use wamp_tokio::wamp_runtime::{
     self, ApplicationRunner, Auth, CloseReason, Component, ComponentError, Invocation, JoinConfig,
     RetryPolicy, Runtime, Session, TransportConfig, TransportSpec, Yield,
 };
@@ -38,7 +38,7 @@ async fn client<R: Runtime>(rt: &R, url: &str) -> Session {
     bounded(
         rt,
         "client connect",
-        wamp_async::connect(rt, &transport, &JoinConfig::new(REALM)),
+        wamp_runtime::connect(rt, &transport, &JoinConfig::new(REALM)),
     )
     .await
     .expect("client joins")
@@ -116,7 +116,7 @@ async fn lifecycle_and_main<R: Runtime>(rt: R, ws: String, tag: String) {
     let component = Component::builder()
         .transport(ws.as_str())
         .realm(REALM)
-        .extra(wamp_async::Value::from("the extra"))
+        .extra(wamp_runtime::Value::from("the extra"))
         .register(echo.clone(), |inv: Invocation| async move {
             let (n,): (i64,) = inv.args()?;
             Ok(Yield::args(&(n * 2,))?)
@@ -160,7 +160,7 @@ async fn lifecycle_and_main<R: Runtime>(rt: R, ws: String, tag: String) {
         })
         .build()
         .expect("a valid component");
-    assert_eq!(component.extra(), &wamp_async::Value::from("the extra"));
+    assert_eq!(component.extra(), &wamp_runtime::Value::from("the extra"));
     bounded(&rt, "component", component.start(&rt))
         .await
         .expect("main finished the component");
@@ -298,7 +298,7 @@ async fn run_and_runner<R: Runtime>(rt: R, ws: String, rs: String, refused: Stri
     let results = bounded(
         &rt,
         "run",
-        wamp_async::run(&rt, &components, std::future::pending::<()>()),
+        wamp_runtime::run(&rt, &components, std::future::pending::<()>()),
     )
     .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");

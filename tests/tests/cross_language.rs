@@ -1,5 +1,5 @@
 //! Cross-language RPC through a real Crossbar.io router: Autobahn|Python and this
-//! client (`wamp-async` through `wamp-tokio` and `wamp-async-std`) call each other,
+//! client (`wamp-runtime` through `wamp-tokio` and `wamp-async-std`) call each other,
 //! on both runtimes, with all three serializers, over WebSocket and RawSocket.
 //!
 //! - Our caller, Autobahn's callee (`tests/interop/ab_callee.py`): positional and
@@ -33,7 +33,7 @@ use serde_json::{json, Map, Value};
 use wamp_integration::autobahn::{self, CallOutcome, Callee, Peer, Serializer};
 use wamp_integration::credentials::ANONYMOUS_ROLE;
 use wamp_integration::{Crossbar, CrossbarOptions, REALM};
-use wamp_tokio::wamp_async::{
+use wamp_tokio::wamp_runtime::{
     self, Component, Error, Handler, Invocation, JoinConfig, RetryPolicy, Runtime, SerializerKind,
     Session, TransportConfig, TransportSpec, Uri, WampError, Yield,
 };
@@ -194,7 +194,7 @@ async fn our_caller<R: Runtime>(
     let session = bounded(
         &rt,
         "connect",
-        wamp_async::connect(&rt, &config, &JoinConfig::new(REALM)),
+        wamp_runtime::connect(&rt, &config, &JoinConfig::new(REALM)),
     )
     .await
     .unwrap_or_else(|e| panic!("{tag}: connect: {e}"));
@@ -441,7 +441,7 @@ async fn our_callee<R: Runtime>(
             let session: Session = bounded(
                 &rt,
                 "connect",
-                wamp_async::connect(&rt, &config, &JoinConfig::new(REALM)),
+                wamp_runtime::connect(&rt, &config, &JoinConfig::new(REALM)),
             )
             .await
             .unwrap_or_else(|e| panic!("{tag}: connect: {e}"));

@@ -18,7 +18,7 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::StreamExt;
 use serde_json::json;
 use wamp_integration::REALM;
-use wamp_tokio::wamp_async::{
+use wamp_tokio::wamp_runtime::{
     Invocation, JoinConfig, Limits, RealmConfig, RouterBuilder, RouterConfig, Runtime,
     SerializerKind, TransportConfig, Yield,
 };

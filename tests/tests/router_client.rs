@@ -1,5 +1,5 @@
-//! Our client (`wamp-async` through `wamp-tokio` and `wamp-async-std`) against our own
-//! router (`wamp_async::server`), each on both runtimes: the same feature cases that
+//! Our client (`wamp-runtime` through `wamp-tokio` and `wamp-async-std`) against our own
+//! router (`wamp_runtime::server`), each on both runtimes: the same feature cases that
 //! run against Crossbar.io in `client_crossbar.rs` (shared in `common/`), over
 //! WebSocket, RawSocket, TLS (wss, rss), a Unix socket and in-process, all three
 //! serializers, and caller and callee on different serializers; every authentication
@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use wamp_integration::credentials::*;
 use wamp_integration::{TestPki, REALM};
-use wamp_tokio::wamp_async::{
+use wamp_tokio::wamp_runtime::{
     self, Auth, BoxStream, CloseReason, ConnectError, CraSalt, Disclose, Invocation, JoinConfig,
     Limits, ListenerConfig, Permission, RealmConfig, RoleConfig, RouterBuilder, RouterConfig,
     RouterError, RouterHandle, Runtime, ScramKdf, SerializerKind, ServerOptions, ServerTls,
@@ -284,7 +284,7 @@ async fn transports_and_failures<R: Runtime>(rt: R) {
     let err = bounded(
         &rt,
         "wrong path",
-        wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM)),
+        wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM)),
     )
     .await
     .expect_err("no endpoint there");
@@ -552,7 +552,7 @@ async fn connection_limit_and_unix_websocket<R: Runtime>(rt: R) {
     let err = bounded(
         &rt,
         "refusal",
-        wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM)),
+        wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM)),
     )
     .await
     .expect_err("refused");
@@ -623,14 +623,22 @@ async fn quick<R: Runtime, T>(rt: &R, what: &str, future: impl IntoFuture<Output
     }
 }
 
-async fn connect<R: Runtime>(rt: &R, url: &str, serializer: SerializerKind) -> wamp_async::Session {
+async fn connect<R: Runtime>(
+    rt: &R,
+    url: &str,
+    serializer: SerializerKind,
+) -> wamp_runtime::Session {
     let transport = TransportConfig::new(url)
         .expect("valid URL")
         .serializer(serializer);
     join(rt, &transport, &JoinConfig::new(REALM)).await
 }
 
-async fn local<R: Runtime>(rt: &R, router: &RouterHandle, join: JoinConfig) -> wamp_async::Session {
+async fn local<R: Runtime>(
+    rt: &R,
+    router: &RouterHandle,
+    join: JoinConfig,
+) -> wamp_runtime::Session {
     bounded(rt, "connect_local", router.connect_local(join))
         .await
         .expect("an in-process session")

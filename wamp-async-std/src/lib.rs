@@ -3,9 +3,9 @@
 //! types, a model for smol and other futures-io runtimes).
 //!
 //! This crate is a thin adapter: [`AsyncStdRuntime`] gives the connection loop and the
-//! router of [`wamp_async`] async-std's tasks and sockets and `async-io`'s timers, and
-//! everything else is `wamp_async`'s API, re-exported here. See the [`wamp_async`] docs
-//! for the session API and [`wamp_async::server`] for the router.
+//! router of [`wamp_runtime`] async-std's tasks and sockets and `async-io`'s timers, and
+//! everything else is `wamp_runtime`'s API, re-exported here. See the [`wamp_runtime`] docs
+//! for the session API and [`wamp_runtime::server`] for the router.
 //!
 //! ```no_run
 //! use wamp_async_std::{JoinConfig, SerializerKind, TransportConfig};
@@ -53,10 +53,10 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 /// The runtime-agnostic crate this one adapts.
-pub use wamp_async;
-/// [`wamp_async::connect`], for an explicit runtime.
-pub use wamp_async::connect as connect_with;
-pub use wamp_async::*;
+pub use wamp_runtime;
+/// [`wamp_runtime::connect`], for an explicit runtime.
+pub use wamp_runtime::connect as connect_with;
+pub use wamp_runtime::*;
 
 /// async-std as a [`Runtime`]: `async_std::task::spawn`, `async_io::Timer`,
 /// `async_std::net`.
@@ -147,7 +147,7 @@ impl Listener for UnixListener {
 }
 
 /// The embedded router on async-std: [`Router::builder`] starts one. See
-/// [`wamp_async::server`].
+/// [`wamp_runtime::server`].
 #[derive(Debug)]
 pub enum Router {}
 
@@ -159,7 +159,7 @@ impl Router {
     }
 }
 
-/// Connects and joins on async-std; see [`wamp_async::connect`].
+/// Connects and joins on async-std; see [`wamp_runtime::connect`].
 ///
 /// `transport` is a URL (`"ws://127.0.0.1:8080/ws"`, `"rs://127.0.0.1:8081"`, ...) or
 /// a [`TransportConfig`]; `join` a realm name or a [`JoinConfig`].
@@ -167,7 +167,7 @@ pub async fn connect(
     transport: impl IntoTransport,
     join: impl Into<JoinConfig>,
 ) -> Result<Session, ConnectError> {
-    wamp_async::connect(&AsyncStdRuntime, &transport.into_transport()?, &join.into()).await
+    wamp_runtime::connect(&AsyncStdRuntime, &transport.into_transport()?, &join.into()).await
 }
 
 /// Runs `component` on async-std until it is done; see [`Component::start`].
@@ -176,9 +176,9 @@ pub async fn start(component: &Component) -> Result<(), ComponentError> {
 }
 
 /// Runs `components` on async-std until all are done; Ctrl-C or SIGTERM stops them,
-/// each leaving its realm gracefully. See [`wamp_async::run`].
+/// each leaving its realm gracefully. See [`wamp_runtime::run`].
 pub async fn run(components: &[Component]) -> Vec<Result<(), ComponentError>> {
-    wamp_async::run_until_signal(&AsyncStdRuntime, components).await
+    wamp_runtime::run_until_signal(&AsyncStdRuntime, components).await
 }
 
 /// Runs `runner` with `main` on async-std; see [`ApplicationRunner::run`].

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use wamp_core::{Payload, SerializerKind};
+use wamp_proto::{Payload, SerializerKind};
 
 use crate::error::Error;
 

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use wamp_core::{CancelMode, Details, Options, Payload, Uri, Value};
+use wamp_proto::{CancelMode, Details, Options, Payload, Uri, Value};
 
 use crate::args::{first, ArgsBuilder};
 use crate::command::{Command, Control, ReplySink};
@@ -64,9 +64,9 @@ impl CallResult {
 /// A call being built; `.await` it for the result.
 ///
 /// ```no_run
-/// # async fn example(session: wamp_async::Session) -> Result<(), wamp_async::Error> {
+/// # async fn example(session: wamp_runtime::Session) -> Result<(), wamp_runtime::Error> {
 /// use std::time::Duration;
-/// use wamp_async::CancelMode;
+/// use wamp_runtime::CancelMode;
 ///
 /// let result = session
 ///     .call("com.example.add")

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use futures::channel::oneshot;
-use wamp_core::session::CloseReason;
-use wamp_core::{
+use wamp_proto::session::CloseReason;
+use wamp_proto::{
     CancelMode, Options, Payload, PublicationId, RegistrationId, RequestId, SubscriptionId, Uri,
 };
 

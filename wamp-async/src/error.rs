@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use wamp_core::session::{CloseReason, RequestError, UsageError};
-use wamp_core::uri::UriRule;
-use wamp_core::{Details, EncodeError, Payload, PayloadError, SerializerKind, Uri, Value};
+use wamp_proto::session::{CloseReason, RequestError, UsageError};
+use wamp_proto::uri::UriRule;
+use wamp_proto::{Details, EncodeError, Payload, PayloadError, SerializerKind, Uri, Value};
 use wamp_transport_rawsocket::RawSocketError;
 use wamp_transport_ws::WsError;
 
@@ -23,7 +23,7 @@ pub const RUNTIME_ERROR: Uri = Uri::from_static("wamp.error.runtime_error");
 /// invocation.
 ///
 /// ```
-/// use wamp_async::WampError;
+/// use wamp_runtime::WampError;
 /// let error = WampError::new("com.example.error.too_big").with_args(&("3 > 2",));
 /// assert_eq!(error.uri(), "com.example.error.too_big");
 /// assert_eq!(error.to_string(), "com.example.error.too_big: 3 > 2");
@@ -140,12 +140,12 @@ fn encode_default<A: Serialize + ?Sized, K: Serialize + ?Sized>(
     args: &A,
     kwargs: &K,
 ) -> Result<Payload, EncodeError> {
-    Payload::encode(wamp_core::payload::DEFAULT_FORMAT, args, kwargs)
+    Payload::encode(wamp_proto::payload::DEFAULT_FORMAT, args, kwargs)
 }
 
 /// `args`'s positional part with `other`'s keyword part.
 fn merge(args: Payload, other: &Payload) -> Payload {
-    let format = wamp_core::payload::DEFAULT_FORMAT;
+    let format = wamp_proto::payload::DEFAULT_FORMAT;
     let (Ok(args), Ok(other)) = (args.to_format(format), other.to_format(format)) else {
         return args;
     };
@@ -465,7 +465,9 @@ impl ConnectError {
     pub fn is_auth_rejection(&self) -> bool {
         match self {
             ConnectError::Authentication(_) => true,
-            ConnectError::Aborted { reason, .. } => wamp_core::component::is_auth_rejection(reason),
+            ConnectError::Aborted { reason, .. } => {
+                wamp_proto::component::is_auth_rejection(reason)
+            }
             _ => false,
         }
     }

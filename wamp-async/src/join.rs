@@ -3,9 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use wamp_core::auth::{self, ClientAuthenticator};
-use wamp_core::session::SessionConfig;
-use wamp_core::{Map, SerializerKind, Uri, Value};
+use wamp_proto::auth::{self, ClientAuthenticator};
+use wamp_proto::session::SessionConfig;
+use wamp_proto::{Map, SerializerKind, Uri, Value};
 
 use crate::error::ConnectError;
 
@@ -176,7 +176,7 @@ impl fmt::Debug for Auth {
 ///
 /// ```
 /// use std::time::Duration;
-/// use wamp_async::{Auth, JoinConfig};
+/// use wamp_runtime::{Auth, JoinConfig};
 ///
 /// let join = JoinConfig::new("realm1")
 ///     .auth(Auth::ticket("joe", "secret!!!"))

@@ -1,4 +1,4 @@
-//! `wamp-async`: a WAMP client and an embedded WAMP router on any async runtime.
+//! `wamp-runtime`: a WAMP client and an embedded WAMP router on any async runtime.
 //!
 //! This crate holds the client's connection loop and the router's tasks, written once
 //! against [`futures::io`] streams and the small [`Runtime`] trait (spawn, a timer, a
@@ -8,7 +8,7 @@
 //! the API below is the same in both.
 //!
 //! The router side is [`RouterBuilder`] and [`RouterHandle`]: the sans-IO router of
-//! `wamp-core` served over WebSocket and RawSocket on TCP, TLS and Unix sockets, with
+//! `wamp-proto` served over WebSocket and RawSocket on TCP, TLS and Unix sockets, with
 //! in-process sessions for the application's own components (see [`RouterBuilder`]
 //! for an example).
 //!
@@ -52,7 +52,7 @@
 //!
 //! ```no_run
 //! use futures::StreamExt;
-//! use wamp_async::{connect, Auth, Invocation, JoinConfig, Runtime, TransportConfig, Yield};
+//! use wamp_runtime::{connect, Auth, Invocation, JoinConfig, Runtime, TransportConfig, Yield};
 //!
 //! async fn run(rt: impl Runtime) -> Result<(), Box<dyn std::error::Error>> {
 //!     let transport: TransportConfig = "ws://127.0.0.1:8080/ws".parse()?;
@@ -87,7 +87,7 @@
 //!
 //!     // Errors carry the WAMP URI.
 //!     match session.call("com.example.nothing").await {
-//!         Err(wamp_async::Error::Wamp(e)) => assert_eq!(e.uri(), "wamp.error.no_such_procedure"),
+//!         Err(wamp_runtime::Error::Wamp(e)) => assert_eq!(e.uri(), "wamp.error.no_such_procedure"),
 //!         other => panic!("{other:?}"),
 //!     }
 //!
@@ -153,11 +153,11 @@ pub use transport::{
     Endpoint, IntoTransport, ProxyConfig, TlsOptions, TlsRoots, TransportConfig, WebSocketOptions,
 };
 
-pub use wamp_core::router::{
+pub use wamp_proto::router::{
     Allow, CraSalt, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig, ScramKdf,
 };
-pub use wamp_core::session::CloseReason;
-pub use wamp_core::{
+pub use wamp_proto::session::CloseReason;
+pub use wamp_proto::{
     CancelMode, Details, Dict, InvokePolicy, MatchPolicy, Options, Payload, PublicationId,
     RegistrationId, RequestId, SerializerKind, SessionId, SubscriptionId, Uri, Value,
 };
@@ -166,4 +166,4 @@ pub use wamp_transport_rawsocket::MaxMessageLen;
 /// The rustls version used for TLS, for [`TlsRoots::Rustls`].
 pub use futures_rustls::rustls;
 /// The core crate, for what this API does not wrap.
-pub use wamp_core;
+pub use wamp_proto;

@@ -6,7 +6,7 @@ use std::future::IntoFuture;
 use futures::channel::oneshot;
 use futures::future::{BoxFuture, FutureExt};
 use serde::Serialize;
-use wamp_core::{Options, Payload, PublicationId, SessionId, Uri, Value};
+use wamp_proto::{Options, Payload, PublicationId, SessionId, Uri, Value};
 
 use crate::args::ArgsBuilder;
 use crate::command::Command;
@@ -21,7 +21,7 @@ use crate::session::Session;
 /// router's ERROR.
 ///
 /// ```no_run
-/// # async fn example(session: wamp_async::Session) -> Result<(), wamp_async::Error> {
+/// # async fn example(session: wamp_runtime::Session) -> Result<(), wamp_runtime::Error> {
 /// session.publish("com.example.news").args(&("hello",)).await?;
 /// let id = session
 ///     .publish("com.example.news")

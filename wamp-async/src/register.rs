@@ -13,7 +13,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::SinkExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use wamp_core::{
+use wamp_proto::{
     Details, InvokePolicy, MatchPolicy, Options, Payload, RegistrationId, RequestId,
     SerializerKind, SessionId, Uri, Value,
 };
@@ -32,8 +32,8 @@ use crate::session::Session;
 /// a [`WampError`] (arguments that do not decode become `wamp.error.invalid_argument`).
 ///
 /// ```no_run
-/// # async fn example(session: wamp_async::Session) -> Result<(), wamp_async::Error> {
-/// use wamp_async::{Invocation, WampError, Yield};
+/// # async fn example(session: wamp_runtime::Session) -> Result<(), wamp_runtime::Error> {
+/// use wamp_runtime::{Invocation, WampError, Yield};
 ///
 /// let registration = session
 ///     .register("com.example.add", |inv: Invocation| async move {
@@ -112,7 +112,7 @@ impl Yield {
 /// A [`Yield`] does not know the session's serializer, so it is encoded in the default
 /// one and converted once if the session uses another; encode with
 /// [`Invocation::serializer`] and use [`Yield::from_payload`] to avoid that.
-const DEFAULT: SerializerKind = wamp_core::payload::DEFAULT_FORMAT;
+const DEFAULT: SerializerKind = wamp_proto::payload::DEFAULT_FORMAT;
 
 /// Resolves when the router interrupts the invocation (the caller canceled, or the
 /// call timed out). Clone it into work the handler starts elsewhere. It never resolves
@@ -270,7 +270,7 @@ impl Invocation {
         K: Serialize + ?Sized,
     {
         if !self.receive_progress() {
-            return Err(Error::Usage(wamp_core::session::UsageError::Invalid(
+            return Err(Error::Usage(wamp_proto::session::UsageError::Invalid(
                 "the caller did not ask for progressive results",
             )));
         }
@@ -282,7 +282,7 @@ impl Invocation {
                 payload,
             })
             .await
-            .map_err(|_| Error::SessionClosed(wamp_core::session::CloseReason::TransportLost))
+            .map_err(|_| Error::SessionClosed(wamp_proto::session::CloseReason::TransportLost))
     }
 }
 

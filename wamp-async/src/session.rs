@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{FutureExt, Shared};
 use futures::SinkExt;
-use wamp_core::session::CloseReason;
-use wamp_core::{Details, SerializerKind, SessionId, Uri};
+use wamp_proto::session::CloseReason;
+use wamp_proto::{Details, SerializerKind, SessionId, Uri};
 
 use crate::budget::ByteBudget;
 use crate::call::Call;
@@ -86,7 +86,7 @@ pub(crate) struct Inner {
 /// subscriptions and pending calls) is dropped, the loop leaves the realm.
 ///
 /// ```no_run
-/// # async fn example(session: wamp_async::Session) -> Result<(), wamp_async::Error> {
+/// # async fn example(session: wamp_runtime::Session) -> Result<(), wamp_runtime::Error> {
 /// let sum: i64 = session.call("com.example.add").args(&(2, 3)).await?.first()?;
 /// session.publish("com.example.sum").args(&(sum,)).acknowledge(true).await?;
 /// session.leave().await?;

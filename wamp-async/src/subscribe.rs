@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 use futures::channel::oneshot;
 use futures::Stream;
 use serde::de::DeserializeOwned;
-use wamp_core::session::EventDelivery;
-use wamp_core::{
+use wamp_proto::session::EventDelivery;
+use wamp_proto::{
     Details, MatchPolicy, Options, Payload, PublicationId, SessionId, SubscriptionId, Uri, Value,
 };
 
@@ -140,7 +140,7 @@ impl SubscribeOptions {
 /// [`unsubscribe`](Subscription::unsubscribe) waits for the router.
 ///
 /// ```no_run
-/// # async fn example(session: wamp_async::Session) -> Result<(), wamp_async::Error> {
+/// # async fn example(session: wamp_runtime::Session) -> Result<(), wamp_runtime::Error> {
 /// use futures::StreamExt;
 ///
 /// let mut ticks = session.subscribe("com.example.tick").await?;

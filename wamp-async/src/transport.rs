@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_rustls::rustls;
-use wamp_core::SerializerKind;
+use wamp_proto::SerializerKind;
 use wamp_transport_rawsocket::MaxMessageLen;
 
 use crate::error::ConnectError;
@@ -249,7 +249,7 @@ pub struct ProxyConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use wamp_async::{SerializerKind, TransportConfig};
+/// use wamp_runtime::{SerializerKind, TransportConfig};
 ///
 /// let transport: TransportConfig = "ws://127.0.0.1:8080/ws".parse()?;
 /// let transport = transport
@@ -258,7 +258,7 @@ pub struct ProxyConfig {
 ///     .auto_ping(Duration::from_secs(10), Duration::from_secs(5))
 ///     .connect_timeout(Duration::from_secs(3));
 /// assert_eq!(transport.endpoint.transport_name(), "websocket");
-/// # Ok::<(), wamp_async::ConnectError>(())
+/// # Ok::<(), wamp_runtime::ConnectError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]

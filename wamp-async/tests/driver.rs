@@ -14,12 +14,12 @@ use futures::channel::mpsc;
 use futures::future::{select, Either};
 use futures::{SinkExt, StreamExt};
 use support::TestRuntime;
-use wamp_async::{
+use wamp_proto::Message;
+use wamp_runtime::{
     connect, CallResult, CancelMode, CloseReason, ConnectError, Error, Invocation, JoinConfig,
     MatchPolicy, RegisterOptions, Runtime, SerializerKind, Session, SubscribeOptions,
     TransportConfig, TransportError, Uri, WampError, Yield,
 };
-use wamp_core::Message;
 
 /// Fails a test that would otherwise hang.
 async fn within<T>(rt: &TestRuntime, what: &str, future: impl IntoFuture<Output = T>) -> T {
@@ -697,7 +697,7 @@ fn websocket_goes_through_an_http_proxy() {
 #[test]
 fn a_component_backs_off_by_its_policy_on_the_runtimes_clock() {
     use std::sync::{Arc, Mutex};
-    use wamp_async::{Component, ComponentError, RetryPolicy, TransportSpec};
+    use wamp_runtime::{Component, ComponentError, RetryPolicy, TransportSpec};
 
     let policy = RetryPolicy {
         max_retries: Some(4),

@@ -8,7 +8,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value as Json;
-use wamp_tokio::wamp_core::{Map, Payload, PayloadError, Value};
+use wamp_tokio::wamp_proto::{Map, Payload, PayloadError, Value};
 
 /// A command-line value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,7 +143,7 @@ pub fn payload_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wamp_tokio::wamp_core::SerializerKind;
+    use wamp_tokio::wamp_proto::SerializerKind;
 
     #[test]
     fn json_args_are_json_and_the_rest_strings() {

@@ -28,7 +28,7 @@ async fn call(
     session: &Session,
     args: &CallArgs,
     positional: Vec<wamp_tokio::Value>,
-    kwargs: wamp_tokio::wamp_core::Map,
+    kwargs: wamp_tokio::wamp_proto::Map,
 ) -> Result<(), CliError> {
     let mut call = session.call(args.procedure.as_str());
     if !positional.is_empty() {

@@ -25,7 +25,7 @@ async fn publish(
     session: &Session,
     args: &PublishArgs,
     positional: Vec<wamp_tokio::Value>,
-    kwargs: wamp_tokio::wamp_core::Map,
+    kwargs: wamp_tokio::wamp_proto::Map,
 ) -> Result<(), CliError> {
     let mut publish = session.publish(args.topic.as_str());
     if !positional.is_empty() {

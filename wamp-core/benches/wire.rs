@@ -1,4 +1,4 @@
-//! Wire-layer benchmarks: wamp-core's message encode/decode next to plain `serde` on the
+//! Wire-layer benchmarks: wamp-proto's message encode/decode next to plain `serde` on the
 //! same data as typed tuples (the baseline).
 //!
 //! Each group is `<message>_<payload>/<serializer>`, e.g. `call_small/json`, with:
@@ -22,7 +22,7 @@
 //! baseline the blob is a plain array of numbers (what `serde_json` does with bytes), so
 //! that frame is larger than WAMP's `"\0"`+base64 string; the sizes are printed at start.
 //!
-//! Run with `cargo bench -p wamp-core --bench wire`, then `python3 scripts/bench-ratios.py`.
+//! Run with `cargo bench -p wamp-proto --bench wire`, then `python3 scripts/bench-ratios.py`.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -33,8 +33,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use wamp_core::message::{Call, Event};
-use wamp_core::{
+use wamp_proto::message::{Call, Event};
+use wamp_proto::{
     Dict, Message, Payload, PublicationId, RequestId, SerializerKind, SubscriptionId, Uri,
 };
 

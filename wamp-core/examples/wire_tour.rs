@@ -1,13 +1,13 @@
 //! A tour of the WAMP wire layer: typed arguments in, bytes in three serializers out,
 //! decoding back, forwarding a payload without decoding it, and what bad input gets.
 //!
-//! Run with `cargo run -p wamp-core --example wire_tour`.
+//! Run with `cargo run -p wamp-proto --example wire_tour`.
 #![allow(clippy::print_stdout)]
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use wamp_core::message::{Call, Event};
-use wamp_core::{
+use wamp_proto::message::{Call, Event};
+use wamp_proto::{
     Dict, Message, Payload, PublicationId, RequestId, SerializerKind, SubscriptionId, Uri,
 };
 
@@ -27,7 +27,7 @@ mod serde_bytes_compat {
         s.serialize_bytes(v)
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let v = wamp_core::Value::deserialize(d)?;
+        let v = wamp_proto::Value::deserialize(d)?;
         v.as_bytes()
             .map(|b| b.to_vec())
             .ok_or_else(|| serde::de::Error::custom(format!("expected binary, got {}", v.kind())))

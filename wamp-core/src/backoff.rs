@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use wamp_core::backoff::{Backoff, BackoffPolicy};
+//! use wamp_proto::backoff::{Backoff, BackoffPolicy};
 //! let policy = BackoffPolicy { jitter: 0.0, ..BackoffPolicy::default() };
 //! let mut backoff = Backoff::new(policy);
 //! let mut rng = rand::rngs::mock::StepRng::new(0, 0);

@@ -23,8 +23,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use wamp_core::backoff::BackoffPolicy;
-//! use wamp_core::component::Schedule;
+//! use wamp_proto::backoff::BackoffPolicy;
+//! use wamp_proto::component::Schedule;
 //!
 //! let policy = BackoffPolicy { jitter: 0.0, ..BackoffPolicy::default() };
 //! let mut schedule = Schedule::new([policy.clone(), policy]);

@@ -1,4 +1,4 @@
-//! `wamp-core`: the sans-IO heart of a WAMP (Web Application Messaging Protocol) stack.
+//! `wamp-proto`: the sans-IO heart of a WAMP (Web Application Messaging Protocol) stack.
 //!
 //! This crate holds pure data and state machines: no sockets, no clocks, no threads, no
 //! async runtime. The runtime crates (`wamp-tokio`, `wamp-async-std`) and the transports
@@ -20,7 +20,7 @@
 //!   message type and field; decoding never panics.
 //!
 //! ```
-//! use wamp_core::{Message, SerializerKind};
+//! use wamp_proto::{Message, SerializerKind};
 //! let frame = bytes::Bytes::from_static(br#"[36,5512315355,4429313566,{},["Hello, event!"]]"#);
 //! let Message::Event(event) = SerializerKind::Json.decode(frame).unwrap() else { panic!() };
 //! let (greeting,): (String,) = event.payload.args().unwrap();

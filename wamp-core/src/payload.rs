@@ -8,7 +8,7 @@
 //! [`Payload::args`]), without a dynamic tree in between.
 //!
 //! ```
-//! use wamp_core::{Payload, SerializerKind};
+//! use wamp_proto::{Payload, SerializerKind};
 //! #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
 //! struct Opts { verbose: bool }
 //!

@@ -346,7 +346,7 @@ impl<'de> Deserialize<'de> for Value {
 /// Builds a [`Value`] from JSON-like syntax, for tests and examples.
 ///
 /// ```
-/// use wamp_core::{value, Value};
+/// use wamp_proto::{value, Value};
 /// let v = value!({"a": [1, (-2), 2.5, "x", null, true]});
 /// assert_eq!(v.as_map().and_then(|m| m.get("a")).and_then(Value::as_list).map(|l| l.len()), Some(6));
 /// ```

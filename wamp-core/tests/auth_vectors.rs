@@ -6,12 +6,12 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use wamp_core::auth::scram::{self, AuthMessageParts, Kdf, KdfLimits};
-use wamp_core::auth::{
+use wamp_proto::auth::scram::{self, AuthMessageParts, Kdf, KdfLimits};
+use wamp_proto::auth::{
     cryptosign, wampcra, AuthError, ChannelBinding, ChannelBindingKind, ClientAuthenticator,
     Cryptosign, Scram, WampCra,
 };
-use wamp_core::{Dict, Value};
+use wamp_proto::{Dict, Value};
 
 fn hex32(s: &str) -> [u8; 32] {
     let mut out = [0u8; 32];

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wamp_core::message::*;
-use wamp_core::{
+use wamp_proto::message::*;
+use wamp_proto::{
     CancelMode, Dict, Id, InvokePolicy, Map, MatchPolicy, Payload, SerializerKind, Uri, Value,
 };
 
@@ -345,7 +345,7 @@ impl Gen {
                     Uri::GOODBYE_AND_OUT
                 },
             }),
-            6 => Message::Error(wamp_core::message::Error {
+            6 => Message::Error(wamp_proto::message::Error {
                 request_type: Error::REQUEST_TYPES
                     [self.rng.random_range(0..Error::REQUEST_TYPES.len())],
                 request: request(self),
@@ -561,8 +561,8 @@ impl Gen {
 /// A request ID from a generated integer.
 struct RequestIdFrom(u64);
 impl RequestIdFrom {
-    fn get(self) -> wamp_core::RequestId {
-        wamp_core::RequestId::new(self.0).expect("generated IDs are in range")
+    fn get(self) -> wamp_proto::RequestId {
+        wamp_proto::RequestId::new(self.0).expect("generated IDs are in range")
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use serde_json::Value as Json;
-use wamp_core::{Message, Payload, SerializerKind, Value};
+use wamp_proto::{Message, Payload, SerializerKind, Value};
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wamp-testsuite/singlemessage")
@@ -55,7 +55,7 @@ fn to_value(j: &Json) -> Value {
 fn attributes(msg: &Message) -> Vec<(&'static str, Value)> {
     use Message::*;
     let id = |v: u64| Value::UInt(v);
-    let dict = |d: &wamp_core::Dict| Value::Map(d.as_map().clone());
+    let dict = |d: &wamp_proto::Dict| Value::Map(d.as_map().clone());
     let mut a = vec![("message_type", id(msg.message_type().code()))];
     match msg {
         Hello(m) => {

@@ -48,13 +48,13 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use wamp_core::id::MAX_ID;
-use wamp_core::message::{
+use wamp_proto::id::MAX_ID;
+use wamp_proto::message::{
     self, Abort, Authenticate, Call, CallResult, Cancel, Challenge, Event, EventReceived, Goodbye,
     Hello, Interrupt, Invocation, Publish, Published, Register, Registered, Subscribe, Subscribed,
     Unregister, Unregistered, Unsubscribe, Unsubscribed, Welcome, Yield,
 };
-use wamp_core::{
+use wamp_proto::{
     Dict, Id, Map, Message, MessageType, Payload, PublicationId, RegistrationId, RequestId,
     RequestIdGenerator, SerializerKind, SessionId, SubscriptionId, Uri, Value,
 };

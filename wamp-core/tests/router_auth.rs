@@ -1,5 +1,5 @@
 //! Authentication and authorization by the router, driven by in-memory client sessions
-//! with the client authenticators of `wamp_core::auth`: every method with right and
+//! with the client authenticators of `wamp_proto::auth`: every method with right and
 //! wrong credentials, channel binding, method selection, per-role permissions, and
 //! configurations that cannot work.
 
@@ -9,17 +9,17 @@ mod router_harness;
 
 use base64::Engine as _;
 use router_harness::*;
-use wamp_core::auth::scram::{self, Kdf, KdfLimits};
-use wamp_core::auth::{
+use wamp_proto::auth::scram::{self, Kdf, KdfLimits};
+use wamp_proto::auth::{
     Anonymous, ChannelBinding, ChannelBindingKind, Cryptosign, Scram, Ticket, WampCra,
 };
-use wamp_core::message::{Authenticate, Hello};
-use wamp_core::router::{
+use wamp_proto::message::{Authenticate, Hello};
+use wamp_proto::router::{
     Allow, ConfigError, Permission, RealmConfig, RoleConfig, Router, RouterConfig, RouterEvent,
     ScramCredential, ScramKdf, ScramPrincipal,
 };
-use wamp_core::session::{CloseReason, SessionConfig, SessionEvent};
-use wamp_core::{Dict, Message, Payload, SerializerKind, Uri};
+use wamp_proto::session::{CloseReason, SessionConfig, SessionEvent};
+use wamp_proto::{Dict, Message, Payload, SerializerKind, Uri};
 
 const J: SerializerKind = SerializerKind::Json;
 const SEED: [u8; 32] = [7; 32];
@@ -41,7 +41,7 @@ fn auth_realm() -> RealmConfig {
             "paul",
             "user",
             "secret2",
-            wamp_core::router::CraSalt::new("salt123"),
+            wamp_proto::router::CraSalt::new("salt123"),
         )
         .cryptosign("client01", "user", &[&pubkey()])
         .scram("scramuser", "user", "pencil", PBKDF2)
@@ -51,7 +51,7 @@ fn config(realm: RealmConfig) -> RouterConfig {
     RouterConfig::new().realm(realm)
 }
 
-fn session(auth: impl wamp_core::auth::ClientAuthenticator + 'static) -> SessionConfig {
+fn session(auth: impl wamp_proto::auth::ClientAuthenticator + 'static) -> SessionConfig {
     SessionConfig::new(uri("realm1"))
         .serializer(J)
         .authenticator(auth)
@@ -178,8 +178,8 @@ fn wampcra_challenge_names_the_session_it_will_get() {
     assert_eq!(parsed["authid"], "paul");
     assert_eq!(parsed["authrole"], "user");
     assert_eq!(parsed["authmethod"], "wampcra");
-    let key = wamp_core::auth::wampcra::derive_key("secret2", "salt123", 1000, 32);
-    let signature = wamp_core::auth::wampcra::sign(key.as_bytes(), text);
+    let key = wamp_proto::auth::wampcra::derive_key("secret2", "salt123", 1000, 32);
+    let signature = wamp_proto::auth::wampcra::sign(key.as_bytes(), text);
     net.send_raw(
         raw,
         Authenticate {
@@ -554,7 +554,7 @@ fn authorization_refusals_say_what_was_refused() {
     net.subscribe(
         svc,
         "com.app.",
-        Dict::new().with_match_policy(wamp_core::MatchPolicy::Prefix),
+        Dict::new().with_match_policy(wamp_proto::MatchPolicy::Prefix),
     );
     let ok = net
         .s(joe)

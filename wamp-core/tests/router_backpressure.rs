@@ -14,9 +14,9 @@ mod router_harness;
 use std::collections::BTreeMap;
 
 use router_harness::*;
-use wamp_core::router::{ConnectionId, LeaveReason, Limits, RouterEvent};
-use wamp_core::session::CloseReason;
-use wamp_core::{Dict, SerializerKind, Uri};
+use wamp_proto::router::{ConnectionId, LeaveReason, Limits, RouterEvent};
+use wamp_proto::session::CloseReason;
+use wamp_proto::{Dict, SerializerKind, Uri};
 
 const HIGH: usize = 16 << 10;
 const LOW: usize = 4 << 10;

@@ -7,9 +7,9 @@
 mod router_harness;
 
 use router_harness::*;
-use wamp_core::router::{Allow, Disclose, Permission, RealmConfig, RoleConfig, RouterConfig};
-use wamp_core::session::{Outcome, SessionConfig};
-use wamp_core::{Dict, MatchPolicy, Payload, SerializerKind, Uri};
+use wamp_proto::router::{Allow, Disclose, Permission, RealmConfig, RoleConfig, RouterConfig};
+use wamp_proto::session::{Outcome, SessionConfig};
+use wamp_proto::{Dict, MatchPolicy, Payload, SerializerKind, Uri};
 
 const J: SerializerKind = SerializerKind::Json;
 
@@ -206,7 +206,7 @@ fn join_ticket(net: &mut Net, authid: &str, ticket: &str) -> usize {
     net.join_with(
         SessionConfig::new(uri("realm1"))
             .serializer(J)
-            .authenticator(wamp_core::auth::Ticket::new(authid, ticket)),
+            .authenticator(wamp_proto::auth::Ticket::new(authid, ticket)),
     )
 }
 
@@ -399,7 +399,7 @@ fn retained_events_respect_the_publish_eligibility() {
 
 #[test]
 fn retained_topics_are_bounded() {
-    let mut net = Net::new(realm1().limits(wamp_core::router::Limits {
+    let mut net = Net::new(realm1().limits(wamp_proto::router::Limits {
         max_retained_events: 2,
         ..Default::default()
     }));
@@ -474,7 +474,7 @@ fn unsubscribe_stops_events_and_unknown_subscriptions_are_errors() {
     let raw = net.open_raw(J);
     net.send_raw(
         raw,
-        wamp_core::message::Hello {
+        wamp_proto::message::Hello {
             realm: uri("realm1"),
             details: Dict::new().with_role("subscriber", []),
         },
@@ -482,16 +482,16 @@ fn unsubscribe_stops_events_and_unknown_subscriptions_are_errors() {
     net.recv_raw(raw);
     net.send_raw(
         raw,
-        wamp_core::message::Unsubscribe {
-            request: wamp_core::RequestId::new(1).expect("a valid value"),
+        wamp_proto::message::Unsubscribe {
+            request: wamp_proto::RequestId::new(1).expect("a valid value"),
             subscription: id,
             options: Dict::new(),
         },
     );
     match &net.recv_raw(raw)[..] {
-        [wamp_core::Message::Error(e)] => {
+        [wamp_proto::Message::Error(e)] => {
             assert_eq!(e.error, Uri::NO_SUCH_SUBSCRIPTION);
-            assert_eq!(e.request_type, wamp_core::MessageType::Unsubscribe);
+            assert_eq!(e.request_type, wamp_proto::MessageType::Unsubscribe);
         }
         other => panic!("{other:?}"),
     }
@@ -530,7 +530,7 @@ fn a_leaving_subscriber_stops_getting_events_and_others_continue() {
 
 #[test]
 fn subscriptions_per_session_are_bounded() {
-    let mut net = Net::new(realm1().limits(wamp_core::router::Limits {
+    let mut net = Net::new(realm1().limits(wamp_proto::router::Limits {
         max_subscriptions_per_session: 2,
         ..Default::default()
     }));

@@ -8,12 +8,12 @@
 mod router_harness;
 
 use router_harness::*;
-use wamp_core::message::{self, Call, Cancel, Hello, Invocation, Register, Yield};
-use wamp_core::router::{
+use wamp_proto::message::{self, Call, Cancel, Hello, Invocation, Register, Yield};
+use wamp_proto::router::{
     Allow, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig,
 };
-use wamp_core::session::{Outcome, RequestError, SessionEvent};
-use wamp_core::{
+use wamp_proto::session::{Outcome, RequestError, SessionEvent};
+use wamp_proto::{
     CancelMode, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Payload, RequestId,
     SerializerKind, Uri,
 };
@@ -40,7 +40,7 @@ fn raw_join(net: &mut Net, role: &str, features: &[&str]) -> usize {
     }
 }
 
-fn raw_register(net: &mut Net, raw: usize, procedure: &str) -> wamp_core::RegistrationId {
+fn raw_register(net: &mut Net, raw: usize, procedure: &str) -> wamp_proto::RegistrationId {
     net.send_raw(
         raw,
         Register {
@@ -101,7 +101,7 @@ fn a_call_is_routed_to_the_callee_and_its_result_back() {
     }
 }
 
-fn serve_doubling_one(net: &mut Net, callee: usize, inv: wamp_core::session::InvocationEvent) {
+fn serve_doubling_one(net: &mut Net, callee: usize, inv: wamp_proto::session::InvocationEvent) {
     let (x,): (i64,) = inv.payload.args().expect("decodable arguments");
     let kind = net.peers[callee].kind;
     net.s(callee)

@@ -7,9 +7,9 @@ mod router_harness;
 
 use router_harness::*;
 use serde_json::{json, Value as Json};
-use wamp_core::router::{Permission, RealmConfig, RoleConfig, RouterConfig};
-use wamp_core::session::{CloseReason, SessionConfig};
-use wamp_core::{Dict, InvokePolicy, MatchPolicy, Payload, SerializerKind, Uri};
+use wamp_proto::router::{Permission, RealmConfig, RoleConfig, RouterConfig};
+use wamp_proto::session::{CloseReason, SessionConfig};
+use wamp_proto::{Dict, InvokePolicy, MatchPolicy, Payload, SerializerKind, Uri};
 
 const J: SerializerKind = SerializerKind::Json;
 
@@ -43,7 +43,7 @@ fn session_count_list_and_get() {
     let a = net.join(J);
     let b = net.join(SerializerKind::Cbor);
     let joe = net.join_with(
-        SessionConfig::new(uri("realm1")).authenticator(wamp_core::auth::Ticket::new("joe", "t")),
+        SessionConfig::new(uri("realm1")).authenticator(wamp_proto::auth::Ticket::new("joe", "t")),
     );
     let conn = net.peers[joe].conn;
     let (sa, sb, sj) = (net.session_id(a), net.session_id(b), net.session_id(joe));
@@ -97,7 +97,7 @@ fn transport_details_appear_in_session_get() {
             conn,
             [(
                 "peer".to_owned(),
-                wamp_core::Value::from("tcp4:127.0.0.1:5555"),
+                wamp_proto::Value::from("tcp4:127.0.0.1:5555"),
             )]
             .into_iter()
             .collect(),
@@ -105,13 +105,13 @@ fn transport_details_appear_in_session_get() {
         .expect("an open connection");
     net.send_raw(
         raw,
-        wamp_core::message::Hello {
+        wamp_proto::message::Hello {
             realm: uri("realm1"),
             details: Dict::new().with_role("caller", []),
         },
     );
     let session = match &net.recv_raw(raw)[..] {
-        [wamp_core::Message::Welcome(w)] => w.session,
+        [wamp_proto::Message::Welcome(w)] => w.session,
         other => panic!("{other:?}"),
     };
     let a = net.join(J);
@@ -231,7 +231,7 @@ fn kill_by_authid_authrole_and_all_spare_the_caller() {
         ),
     );
     let joe = || {
-        SessionConfig::new(uri("realm1")).authenticator(wamp_core::auth::Ticket::new("joe", "t"))
+        SessionConfig::new(uri("realm1")).authenticator(wamp_proto::auth::Ticket::new("joe", "t"))
     };
     let j1 = net.join_with(joe());
     let j2 = net.join_with(joe());
@@ -645,12 +645,12 @@ fn testament_refusals() {
                     .expect("a valid value")
                     .role(
                         RoleConfig::new("anonymous")
-                            .permit(Permission::prefix("wamp.", wamp_core::router::Allow::ALL))
-                            .permit(Permission::prefix("open.", wamp_core::router::Allow::ALL)),
+                            .permit(Permission::prefix("wamp.", wamp_proto::router::Allow::ALL))
+                            .permit(Permission::prefix("open.", wamp_proto::router::Allow::ALL)),
                     )
                     .allow_anonymous("anonymous"),
             )
-            .limits(wamp_core::router::Limits {
+            .limits(wamp_proto::router::Limits {
                 max_testaments: 2,
                 ..Default::default()
             }),

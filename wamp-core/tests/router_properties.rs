@@ -21,10 +21,10 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use proptest::prelude::*;
 use router_harness::*;
-use wamp_core::message::Hello;
-use wamp_core::router::Limits;
-use wamp_core::session::{Outcome, SessionConfig, SessionEvent};
-use wamp_core::{
+use wamp_proto::message::Hello;
+use wamp_proto::router::Limits;
+use wamp_proto::session::{Outcome, SessionConfig, SessionEvent};
+use wamp_proto::{
     CancelMode, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Payload, RequestId,
     SerializerKind, Uri,
 };
@@ -165,8 +165,8 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     net: Net,
     slots: [usize; SLOTS],
-    regs: HashMap<usize, Vec<wamp_core::RegistrationId>>,
-    subs: HashMap<usize, Vec<wamp_core::SubscriptionId>>,
+    regs: HashMap<usize, Vec<wamp_proto::RegistrationId>>,
+    subs: HashMap<usize, Vec<wamp_proto::SubscriptionId>>,
     /// Calls a peer may still send parts for.
     parts: HashMap<usize, Vec<RequestId>>,
     /// Calls a peer has pending (for cancel).
@@ -544,7 +544,7 @@ impl Model {
     }
 
     fn rogue(&mut self, which: u8, id: u64, flag: bool) {
-        use wamp_core::message::*;
+        use wamp_proto::message::*;
         let raw = match self.rogue.filter(|r| self.net.peers[*r].open) {
             Some(r) => r,
             None => {
@@ -609,7 +609,7 @@ impl Model {
             .into(),
             5 => Unregister {
                 request: rid,
-                registration: wamp_core::RegistrationId::new(id).expect("an ID"),
+                registration: wamp_proto::RegistrationId::new(id).expect("an ID"),
                 options: Dict::new(),
             }
             .into(),
@@ -621,7 +621,7 @@ impl Model {
             .into(),
             7 => Unsubscribe {
                 request: rid,
-                subscription: wamp_core::SubscriptionId::new(id).expect("an ID"),
+                subscription: wamp_proto::SubscriptionId::new(id).expect("an ID"),
                 options: Dict::new(),
             }
             .into(),
@@ -650,7 +650,7 @@ impl Model {
             }
             .into(),
             12 => EventReceived {
-                publication: wamp_core::PublicationId::new(id).expect("an ID"),
+                publication: wamp_proto::PublicationId::new(id).expect("an ID"),
             }
             .into(),
             _ => Abort {

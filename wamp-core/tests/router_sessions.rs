@@ -11,10 +11,10 @@ mod router_harness;
 
 use bytes::Bytes;
 use router_harness::*;
-use wamp_core::message::{self, Goodbye, Hello, Yield};
-use wamp_core::router::{LeaveReason, Limits, RealmConfig, RouterConfig, RouterEvent};
-use wamp_core::session::{CloseReason, Outcome, SessionConfig, SessionEvent};
-use wamp_core::{Dict, Message, MessageType, Payload, RequestId, SerializerKind, Uri};
+use wamp_proto::message::{self, Goodbye, Hello, Yield};
+use wamp_proto::router::{LeaveReason, Limits, RealmConfig, RouterConfig, RouterEvent};
+use wamp_proto::session::{CloseReason, Outcome, SessionConfig, SessionEvent};
+use wamp_proto::{Dict, Message, MessageType, Payload, RequestId, SerializerKind, Uri};
 
 fn hello(realm: &str) -> Hello {
     Hello {
@@ -228,7 +228,7 @@ fn protocol_violations_abort_the_offender_only() {
             "a router's message (WELCOME)",
             true,
             Message::Welcome(message::Welcome {
-                session: wamp_core::SessionId::new(5).expect("a valid value"),
+                session: wamp_proto::SessionId::new(5).expect("a valid value"),
                 details: Dict::new(),
             }),
         ),
@@ -236,8 +236,8 @@ fn protocol_violations_abort_the_offender_only() {
             "EVENT from a client",
             true,
             Message::Event(message::Event {
-                subscription: wamp_core::SubscriptionId::new(1).expect("a valid value"),
-                publication: wamp_core::PublicationId::new(1).expect("a valid value"),
+                subscription: wamp_proto::SubscriptionId::new(1).expect("a valid value"),
+                publication: wamp_proto::PublicationId::new(1).expect("a valid value"),
                 details: Dict::new(),
                 payload: Payload::empty(),
             }),
@@ -371,7 +371,7 @@ fn handshake_deadline_aborts_an_unanswered_challenge() {
     let config = RouterConfig::new().realm(
         RealmConfig::new("realm1")
             .expect("a valid value")
-            .role(wamp_core::router::RoleConfig::new("user"))
+            .role(wamp_proto::router::RoleConfig::new("user"))
             .ticket("joe", "user", "secret"),
     );
     let mut net = Net::new(config);
@@ -661,5 +661,5 @@ fn poll_timeout_after_handle_timeout_is_later_than_now() {
 #[test]
 fn the_router_is_send() {
     fn is_send<T: Send + 'static>() {}
-    is_send::<wamp_core::router::Router>();
+    is_send::<wamp_proto::router::Router>();
 }

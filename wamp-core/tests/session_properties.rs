@@ -37,13 +37,13 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rand::SeedableRng;
-use wamp_core::auth::Ticket;
-use wamp_core::message::{
+use wamp_proto::auth::Ticket;
+use wamp_proto::message::{
     self, Abort, CallResult, Challenge, Event, Goodbye, Interrupt, Invocation, Published,
     Registered, Subscribed, Unregistered, Unsubscribed, Welcome,
 };
-use wamp_core::session::{Session, SessionConfig, SessionEvent, UsageError};
-use wamp_core::{
+use wamp_proto::session::{Session, SessionConfig, SessionEvent, UsageError};
+use wamp_proto::{
     CancelMode, Dict, MatchPolicy, Message, MessageType, Payload, PublicationId, RegistrationId,
     RequestId, SerializerKind, SessionId, SubscriptionId, Uri,
 };
@@ -637,12 +637,14 @@ impl Run {
                 self.command(result.map(|r| Some((r, Some("call")))))
             }
             Op::CallPart { pick, last } => {
-                let request = Run::pick(&self.calls, pick).unwrap_or(RequestId(wamp_core::Id::MIN));
+                let request =
+                    Run::pick(&self.calls, pick).unwrap_or(RequestId(wamp_proto::Id::MIN));
                 let result = self.session.call_part(request, payload(pick), last);
                 self.command(result.map(|()| None))
             }
             Op::Cancel { pick, mode } => {
-                let request = Run::pick(&self.calls, pick).unwrap_or(RequestId(wamp_core::Id::MIN));
+                let request =
+                    Run::pick(&self.calls, pick).unwrap_or(RequestId(wamp_proto::Id::MIN));
                 let result = self.session.cancel(request, mode);
                 self.command(result.map(|()| None))
             }
@@ -669,7 +671,7 @@ impl Run {
             }
             Op::Unregister { pick } => {
                 let registration = Run::pick(&self.registrations, pick)
-                    .unwrap_or(RegistrationId(wamp_core::Id::MIN));
+                    .unwrap_or(RegistrationId(wamp_proto::Id::MIN));
                 let result = self.session.unregister(registration);
                 if let Ok(request) = result {
                     self.expect_on_wire = Some(request);
@@ -678,7 +680,7 @@ impl Run {
             }
             Op::Yield { pick, progress } => {
                 let request =
-                    Run::pick(&self.invocations, pick).unwrap_or(RequestId(wamp_core::Id::MIN));
+                    Run::pick(&self.invocations, pick).unwrap_or(RequestId(wamp_proto::Id::MIN));
                 let options = if progress {
                     Dict::new().with_progress(true)
                 } else {
@@ -689,7 +691,7 @@ impl Run {
             }
             Op::InvocationError { pick } => {
                 let request =
-                    Run::pick(&self.invocations, pick).unwrap_or(RequestId(wamp_core::Id::MIN));
+                    Run::pick(&self.invocations, pick).unwrap_or(RequestId(wamp_proto::Id::MIN));
                 let result = self.session.invocation_error(
                     request,
                     Uri::from_static("com.error.failed"),
@@ -738,7 +740,7 @@ impl Run {
             }
             Op::Unsubscribe { pick } => {
                 let subscription = Run::pick(&self.subscriptions, pick)
-                    .unwrap_or(SubscriptionId(wamp_core::Id::MIN));
+                    .unwrap_or(SubscriptionId(wamp_proto::Id::MIN));
                 let result = self.session.unsubscribe(subscription);
                 if let Ok(request) = result {
                     self.expect_on_wire = Some(request);
@@ -757,7 +759,7 @@ impl Run {
                     return Ok(());
                 }
                 self.send(Welcome {
-                    session: SessionId::new(77).unwrap_or(SessionId(wamp_core::Id::MIN)),
+                    session: SessionId::new(77).unwrap_or(SessionId(wamp_proto::Id::MIN)),
                     details: Dict::new()
                         .with_role(
                             "dealer",
@@ -790,7 +792,7 @@ impl Run {
                 let registration = if rogue {
                     Run::pick(&self.registrations, pick)
                         .filter(|_| pick % 2 == 0)
-                        .unwrap_or(RegistrationId(wamp_core::Id::MAX))
+                        .unwrap_or(RegistrationId(wamp_proto::Id::MAX))
                 } else {
                     match Run::pick(&self.held_registrations, pick) {
                         Some(r) => r,
@@ -813,7 +815,7 @@ impl Run {
                     None => {
                         self.next_invocation += 1;
                         RequestId::new(self.next_invocation - 1)
-                            .unwrap_or(RequestId(wamp_core::Id::MIN))
+                            .unwrap_or(RequestId(wamp_proto::Id::MIN))
                     }
                 };
                 let mut details = Dict::new();
@@ -845,7 +847,7 @@ impl Run {
             Op::Interrupt { pick } => {
                 let request = Run::pick(&self.invocations, pick)
                     .filter(|_| pick % 4 != 0)
-                    .unwrap_or(RequestId(wamp_core::Id::MAX));
+                    .unwrap_or(RequestId(wamp_proto::Id::MAX));
                 self.send(Interrupt {
                     request,
                     options: Dict::new().with_mode(CancelMode::Kill),
@@ -859,7 +861,7 @@ impl Run {
                 let subscription = if rogue {
                     Run::pick(&self.subscriptions, pick)
                         .filter(|_| pick % 2 == 0)
-                        .unwrap_or(SubscriptionId(wamp_core::Id::MAX))
+                        .unwrap_or(SubscriptionId(wamp_proto::Id::MAX))
                 } else {
                     match Run::pick(&self.held_subscriptions, pick) {
                         Some(s) => s,
@@ -874,7 +876,7 @@ impl Run {
                 self.send(Event {
                     subscription,
                     publication: PublicationId::new(publication)
-                        .unwrap_or(PublicationId(wamp_core::Id::MIN)),
+                        .unwrap_or(PublicationId(wamp_proto::Id::MIN)),
                     details,
                     payload: payload(pick),
                 })
@@ -1031,10 +1033,10 @@ impl Run {
                 let registration = match how {
                     // A registration the session already holds.
                     How::Confused => Run::pick(&self.registrations, pick)
-                        .unwrap_or(RegistrationId(wamp_core::Id::MIN)),
+                        .unwrap_or(RegistrationId(wamp_proto::Id::MIN)),
                     _ => {
                         let id = self.router_id();
-                        RegistrationId::new(id).unwrap_or(RegistrationId(wamp_core::Id::MIN))
+                        RegistrationId::new(id).unwrap_or(RegistrationId(wamp_proto::Id::MIN))
                     }
                 };
                 self.registrations.push(registration);
@@ -1062,7 +1064,7 @@ impl Run {
                     Some(s) => *s,
                     None => {
                         let id = self.router_id();
-                        SubscriptionId::new(id).unwrap_or(SubscriptionId(wamp_core::Id::MIN))
+                        SubscriptionId::new(id).unwrap_or(SubscriptionId(wamp_proto::Id::MIN))
                     }
                 };
                 self.topic_subscription.insert(topic, subscription);
@@ -1093,7 +1095,7 @@ impl Run {
                 Published {
                     request: target,
                     publication: PublicationId::new(id)
-                        .unwrap_or(PublicationId(wamp_core::Id::MIN)),
+                        .unwrap_or(PublicationId(wamp_proto::Id::MIN)),
                 }
                 .into()
             }
@@ -1112,15 +1114,19 @@ impl Run {
         let results: Vec<Result<(), UsageError>> = vec![
             s.connect(now),
             s.call(any.clone(), Payload::empty(), Dict::new()).map(drop),
-            s.call_part(RequestId(wamp_core::Id::MIN), Payload::empty(), true),
-            s.cancel(RequestId(wamp_core::Id::MIN), CancelMode::Kill),
+            s.call_part(RequestId(wamp_proto::Id::MIN), Payload::empty(), true),
+            s.cancel(RequestId(wamp_proto::Id::MIN), CancelMode::Kill),
             s.register(any.clone(), Dict::new()).map(drop),
-            s.unregister(RegistrationId(wamp_core::Id::MIN)).map(drop),
-            s.yield_(RequestId(wamp_core::Id::MIN), Dict::new(), Payload::empty()),
+            s.unregister(RegistrationId(wamp_proto::Id::MIN)).map(drop),
+            s.yield_(
+                RequestId(wamp_proto::Id::MIN),
+                Dict::new(),
+                Payload::empty(),
+            ),
             s.publish(any.clone(), Payload::empty(), Dict::new())
                 .map(drop),
             s.subscribe(any, Dict::new()).map(drop),
-            s.unsubscribe(SubscriptionId(wamp_core::Id::MIN)).map(drop),
+            s.unsubscribe(SubscriptionId(wamp_proto::Id::MIN)).map(drop),
             s.leave(now, Uri::CLOSE_NORMAL, None),
         ];
         for result in results {

@@ -11,7 +11,7 @@
 //! Every transmitted frame is decoded with the session's own serializer, and most
 //! transcripts run once per serializer (`SerializerKind::ALL`). The authentication
 //! transcripts run the full handshake through the session against a router that checks
-//! the answers with the router-side helpers of `wamp_core::auth`, with right and wrong
+//! the answers with the router-side helpers of `wamp_proto::auth`, with right and wrong
 //! credentials. Tests marked "Regression" pin down misbehaviour found and fixed.
 
 // The virtual clock starts at one real `Instant::now()`; everything after is `t0 + d`.
@@ -24,21 +24,21 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::SeedableRng;
 use serde::Serialize;
-use wamp_core::auth::scram::{self, AuthMessageParts, Kdf, KdfLimits};
-use wamp_core::auth::{
+use wamp_proto::auth::scram::{self, AuthMessageParts, Kdf, KdfLimits};
+use wamp_proto::auth::{
     cryptosign, ticket, wampcra, Anonymous, AuthError, ChannelBinding, ChannelBindingKind,
     Cryptosign, Scram, Ticket, WampCra,
 };
-use wamp_core::message::{
+use wamp_proto::message::{
     self, Abort, Call, CallResult, Cancel, Challenge, Event, Goodbye, Hello, Interrupt, Invocation,
     Publish, Published, Register, Registered, Subscribe, Subscribed, Unregister, Unregistered,
     Unsubscribe, Unsubscribed, Welcome, Yield,
 };
-use wamp_core::session::{
+use wamp_proto::session::{
     CloseReason, Joined, Outcome, Reply, RequestError, Roles, Session, SessionConfig, SessionEvent,
     UsageError, CALLEE_FEATURES, CALLER_FEATURES, PUBLISHER_FEATURES, SUBSCRIBER_FEATURES,
 };
-use wamp_core::{
+use wamp_proto::{
     CancelMode, Details, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Options, Payload,
     PublicationId, RegistrationId, RequestId, SerializerKind, SessionId, SubscriptionId, Uri,
     Value,
@@ -2440,7 +2440,7 @@ fn a_subscribe_in_flight_is_not_lost_to_an_earlier_unsubscribe() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Authentication: full handshakes against a router that verifies with wamp_core::auth
+// Authentication: full handshakes against a router that verifies with wamp_proto::auth
 // ------------------------------------------------------------------------------------------
 
 /// What came of a handshake.
@@ -2790,7 +2790,7 @@ fn scram_handshake(
     } else {
         scram::server_signature(&cred.server_key, &auth_message)
     };
-    let mut extra = wamp_core::Map::new();
+    let mut extra = wamp_proto::Map::new();
     extra.insert("verifier".into(), Value::from(verifier));
     router_decides(
         &mut t,

@@ -1,10 +1,10 @@
 //! `wamp-tokio`: a WAMP client and an embedded WAMP router on [Tokio](https://tokio.rs).
 //!
 //! This crate is a thin adapter: [`TokioRuntime`] gives the connection loop and the
-//! router of [`wamp_async`] Tokio's tasks, timers and sockets, and everything else is
-//! `wamp_async`'s API, re-exported here. See the [`wamp_async`] docs for the session
+//! router of [`wamp_runtime`] Tokio's tasks, timers and sockets, and everything else is
+//! `wamp_runtime`'s API, re-exported here. See the [`wamp_runtime`] docs for the session
 //! API (calls, registrations, subscriptions, publications, errors) and
-//! [`wamp_async::server`] for the router.
+//! [`wamp_runtime::server`] for the router.
 //!
 //! ```no_run
 //! use wamp_tokio::{Invocation, JoinConfig, Yield};
@@ -68,10 +68,10 @@ use tokio::runtime::Handle;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 /// The runtime-agnostic crate this one adapts.
-pub use wamp_async;
-/// [`wamp_async::connect`], for an explicit runtime.
-pub use wamp_async::connect as connect_with;
-pub use wamp_async::*;
+pub use wamp_runtime;
+/// [`wamp_runtime::connect`], for an explicit runtime.
+pub use wamp_runtime::connect as connect_with;
+pub use wamp_runtime::*;
 
 /// Tokio as a [`Runtime`]: spawns on a runtime handle, sleeps with `tokio::time`,
 /// connects with `tokio::net`.
@@ -192,7 +192,7 @@ impl Listener for UnixListener {
 }
 
 /// The embedded router on Tokio: [`Router::builder`] starts one. See
-/// [`wamp_async::server`].
+/// [`wamp_runtime::server`].
 #[derive(Debug)]
 pub enum Router {}
 
@@ -211,7 +211,7 @@ impl Router {
     }
 }
 
-/// Connects and joins on the current Tokio runtime; see [`wamp_async::connect`].
+/// Connects and joins on the current Tokio runtime; see [`wamp_runtime::connect`].
 ///
 /// `transport` is a URL (`"ws://127.0.0.1:8080/ws"`, `"rs://127.0.0.1:8081"`, ...) or
 /// a [`TransportConfig`]; `join` a realm name or a [`JoinConfig`].
@@ -222,7 +222,7 @@ pub async fn connect(
     let rt = TokioRuntime::try_current().ok_or_else(|| {
         ConnectError::Config("wamp_tokio::connect must be called inside a Tokio runtime".into())
     })?;
-    wamp_async::connect(&rt, &transport.into_transport()?, &join.into()).await
+    wamp_runtime::connect(&rt, &transport.into_transport()?, &join.into()).await
 }
 
 fn current_runtime() -> Result<TokioRuntime, ComponentError> {
@@ -238,7 +238,7 @@ pub async fn start(component: &Component) -> Result<(), ComponentError> {
 }
 
 /// Runs `components` on the current Tokio runtime until all are done; Ctrl-C or SIGTERM
-/// stops them, each leaving its realm gracefully. See [`wamp_async::run`].
+/// stops them, each leaving its realm gracefully. See [`wamp_runtime::run`].
 pub async fn run(components: &[Component]) -> Vec<Result<(), ComponentError>> {
     let rt = match current_runtime() {
         Ok(rt) => rt,
@@ -250,7 +250,7 @@ pub async fn run(components: &[Component]) -> Vec<Result<(), ComponentError>> {
                 .collect();
         }
     };
-    wamp_async::run_until_signal(&rt, components).await
+    wamp_runtime::run_until_signal(&rt, components).await
 }
 
 /// Runs `runner` with `main` on the current Tokio runtime; see

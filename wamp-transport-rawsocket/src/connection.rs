@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use wamp_core::SerializerKind;
+use wamp_proto::SerializerKind;
 
 use crate::config::{ClientConfig, KeepAlive, MaxMessageLen, ServerConfig};
 use crate::error::RawSocketError;

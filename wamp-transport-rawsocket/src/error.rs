@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use wamp_core::SerializerKind;
+use wamp_proto::SerializerKind;
 
 use crate::config::MaxMessageLen;
 

@@ -4,8 +4,8 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use wamp_core::message::Call;
-use wamp_core::{Dict, Message, Payload, RequestId, SerializerKind, Uri};
+use wamp_proto::message::Call;
+use wamp_proto::{Dict, Message, Payload, RequestId, SerializerKind, Uri};
 use wamp_transport_rawsocket::{
     ClientConfig, Event, HandshakeErrorCode, MaxMessageLen, RawSocketError, ServerConfig,
 };

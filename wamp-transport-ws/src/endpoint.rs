@@ -11,7 +11,7 @@ use tungstenite::handshake::machine::TryParse;
 use tungstenite::handshake::server::{create_response, write_response, Request as ServerRequest};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
-use wamp_core::{Message, SerializerKind};
+use wamp_proto::{Message, SerializerKind};
 
 use crate::config::{ServerConfig, Validation, WsOptions};
 use crate::error::{CloseCode, FrameKind, UsageError, WsError};

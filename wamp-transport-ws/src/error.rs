@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use wamp_core::{DecodeError, SerializerKind};
+use wamp_proto::{DecodeError, SerializerKind};
 
 /// A WebSocket close status code (RFC 6455 §7.4).
 ///

@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use wamp_integration::credentials::*;
 use wamp_integration::REALM;
-use wamp_tokio::wamp_async::{
+use wamp_tokio::wamp_runtime::{
     self, Auth, CloseReason, ConnectError, Error, Invocation, JoinConfig, MatchPolicy,
     RegisterOptions, Runtime, SerializerKind, Session, SubscribeOptions, TransportConfig, Uri,
     WampError, Yield,
@@ -63,7 +63,7 @@ pub async fn bounded<R: Runtime, T>(rt: &R, what: &str, future: impl IntoFuture<
 }
 
 pub async fn join<R: Runtime>(rt: &R, transport: &TransportConfig, join: &JoinConfig) -> Session {
-    match bounded(rt, "connect", wamp_async::connect(rt, transport, join)).await {
+    match bounded(rt, "connect", wamp_runtime::connect(rt, transport, join)).await {
         Ok(session) => session,
         Err(e) => panic!("connect to {}: {e}", transport.endpoint),
     }
@@ -359,7 +359,7 @@ pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
         let err = bounded(
             &rt,
             "wrong credentials",
-            wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
+            wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
         )
         .await
         .expect_err("refused");
@@ -373,7 +373,7 @@ pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
     let outcome = bounded(
         &rt,
         "scram",
-        wamp_async::connect(&rt, &transport, &scram_join),
+        wamp_runtime::connect(&rt, &transport, &scram_join),
     )
     .await;
     match (scram, outcome) {
@@ -392,7 +392,7 @@ pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
             let err = bounded(
                 &rt,
                 "wrong scram",
-                wamp_async::connect(&rt, &transport, &wrong),
+                wamp_runtime::connect(&rt, &transport, &wrong),
             )
             .await
             .expect_err("refused");
@@ -404,7 +404,7 @@ pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
     let err = bounded(
         &rt,
         "anonymous",
-        wamp_async::connect(&rt, &transport, &JoinConfig::new(REALM)),
+        wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM)),
     )
     .await
     .expect_err("anonymous refused");
@@ -440,7 +440,7 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
         match bounded(
             &rt,
             "untrusted",
-            wamp_async::connect(&rt, &untrusted, &JoinConfig::new(REALM)),
+            wamp_runtime::connect(&rt, &untrusted, &JoinConfig::new(REALM)),
         )
         .await
         {
@@ -486,7 +486,7 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
     let err = bounded(
         &rt,
         "no such realm",
-        wamp_async::connect(&rt, &ws, &JoinConfig::new("no.such.realm")),
+        wamp_runtime::connect(&rt, &ws, &JoinConfig::new("no.such.realm")),
     )
     .await
     .expect_err("no such realm");

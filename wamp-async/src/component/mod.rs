@@ -48,9 +48,9 @@ use futures::channel::oneshot;
 use futures::future::{self, Either, FutureExt};
 use futures::StreamExt;
 use tracing::{error, info, info_span, warn, Instrument};
-use wamp_core::component::{after_close, is_fatal_abort, AfterClose, Schedule};
-use wamp_core::session::CloseReason;
-use wamp_core::Uri;
+use wamp_proto::component::{after_close, is_fatal_abort, AfterClose, Schedule};
+use wamp_proto::session::CloseReason;
+use wamp_proto::Uri;
 
 pub use config::{RetryPolicy, TransportSpec};
 pub use runner::ApplicationRunner;
@@ -102,7 +102,7 @@ impl std::fmt::Display for Failure {
 }
 
 /// The default `is_fatal`: the router rejected the credentials, the authentication
-/// method, the role or the realm ([`wamp_core::component::is_fatal_abort`]), or this side
+/// method, the role or the realm ([`wamp_proto::component::is_fatal_abort`]), or this side
 /// could not authenticate.
 pub fn is_auth_rejection(failure: &Failure) -> bool {
     match failure {
@@ -186,7 +186,7 @@ struct Declared<O, H> {
 struct Inner {
     transports: Vec<TransportSpec>,
     join: JoinConfig,
-    extra: wamp_core::Value,
+    extra: wamp_proto::Value,
     is_fatal: FatalFn,
     main: Option<SessionFn>,
     hooks: Hooks,
@@ -216,7 +216,7 @@ impl std::fmt::Debug for Component {
 pub struct ComponentBuilder {
     transports: Vec<TransportSpec>,
     join: JoinConfig,
-    extra: wamp_core::Value,
+    extra: wamp_proto::Value,
     is_fatal: FatalFn,
     main: Option<SessionFn>,
     hooks: Hooks,
@@ -239,7 +239,7 @@ impl Component {
         ComponentBuilder {
             transports: Vec::new(),
             join: JoinConfig::new("realm1"),
-            extra: wamp_core::Value::Null,
+            extra: wamp_proto::Value::Null,
             is_fatal: Arc::new(is_auth_rejection),
             main: None,
             hooks: Hooks::default(),
@@ -250,7 +250,7 @@ impl Component {
     }
 
     /// The `extra` value given to the builder (Autobahn's `ComponentConfig.extra`).
-    pub fn extra(&self) -> &wamp_core::Value {
+    pub fn extra(&self) -> &wamp_proto::Value {
         &self.inner.extra
     }
 
@@ -515,7 +515,7 @@ impl ComponentBuilder {
 
     /// Application data for hooks and `main` to read back with [`Component::extra`].
     #[must_use]
-    pub fn extra(mut self, extra: impl Into<wamp_core::Value>) -> Self {
+    pub fn extra(mut self, extra: impl Into<wamp_proto::Value>) -> Self {
         self.extra = extra.into();
         self
     }

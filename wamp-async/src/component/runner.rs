@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use wamp_core::SerializerKind;
+use wamp_proto::SerializerKind;
 
 use super::{BoxError, Component, ComponentError, RetryPolicy, TransportSpec};
 use crate::{Auth, JoinConfig, Runtime, Session, TransportConfig};
@@ -15,8 +15,8 @@ use crate::{Auth, JoinConfig, Runtime, Session, TransportConfig};
 /// serializers, ssl, proxy, headers, websocket_options, max_retries, ...)`.
 ///
 /// ```no_run
-/// # async fn example<R: wamp_async::Runtime>(rt: R) -> Result<(), Box<dyn std::error::Error>> {
-/// use wamp_async::{ApplicationRunner, Session};
+/// # async fn example<R: wamp_runtime::Runtime>(rt: R) -> Result<(), Box<dyn std::error::Error>> {
+/// use wamp_runtime::{ApplicationRunner, Session};
 ///
 /// let runner = ApplicationRunner::new("ws://127.0.0.1:8080/ws", "realm1")
 ///     .header("X-Client", "example")
@@ -34,7 +34,7 @@ use crate::{Auth, JoinConfig, Runtime, Session, TransportConfig};
 pub struct ApplicationRunner {
     url: String,
     join: JoinConfig,
-    extra: wamp_core::Value,
+    extra: wamp_proto::Value,
     serializers: Option<Vec<SerializerKind>>,
     tls_roots_pem: Option<Vec<u8>>,
     proxy: Option<(String, u16)>,
@@ -53,7 +53,7 @@ impl ApplicationRunner {
         ApplicationRunner {
             url: url.into(),
             join: JoinConfig::new(realm),
-            extra: wamp_core::Value::Null,
+            extra: wamp_proto::Value::Null,
             serializers: None,
             tls_roots_pem: None,
             proxy: None,
@@ -70,13 +70,13 @@ impl ApplicationRunner {
     /// [`extra_value`](Self::extra_value) and by the component the runner builds
     /// ([`Component::extra`]).
     #[must_use]
-    pub fn extra(mut self, extra: impl Into<wamp_core::Value>) -> Self {
+    pub fn extra(mut self, extra: impl Into<wamp_proto::Value>) -> Self {
         self.extra = extra.into();
         self
     }
 
     /// The application data given to [`extra`](Self::extra).
-    pub fn extra_value(&self) -> &wamp_core::Value {
+    pub fn extra_value(&self) -> &wamp_proto::Value {
         &self.extra
     }
 

@@ -8,8 +8,8 @@ use std::time::Instant;
 use futures::channel::oneshot;
 use futures::future::{AbortHandle, Abortable};
 use futures::{FutureExt, SinkExt};
-use wamp_core::session::{CloseReason, InvocationEvent, Outcome, Reply, SessionEvent};
-use wamp_core::{Details, Options, Payload, PublicationId, RegistrationId, SubscriptionId, Uri};
+use wamp_proto::session::{CloseReason, InvocationEvent, Outcome, Reply, SessionEvent};
+use wamp_proto::{Details, Options, Payload, PublicationId, RegistrationId, SubscriptionId, Uri};
 
 use super::Driver;
 use crate::call::CallResult;
@@ -217,7 +217,7 @@ impl<R: Runtime> Driver<R> {
                 Ok(())
             }
             // Leaving already: this caller waits for the same end.
-            Err(wamp_core::session::UsageError::NotEstablished(_)) => Ok(()),
+            Err(wamp_proto::session::UsageError::NotEstablished(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -272,7 +272,7 @@ impl<R: Runtime> Driver<R> {
                 self.registrations.remove(&registration);
                 if let Some(reply) = reply {
                     let _ = reply.send(match e {
-                        wamp_core::session::UsageError::NoSuchRegistration(_) => Ok(()),
+                        wamp_proto::session::UsageError::NoSuchRegistration(_) => Ok(()),
                         e => Err(e.into()),
                     });
                 }
@@ -303,7 +303,7 @@ impl<R: Runtime> Driver<R> {
             Err(e) => {
                 if let Some(reply) = reply {
                     let _ = reply.send(match e {
-                        wamp_core::session::UsageError::NoSuchSubscription(_) => Ok(()),
+                        wamp_proto::session::UsageError::NoSuchSubscription(_) => Ok(()),
                         e => Err(e.into()),
                     });
                 }

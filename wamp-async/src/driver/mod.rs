@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
-use wamp_core::session::{CloseReason, Session as CoreSession};
-use wamp_core::{RegistrationId, RequestId, SerializerKind, SubscriptionId, Uri};
+use wamp_proto::session::{CloseReason, Session as CoreSession};
+use wamp_proto::{RegistrationId, RequestId, SerializerKind, SubscriptionId, Uri};
 
 use crate::command::{Answer, Control, Queued};
 use crate::error::{ConnectError, Error, IoError, TransportError};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wamp_core::SerializerKind;
+use wamp_proto::SerializerKind;
 
 use super::tls::ServerTls;
 
@@ -37,7 +37,7 @@ pub enum ListenTransport {
 /// One listener: an address, a transport, optional TLS, and limits.
 ///
 /// ```
-/// use wamp_async::{ListenerConfig, SerializerKind};
+/// use wamp_runtime::{ListenerConfig, SerializerKind};
 ///
 /// let ws = ListenerConfig::websocket("127.0.0.1:8080", "/ws");
 /// let rs = ListenerConfig::rawsocket("127.0.0.1:8081").serializers([SerializerKind::MsgPack]);
@@ -150,7 +150,7 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// How long TLS plus the WebSocket or RawSocket handshake may take. Default: 10 s.
     /// (The WAMP handshake, HELLO to WELCOME, has its own limit in the router's
-    /// [`Limits`](wamp_core::router::Limits).)
+    /// [`Limits`](wamp_proto::router::Limits).)
     pub handshake_timeout: Duration,
     /// Bytes waiting for one connection's task between the router task and it. Past
     /// this the router holds the connection's messages in its own queue (bounded in bytes

@@ -24,9 +24,9 @@ use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
 use futures::FutureExt;
 use tracing::Instrument;
-use wamp_core::auth::ChannelBinding;
-use wamp_core::value::Map;
-use wamp_core::SerializerKind;
+use wamp_proto::auth::ChannelBinding;
+use wamp_proto::value::Map;
+use wamp_proto::SerializerKind;
 
 use super::config::{ListenTransport, ServerOptions};
 use super::gate::InputGate;

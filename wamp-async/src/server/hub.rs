@@ -27,11 +27,11 @@ use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::future::Shared;
 use futures::{FutureExt, StreamExt};
-use wamp_core::auth::ChannelBinding;
-use wamp_core::id::IdHashMap;
-use wamp_core::router::{ConnectionId, LeaveReason, Router, RouterEvent};
-use wamp_core::value::Map;
-use wamp_core::{Message, SerializerKind, SessionId, Uri};
+use wamp_proto::auth::ChannelBinding;
+use wamp_proto::id::IdHashMap;
+use wamp_proto::router::{ConnectionId, LeaveReason, Router, RouterEvent};
+use wamp_proto::value::Map;
+use wamp_proto::{Message, SerializerKind, SessionId, Uri};
 use wamp_transport_ws::CloseCode;
 
 use super::gate::InputGate;

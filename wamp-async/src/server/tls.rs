@@ -9,7 +9,7 @@ use futures_rustls::pki_types::pem::PemObject;
 use futures_rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use futures_rustls::rustls::{self, ProtocolVersion, ServerConfig};
 use futures_rustls::TlsAcceptor;
-use wamp_core::auth::{ChannelBinding, ChannelBindingKind};
+use wamp_proto::auth::{ChannelBinding, ChannelBindingKind};
 
 use super::RouterError;
 use crate::runtime::BoxStream;
@@ -18,9 +18,9 @@ use crate::runtime::BoxStream;
 /// server configuration.
 ///
 /// ```no_run
-/// use wamp_async::ServerTls;
+/// use wamp_runtime::ServerTls;
 /// let tls = ServerTls::from_pem_files("certs/server.pem", "certs/server.key")?;
-/// # Ok::<(), wamp_async::RouterError>(())
+/// # Ok::<(), wamp_runtime::RouterError>(())
 /// ```
 #[derive(Clone)]
 pub struct ServerTls {

@@ -1,5 +1,5 @@
 //! A runtime whose "TCP" connections are in-memory pipes to a small scripted router,
-//! written with wamp-core messages and the RawSocket server machine.
+//! written with wamp-proto messages and the RawSocket server machine.
 
 #![allow(dead_code)]
 
@@ -15,15 +15,15 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures::FutureExt;
-use wamp_async::{BoxStream, Runtime};
-use wamp_core::message::{
+use wamp_proto::message::{
     CallResult, Error as ErrorMessage, Event, Goodbye, Interrupt, Invocation, Published,
     Registered, Subscribed, Unregistered, Unsubscribed, Welcome,
 };
-use wamp_core::{
+use wamp_proto::{
     Dict, MatchPolicy, Message, MessageType, Payload, PublicationId, RegistrationId, RequestId,
     SerializerKind, SessionId, SubscriptionId, Uri,
 };
+use wamp_runtime::{BoxStream, Runtime};
 use wamp_transport_rawsocket::{Connection, ServerConfig};
 use wamp_transport_ws::{WsEvent, WsServer};
 
@@ -467,7 +467,7 @@ impl Router {
         match message {
             Message::Hello(hello) => {
                 if hello.realm == "forbidden" {
-                    return vec![Message::Abort(wamp_core::message::Abort {
+                    return vec![Message::Abort(wamp_proto::message::Abort {
                         details: Dict::new().with_message("no such realm here"),
                         reason: Uri::NO_SUCH_REALM,
                         payload: Payload::empty(),
@@ -587,12 +587,12 @@ impl Router {
                 let mode = cancel
                     .options
                     .mode()
-                    .unwrap_or(wamp_core::CancelMode::KillNoWait);
+                    .unwrap_or(wamp_proto::CancelMode::KillNoWait);
                 let mut out = vec![Message::Interrupt(Interrupt {
                     request: invocation,
                     options: Dict::new().with_mode(mode),
                 })];
-                if mode != wamp_core::CancelMode::Kill {
+                if mode != wamp_proto::CancelMode::Kill {
                     // The caller is answered at once; the callee's late answer is dropped.
                     self.calls.remove(&cancel.request);
                     self.invocations.remove(&invocation);

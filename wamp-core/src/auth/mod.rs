@@ -17,8 +17,8 @@
 //! method and, for malformed messages, the field.
 //!
 //! ```
-//! use wamp_core::auth::{ClientAuthenticator, WampCra};
-//! use wamp_core::Dict;
+//! use wamp_proto::auth::{ClientAuthenticator, WampCra};
+//! use wamp_proto::Dict;
 //!
 //! let mut cra = WampCra::new("peter", "secret1");
 //! assert_eq!(cra.method(), "wampcra");

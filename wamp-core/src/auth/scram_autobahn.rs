@@ -77,7 +77,7 @@ enum State {
 /// `wamp-scram`, for which see [`super::Scram`]).
 ///
 /// ```
-/// use wamp_core::auth::{ClientAuthenticator, ScramAutobahn};
+/// use wamp_proto::auth::{ClientAuthenticator, ScramAutobahn};
 ///
 /// let scram = ScramAutobahn::new("scram-user", "scram-password").expect("valid authid");
 /// assert_eq!(scram.method(), "scram");

@@ -152,7 +152,7 @@ impl ClientAuthenticator for WampCra {
 /// the HMAC key for [`sign`] and [`verify`].
 ///
 /// ```
-/// use wamp_core::auth::wampcra::derive_key;
+/// use wamp_proto::auth::wampcra::derive_key;
 /// assert_eq!(
 ///     derive_key("L3L1YUE8Txlw", "salt123", 1000, 32),
 ///     "qzcdsr9uu/L5hnss3kjNTRe490ETgA70ZBaB5rvnJ5Y="

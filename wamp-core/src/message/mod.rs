@@ -9,7 +9,7 @@
 //! Encode and decode through a [`SerializerKind`](crate::SerializerKind):
 //!
 //! ```
-//! use wamp_core::{message::*, Payload, RequestId, SerializerKind, Uri, Dict, value};
+//! use wamp_proto::{message::*, Payload, RequestId, SerializerKind, Uri, Dict, value};
 //! let call = Message::Call(Call {
 //!     request: RequestId::new(1).unwrap(),
 //!     options: Dict::new().with_receive_progress(true),

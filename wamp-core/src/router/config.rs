@@ -6,7 +6,7 @@
 //! tool reads TOML) maps onto it directly. Durations are seconds in files (`10`, `0.5`).
 //!
 //! ```
-//! use wamp_core::router::{Allow, Permission, RealmConfig, RoleConfig, RouterConfig};
+//! use wamp_proto::router::{Allow, Permission, RealmConfig, RoleConfig, RouterConfig};
 //!
 //! let config = RouterConfig::new()
 //!     // Anyone may join `realm1` and do anything there.

@@ -30,8 +30,8 @@
 //! ```no_run
 //! use std::collections::HashMap;
 //! use std::time::Instant;
-//! use wamp_core::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
-//! use wamp_core::SerializerKind;
+//! use wamp_proto::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
+//! use wamp_proto::SerializerKind;
 //!
 //! # enum Input { Opened(u64, SerializerKind), Frame(u64, bytes::Bytes), Closed(u64), Deadline }
 //! # fn wait_for_input(_deadline: Option<Instant>) -> Input { Input::Deadline }

@@ -25,13 +25,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::SeedableRng;
 use serde::Serialize;
-use wamp_core::auth::ChannelBinding;
-use wamp_core::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
-use wamp_core::session::{
+use wamp_proto::auth::ChannelBinding;
+use wamp_proto::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
+use wamp_proto::session::{
     CloseReason, EventDelivery, InvocationEvent, Outcome, RequestError, Session, SessionConfig,
     SessionEvent,
 };
-use wamp_core::{
+use wamp_proto::{
     Dict, Message, Options, Payload, RegistrationId, RequestId, SerializerKind, SessionId,
     SubscriptionId, Uri,
 };
@@ -77,7 +77,7 @@ pub fn uri(s: &str) -> Uri {
 }
 
 pub fn pattern(s: &str) -> Uri {
-    Uri::parse_with(s, wamp_core::uri::UriRule::LoosePattern).expect("a valid pattern")
+    Uri::parse_with(s, wamp_proto::uri::UriRule::LoosePattern).expect("a valid pattern")
 }
 
 pub fn args<A: Serialize>(kind: SerializerKind, a: &A) -> Payload {
@@ -427,7 +427,7 @@ impl Net {
     pub fn register(&mut self, id: usize, procedure: &str, options: Options) -> RegistrationId {
         let policy = options.match_policy();
         let p = match policy {
-            Some(wamp_core::MatchPolicy::Prefix | wamp_core::MatchPolicy::Wildcard) => {
+            Some(wamp_proto::MatchPolicy::Prefix | wamp_proto::MatchPolicy::Wildcard) => {
                 pattern(procedure)
             }
             _ => uri(procedure),
@@ -443,7 +443,7 @@ impl Net {
     pub fn subscribe(&mut self, id: usize, topic: &str, options: Options) -> SubscriptionId {
         let policy = options.match_policy();
         let t = match policy {
-            Some(wamp_core::MatchPolicy::Prefix | wamp_core::MatchPolicy::Wildcard) => {
+            Some(wamp_proto::MatchPolicy::Prefix | wamp_proto::MatchPolicy::Wildcard) => {
                 pattern(topic)
             }
             _ => uri(topic),

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wamp_core::SerializerKind;
+use wamp_proto::SerializerKind;
 use wamp_transport_ws::{
     ClientConfig, CloseCode, CloseInfo, ServerConfig, WsClient, WsEvent, WsServer,
 };

@@ -1,4 +1,4 @@
-//! The sans-IO router (`wamp_proto::router::Router`) under arbitrary sequences of
+//! The sans-IO router (`wamp_router::Router`) under arbitrary sequences of
 //! connections, frames, disconnects, pauses and time steps.
 //!
 //! Input: a sequence of operations, each an opcode byte and its operands:
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use wamp_proto::router::{RealmConfig, Router, RouterConfig};
+use wamp_router::{RealmConfig, Router, RouterConfig};
 use wamp_proto::SerializerKind;
 
 /// One real instant for the whole run; everything else is virtual.

@@ -147,10 +147,12 @@ impl Listener for UnixListener {
 }
 
 /// The embedded router on async-std: [`Router::builder`] starts one. See
-/// [`wamp_runtime::server`].
+/// [`wamp_runtime::server`]. Needs the `router` feature.
+#[cfg(feature = "router")]
 #[derive(Debug)]
 pub enum Router {}
 
+#[cfg(feature = "router")]
 impl Router {
     /// A router with `config` on async-std; add listeners, then
     /// [`start`](RouterBuilder::start) it.

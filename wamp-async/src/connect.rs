@@ -124,6 +124,7 @@ async fn attempt<R: Runtime>(
 /// connected. `transport` names the stream in logs and [`SessionDetails`].
 ///
 /// [`SessionDetails`]: crate::SessionDetails
+#[cfg(feature = "router")]
 pub(crate) async fn connect_stream<R: Runtime>(
     rt: &R,
     stream: BoxStream,

@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use wamp_proto::SerializerKind;
 use wamp_transport_rawsocket::{self as rawsocket, Closed, Connection, RawSocketError};
-use wamp_transport_ws::{self as ws, CloseCode, WebSocket, WsClient, WsEvent, WsServer};
+use wamp_transport_ws::{self as ws, CloseCode, WebSocket, WsClient, WsEvent};
 
 use crate::error::{IoError, TransportError};
 
@@ -213,15 +213,17 @@ impl Framer {
     }
 
     /// The router's side of a WebSocket: waits for the upgrade request.
+    #[cfg(feature = "router")]
     pub(crate) fn websocket_server(
         config: ws::ServerConfig,
         now: Instant,
     ) -> Result<Framer, String> {
-        let server = WsServer::new(config, now).map_err(|e| e.to_string())?;
+        let server = wamp_transport_ws::WsServer::new(config, now).map_err(|e| e.to_string())?;
         Ok(Framer::new(Box::new(server.into_inner())))
     }
 
     /// The router's side of a RawSocket: waits for the handshake request.
+    #[cfg(feature = "router")]
     pub(crate) fn rawsocket_server(config: rawsocket::ServerConfig, now: Instant) -> Framer {
         Framer::new(Box::new(Connection::server(config, now)))
     }

@@ -123,6 +123,7 @@ mod pump;
 mod queue;
 mod register;
 mod runtime;
+#[cfg(feature = "router")]
 pub mod server;
 mod session;
 mod subscribe;
@@ -143,6 +144,7 @@ pub use join::{Auth, JoinConfig};
 pub use publish::Publish;
 pub use register::{Handler, Interrupted, Invocation, RegisterOptions, Registration, Yield};
 pub use runtime::{AsyncStream, BoxListener, BoxStream, Listener, Runtime, SocketAddress};
+#[cfg(feature = "router")]
 pub use server::{
     BindAddress, ListenTransport, ListenerConfig, ListenerInfo, RouterBuilder, RouterError,
     RouterHandle, RouterStats, ServerOptions, ServerTls,
@@ -153,13 +155,14 @@ pub use transport::{
     Endpoint, IntoTransport, ProxyConfig, TlsOptions, TlsRoots, TransportConfig, WebSocketOptions,
 };
 
-pub use wamp_proto::router::{
-    Allow, CraSalt, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig, ScramKdf,
-};
 pub use wamp_proto::session::CloseReason;
 pub use wamp_proto::{
     CancelMode, Details, Dict, InvokePolicy, MatchPolicy, Options, Payload, PublicationId,
     RegistrationId, RequestId, SerializerKind, SessionId, SubscriptionId, Uri, Value,
+};
+#[cfg(feature = "router")]
+pub use wamp_router::{
+    Allow, CraSalt, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig, ScramKdf,
 };
 pub use wamp_transport_rawsocket::MaxMessageLen;
 
@@ -167,3 +170,6 @@ pub use wamp_transport_rawsocket::MaxMessageLen;
 pub use futures_rustls::rustls;
 /// The core crate, for what this API does not wrap.
 pub use wamp_proto;
+/// The sans-IO router this crate serves, for what this API does not wrap.
+#[cfg(feature = "router")]
+pub use wamp_router;

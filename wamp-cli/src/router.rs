@@ -32,7 +32,7 @@
 //! ticket = "secret!!!"
 //! ```
 //!
-//! The `realms` and `limits` tables are `wamp_proto::router::RouterConfig`'s; see its docs
+//! The `realms` and `limits` tables are `wamp_router::RouterConfig`'s; see its docs
 //! for every key (roles, permissions, anonymous/ticket/wampcra/cryptosign/scram
 //! principals, timeouts and bounds).
 
@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use tracing::info;
-use wamp_tokio::wamp_proto::router::{Limits, RealmConfig, RouterConfig};
+use wamp_tokio::wamp_router::{Limits, RealmConfig, RouterConfig};
 use wamp_tokio::{ListenerConfig, Router, ServerTls};
 
 use crate::cli::RouterArgs;

@@ -457,7 +457,7 @@ impl Dict {
     }
 
     /// Checks the types of the well-known keys. On failure, names the key and says why.
-    pub(crate) fn check_known_keys(&self) -> Result<(), (&'static str, String)> {
+    pub fn check_known_keys(&self) -> Result<(), (&'static str, String)> {
         for (key, value) in &self.0 {
             let Some(&(name, rule)) = KEY_RULES.iter().find(|(k, _)| *k == key.as_str()) else {
                 continue;

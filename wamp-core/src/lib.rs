@@ -34,11 +34,13 @@
 //!
 //! - [`session::Session`]: the client side of WAMP (caller, callee, publisher,
 //!   subscriber), with authentication.
-//! - [`router::Router`]: the router side (realms, broker, dealer, authentication,
-//!   authorization, the meta API), serving any number of connections.
+//! - [`component`]: a long-lived client's reconnect decisions.
+//! - The router side (realms, broker, dealer, authentication, authorization, the meta
+//!   API) is its own crate, `wamp-router`, on this one, so a client never compiles it.
+//!   [`auth`] holds both sides of each authentication method.
 //!
-//! Both are driven the same way: input with `now`, then `poll_transmit`, `poll_event`
-//! and `poll_timeout` drained after every input.
+//! The machines are driven the same way: input with `now`, then `poll_transmit`,
+//! `poll_event` and `poll_timeout` drained after every input.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -51,7 +53,6 @@ pub mod error;
 pub mod id;
 pub mod message;
 pub mod payload;
-pub mod router;
 pub mod serializer;
 pub mod session;
 pub mod uri;

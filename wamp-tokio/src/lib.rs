@@ -192,10 +192,12 @@ impl Listener for UnixListener {
 }
 
 /// The embedded router on Tokio: [`Router::builder`] starts one. See
-/// [`wamp_runtime::server`].
+/// [`wamp_runtime::server`]. Needs the `router` feature.
+#[cfg(feature = "router")]
 #[derive(Debug)]
 pub enum Router {}
 
+#[cfg(feature = "router")]
 impl Router {
     /// A router with `config` on the current Tokio runtime; add listeners, then
     /// [`start`](RouterBuilder::start) it. Outside a Tokio runtime, `start` fails with
@@ -312,6 +314,7 @@ mod tests {
         drop(connected.expect("connected"));
     }
 
+    #[cfg(feature = "router")]
     #[test]
     fn outside_a_runtime_a_router_does_not_start() {
         let builder = Router::builder(RouterConfig::new());

@@ -150,7 +150,7 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// How long TLS plus the WebSocket or RawSocket handshake may take. Default: 10 s.
     /// (The WAMP handshake, HELLO to WELCOME, has its own limit in the router's
-    /// [`Limits`](wamp_proto::router::Limits).)
+    /// [`Limits`](wamp_router::Limits).)
     pub handshake_timeout: Duration,
     /// Bytes waiting for one connection's task between the router task and it. Past
     /// this the router holds the connection's messages in its own queue (bounded in bytes

@@ -1,6 +1,6 @@
 //! Backpressure from the router task to one connection task: while the gate is held,
 //! the connection does not read its socket (what it sent feeds a congested connection;
-//! see `wamp_proto::router::RouterEvent::InputPaused`).
+//! see `wamp_router::RouterEvent::InputPaused`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Context;

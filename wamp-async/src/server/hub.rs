@@ -29,9 +29,9 @@ use futures::future::Shared;
 use futures::{FutureExt, StreamExt};
 use wamp_proto::auth::ChannelBinding;
 use wamp_proto::id::IdHashMap;
-use wamp_proto::router::{ConnectionId, LeaveReason, Router, RouterEvent};
 use wamp_proto::value::Map;
 use wamp_proto::{Message, SerializerKind, SessionId, Uri};
+use wamp_router::{ConnectionId, LeaveReason, Router, RouterEvent};
 use wamp_transport_ws::CloseCode;
 
 use super::gate::InputGate;

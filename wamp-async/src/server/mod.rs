@@ -1,4 +1,4 @@
-//! The embedded router: the sans-IO [`wamp_proto::router::Router`] served over
+//! The embedded router: the sans-IO [`wamp_router::Router`] served over
 //! WebSocket and RawSocket, on TCP, TLS and Unix sockets, written once against the
 //! [`Runtime`] trait.
 //!
@@ -13,7 +13,7 @@
 //! use wamp_runtime::{
 //!     Invocation, JoinConfig, ListenerConfig, RouterBuilder, Runtime, ServerTls, Yield,
 //! };
-//! use wamp_runtime::wamp_proto::router::{RealmConfig, RouterConfig};
+//! use wamp_runtime::wamp_router::{RealmConfig, RouterConfig};
 //!
 //! async fn serve(rt: impl Runtime) -> Result<(), Box<dyn std::error::Error>> {
 //!     let config = RouterConfig::new().realm(RealmConfig::anonymous("realm1")?);
@@ -59,7 +59,7 @@
 //!   404) or the RawSocket handshake, then WAMP messages both ways.
 //! - **Backpressure, never unbounded buffers**: a connection whose writer falls behind
 //!   is paused in the router, whose queue for it is counted in bytes
-//!   ([`Limits`](wamp_proto::router::Limits)). Past its high-water mark the sessions that
+//!   ([`Limits`](wamp_router::Limits)). Past its high-water mark the sessions that
 //!   feed it (publishers, callers, callees answering) stop being read until it drains,
 //!   so a reader that keeps up loses nothing however fast the publisher. A connection is
 //!   cut as a slow consumer only when its writer makes no progress for `write_timeout`
@@ -110,7 +110,7 @@ use futures::channel::oneshot;
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, SinkExt};
 use tracing::Instrument;
-use wamp_proto::router::{ConfigError, Router, RouterConfig};
+use wamp_router::{ConfigError, Router, RouterConfig};
 
 pub use config::{BindAddress, ListenTransport, ListenerConfig, ServerOptions};
 pub use tls::ServerTls;
@@ -330,7 +330,7 @@ pub struct RouterStats {
     /// Joined sessions, over all realms.
     pub sessions: usize,
     /// Bytes the router holds for connections whose writers are full (bounded by the
-    /// byte budgets of [`Limits`](wamp_proto::router::Limits)).
+    /// byte budgets of [`Limits`](wamp_router::Limits)).
     pub queued_bytes: usize,
     /// The bytes held for the one connection with the most (backpressure keeps it near
     /// `transmit_high_water` for a reader that makes progress).

@@ -14,9 +14,9 @@ mod router_harness;
 use std::collections::BTreeMap;
 
 use router_harness::*;
-use wamp_proto::router::{ConnectionId, LeaveReason, Limits, RouterEvent};
 use wamp_proto::session::CloseReason;
 use wamp_proto::{Dict, SerializerKind, Uri};
+use wamp_router::{ConnectionId, LeaveReason, Limits, RouterEvent};
 
 const HIGH: usize = 16 << 10;
 const LOW: usize = 4 << 10;

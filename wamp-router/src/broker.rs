@@ -6,14 +6,14 @@ use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
-use crate::dict::{Details, Dict, Options};
-use crate::error::EncodeError;
-use crate::id::{IdHashMap, PeerHashMap, PublicationId, SessionId, SubscriptionId};
-use crate::message::{self, Message, MessageType};
-use crate::payload::Payload;
-use crate::serializer::SerializerKind;
-use crate::uri::{MatchPolicy, Uri};
-use crate::value::{Map, Value};
+use wamp_proto::dict::{Details, Dict, Options};
+use wamp_proto::error::EncodeError;
+use wamp_proto::id::{IdHashMap, PeerHashMap, PublicationId, SessionId, SubscriptionId};
+use wamp_proto::message::{self, Message, MessageType};
+use wamp_proto::payload::Payload;
+use wamp_proto::serializer::SerializerKind;
+use wamp_proto::uri::{MatchPolicy, Uri};
+use wamp_proto::value::{Map, Value};
 
 use super::authorizer::{Action, Authorizer};
 use super::meta::Testament;
@@ -623,7 +623,7 @@ pub(crate) fn send_error(
     ctx: &mut Ctx<'_>,
     to: &SessionInfo,
     request_type: MessageType,
-    request: crate::id::RequestId,
+    request: wamp_proto::id::RequestId,
     error: Uri,
     why: &str,
 ) -> Result<(), String> {

@@ -1,8 +1,8 @@
 //! Authorization: which role may call, register, publish or subscribe on which URI, and
 //! whose identity is disclosed without being asked.
 
-use crate::id::PeerHashMap;
 use std::fmt;
+use wamp_proto::id::PeerHashMap;
 
 use super::config::{Permission, PermissionMatch, RoleConfig};
 
@@ -106,7 +106,7 @@ fn most_specific<'a>(permissions: &'a [Permission], uri: &str) -> Option<&'a Per
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::config::{Allow, Disclose};
+    use crate::config::{Allow, Disclose};
 
     #[test]
     fn the_most_specific_permission_decides() {

@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::auth::ChannelBinding;
-use crate::error::EncodeError;
-use crate::id::{IdHashMap, SessionId};
-use crate::message::Message;
-use crate::serializer::SerializerKind;
-use crate::value::Map;
+use wamp_proto::auth::ChannelBinding;
+use wamp_proto::error::EncodeError;
+use wamp_proto::id::{IdHashMap, SessionId};
+use wamp_proto::message::Message;
+use wamp_proto::serializer::SerializerKind;
+use wamp_proto::value::Map;
 
 use super::event::ConnectionId;
 use super::handshake::Pending;
@@ -24,7 +24,7 @@ pub(crate) enum ConnState {
     Authenticating {
         realm: usize,
         session: SessionId,
-        roles: crate::dict::Details,
+        roles: wamp_proto::dict::Details,
         pending: Box<Pending>,
     },
     /// Joined.

@@ -2,9 +2,9 @@
 //! (registrations) both keep: exact URIs, prefixes and wildcard patterns, each mapped to
 //! the ID registered under it, and the lookups each role needs.
 
-use crate::id::{IdHashMap, PeerHashMap};
-use crate::uri::MatchPolicy;
-use crate::uri::Uri;
+use wamp_proto::id::{IdHashMap, PeerHashMap};
+use wamp_proto::uri::MatchPolicy;
+use wamp_proto::uri::Uri;
 
 /// Patterns of the three match policies, one ID per pattern and policy.
 #[derive(Debug)]

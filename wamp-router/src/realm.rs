@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::dict::Details;
-use crate::id::{Id, RequestIdGenerator, SessionId, MAX_ID};
-use crate::message::{self, Message, MessageType};
-use crate::payload::Payload;
-use crate::serializer::SerializerKind;
-use crate::uri::Uri;
-use crate::value::{Map, Value};
+use wamp_proto::dict::Details;
+use wamp_proto::id::{Id, RequestIdGenerator, SessionId, MAX_ID};
+use wamp_proto::message::{self, Message, MessageType};
+use wamp_proto::payload::Payload;
+use wamp_proto::serializer::SerializerKind;
+use wamp_proto::uri::Uri;
+use wamp_proto::value::{Map, Value};
 
 use super::authorizer::{Action, Authorizer};
 use super::broker::Broker;
@@ -341,7 +341,7 @@ impl Realm {
 /// the error's text).
 pub(crate) fn call_error(
     kind: SerializerKind,
-    request: crate::id::RequestId,
+    request: wamp_proto::id::RequestId,
     error: Uri,
     why: &str,
 ) -> Message {
@@ -360,7 +360,7 @@ pub(crate) fn send_or_fail(
     ctx: &mut Ctx<'_>,
     conn: ConnectionId,
     kind: SerializerKind,
-    request: crate::id::RequestId,
+    request: wamp_proto::id::RequestId,
     message: Message,
 ) {
     if let Err(e) = ctx.out.send(conn, &message) {

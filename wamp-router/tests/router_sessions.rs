@@ -12,9 +12,9 @@ mod router_harness;
 use bytes::Bytes;
 use router_harness::*;
 use wamp_proto::message::{self, Goodbye, Hello, Yield};
-use wamp_proto::router::{LeaveReason, Limits, RealmConfig, RouterConfig, RouterEvent};
 use wamp_proto::session::{CloseReason, Outcome, SessionConfig, SessionEvent};
 use wamp_proto::{Dict, Message, MessageType, Payload, RequestId, SerializerKind, Uri};
+use wamp_router::{LeaveReason, Limits, RealmConfig, RouterConfig, RouterEvent};
 
 fn hello(realm: &str) -> Hello {
     Hello {
@@ -371,7 +371,7 @@ fn handshake_deadline_aborts_an_unanswered_challenge() {
     let config = RouterConfig::new().realm(
         RealmConfig::new("realm1")
             .expect("a valid value")
-            .role(wamp_proto::router::RoleConfig::new("user"))
+            .role(wamp_router::RoleConfig::new("user"))
             .ticket("joe", "user", "secret"),
     );
     let mut net = Net::new(config);
@@ -661,5 +661,5 @@ fn poll_timeout_after_handle_timeout_is_later_than_now() {
 #[test]
 fn the_router_is_send() {
     fn is_send<T: Send + 'static>() {}
-    is_send::<wamp_proto::router::Router>();
+    is_send::<wamp_router::Router>();
 }

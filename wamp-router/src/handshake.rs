@@ -8,13 +8,13 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
-use crate::auth::scram::{self, AuthMessageParts, StoredCredential};
-use crate::auth::{cryptosign, ticket, wampcra, ChannelBinding, ChannelBindingKind};
-use crate::dict::{Details, Dict};
-use crate::id::SessionId;
-use crate::message::{Authenticate, Hello};
-use crate::uri::Uri;
-use crate::value::{Map, Value};
+use wamp_proto::auth::scram::{self, AuthMessageParts, StoredCredential};
+use wamp_proto::auth::{cryptosign, ticket, wampcra, ChannelBinding, ChannelBindingKind};
+use wamp_proto::dict::{Details, Dict};
+use wamp_proto::id::SessionId;
+use wamp_proto::message::{Authenticate, Hello};
+use wamp_proto::uri::Uri;
+use wamp_proto::value::{Map, Value};
 
 use super::authorizer::Authorizer;
 use super::config::{CraSalt, RealmConfig};

@@ -26,7 +26,6 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use serde::Serialize;
 use wamp_proto::auth::ChannelBinding;
-use wamp_proto::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
 use wamp_proto::session::{
     CloseReason, EventDelivery, InvocationEvent, Outcome, RequestError, Session, SessionConfig,
     SessionEvent,
@@ -35,6 +34,7 @@ use wamp_proto::{
     Dict, Message, Options, Payload, RegistrationId, RequestId, SerializerKind, SessionId,
     SubscriptionId, Uri,
 };
+use wamp_router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
 
 pub struct Peer {
     pub conn: ConnectionId,

@@ -6,7 +6,7 @@
 //! tool reads TOML) maps onto it directly. Durations are seconds in files (`10`, `0.5`).
 //!
 //! ```
-//! use wamp_proto::router::{Allow, Permission, RealmConfig, RoleConfig, RouterConfig};
+//! use wamp_router::{Allow, Permission, RealmConfig, RoleConfig, RouterConfig};
 //!
 //! let config = RouterConfig::new()
 //!     // Anyone may join `realm1` and do anything there.
@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::auth::scram::Kdf;
-use crate::uri::{InvalidUri, Uri};
+use wamp_proto::auth::scram::Kdf;
+use wamp_proto::uri::{InvalidUri, Uri};
 
 /// The whole router: its realms and limits.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -458,11 +458,11 @@ pub struct CraSalt {
 }
 
 fn cra_iterations() -> u32 {
-    crate::auth::wampcra::DEFAULT_ITERATIONS
+    wamp_proto::auth::wampcra::DEFAULT_ITERATIONS
 }
 
 fn cra_keylen() -> usize {
-    crate::auth::wampcra::DEFAULT_KEYLEN
+    wamp_proto::auth::wampcra::DEFAULT_KEYLEN
 }
 
 impl CraSalt {

@@ -5,11 +5,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::dict::{CancelMode, Details, Dict, InvokePolicy};
-use crate::id::{IdHashMap, PeerHashMap, RegistrationId, RequestId, SessionId};
-use crate::message::{self, Message, MessageType};
-use crate::uri::{MatchPolicy, Uri};
-use crate::value::{Map, Value};
+use wamp_proto::dict::{CancelMode, Details, Dict, InvokePolicy};
+use wamp_proto::id::{IdHashMap, PeerHashMap, RegistrationId, RequestId, SessionId};
+use wamp_proto::message::{self, Message, MessageType};
+use wamp_proto::uri::{MatchPolicy, Uri};
+use wamp_proto::value::{Map, Value};
 
 use super::authorizer::{Action, Authorizer};
 use super::broker::send_error;

@@ -22,12 +22,12 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use router_harness::*;
 use wamp_proto::message::Hello;
-use wamp_proto::router::Limits;
 use wamp_proto::session::{Outcome, SessionConfig, SessionEvent};
 use wamp_proto::{
     CancelMode, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Payload, RequestId,
     SerializerKind, Uri,
 };
+use wamp_router::Limits;
 
 const SLOTS: usize = 4;
 const PROCEDURES: [&str; 3] = ["p.a", "p.b", "p.x.c"];

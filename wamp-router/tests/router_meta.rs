@@ -7,9 +7,9 @@ mod router_harness;
 
 use router_harness::*;
 use serde_json::{json, Value as Json};
-use wamp_proto::router::{Permission, RealmConfig, RoleConfig, RouterConfig};
 use wamp_proto::session::{CloseReason, SessionConfig};
 use wamp_proto::{Dict, InvokePolicy, MatchPolicy, Payload, SerializerKind, Uri};
+use wamp_router::{Permission, RealmConfig, RoleConfig, RouterConfig};
 
 const J: SerializerKind = SerializerKind::Json;
 
@@ -645,12 +645,12 @@ fn testament_refusals() {
                     .expect("a valid value")
                     .role(
                         RoleConfig::new("anonymous")
-                            .permit(Permission::prefix("wamp.", wamp_proto::router::Allow::ALL))
-                            .permit(Permission::prefix("open.", wamp_proto::router::Allow::ALL)),
+                            .permit(Permission::prefix("wamp.", wamp_router::Allow::ALL))
+                            .permit(Permission::prefix("open.", wamp_router::Allow::ALL)),
                     )
                     .allow_anonymous("anonymous"),
             )
-            .limits(wamp_proto::router::Limits {
+            .limits(wamp_router::Limits {
                 max_testaments: 2,
                 ..Default::default()
             }),

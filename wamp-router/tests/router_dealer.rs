@@ -9,14 +9,12 @@ mod router_harness;
 
 use router_harness::*;
 use wamp_proto::message::{self, Call, Cancel, Hello, Invocation, Register, Yield};
-use wamp_proto::router::{
-    Allow, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig,
-};
 use wamp_proto::session::{Outcome, RequestError, SessionEvent};
 use wamp_proto::{
     CancelMode, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Payload, RequestId,
     SerializerKind, Uri,
 };
+use wamp_router::{Allow, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig};
 
 const J: SerializerKind = SerializerKind::Json;
 

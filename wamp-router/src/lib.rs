@@ -30,7 +30,7 @@
 //! ```no_run
 //! use std::collections::HashMap;
 //! use std::time::Instant;
-//! use wamp_proto::router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
+//! use wamp_router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
 //! use wamp_proto::SerializerKind;
 //!
 //! # enum Input { Opened(u64, SerializerKind), Frame(u64, bytes::Bytes), Closed(u64), Deadline }
@@ -130,6 +130,9 @@
 //! challenge carries no `timestamp` (there is no wall clock here) and the meta API's
 //! `created` fields are left out for the same reason.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod authorizer;
 mod broker;
 mod config;
@@ -156,14 +159,14 @@ pub use config::{
 pub use error::{ConfigError, RouterUsageError};
 pub use event::{ConnectionId, LeaveReason, RouterEvent};
 
-use crate::auth::ChannelBinding;
-use crate::dict::{Details, Dict};
-use crate::id::{Id, IdHashMap, SessionId};
-use crate::message::{Abort, Challenge, Goodbye, Hello, Message, Welcome};
-use crate::payload::Payload;
-use crate::serializer::SerializerKind;
-use crate::uri::Uri;
-use crate::value::Map;
+use wamp_proto::auth::ChannelBinding;
+use wamp_proto::dict::{Details, Dict};
+use wamp_proto::id::{Id, IdHashMap, SessionId};
+use wamp_proto::message::{Abort, Challenge, Goodbye, Hello, Message, Welcome};
+use wamp_proto::payload::Payload;
+use wamp_proto::serializer::SerializerKind;
+use wamp_proto::uri::Uri;
+use wamp_proto::value::Map;
 
 use authorizer::Authorizer;
 use connection::{Budgets, ConnState, Connections, Overflow};
@@ -776,7 +779,7 @@ impl Router {
         &mut self,
         now: Instant,
         conn: ConnectionId,
-        answer: crate::message::Authenticate,
+        answer: wamp_proto::message::Authenticate,
     ) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;

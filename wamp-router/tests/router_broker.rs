@@ -7,9 +7,9 @@
 mod router_harness;
 
 use router_harness::*;
-use wamp_proto::router::{Allow, Disclose, Permission, RealmConfig, RoleConfig, RouterConfig};
 use wamp_proto::session::{Outcome, SessionConfig};
 use wamp_proto::{Dict, MatchPolicy, Payload, SerializerKind, Uri};
+use wamp_router::{Allow, Disclose, Permission, RealmConfig, RoleConfig, RouterConfig};
 
 const J: SerializerKind = SerializerKind::Json;
 
@@ -399,7 +399,7 @@ fn retained_events_respect_the_publish_eligibility() {
 
 #[test]
 fn retained_topics_are_bounded() {
-    let mut net = Net::new(realm1().limits(wamp_proto::router::Limits {
+    let mut net = Net::new(realm1().limits(wamp_router::Limits {
         max_retained_events: 2,
         ..Default::default()
     }));
@@ -530,7 +530,7 @@ fn a_leaving_subscriber_stops_getting_events_and_others_continue() {
 
 #[test]
 fn subscriptions_per_session_are_bounded() {
-    let mut net = Net::new(realm1().limits(wamp_proto::router::Limits {
+    let mut net = Net::new(realm1().limits(wamp_router::Limits {
         max_subscriptions_per_session: 2,
         ..Default::default()
     }));

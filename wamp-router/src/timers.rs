@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::id::IdHashMap;
 use std::time::{Duration, Instant};
+use wamp_proto::id::IdHashMap;
 
 use super::event::ConnectionId;
 

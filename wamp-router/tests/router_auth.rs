@@ -14,12 +14,12 @@ use wamp_proto::auth::{
     Anonymous, ChannelBinding, ChannelBindingKind, Cryptosign, Scram, Ticket, WampCra,
 };
 use wamp_proto::message::{Authenticate, Hello};
-use wamp_proto::router::{
+use wamp_proto::session::{CloseReason, SessionConfig, SessionEvent};
+use wamp_proto::{Dict, Message, Payload, SerializerKind, Uri};
+use wamp_router::{
     Allow, ConfigError, Permission, RealmConfig, RoleConfig, Router, RouterConfig, RouterEvent,
     ScramCredential, ScramKdf, ScramPrincipal,
 };
-use wamp_proto::session::{CloseReason, SessionConfig, SessionEvent};
-use wamp_proto::{Dict, Message, Payload, SerializerKind, Uri};
 
 const J: SerializerKind = SerializerKind::Json;
 const SEED: [u8; 32] = [7; 32];
@@ -41,7 +41,7 @@ fn auth_realm() -> RealmConfig {
             "paul",
             "user",
             "secret2",
-            wamp_proto::router::CraSalt::new("salt123"),
+            wamp_router::CraSalt::new("salt123"),
         )
         .cryptosign("client01", "user", &[&pubkey()])
         .scram("scramuser", "user", "pencil", PBKDF2)

@@ -27,17 +27,6 @@ pub(crate) const LINGER: Duration = Duration::from_secs(1);
 /// Turns of a loop before it yields to other tasks.
 const BUDGET: usize = 64;
 
-/// What a read brought.
-pub(crate) enum Read {
-    /// Nothing now (or nothing may be read).
-    Idle,
-    /// Bytes, handed to the feed.
-    Data,
-    /// The stream ended (`None`) or failed (why). The owner tells the framer (or whoever
-    /// was reading first), usually with [`Pump::end_input`].
-    End(Option<IoError>),
-}
-
 pub(crate) struct Pump {
     pub(crate) io: BoxStream,
     pub(crate) framer: Framer,
@@ -63,32 +52,35 @@ impl Pump {
         }
     }
 
-    /// Reads what the stream has and hands it to `feed` (with the framer and the
-    /// outbox, for an owner that looks at the bytes first).
-    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> Read {
+    /// Reads what the stream has and hands it to the framer; the end of the stream (or
+    /// a read error) goes to the framer too. Whether anything happened.
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         if self.eof || self.framer.is_done() || self.flush_deadline.is_some() {
-            return Read::Idle;
+            return false;
         }
-        with_read_buf(|buf| match Pin::new(&mut self.io).poll_read(cx, buf) {
-            Poll::Pending => Read::Idle,
-            Poll::Ready(Ok(0)) => {
-                self.eof = true;
-                Read::End(None)
-            }
+        // Ready(Some(error)): the stream ended (`None`) or failed.
+        let read = with_read_buf(|buf| match Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(0)) => Poll::Ready(Some(None)),
             Poll::Ready(Ok(n)) => {
                 self.framer.handle_input(now, &buf[..n.min(buf.len())]);
-                Read::Data
+                Poll::Ready(None)
             }
-            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => Read::Data,
-            Poll::Ready(Err(e)) => {
-                self.eof = true;
-                Read::End(Some(IoError::from(e)))
+            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => Poll::Ready(None),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Some(IoError::from(e)))),
+        });
+        match read {
+            Poll::Pending => false,
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(error)) => {
+                self.end_input(now, error);
+                true
             }
-        })
+        }
     }
 
     /// The input ended (or failed): the framer hears of it.
-    pub(crate) fn end_input(&mut self, now: Instant, error: Option<IoError>) {
+    fn end_input(&mut self, now: Instant, error: Option<IoError>) {
         self.eof = true;
         self.framer.handle_eof(now, error);
     }

@@ -22,8 +22,16 @@ use crate::value::{Map, Value};
 pub struct Dict(Map);
 
 /// The `Options` of a request message.
+///
+/// An alias, not a newtype, on purpose: `Options` and `Details` are the same wire
+/// dictionary, and the same keys cross from one to the other (a CALL's `receive_progress`
+/// and `timeout` become the INVOCATION's details; `progress` is an option of YIELD and a
+/// detail of RESULT), so one type with one set of typed accessors serves both, and the
+/// router forwards without converting. The names say which role a dictionary plays in a
+/// message.
 pub type Options = Dict;
-/// The `Details` of a message from the router.
+/// The `Details` of a message from the router. An alias of [`Dict`], as
+/// [`Options`] is (see there why).
 pub type Details = Dict;
 
 /// How a shared registration picks the callee (`REGISTER.Options.invoke`).

@@ -26,7 +26,7 @@ use crate::command::{Answer, Control, Queued};
 use crate::error::{ConnectError, Error, IoError, TransportError};
 use crate::framer::{Framer, FramerEvent, SendError};
 use crate::join::JoinConfig;
-use crate::pump::{run_turns, Pump, Read, Turn};
+use crate::pump::{run_turns, Pump, Turn};
 use crate::queue::QueueTx;
 use crate::register::Handler;
 use crate::runtime::{BoxStream, Runtime};
@@ -167,7 +167,7 @@ impl<R: Runtime> Driver<R> {
             // events, invocations) makes no output of its own beyond the bounded
             // handlers, and a client that stopped reading while the router stopped
             // reading it would hold both ends until one was cut as a slow consumer.
-            progress |= self.poll_read(cx, now);
+            progress |= self.pump.poll_read(cx, now);
             if self.pump.out.len() < OUT_HIGH_WATER {
                 // Handler answers first: an application that leaves right after its
                 // handler returned must not have GOODBYE overtake that YIELD.
@@ -187,17 +187,6 @@ impl<R: Runtime> Driver<R> {
     }
 
     // ---- input -------------------------------------------------------------------
-
-    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        match self.pump.poll_read(cx, now) {
-            Read::Idle => false,
-            Read::Data => true,
-            Read::End(error) => {
-                self.pump.end_input(now, error);
-                true
-            }
-        }
-    }
 
     /// Takes commands; returns whether the channel is drained (nothing more now).
     fn poll_commands(&mut self, cx: &mut Context<'_>, now: Instant, progress: &mut bool) -> bool {

@@ -34,7 +34,7 @@ use super::hub::{ActiveGuard, Admission, CloseNote, Opened, ServerCtx, ToRouter}
 use super::listener::ListenerSpec;
 use super::outlet::{Outlet, OutletReceiver, Taken};
 use crate::framer::{FramerEvent, SendError};
-use crate::pump::{run_turns, Pump, Read, Turn};
+use crate::pump::{run_turns, Pump, Turn};
 use crate::runtime::{with_deadline, BoxStream, Runtime, SocketAddress};
 
 /// Above this many bytes waiting to be written, no more messages are taken from the
@@ -269,7 +269,7 @@ impl<R: Runtime> Conn<R> {
             // Backpressure: nothing more is read while the router task has no room, or
             // while what this connection sends feeds a congested one.
             if self.pending.is_empty() && self.gate.as_ref().is_none_or(|g| g.poll_open(cx)) {
-                progress |= self.poll_read(cx, now);
+                progress |= self.pump.poll_read(cx, now);
             }
             if self.pump.out.len() < OUT_HIGH_WATER {
                 progress |= self.poll_outbound(cx, now);
@@ -287,17 +287,6 @@ impl<R: Runtime> Conn<R> {
     }
 
     // ---- input -------------------------------------------------------------------
-
-    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        match self.pump.poll_read(cx, now) {
-            Read::Idle => false,
-            Read::Data => true,
-            Read::End(error) => {
-                self.pump.end_input(now, error);
-                true
-            }
-        }
-    }
 
     /// Whether the transport is up (not flushing, not ending).
     fn is_running(&self) -> bool {

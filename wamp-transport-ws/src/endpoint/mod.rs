@@ -1,23 +1,22 @@
-//! The state machine both sides share: the opening handshake (tungstenite's handshake
-//! types, over a [`Pipe`] on the client), then framing through [`frames`](crate::frames),
-//! WAMP message checks, the closing handshake and timers.
+//! The state machine both sides share: framing through [`frames`](crate::frames), WAMP
+//! message checks, the closing handshake and timers. The opening handshake of each side
+//! is in its own module: [`client_upgrade`] (tungstenite's client handshake over a
+//! [`Pipe`](crate::pipe::Pipe)) and [`server_upgrade`].
+
+mod client_upgrade;
+mod server_upgrade;
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use tungstenite::handshake::client::{ClientHandshake, Response as ClientResponse};
-use tungstenite::handshake::machine::TryParse;
-use tungstenite::handshake::server::{create_response, write_response, Request as ServerRequest};
-use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use wamp_proto::{Message, SerializerKind};
 
-use crate::config::{ServerConfig, Validation, WsOptions};
+use crate::config::{Validation, WsOptions};
 use crate::error::{CloseCode, FrameKind, UsageError, WsError};
 use crate::event::{CloseInfo, Initiator, OpenInfo, WsEvent};
 use crate::frames::{self, FrameReader, Incoming, Limits, Role};
-use crate::pipe::Pipe;
 
 /// The longest HTTP head accepted (request or response), as tungstenite's own limit.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -25,23 +24,8 @@ pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// A close reason fits in a control frame: 125 bytes minus the 2-byte code.
 const MAX_CLOSE_REASON: usize = 123;
 
-/// The most of an HTTP error body kept in [`WsError::HandshakeRejected`].
-const MAX_ERROR_BODY: usize = 1024;
-
-type ClientMid = MidHandshake<ClientHandshake<Pipe>>;
-
-pub(crate) struct ClientHs {
-    /// `None` only while the machine is being driven.
-    mid: Option<ClientMid>,
-    uri: Uri,
-}
-
-pub(crate) struct ServerHs {
-    serializers: Vec<SerializerKind>,
-    headers: HeaderMap,
-    path: Option<String>,
-    max_connections_reached: bool,
-}
+use client_upgrade::ClientHs;
+use server_upgrade::ServerHs;
 
 enum State {
     Client(Box<ClientHs>),
@@ -145,54 +129,6 @@ impl WebSocket {
             role,
             frames: FrameReader::default(),
         }
-    }
-
-    pub(crate) fn client(
-        options: WsOptions,
-        request: tungstenite::handshake::client::Request,
-        now: Instant,
-    ) -> Result<WebSocket, UsageError> {
-        let uri = request.uri().clone();
-        let mid = ClientHandshake::start(Pipe::default(), request, Some(options.tungstenite()))
-            .map_err(|e| UsageError::InvalidConfig(format!("invalid upgrade request: {e}")))?;
-        // The first round writes the request and stops at reading the response.
-        let mut mid = match mid.handshake() {
-            Err(HandshakeError::Interrupted(mid)) => mid,
-            Err(HandshakeError::Failure(e)) => {
-                return Err(UsageError::InvalidConfig(format!(
-                    "invalid upgrade request: {e}"
-                )))
-            }
-            Ok(_) => {
-                return Err(UsageError::InvalidConfig(
-                    "the handshake completed without a response".into(),
-                ))
-            }
-        };
-        let request_bytes = mid.get_mut().get_mut().take_output();
-        let mut endpoint = WebSocket::new(
-            options,
-            State::Client(Box::new(ClientHs {
-                mid: Some(mid),
-                uri,
-            })),
-            now,
-        );
-        endpoint.transmit.extend(request_bytes);
-        Ok(endpoint)
-    }
-
-    pub(crate) fn server(config: ServerConfig, now: Instant) -> WebSocket {
-        WebSocket::new(
-            config.options,
-            State::Server(Box::new(ServerHs {
-                serializers: config.serializers,
-                headers: config.headers,
-                path: config.path,
-                max_connections_reached: config.max_connections_reached,
-            })),
-            now,
-        )
     }
 
     // ---- output ------------------------------------------------------------------
@@ -611,292 +547,6 @@ impl WebSocket {
         self.events.push_back(WsEvent::Closed(info.clone()));
         self.state = State::Closed(info);
     }
-
-    // ---- client handshake --------------------------------------------------------
-
-    fn client_input(&mut self, now: Instant, data: &[u8]) {
-        // Bytes are held back until a head is complete, so tungstenite parses it in one
-        // go however the input was chunked (its handshake reader counts reads and takes
-        // many small ones for a slowloris attack), and the frames behind the head never
-        // reach it.
-        self.head.extend_from_slice(data);
-        loop {
-            let end = find_head_end(&self.head, &mut self.head_scan);
-            // Judge the head's length, not the buffer's, so chunking cannot matter.
-            if end.unwrap_or(self.head.len()) > MAX_HEAD {
-                self.fail(WsError::Handshake(format!(
-                    "the response head is longer than {MAX_HEAD} bytes"
-                )));
-                return;
-            }
-            let Some(end) = end else {
-                return;
-            };
-            let State::Client(hs) = &mut self.state else {
-                return;
-            };
-            let Some(mid) = hs.mid.as_mut() else {
-                return;
-            };
-            mid.get_mut().get_mut().feed(&self.head[..end]);
-            self.head.drain(..end);
-            self.head_scan = 0;
-            if !self.client_drive(now) {
-                return;
-            }
-        }
-    }
-
-    /// Runs tungstenite's handshake over what was fed; true if it needs more (the
-    /// head looked complete to us but not to the parser: blank lines before the status
-    /// line).
-    fn client_drive(&mut self, now: Instant) -> bool {
-        let State::Client(mut hs) = std::mem::replace(&mut self.state, State::Taken) else {
-            return false;
-        };
-        let Some(mid) = hs.mid.take() else {
-            self.state = State::Client(hs);
-            return false;
-        };
-        match mid.handshake() {
-            // The WebSocket tungstenite made is not used: frames are ours to read, and
-            // it holds none (it was fed exactly the head).
-            Ok((_, response)) => {
-                // tungstenite checked that the server's choice is one we offered, and we
-                // offered only WAMP subprotocols.
-                let serializer = response
-                    .headers()
-                    .get(header::SEC_WEBSOCKET_PROTOCOL)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(SerializerKind::from_subprotocol);
-                let Some(serializer) = serializer else {
-                    self.fail(WsError::SubprotocolMismatch(
-                        "the server chose no WAMP subprotocol".into(),
-                    ));
-                    return false;
-                };
-                let info = OpenInfo {
-                    serializer,
-                    uri: hs.uri,
-                    headers: response_headers(response),
-                };
-                let rest = std::mem::take(&mut self.head);
-                self.open(now, &rest, info);
-                false
-            }
-            Err(HandshakeError::Interrupted(mid)) => {
-                hs.mid = Some(mid);
-                self.state = State::Client(hs);
-                self.collect_handshake_output();
-                true
-            }
-            Err(HandshakeError::Failure(e)) => {
-                let error = self.client_error(e);
-                self.fail(error);
-                false
-            }
-        }
-    }
-
-    fn client_error(&self, error: tungstenite::Error) -> WsError {
-        use tungstenite::error::ProtocolError;
-        match error {
-            tungstenite::Error::Http(response) => {
-                let body = &self.head[..self.head.len().min(MAX_ERROR_BODY)];
-                WsError::HandshakeRejected {
-                    status: response.status().as_u16(),
-                    body: String::from_utf8_lossy(body).into_owned(),
-                }
-            }
-            tungstenite::Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(e)) => {
-                WsError::SubprotocolMismatch(e.to_string())
-            }
-            other => WsError::Handshake(other.to_string()),
-        }
-    }
-
-    // ---- server handshake --------------------------------------------------------
-
-    fn server_input(&mut self, now: Instant, data: &[u8]) {
-        self.head.extend_from_slice(data);
-        loop {
-            let end = find_head_end(&self.head, &mut self.head_scan);
-            // Judge the head's length, not the buffer's, so chunking cannot matter.
-            if end.unwrap_or(self.head.len()) > MAX_HEAD {
-                self.reject(
-                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    format!("the request head is longer than {MAX_HEAD} bytes"),
-                    None,
-                );
-                return;
-            }
-            let Some(end) = end else {
-                return;
-            };
-            match ServerRequest::try_parse(&self.head[..end]) {
-                Ok(Some((size, request))) => return self.server_accept(now, size, request),
-                // A blank line the parser skips (before the request line): look for the
-                // next one.
-                Ok(None) => continue,
-                Err(e) => {
-                    return self.reject(
-                        StatusCode::BAD_REQUEST,
-                        format!("not a WebSocket upgrade request: {e}"),
-                        None,
-                    )
-                }
-            }
-        }
-    }
-
-    fn server_accept(&mut self, now: Instant, size: usize, request: ServerRequest) {
-        use tungstenite::error::ProtocolError;
-        let State::Server(hs) = &self.state else {
-            return;
-        };
-        // Whether this endpoint serves the request at all comes before judging it as
-        // an upgrade: a full server or a wrong path says so in plain HTTP.
-        if hs.max_connections_reached {
-            let error = WsError::Unavailable;
-            self.reject_with(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error.to_string(),
-                None,
-                error,
-            );
-            return;
-        }
-        if let Some(want) = &hs.path {
-            let path = request.uri().path();
-            if path != want {
-                let error = WsError::NotFound {
-                    path: path.to_owned(),
-                    served: want.clone(),
-                };
-                self.reject_with(StatusCode::NOT_FOUND, error.to_string(), None, error);
-                return;
-            }
-        }
-        // RFC 6455 §4.2.1 checks and the Sec-WebSocket-Accept key.
-        let mut response = match create_response(&request) {
-            Ok(response) => response,
-            Err(tungstenite::Error::Protocol(ProtocolError::MissingSecWebSocketVersionHeader)) => {
-                // RFC 6455 §4.4: tell the client which version we speak.
-                self.reject(
-                    StatusCode::UPGRADE_REQUIRED,
-                    "this server speaks WebSocket version 13".into(),
-                    Some(HeaderValue::from_static("13")),
-                );
-                return;
-            }
-            Err(e) => {
-                self.reject(
-                    StatusCode::BAD_REQUEST,
-                    format!("not a WebSocket upgrade request: {e}"),
-                    None,
-                );
-                return;
-            }
-        };
-        let offered: Vec<String> = request
-            .headers()
-            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect();
-        // Autobahn's rule: the first subprotocol in the client's offer that we speak.
-        let chosen = offered.iter().find_map(|p| {
-            SerializerKind::from_subprotocol(p).filter(|s| hs.serializers.contains(s))
-        });
-        let Some(serializer) = chosen else {
-            let supported: Vec<String> = hs
-                .serializers
-                .iter()
-                .map(|s| s.subprotocol().to_owned())
-                .collect();
-            let body = format!(
-                "This server only speaks WebSocket subprotocols {}",
-                supported.join(", ")
-            );
-            self.reject_with(
-                StatusCode::BAD_REQUEST,
-                body,
-                None,
-                WsError::NoCommonSubprotocol { offered, supported },
-            );
-            return;
-        };
-        let headers = response.headers_mut();
-        headers.insert(
-            header::SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(serializer.subprotocol()),
-        );
-        for (name, value) in &hs.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        let mut out = Vec::new();
-        if let Err(e) = write_response(&mut out, &response) {
-            // Only a header value that is not visible ASCII gets here.
-            let error = WsError::Internal(format!("writing the response: {e}"));
-            self.reject_with(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error.to_string(),
-                None,
-                error,
-            );
-            return;
-        }
-        self.transmit.push_back(Bytes::from(out));
-        // Bytes behind the request (a client that did not wait for our answer) are
-        // frames: keep them for the WebSocket.
-        let rest = std::mem::take(&mut self.head);
-        let (parts, ()) = request.into_parts();
-        let info = OpenInfo {
-            serializer,
-            uri: parts.uri,
-            headers: parts.headers,
-        };
-        self.open(now, &rest[size..], info);
-    }
-
-    fn reject(&mut self, status: StatusCode, reason: String, version: Option<HeaderValue>) {
-        let error = WsError::Handshake(reason.clone());
-        self.reject_with(status, reason, version, error);
-    }
-
-    /// Answers the upgrade request with an HTTP error and closes.
-    fn reject_with(
-        &mut self,
-        status: StatusCode,
-        body: String,
-        version: Option<HeaderValue>,
-        error: WsError,
-    ) {
-        let mut builder = Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .header(header::CONTENT_LENGTH, body.len())
-            .header(header::CONNECTION, "close");
-        if let Some(version) = version {
-            builder = builder.header(header::SEC_WEBSOCKET_VERSION, version);
-        }
-        let mut out = Vec::new();
-        if let Ok(response) = builder.body(()) {
-            if write_response(&mut out, &response).is_ok() {
-                out.extend_from_slice(body.as_bytes());
-                self.transmit.push_back(Bytes::from(out));
-            }
-        }
-        self.fail(error);
-    }
-}
-
-fn response_headers(response: ClientResponse) -> HeaderMap {
-    response.into_parts().0.headers
 }
 
 /// The index just past the first blank line (the end of an HTTP head) at or after

@@ -1,0 +1,280 @@
+//! The session lifecycle: HELLO, the authentication handshake and WELCOME; GOODBYE and
+//! ABORT; a protocol violation; and the end of a connection.
+
+use super::*;
+
+impl Router {
+    pub(crate) fn on_hello(&mut self, now: Instant, conn: ConnectionId, hello: Hello) {
+        if self.shutting_down {
+            return self.abort(
+                now,
+                conn,
+                Uri::CLOSE_SYSTEM_SHUTDOWN,
+                "the router is shutting down".into(),
+            );
+        }
+        let Some(&realm) = self.realm_index.get(&hello.realm) else {
+            let why = format!("no realm {} on this router", hello.realm);
+            return self.abort(now, conn, Uri::NO_SUCH_REALM, why);
+        };
+        if hello.details.roles().is_none_or(|r| r.is_empty()) {
+            return self.protocol_violation(now, conn, "HELLO announces no roles".into());
+        }
+        let session = self.new_session_id(conn);
+        let binding = self.conns.get(conn).and_then(|c| c.channel_binding.clone());
+        let step = self.realms[realm]
+            .auth
+            .hello(&hello, session, binding.as_ref(), &mut *self.rng);
+        let roles = handshake::client_roles(&hello.details);
+        match step {
+            Step::Welcome(identity) => self.welcome(now, conn, realm, session, roles, identity),
+            Step::Challenge {
+                method,
+                extra,
+                pending,
+            } => {
+                self.conns.send_final(
+                    conn,
+                    &Message::Challenge(Challenge {
+                        method: method.to_owned(),
+                        extra,
+                    }),
+                );
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.state = ConnState::Authenticating {
+                        realm,
+                        session,
+                        roles,
+                        pending,
+                    };
+                }
+            }
+            Step::Abort(reason, why) => {
+                self.sessions.remove(&session);
+                self.abort(now, conn, reason, why);
+            }
+        }
+    }
+
+    pub(crate) fn on_authenticate(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        answer: wamp_proto::message::Authenticate,
+    ) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        let binding = c.channel_binding.clone();
+        let ConnState::Authenticating {
+            realm,
+            session,
+            roles,
+            pending,
+        } = std::mem::replace(&mut c.state, ConnState::AwaitingHello)
+        else {
+            return;
+        };
+        match pending.authenticate(&answer, binding.as_ref()) {
+            Ok(identity) => self.welcome(now, conn, realm, session, roles, identity),
+            Err(why) => {
+                self.sessions.remove(&session);
+                self.abort(now, conn, Uri::NOT_AUTHORIZED, why);
+            }
+        }
+    }
+
+    /// A random session ID no other session (or handshake) has.
+    pub(crate) fn new_session_id(&mut self, conn: ConnectionId) -> SessionId {
+        loop {
+            let id = SessionId(Id::random(&mut *self.rng));
+            if let std::collections::hash_map::Entry::Vacant(e) = self.sessions.entry(id) {
+                e.insert(conn);
+                return id;
+            }
+        }
+    }
+
+    pub(crate) fn release_handshake(&mut self, conn: ConnectionId) {
+        if let Some(ConnState::Authenticating { session, .. }) =
+            self.conns.get(conn).map(|c| &c.state)
+        {
+            let session = *session;
+            self.sessions.remove(&session);
+        }
+    }
+
+    pub(crate) fn welcome(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: usize,
+        session: SessionId,
+        roles: Details,
+        identity: Identity,
+    ) {
+        let meta = self.realms[realm].meta_api;
+        let broker: Vec<&str> = BROKER_FEATURES
+            .iter()
+            .chain(if meta { BROKER_META_FEATURES } else { &[] })
+            .copied()
+            .collect();
+        let dealer: Vec<&str> = DEALER_FEATURES
+            .iter()
+            .chain(if meta { DEALER_META_FEATURES } else { &[] })
+            .copied()
+            .collect();
+        let mut details = Dict::new()
+            .with_role("broker", broker)
+            .with_role("dealer", dealer)
+            .with_authid(identity.authid.as_str())
+            .with_authrole(identity.authrole.as_str())
+            .with_authmethod(identity.authmethod)
+            .with_authprovider(identity.authprovider)
+            .with_agent(AGENT)
+            .with("realm", self.realms[realm].name.as_str());
+        if !identity.authextra.is_empty() {
+            details = details.with_authextra(identity.authextra.clone());
+        }
+        self.conns
+            .send_final(conn, &Message::Welcome(Welcome { session, details }));
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        c.state = ConnState::Established { realm, session };
+        // The session holds the transport details while it lives (the connection gets
+        // them back when it leaves, for a next session on the same transport).
+        let info = SessionInfo::new(
+            session,
+            conn,
+            c.serializer,
+            &identity,
+            roles,
+            std::mem::take(&mut c.transport),
+        );
+        self.timers.cancel(Timer::Handshake(conn));
+        self.in_realm(realm, now, |r, ctx| r.join(info, ctx));
+        self.events.push_back(RouterEvent::Joined {
+            conn,
+            session,
+            realm: self.realms[realm].name.clone(),
+            authid: identity.authid,
+            authrole: identity.authrole,
+            authmethod: identity.authmethod.to_owned(),
+        });
+    }
+
+    /// A joined session leaves its realm (the connection's state is the caller's
+    /// business).
+    pub(crate) fn leave(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: usize,
+        session: SessionId,
+        reason: LeaveReason,
+    ) {
+        self.sessions.remove(&session);
+        let info = self.in_realm(realm, now, |r, ctx| r.leave(session, &reason, ctx));
+        if let (Some(info), Some(c)) = (info, self.conns.get_mut(conn)) {
+            c.transport = info.transport;
+        }
+        self.events.push_back(RouterEvent::Left {
+            conn,
+            session,
+            realm: self.realms[realm].name.clone(),
+            reason,
+        });
+    }
+
+    /// The router closes a joined session with GOODBYE.
+    #[allow(clippy::too_many_arguments)] // the session, the GOODBYE, and why
+    pub(crate) fn goodbye(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: usize,
+        session: SessionId,
+        reason: Uri,
+        message: Option<&str>,
+        why: LeaveReason,
+    ) {
+        // Out of the realm first, so nothing more is routed to it after the GOODBYE.
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.state = ConnState::Closing;
+        }
+        self.leave(now, conn, realm, session, why);
+        self.send_goodbye(now, conn, reason, message);
+    }
+
+    pub(crate) fn send_goodbye(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        reason: Uri,
+        message: Option<&str>,
+    ) {
+        let details = match message {
+            Some(m) => Dict::new().with_message(m),
+            None => Dict::new(),
+        };
+        self.conns
+            .send_final(conn, &Message::Goodbye(Goodbye { details, reason }));
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.state = ConnState::Closing;
+        }
+        self.timers
+            .set_after(Timer::Goodbye(conn), now, self.limits.goodbye_timeout);
+    }
+
+    /// Sends ABORT, ends the session (if joined) and drops the transport. Only a protocol
+    /// violation aborts a joined session; the other reasons refuse a handshake.
+    pub(crate) fn abort(&mut self, now: Instant, conn: ConnectionId, reason: Uri, message: String) {
+        let session = match self.conns.get(conn).map(|c| &c.state) {
+            Some(&ConnState::Established { realm, session }) => {
+                let why = LeaveReason::ProtocolViolation(message.clone());
+                self.leave(now, conn, realm, session, why);
+                Some(session)
+            }
+            Some(ConnState::Closed) | None => return,
+            _ => None,
+        };
+        self.release_handshake(conn);
+        self.conns.send_final(
+            conn,
+            &Message::Abort(Abort {
+                details: Dict::new().with_message(message.as_str()),
+                reason: reason.clone(),
+                payload: Payload::empty(),
+            }),
+        );
+        self.events.push_back(RouterEvent::Aborted {
+            conn,
+            session,
+            reason,
+            message,
+        });
+        self.close_connection(conn);
+    }
+
+    /// The client broke the protocol: ABORT `wamp.error.protocol_violation`, its session
+    /// (if any) ends, its transport is dropped. Nothing else it sends is processed.
+    pub(crate) fn protocol_violation(&mut self, now: Instant, conn: ConnectionId, why: String) {
+        self.abort(now, conn, Uri::PROTOCOL_VIOLATION, why);
+    }
+
+    /// Tells the runtime to drop the transport; input on it is ignored from now on.
+    pub(crate) fn close_connection(&mut self, conn: ConnectionId) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        if matches!(c.state, ConnState::Closed) {
+            return;
+        }
+        c.state = ConnState::Closed;
+        self.timers.cancel(Timer::Handshake(conn));
+        self.timers.cancel(Timer::Goodbye(conn));
+        self.timers.cancel(Timer::WriteStall(conn));
+        self.events.push_back(RouterEvent::CloseConnection { conn });
+    }
+}

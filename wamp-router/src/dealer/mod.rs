@@ -1,0 +1,382 @@
+//! The dealer: registrations (exact, prefix, wildcard, with the spec's precedence;
+//! shared with an invocation policy), calls routed to callees with caller disclosure,
+//! progressive results and progressive call invocations, cancel, timeouts, and what
+//! happens when a caller or callee leaves mid-call.
+
+mod calls;
+
+use std::collections::{HashMap, VecDeque};
+
+use wamp_proto::dict::{CancelMode, Details, Dict, InvokePolicy};
+use wamp_proto::id::{IdHashMap, PeerHashMap, RegistrationId, RequestId, SessionId};
+use wamp_proto::message::{self, Message, MessageType};
+use wamp_proto::uri::{MatchPolicy, Uri};
+use wamp_proto::value::{Map, Value};
+
+use super::authorizer::{Action, Authorizer};
+use super::broker::send_error;
+use super::patterns::PatternIndex;
+use super::realm::{call_error, Ctx, Sessions};
+use super::timers::Timer;
+
+/// How many answers to forget per callee (for invocations ended early) and stray
+/// progressive-call parts per caller (for calls already answered) are remembered, so a
+/// late message crossing the router's decision is dropped instead of taken for a
+/// protocol violation.
+const REMEMBERED: usize = 1024;
+
+#[derive(Debug)]
+pub(crate) struct Registration {
+    pub id: RegistrationId,
+    pub procedure: Uri,
+    pub policy: MatchPolicy,
+    pub invoke: InvokePolicy,
+    /// In registration order.
+    pub callees: Vec<Callee>,
+    /// The next callee for `roundrobin`.
+    next: usize,
+}
+
+impl Registration {
+    /// The registration meta API's description of it.
+    pub fn details(&self) -> Map {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::UInt(self.id.get()));
+        m.insert("uri".into(), Value::from(self.procedure.as_str()));
+        m.insert("match".into(), Value::from(self.policy.as_str()));
+        m.insert("invoke".into(), Value::from(self.invoke.as_str()));
+        m
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Callee {
+    pub session: SessionId,
+    disclose_caller: bool,
+    forward_timeout: bool,
+}
+
+#[derive(Debug)]
+struct ActiveCall {
+    caller: SessionId,
+    request: RequestId,
+    callee: SessionId,
+    invocation: RequestId,
+    registration: RegistrationId,
+    /// `receive_progress` went to the callee.
+    progress: bool,
+    /// The caller is still sending parts (progressive call invocations).
+    parts_open: bool,
+    /// The caller canceled in `kill` mode; the callee's answer ends the call.
+    killing: bool,
+}
+
+/// How a call ends, as far as the callee is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The callee answered.
+    Answered,
+    /// The router ended it first; a late answer is dropped, and the callee is told with
+    /// INTERRUPT (`killnowait`) if it can be.
+    Abandoned { interrupt: bool },
+    /// The callee is gone.
+    CalleeLeft,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Dealer {
+    regs: IdHashMap<RegistrationId, Registration>,
+    patterns: PatternIndex<RegistrationId>,
+    calls: IdHashMap<u64, ActiveCall>,
+    next_call: u64,
+    by_caller: IdHashMap<SessionId, PeerHashMap<RequestId, u64>>,
+    by_callee: IdHashMap<SessionId, PeerHashMap<RequestId, u64>>,
+    /// Per callee: invocations ended without its answer.
+    abandoned: IdHashMap<SessionId, VecDeque<RequestId>>,
+    /// Per caller: progressive calls answered while parts were still coming.
+    finished_parts: IdHashMap<SessionId, VecDeque<RequestId>>,
+    /// How many registrations each session holds.
+    held: IdHashMap<SessionId, usize>,
+}
+
+fn remember(queue: &mut VecDeque<RequestId>, id: RequestId) {
+    if queue.len() == REMEMBERED {
+        queue.pop_front();
+    }
+    queue.push_back(id);
+}
+
+impl Dealer {
+    /// The registration for exactly this procedure and policy.
+    pub fn lookup(&self, procedure: &str, policy: MatchPolicy) -> Option<RegistrationId> {
+        self.patterns.lookup(procedure, policy)
+    }
+
+    /// The registration a call to `procedure` goes to: exact, else the longest prefix,
+    /// else the best wildcard (ties go to the older registration).
+    pub fn best_match(&self, procedure: &str) -> Option<RegistrationId> {
+        self.patterns.best(procedure)
+    }
+
+    pub fn get(&self, id: RegistrationId) -> Option<&Registration> {
+        self.regs.get(&id)
+    }
+
+    /// Registration IDs per policy, sorted.
+    pub fn list(&self) -> [Vec<RegistrationId>; 3] {
+        self.patterns.list()
+    }
+
+    pub fn register(
+        &mut self,
+        sessions: &Sessions,
+        authz: &Authorizer,
+        session: SessionId,
+        msg: message::Register,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(callee) = sessions.get(&session) else {
+            return Ok(());
+        };
+        let refuse = |ctx: &mut Ctx<'_>, error: Uri, why: &str| {
+            send_error(ctx, callee, MessageType::Register, msg.request, error, why)
+        };
+        if msg.procedure.is_reserved() {
+            let why = format!(
+                "{} is reserved: wamp. procedures are the router's",
+                msg.procedure
+            );
+            return refuse(ctx, Uri::INVALID_URI, &why);
+        }
+        if let Err(why) = authz.authorize(&callee.authrole, Action::Register, &msg.procedure) {
+            return refuse(ctx, Uri::NOT_AUTHORIZED, &why);
+        }
+        let policy = msg.options.match_policy().unwrap_or_default();
+        let invoke = msg.options.invoke().unwrap_or_default();
+        let entry = Callee {
+            session,
+            disclose_caller: msg.options.disclose_caller() == Some(true),
+            forward_timeout: msg.options.forward_timeout() == Some(true),
+        };
+        let held = self.held.get(&session).copied().unwrap_or(0);
+        if held >= ctx.limits.max_registrations_per_session {
+            let why =
+                format!("session {session} already holds {held} registrations, the most allowed");
+            return refuse(ctx, Uri::UNAVAILABLE, &why);
+        }
+        let (id, created) = match self.lookup(&msg.procedure, policy) {
+            Some(id) => {
+                let Some(reg) = self.regs.get_mut(&id) else {
+                    return Ok(());
+                };
+                let conflict = if reg.callees.iter().any(|c| c.session == session) {
+                    Some(format!(
+                        "session {session} has already registered {} ({})",
+                        msg.procedure,
+                        policy.as_str()
+                    ))
+                } else if reg.invoke == InvokePolicy::Single {
+                    Some(format!(
+                        "{} ({}) is already registered by another session, with invoke=single",
+                        msg.procedure,
+                        policy.as_str(),
+                    ))
+                } else if reg.invoke != invoke {
+                    Some(format!(
+                        "{} ({}) is registered with invoke={}; this REGISTER asks for invoke={}",
+                        msg.procedure,
+                        policy.as_str(),
+                        reg.invoke.as_str(),
+                        invoke.as_str()
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = conflict {
+                    return refuse(ctx, Uri::PROCEDURE_ALREADY_EXISTS, &why);
+                }
+                reg.callees.push(entry);
+                (id, false)
+            }
+            None => {
+                let id = RegistrationId(ctx.next_id());
+                self.patterns.insert(&msg.procedure, policy, id);
+                self.regs.insert(
+                    id,
+                    Registration {
+                        id,
+                        procedure: msg.procedure.clone(),
+                        policy,
+                        invoke,
+                        callees: vec![entry],
+                        next: 0,
+                    },
+                );
+                (id, true)
+            }
+        };
+        *self.held.entry(session).or_default() += 1;
+        let _ = ctx.out.send(
+            callee.conn,
+            &Message::Registered(message::Registered {
+                request: msg.request,
+                registration: id,
+            }),
+        );
+        if created {
+            let details = self
+                .regs
+                .get(&id)
+                .map(Registration::details)
+                .unwrap_or_default();
+            ctx.meta_event(
+                "wamp.registration.on_create",
+                vec![Value::UInt(session.get()), Value::Map(details)],
+            );
+        }
+        ctx.meta_event(
+            "wamp.registration.on_register",
+            vec![Value::UInt(session.get()), Value::UInt(id.get())],
+        );
+        Ok(())
+    }
+
+    pub fn unregister(
+        &mut self,
+        sessions: &Sessions,
+        session: SessionId,
+        msg: message::Unregister,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Some(callee) = sessions.get(&session) else {
+            return Ok(());
+        };
+        if !self.detach(session, msg.registration, ctx) {
+            let why = format!(
+                "session {session} holds no registration {}",
+                msg.registration
+            );
+            return send_error(
+                ctx,
+                callee,
+                MessageType::Unregister,
+                msg.request,
+                Uri::NO_SUCH_REGISTRATION,
+                &why,
+            );
+        }
+        // Invocations already sent for it still run to their end, except those whose
+        // arguments are still coming: their next part could not name the registration.
+        let mut cut: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.callee == session && c.registration == msg.registration && c.parts_open
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        cut.sort();
+        for key in cut {
+            self.fail_call(
+                sessions,
+                key,
+                Uri::CANCELED,
+                "the callee unregistered before the call's arguments were complete",
+                ctx,
+            );
+        }
+        let _ = ctx.out.send(
+            callee.conn,
+            &Message::Unregistered(message::Unregistered {
+                request: Some(msg.request),
+                details: Details::new(),
+            }),
+        );
+        Ok(())
+    }
+
+    /// Removes a callee from a registration (deleting it when it was the last).
+    fn detach(&mut self, session: SessionId, id: RegistrationId, ctx: &mut Ctx<'_>) -> bool {
+        let Some(reg) = self.regs.get_mut(&id) else {
+            return false;
+        };
+        let Some(i) = reg.callees.iter().position(|c| c.session == session) else {
+            return false;
+        };
+        reg.callees.remove(i);
+        if let Some(n) = self.held.get_mut(&session) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&session);
+            }
+        }
+        if reg.next > i {
+            reg.next -= 1;
+        }
+        ctx.meta_event(
+            "wamp.registration.on_unregister",
+            vec![Value::UInt(session.get()), Value::UInt(id.get())],
+        );
+        if reg.callees.is_empty() {
+            let (procedure, policy) = (reg.procedure.clone(), reg.policy);
+            self.regs.remove(&id);
+            self.patterns.remove(&procedure, policy);
+            ctx.meta_event(
+                "wamp.registration.on_delete",
+                vec![Value::UInt(session.get()), Value::UInt(id.get())],
+            );
+        }
+        true
+    }
+
+    /// A leaving session's registrations go, its calls are abandoned (the callees
+    /// interrupted), and the calls it was serving fail for their callers.
+    pub fn remove_session(
+        &mut self,
+        sessions: &mut Sessions,
+        session: SessionId,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let mut held: Vec<RegistrationId> = self
+            .regs
+            .values()
+            .filter(|r| r.callees.iter().any(|c| c.session == session))
+            .map(|r| r.id)
+            .collect();
+        held.sort();
+        for id in held {
+            self.detach(session, id, ctx);
+        }
+        let mut as_caller: Vec<u64> = self
+            .by_caller
+            .get(&session)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default();
+        as_caller.sort();
+        for key in as_caller {
+            self.finish(sessions, key, Ending::Abandoned { interrupt: true }, ctx);
+        }
+        let mut as_callee: Vec<u64> = self
+            .by_callee
+            .get(&session)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default();
+        as_callee.sort();
+        for key in as_callee {
+            if let Some(call) = self.calls.get(&key) {
+                if let Some(caller) = sessions.get(&call.caller) {
+                    let why = format!("the callee (session {session}) left before answering");
+                    let _ = ctx.out.send(
+                        caller.conn,
+                        &call_error(caller.serializer, call.request, Uri::CANCELED, &why),
+                    );
+                }
+            }
+            self.finish(sessions, key, Ending::CalleeLeft, ctx);
+        }
+        self.by_caller.remove(&session);
+        self.by_callee.remove(&session);
+        self.abandoned.remove(&session);
+        self.finished_parts.remove(&session);
+    }
+}

@@ -7,6 +7,7 @@ use wamp_tokio::{JoinConfig, SerializerKind, Session, TransportConfig};
 use crate::auth::{auth, SECRET_ENV};
 use crate::cli::Connection;
 use crate::error::CliError;
+use crate::signal::Shutdown;
 
 /// Everything needed to join, checked before any socket is opened.
 #[derive(Debug)]
@@ -65,6 +66,27 @@ impl Target {
         );
         Ok(session)
     }
+}
+
+/// What the long-running commands (`register`, `subscribe`) share: joins, runs `work`
+/// until it ends (it watches `shutdown` itself), then leaves. A stop signal while still
+/// connecting ends the command at once, successfully.
+pub async fn serve_until_stopped(
+    flags: &Connection,
+    work: impl AsyncFnOnce(&Session, &mut Shutdown) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let mut shutdown = Shutdown::listen().map_err(CliError::Signal)?;
+    let target = Target::from_flags(flags)?;
+    let session = tokio::select! {
+        session = target.join() => session?,
+        signal = shutdown.recv() => {
+            tracing::info!(signal, "stopped before joining");
+            return Ok(());
+        }
+    };
+    let result = work(&session, &mut shutdown).await;
+    leave(&session).await;
+    result
 }
 
 /// Leaves the realm. The command's outcome is already decided, so how the leaving went

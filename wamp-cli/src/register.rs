@@ -11,7 +11,7 @@ use wamp_tokio::{Invocation, RegisterOptions, Session, WampError, Yield};
 
 use crate::args::payload_line;
 use crate::cli::RegisterArgs;
-use crate::connect::{leave, Target};
+use crate::connect::serve_until_stopped;
 use crate::error::CliError;
 use crate::output::{print_line, Outcome};
 use crate::signal::Shutdown;
@@ -21,19 +21,10 @@ const LINES: usize = 64;
 
 /// Runs `wamp register`.
 pub async fn run(args: RegisterArgs) -> Result<(), CliError> {
-    let mut shutdown = Shutdown::listen().map_err(CliError::Signal)?;
-    let target = Target::from_flags(&args.connection)?;
-    // A stop signal while still connecting ends the command at once.
-    let session = tokio::select! {
-        session = target.join() => session?,
-        signal = shutdown.recv() => {
-            tracing::info!(signal, "stopped before joining");
-            return Ok(());
-        }
-    };
-    let result = serve(&session, &args, &mut shutdown).await;
-    leave(&session).await;
-    result
+    serve_until_stopped(&args.connection, async |session, shutdown| {
+        serve(session, &args, shutdown).await
+    })
+    .await
 }
 
 async fn serve(

@@ -6,26 +6,17 @@ use wamp_tokio::{Session, SubscribeOptions};
 
 use crate::args::payload_line;
 use crate::cli::SubscribeArgs;
-use crate::connect::{leave, Target};
+use crate::connect::serve_until_stopped;
 use crate::error::CliError;
 use crate::output::{print_line, Outcome};
 use crate::signal::Shutdown;
 
 /// Runs `wamp subscribe`.
 pub async fn run(args: SubscribeArgs) -> Result<(), CliError> {
-    let mut shutdown = Shutdown::listen().map_err(CliError::Signal)?;
-    let target = Target::from_flags(&args.connection)?;
-    // A stop signal while still connecting ends the command at once.
-    let session = tokio::select! {
-        session = target.join() => session?,
-        signal = shutdown.recv() => {
-            tracing::info!(signal, "stopped before joining");
-            return Ok(());
-        }
-    };
-    let result = receive(&session, &args, &mut shutdown).await;
-    leave(&session).await;
-    result
+    serve_until_stopped(&args.connection, async |session, shutdown| {
+        receive(session, &args, shutdown).await
+    })
+    .await
 }
 
 async fn receive(

@@ -226,43 +226,15 @@ async fn websocket_case(rt: TokioRuntime) {
     let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
 
     // A bare WebSocket client: the upgrade, masked text frames, then silence.
-    let mut stuck = rt
-        .connect_tcp(addr.ip().to_string(), addr.port())
-        .await
-        .expect("connects");
-    let upgrade = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
-    );
-    stuck
-        .write_all(upgrade.as_bytes())
-        .await
-        .expect("upgrade sent");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stuck
-            .read_exact(&mut byte)
-            .await
-            .expect("the response head");
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
+    let mut stuck = common::bare_websocket(&rt, addr).await;
     for message in [
         json!([1, REALM, {"roles": {"subscriber": {}}}]),
         json!([32, 1, {}, TOPIC]),
     ] {
-        let payload = serde_json::to_vec(&message).expect("JSON");
-        let mask = [1u8, 2, 3, 4];
-        let mut frame = vec![0x81, 0x80 | payload.len() as u8];
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        stuck.write_all(&frame).await.expect("sent");
+        stuck
+            .write_all(&common::masked_text_frame(&message))
+            .await
+            .expect("sent");
     }
 
     let publisher = common::join(

@@ -274,6 +274,9 @@ fn framer<R: Runtime>(
                 .ok_or_else(|| ConnectError::Config("no serializers".into()))?;
             let mut config = rawsocket::ClientConfig::new(serializer);
             config.max_message_len = transport.rawsocket_max_message_len;
+            config.keepalive = transport
+                .rawsocket_keepalive
+                .map(|(interval, timeout)| rawsocket::KeepAlive::new(interval, timeout));
             Ok(Framer::rawsocket(config, rt.now()))
         }
     }

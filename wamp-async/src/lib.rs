@@ -153,6 +153,7 @@ pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};
 pub use transport::{
     Endpoint, IntoTransport, ProxyConfig, TlsOptions, TlsRoots, TransportConfig, WebSocketOptions,
+    DEFAULT_KEEPALIVE,
 };
 
 pub use wamp_proto::session::CloseReason;

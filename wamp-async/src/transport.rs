@@ -207,6 +207,14 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
 }
 
+/// The keepalive both sides use unless told otherwise: after 30 s without a byte from
+/// the peer, ping it; if nothing arrives within 15 s more, the peer is gone and the
+/// connection is closed. A half-open connection (a sleeping laptop, a NAT that forgot
+/// it) is found within 45 s. On by default for WebSocket; off for RawSocket, whose PING
+/// Crossbar.io and Autobahn|Python do not answer (they drop the connection).
+pub const DEFAULT_KEEPALIVE: (Duration, Duration) =
+    (Duration::from_secs(30), Duration::from_secs(15));
+
 /// WebSocket options (Autobahn's `websocket_options` and `headers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -218,7 +226,8 @@ pub struct WebSocketOptions {
     /// The largest frame accepted from the router. Default: 16 MiB.
     pub max_frame_size: Option<usize>,
     /// Auto-ping: after `interval` without traffic a Ping is sent; no answer within
-    /// `timeout` fails the connection. Off by default.
+    /// `timeout` fails the connection. Default: [`DEFAULT_KEEPALIVE`]; `None` turns it
+    /// off.
     pub auto_ping: Option<(Duration, Duration)>,
 }
 
@@ -229,7 +238,7 @@ impl Default for WebSocketOptions {
             headers: Vec::new(),
             max_message_size: defaults.max_message_size,
             max_frame_size: defaults.max_frame_size,
-            auto_ping: None,
+            auto_ping: Some(DEFAULT_KEEPALIVE),
         }
     }
 }
@@ -276,6 +285,8 @@ pub struct TransportConfig {
     /// The largest message accepted from the router over RawSocket, announced in the
     /// handshake. Default: 16 MiB.
     pub rawsocket_max_message_len: MaxMessageLen,
+    /// RawSocket PING keepalive `(interval, timeout)`. Default: off.
+    pub rawsocket_keepalive: Option<(Duration, Duration)>,
     /// An HTTP `CONNECT` proxy for WebSocket transports.
     pub proxy: Option<ProxyConfig>,
     /// The time allowed for the TCP connection, the proxy tunnel, TLS and the transport
@@ -297,6 +308,7 @@ impl TransportConfig {
             tls: TlsOptions::default(),
             websocket: WebSocketOptions::default(),
             rawsocket_max_message_len: MaxMessageLen::MAX,
+            rawsocket_keepalive: None,
             proxy: None,
             connect_timeout: Duration::from_secs(10),
         }
@@ -336,10 +348,26 @@ impl TransportConfig {
         self
     }
 
-    /// Turns on WebSocket auto-ping.
+    /// Sets the WebSocket auto-ping (on by default: [`DEFAULT_KEEPALIVE`]).
     #[must_use]
     pub fn auto_ping(mut self, interval: Duration, timeout: Duration) -> Self {
         self.websocket.auto_ping = Some((interval, timeout));
+        self
+    }
+
+    /// Turns the WebSocket auto-ping off: a dead router is then found only by the
+    /// operating system's TCP timeouts, or never.
+    #[must_use]
+    pub fn no_auto_ping(mut self) -> Self {
+        self.websocket.auto_ping = None;
+        self
+    }
+
+    /// Turns on RawSocket PING keepalive (off by default: only for routers known to
+    /// answer PING, such as `wamp router`; Crossbar.io drops the connection).
+    #[must_use]
+    pub fn rawsocket_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.rawsocket_keepalive = Some((interval, timeout));
         self
     }
 

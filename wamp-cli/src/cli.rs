@@ -104,6 +104,17 @@ pub struct RouterArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Keepalive of the WebSocket listeners: ping a client after this many seconds
+    /// without a byte from it (0: off). Default 30, or the config file's `[listen]
+    /// ping_interval`.
+    #[arg(long, value_name = "SECS")]
+    pub ping_interval: Option<f64>,
+
+    /// How many seconds an unanswered ping waits before the client is dropped as gone.
+    /// Default 15, or the config file's `[listen] ping_timeout`.
+    #[arg(long, value_name = "SECS")]
+    pub ping_timeout: Option<f64>,
+
     /// Threads for the connection tasks and the router task. Default: one per core, or
     /// one on a machine with two cores or fewer (see BENCHMARKS.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

@@ -37,6 +37,7 @@
 //! principals, timeouts and bounds).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tracing::info;
@@ -69,6 +70,8 @@ struct Listen {
     unix: Option<PathBuf>,
     wss: Option<String>,
     rss: Option<String>,
+    ping_interval: Option<f64>,
+    ping_timeout: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,9 +149,19 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
         ));
     }
 
+    let keepalive = keepalive(
+        args.ping_interval.or(listen.ping_interval),
+        args.ping_timeout.or(listen.ping_timeout),
+    )?;
+    // The WebSocket listeners' keepalive; RawSocket keeps its default (off), since
+    // Autobahn|Python's RawSocket clients drop a connection that sends them PING.
+    let websocket = |config: ListenerConfig| match keepalive {
+        Some((interval, timeout)) => config.auto_ping(interval, timeout),
+        None => config.no_auto_ping(),
+    };
     let mut builder = Router::builder(config);
     if let Some(addr) = ws {
-        builder = builder.listen_ws(addr, ws_path.clone());
+        builder = builder.listen(websocket(ListenerConfig::websocket(addr, ws_path.clone())));
     }
     if let Some(addr) = rawsocket {
         builder = builder.listen_rawsocket(addr);
@@ -158,7 +171,9 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
     }
     if let Some(tls) = tls {
         if let Some(addr) = wss {
-            builder = builder.listen(ListenerConfig::websocket(addr, ws_path).tls(tls.clone()));
+            builder = builder.listen(websocket(
+                ListenerConfig::websocket(addr, ws_path).tls(tls.clone()),
+            ));
         }
         if let Some(addr) = rss {
             builder = builder.listen(ListenerConfig::rawsocket(addr).tls(tls));
@@ -187,6 +202,36 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The WebSocket keepalive from `--ping-interval`/`--ping-timeout` (or the config
+/// keys), in seconds: `None` when the interval is 0, the default where neither is set.
+fn keepalive(
+    interval: Option<f64>,
+    timeout: Option<f64>,
+) -> Result<Option<(Duration, Duration)>, CliError> {
+    let seconds = |what: &str, value: f64| {
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| CliError::Usage(format!("{what} {value} is not a number of seconds")))
+    };
+    let (default_interval, default_timeout) = wamp_tokio::DEFAULT_KEEPALIVE;
+    let interval = match interval {
+        Some(value) => seconds("ping_interval", value)?,
+        None => default_interval,
+    };
+    if interval.is_zero() {
+        return Ok(None);
+    }
+    let timeout = match timeout {
+        Some(value) => seconds("ping_timeout", value)?,
+        None => default_timeout,
+    };
+    if timeout.is_zero() {
+        return Err(CliError::Usage(
+            "ping_timeout must be positive (a ping_interval of 0 turns the keepalive off)".into(),
+        ));
+    }
+    Ok(Some((interval, timeout)))
+}
+
 fn realms_line(anonymous: &[String], config: &Option<PathBuf>) -> String {
     let mut parts: Vec<String> = anonymous
         .iter()
@@ -201,6 +246,32 @@ fn realms_line(anonymous: &[String], config: &Option<PathBuf>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_keepalive_defaults_turns_off_and_refuses_nonsense() {
+        let secs = Duration::from_secs;
+        assert_eq!(
+            keepalive(None, None).expect("default"),
+            Some((secs(30), secs(15)))
+        );
+        assert_eq!(
+            keepalive(Some(5.0), None).expect("interval"),
+            Some((secs(5), secs(15)))
+        );
+        assert_eq!(
+            keepalive(Some(0.5), Some(0.25)).expect("both"),
+            Some((Duration::from_millis(500), Duration::from_millis(250)))
+        );
+        assert_eq!(keepalive(Some(0.0), Some(3.0)).expect("off"), None);
+        assert!(keepalive(Some(10.0), Some(0.0)).is_err());
+        assert!(keepalive(Some(-1.0), None).is_err());
+        let file: FileConfig =
+            toml::from_str("[listen]\nping_interval = 20\nping_timeout = 5\n").expect("keys");
+        assert_eq!(
+            (file.listen.ping_interval, file.listen.ping_timeout),
+            (Some(20.0), Some(5.0))
+        );
+    }
 
     /// The example in wamp-cli/README.md parses, and means what it says.
     #[test]

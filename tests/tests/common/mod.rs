@@ -524,3 +524,52 @@ where
         started.elapsed() - tokio_time
     );
 }
+
+/// A bare WebSocket client on `addr` (a TCP stream that has done the upgrade to `/ws`
+/// with `wamp.2.json`), for tests that need a peer that misbehaves: it answers nothing
+/// unless the test writes it.
+pub async fn bare_websocket<R: Runtime>(
+    rt: &R,
+    addr: std::net::SocketAddr,
+) -> wamp_tokio::BoxStream {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = rt
+        .connect_tcp(addr.ip().to_string(), addr.port())
+        .await
+        .expect("connects");
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+    );
+    stream
+        .write_all(upgrade.as_bytes())
+        .await
+        .expect("upgrade sent");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream
+            .read_exact(&mut byte)
+            .await
+            .expect("the response head");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// `message` as JSON in one masked text frame, as a client sends it (under 126 bytes).
+pub fn masked_text_frame(message: &Value) -> Vec<u8> {
+    let payload = serde_json::to_vec(message).expect("JSON");
+    assert!(payload.len() < 126, "a short message");
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}

@@ -58,24 +58,32 @@ pub struct ListenerConfig {
     /// The largest message accepted from a client, in bytes. Default: 16 MiB (the
     /// RawSocket maximum). RawSocket announces the next power of two at least this big.
     pub max_message_size: usize,
-    /// WebSocket auto-ping: after this much silence from a client, ping it, and drop it
-    /// if nothing arrives within the timeout. Default: off. While backpressure holds a
-    /// connection's input (it feeds a congested reader) its socket is not read, so its
-    /// Pong is not seen either: keep `interval + timeout` above the router's
-    /// `write_timeout`, after which the congested reader is cut and the hold ends.
+    /// Keepalive `(interval, timeout)`: after this much silence from a client, ping it
+    /// (a WebSocket Ping or a RawSocket PING), and drop it if nothing arrives within the
+    /// timeout, so a vanished peer does not hold its session forever. Default: on for
+    /// WebSocket ([`DEFAULT_KEEPALIVE`](crate::DEFAULT_KEEPALIVE): 30 s, then 15 s), off
+    /// for RawSocket, whose PING Autobahn|Python clients do not answer. While
+    /// backpressure holds a connection's input (it feeds a congested reader) its socket
+    /// is not read, so its answer is not seen either: keep `interval + timeout` above the
+    /// router's `write_timeout`, after which the congested reader is cut and the hold
+    /// ends.
     pub auto_ping: Option<(Duration, Duration)>,
 }
 
 impl ListenerConfig {
     /// A listener for `transport` on `bind` with defaults.
     pub fn new(bind: BindAddress, transport: ListenTransport) -> ListenerConfig {
+        let auto_ping = match transport {
+            ListenTransport::WebSocket { .. } => Some(crate::DEFAULT_KEEPALIVE),
+            ListenTransport::RawSocket => None,
+        };
         ListenerConfig {
             bind,
             transport,
             tls: None,
             serializers: SerializerKind::ALL.to_vec(),
             max_message_size: 16 << 20,
-            auto_ping: None,
+            auto_ping,
         }
     }
 
@@ -130,10 +138,19 @@ impl ListenerConfig {
         self
     }
 
-    /// Sets [`auto_ping`](ListenerConfig::auto_ping) (WebSocket only).
+    /// Sets the keepalive ([`auto_ping`](ListenerConfig::auto_ping)), for either
+    /// transport.
     #[must_use]
     pub fn auto_ping(mut self, interval: Duration, timeout: Duration) -> ListenerConfig {
         self.auto_ping = Some((interval, timeout));
+        self
+    }
+
+    /// Turns the keepalive off: a client whose network vanished then keeps its session
+    /// until the operating system gives up on the connection, if ever.
+    #[must_use]
+    pub fn no_auto_ping(mut self) -> ListenerConfig {
+        self.auto_ping = None;
         self
     }
 }

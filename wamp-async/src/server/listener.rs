@@ -50,6 +50,9 @@ impl ListenerSpec {
         let raw = rawsocket::ServerConfig {
             serializers: config.serializers.clone(),
             max_message_len: raw_max,
+            keepalive: config
+                .auto_ping
+                .map(|(interval, timeout)| rawsocket::KeepAlive::new(interval, timeout)),
             ..rawsocket::ServerConfig::default()
         };
         let mut ws = ws::ServerConfig::new()

@@ -1,0 +1,140 @@
+//! Dead peers are found: a client that joined and then went silent (it answers no ping,
+//! as when its network vanished) is dropped by the router's keepalive, within the
+//! interval plus the timeout, over WebSocket and over RawSocket; a live client that is
+//! merely idle for longer answers the pings and keeps its session.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::bounded;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
+use wamp_integration::REALM;
+use wamp_tokio::wamp_runtime::{
+    JoinConfig, ListenerConfig, RealmConfig, RouterBuilder, RouterConfig, RouterHandle, Runtime,
+    TransportConfig,
+};
+use wamp_tokio::{BoxStream, TokioRuntime};
+
+const INTERVAL: Duration = Duration::from_millis(300);
+const TIMEOUT: Duration = Duration::from_millis(300);
+
+#[test]
+fn a_silent_websocket_client_is_dropped_and_an_idle_live_one_stays() {
+    on_tokio(websocket_case);
+}
+
+#[test]
+fn a_silent_rawsocket_client_is_dropped_and_an_idle_live_one_stays() {
+    on_tokio(rawsocket_case);
+}
+
+/// Runs `case` on a one-thread Tokio runtime.
+fn on_tokio<F: std::future::Future<Output = ()>>(case: impl FnOnce(TokioRuntime) -> F) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(case(rt));
+}
+
+async fn websocket_case(rt: TokioRuntime) {
+    let listener = ListenerConfig::websocket("127.0.0.1:0", "/ws");
+    drops_the_silent_one(rt, listener, |rt, addr| async move {
+        let mut silent = common::bare_websocket(&rt, addr).await;
+        let hello = json!([1, REALM, {"roles": {"caller": {}}}]);
+        silent
+            .write_all(&common::masked_text_frame(&hello))
+            .await
+            .expect("HELLO sent");
+        silent
+    })
+    .await;
+}
+
+async fn rawsocket_case(rt: TokioRuntime) {
+    // Our client answers RawSocket PING (Autobahn's does not: RawSocket pings are off
+    // by default for that reason).
+    let listener = ListenerConfig::rawsocket("127.0.0.1:0");
+    drops_the_silent_one(rt, listener, |rt, addr| async move {
+        let mut silent = rt
+            .connect_tcp(addr.ip().to_string(), addr.port())
+            .await
+            .expect("connects");
+        silent
+            .write_all(&[0x7f, 0xf1, 0, 0])
+            .await
+            .expect("handshake");
+        let mut reply = [0u8; 4];
+        silent
+            .read_exact(&mut reply)
+            .await
+            .expect("handshake reply");
+        let hello =
+            serde_json::to_vec(&json!([1, REALM, {"roles": {"caller": {}}}])).expect("JSON");
+        let mut frame = vec![0, 0, 0, hello.len() as u8];
+        frame.extend_from_slice(&hello);
+        silent.write_all(&frame).await.expect("HELLO sent");
+        silent
+    })
+    .await;
+}
+
+/// A live client joins `listener` with our library, and a silent one with `silent_join`
+/// (which sends HELLO and then reads nothing); the silent one is dropped after the
+/// interval and the timeout, the live one, as idle, still works.
+async fn drops_the_silent_one<F, Fut>(rt: TokioRuntime, listener: ListenerConfig, silent_join: F)
+where
+    F: FnOnce(TokioRuntime, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = BoxStream>,
+{
+    let router = start(&rt, listener).await;
+    let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
+    let url = router.listeners()[0].url().expect("a URL");
+    let live = common::join(
+        &rt,
+        &TransportConfig::new(&url).expect("a valid URL"),
+        &JoinConfig::new(REALM),
+    )
+    .await;
+    let _silent = silent_join(rt.clone(), addr).await;
+    let joined = Instant::now();
+    wait_for_sessions(&rt, &router, 2).await;
+    // From now on the silent one reads nothing: the pings go unanswered.
+    wait_for_sessions(&rt, &router, 1).await;
+    let gone = joined.elapsed();
+    assert!(gone >= INTERVAL + TIMEOUT, "dropped after {gone:?}");
+    assert!(gone < Duration::from_secs(5), "dropped after {gone:?}");
+    // The live client, idle as long, answered its pings: still joined and working.
+    let count: u64 = bounded(&rt, "a call", live.call("wamp.session.count"))
+        .await
+        .expect("the live session works")
+        .first()
+        .expect("a count");
+    assert_eq!(count, 1);
+    drop(live);
+    bounded(&rt, "shutdown", router.shutdown()).await;
+}
+
+/// A router with the meta API and one listener pinging after [`INTERVAL`] of silence.
+async fn start(rt: &TokioRuntime, listener: ListenerConfig) -> RouterHandle {
+    let config = RouterConfig::new().realm(RealmConfig::anonymous(REALM).expect("a realm"));
+    RouterBuilder::new(rt.clone(), config)
+        .listen(listener.auto_ping(INTERVAL, TIMEOUT))
+        .start()
+        .await
+        .expect("the router starts")
+}
+
+/// Waits (bounded) until the router counts `n` sessions.
+async fn wait_for_sessions(rt: &TokioRuntime, router: &RouterHandle, n: usize) {
+    bounded(rt, "the session count", async {
+        while router.stats().await.sessions != n {
+            rt.sleep_until(Instant::now() + Duration::from_millis(10))
+                .await;
+        }
+    })
+    .await;
+}

@@ -1,7 +1,9 @@
 //! Dead peers are found: a client that joined and then went silent (it answers no ping,
 //! as when its network vanished) is dropped by the router's keepalive, within the
 //! interval plus the timeout, over WebSocket and over RawSocket; a live client that is
-//! merely idle for longer answers the pings and keeps its session.
+//! merely idle for longer answers the pings and keeps its session. And a client that
+//! trickles a large frame, a byte now and then (so it never looks silent), is dropped by
+//! the message timeout.
 
 mod common;
 
@@ -28,6 +30,11 @@ fn a_silent_websocket_client_is_dropped_and_an_idle_live_one_stays() {
 #[test]
 fn a_silent_rawsocket_client_is_dropped_and_an_idle_live_one_stays() {
     on_tokio(rawsocket_case);
+}
+
+#[test]
+fn a_client_trickling_a_frame_is_dropped_at_the_message_timeout() {
+    on_tokio(trickle_case);
 }
 
 /// Runs `case` on a one-thread Tokio runtime.
@@ -115,6 +122,44 @@ where
         .expect("a count");
     assert_eq!(count, 1);
     drop(live);
+    bounded(&rt, "shutdown", router.shutdown()).await;
+}
+
+async fn trickle_case(rt: TokioRuntime) {
+    let message_timeout = Duration::from_millis(500);
+    let listener =
+        ListenerConfig::websocket("127.0.0.1:0", "/ws").message_timeout(Some(message_timeout));
+    let router = start(&rt, listener).await;
+    let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
+    let mut client = common::bare_websocket(&rt, addr).await;
+    let hello = json!([1, REALM, {"roles": {"caller": {}}}]);
+    client
+        .write_all(&common::masked_text_frame(&hello))
+        .await
+        .expect("HELLO sent");
+    wait_for_sessions(&rt, &router, 1).await;
+    // The head of a masked 60,000-byte text frame, then its payload a byte at a time,
+    // faster than the keepalive would ever notice.
+    client
+        .write_all(&[0x81, 0xfe, 0xea, 0x60, 1, 2, 3, 4])
+        .await
+        .expect("a frame header");
+    let started = Instant::now();
+    let dropped = bounded(&rt, "the trickler is dropped", async {
+        loop {
+            if client.write_all(b" ").await.is_err() || router.stats().await.sessions == 0 {
+                return started.elapsed();
+            }
+            rt.sleep_until(Instant::now() + Duration::from_millis(50))
+                .await;
+        }
+    })
+    .await;
+    assert!(dropped >= message_timeout, "dropped after {dropped:?}");
+    assert!(
+        dropped < Duration::from_secs(5),
+        "dropped after {dropped:?}"
+    );
     bounded(&rt, "shutdown", router.shutdown()).await;
 }
 

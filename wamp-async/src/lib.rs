@@ -147,7 +147,7 @@ pub use runtime::{AsyncStream, BoxListener, BoxStream, Listener, Runtime, Socket
 #[cfg(feature = "router")]
 pub use server::{
     BindAddress, ListenTransport, ListenerConfig, ListenerInfo, RouterBuilder, RouterError,
-    RouterHandle, RouterStats, ServerOptions, ServerTls,
+    RouterHandle, RouterStats, ServerOptions, ServerTls, DEFAULT_MESSAGE_TIMEOUT,
 };
 pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};

@@ -115,6 +115,12 @@ pub struct RouterArgs {
     #[arg(long, value_name = "SECS")]
     pub ping_timeout: Option<f64>,
 
+    /// How many seconds a message that has begun to arrive may take to arrive whole,
+    /// on every listener (0: no limit). Default 60, or the config file's `[listen]
+    /// message_timeout`.
+    #[arg(long, value_name = "SECS")]
+    pub message_timeout: Option<f64>,
+
     /// Threads for the connection tasks and the router task. Default: one per core, or
     /// one on a machine with two cores or fewer (see BENCHMARKS.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

@@ -72,6 +72,7 @@ struct Listen {
     rss: Option<String>,
     ping_interval: Option<f64>,
     ping_timeout: Option<f64>,
+    message_timeout: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,21 +154,28 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
         args.ping_interval.or(listen.ping_interval),
         args.ping_timeout.or(listen.ping_timeout),
     )?;
-    // The WebSocket listeners' keepalive; RawSocket keeps its default (off), since
-    // Autobahn|Python's RawSocket clients drop a connection that sends them PING.
+    let message_timeout = match args.message_timeout.or(listen.message_timeout) {
+        None => Some(wamp_tokio::DEFAULT_MESSAGE_TIMEOUT),
+        Some(0.0) => None,
+        Some(secs) => Some(seconds("message_timeout", secs)?),
+    };
+    // Every listener's message timeout. The keepalive is the WebSocket listeners';
+    // RawSocket keeps its default (off), since Autobahn|Python's RawSocket clients drop
+    // a connection that sends them PING.
+    let any = |config: ListenerConfig| config.message_timeout(message_timeout);
     let websocket = |config: ListenerConfig| match keepalive {
-        Some((interval, timeout)) => config.auto_ping(interval, timeout),
-        None => config.no_auto_ping(),
+        Some((interval, timeout)) => any(config).auto_ping(interval, timeout),
+        None => any(config).no_auto_ping(),
     };
     let mut builder = Router::builder(config);
     if let Some(addr) = ws {
         builder = builder.listen(websocket(ListenerConfig::websocket(addr, ws_path.clone())));
     }
     if let Some(addr) = rawsocket {
-        builder = builder.listen_rawsocket(addr);
+        builder = builder.listen(any(ListenerConfig::rawsocket(addr)));
     }
     if let Some(path) = unix {
-        builder = builder.listen_unix(path);
+        builder = builder.listen(any(ListenerConfig::unix(path)));
     }
     if let Some(tls) = tls {
         if let Some(addr) = wss {
@@ -176,7 +184,7 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
             ));
         }
         if let Some(addr) = rss {
-            builder = builder.listen(ListenerConfig::rawsocket(addr).tls(tls));
+            builder = builder.listen(any(ListenerConfig::rawsocket(addr).tls(tls)));
         }
     }
     let router = builder.start().await.map_err(|e| match &args.config {
@@ -208,10 +216,6 @@ fn keepalive(
     interval: Option<f64>,
     timeout: Option<f64>,
 ) -> Result<Option<(Duration, Duration)>, CliError> {
-    let seconds = |what: &str, value: f64| {
-        Duration::try_from_secs_f64(value)
-            .map_err(|_| CliError::Usage(format!("{what} {value} is not a number of seconds")))
-    };
     let (default_interval, default_timeout) = wamp_tokio::DEFAULT_KEEPALIVE;
     let interval = match interval {
         Some(value) => seconds("ping_interval", value)?,
@@ -230,6 +234,12 @@ fn keepalive(
         ));
     }
     Ok(Some((interval, timeout)))
+}
+
+/// `value` seconds, or why not.
+fn seconds(what: &str, value: f64) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| CliError::Usage(format!("{what} {value} is not a number of seconds")))
 }
 
 fn realms_line(anonymous: &[String], config: &Option<PathBuf>) -> String {

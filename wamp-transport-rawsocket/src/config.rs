@@ -110,6 +110,10 @@ pub struct ClientConfig {
     pub open_timeout: Option<Duration>,
     /// PING/PONG keepalive; off by default.
     pub keepalive: Option<KeepAlive>,
+    /// How long a frame that has begun to arrive may take to arrive whole; then the
+    /// connection fails with [`RawSocketError::MessageTimeout`](crate::RawSocketError::MessageTimeout).
+    /// Default: none.
+    pub message_timeout: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -122,6 +126,7 @@ impl ClientConfig {
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             open_timeout: None,
             keepalive: None,
+            message_timeout: None,
         }
     }
 }
@@ -149,6 +154,11 @@ pub struct ServerConfig {
     pub open_timeout: Option<Duration>,
     /// PING/PONG keepalive; off by default.
     pub keepalive: Option<KeepAlive>,
+    /// How long a frame that has begun to arrive may take to arrive whole; then the
+    /// connection fails with [`RawSocketError::MessageTimeout`](crate::RawSocketError::MessageTimeout).
+    /// It stops a client that trickles a large frame to hold a connection and its
+    /// buffer (the keepalive cannot: any byte counts as life). Default: none.
+    pub message_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -162,6 +172,7 @@ impl Default for ServerConfig {
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             open_timeout: None,
             keepalive: None,
+            message_timeout: None,
         }
     }
 }

@@ -130,6 +130,10 @@ pub struct Connection {
     /// When the outstanding keepalive PING went out.
     ping_sent: Option<Instant>,
     ping_count: u64,
+    message_timeout: Option<Duration>,
+    /// While a frame is arriving: when it began, or when the last whole frame before it
+    /// did (the message timeout counts from there).
+    message_started: Option<Instant>,
     input: BytesMut,
     output: Output,
     messages: VecDeque<Bytes>,
@@ -150,6 +154,7 @@ impl Connection {
                 max_queued_bytes: config.max_queued_bytes,
                 open_timeout: config.open_timeout,
                 keepalive: config.keepalive,
+                message_timeout: config.message_timeout,
             },
             now,
         );
@@ -176,6 +181,7 @@ impl Connection {
                 max_queued_bytes: config.max_queued_bytes,
                 open_timeout: config.open_timeout,
                 keepalive: config.keepalive,
+                message_timeout: config.message_timeout,
             },
             now,
         )
@@ -194,6 +200,8 @@ impl Connection {
             last_rx: now,
             ping_sent: None,
             ping_count: 0,
+            message_timeout: limits.message_timeout,
+            message_started: None,
             input: BytesMut::new(),
             output: Output::default(),
             messages: VecDeque::new(),
@@ -213,8 +221,16 @@ impl Connection {
         self.last_rx = now;
         self.ping_sent = None;
         self.input.extend_from_slice(bytes);
-        if let Err(error) = self.process() {
-            self.fail(error);
+        match self.process() {
+            Ok(whole) => {
+                let mid_frame = self.is_open() && !self.input.is_empty();
+                self.message_started = match self.message_started {
+                    _ if !mid_frame => None,
+                    Some(started) if whole == 0 => Some(started),
+                    _ => Some(now),
+                };
+            }
+            Err(error) => self.fail(error),
         }
     }
 
@@ -266,6 +282,10 @@ impl Connection {
                 }
             }
             State::Open { .. } => {
+                if self.message_deadline().is_some_and(|d| d <= now) {
+                    let timeout = self.message_timeout.unwrap_or_default();
+                    return self.fail(RawSocketError::MessageTimeout(timeout));
+                }
                 let Some(keepalive) = self.keepalive else {
                     return;
                 };
@@ -302,11 +322,11 @@ impl Connection {
                 self.open_deadline.map(|(deadline, _)| deadline)
             }
             State::Open { .. } => {
-                let keepalive = self.keepalive?;
-                match self.ping_sent {
+                let ping = self.keepalive.and_then(|keepalive| match self.ping_sent {
                     Some(sent) => sent.checked_add(keepalive.timeout),
                     None => self.last_rx.checked_add(keepalive.interval),
-                }
+                });
+                [ping, self.message_deadline()].into_iter().flatten().min()
             }
             State::Failed(_) | State::Closed => None,
         }
@@ -458,8 +478,15 @@ impl Connection {
         Ok(())
     }
 
-    /// Consumes every complete handshake or frame in the input buffer.
-    fn process(&mut self) -> Result<(), RawSocketError> {
+    /// When the frame now arriving must be whole, if one is and there is a limit.
+    fn message_deadline(&self) -> Option<Instant> {
+        self.message_started?.checked_add(self.message_timeout?)
+    }
+
+    /// Consumes every complete handshake or frame in the input buffer; returns how many
+    /// whole frames there were.
+    fn process(&mut self) -> Result<usize, RawSocketError> {
+        let mut whole = 0;
         while let Some(&octets) = self.input.first_chunk::<HEADER_LEN>() {
             match &self.state {
                 State::AwaitingReply { requested } => {
@@ -479,14 +506,15 @@ impl Connection {
                     let header = frame::decode_header(octets, self.max_message_len.bytes())?;
                     let total = HEADER_LEN + header.len;
                     if self.input.len() < total {
-                        return Ok(());
+                        return Ok(whole);
                     }
                     let mut payload = self.input.split_to(total);
                     payload.advance(HEADER_LEN);
                     self.dispatch(header.ty, payload.freeze())?;
+                    whole += 1;
                 }
                 // `handle_input` checked liveness, and failures leave this loop.
-                State::Failed(_) | State::Closed => return Ok(()),
+                State::Failed(_) | State::Closed => return Ok(whole),
             }
         }
         if self.input.is_empty() {
@@ -494,7 +522,7 @@ impl Connection {
             // none of it.
             self.input = BytesMut::new();
         }
-        Ok(())
+        Ok(whole)
     }
 
     fn open(&mut self, serializer: SerializerKind, peer_max: MaxMessageLen) {
@@ -556,6 +584,7 @@ impl Connection {
         self.state = state;
         self.open_deadline = None;
         self.ping_sent = None;
+        self.message_started = None;
         self.events.push_back(Event::Closed(how));
     }
 }
@@ -566,4 +595,5 @@ struct Limits {
     max_queued_bytes: usize,
     open_timeout: Option<Duration>,
     keepalive: Option<KeepAlive>,
+    message_timeout: Option<Duration>,
 }

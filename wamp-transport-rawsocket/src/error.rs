@@ -195,6 +195,10 @@ pub enum RawSocketError {
     /// The handshake did not complete within the configured `open_timeout`.
     #[error("the RawSocket handshake did not complete within {0:?}")]
     HandshakeTimeout(std::time::Duration),
+    /// A frame that had begun to arrive did not arrive whole within the message
+    /// timeout.
+    #[error("a frame took longer than {0:?} to arrive")]
+    MessageTimeout(std::time::Duration),
     /// Keepalive: nothing arrived within the timeout after a PING, so the peer is
     /// presumed gone.
     #[error("no answer to a PING within {0:?}: the peer is presumed gone")]

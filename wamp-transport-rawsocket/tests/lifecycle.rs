@@ -195,3 +195,68 @@ fn a_clean_end_of_stream_is_the_peers_close() {
     client.handle_transport_closed(t0);
     assert_eq!(client.poll_event(), None, "told once");
 }
+
+#[test]
+fn a_frame_trickled_past_the_message_timeout_fails_the_connection() {
+    let t0 = Instant::now();
+    let mut server = Connection::server(
+        ServerConfig {
+            message_timeout: Some(30 * SECOND),
+            ..ServerConfig::default()
+        },
+        t0,
+    );
+    server.handle_input(t0, &handshake(15, 1));
+    let _ = (transmit(&mut server), events(&mut server));
+    assert_eq!(server.poll_timeout(), None, "nothing arriving: no deadline");
+    // A whole frame, then 20 bytes of a 60,000-byte one: the clock starts there.
+    let big = frame(REGULAR, &[b' '; 60_000]);
+    let mut input = frame(REGULAR, b"[36]");
+    input.extend_from_slice(&big[..20]);
+    server.handle_input(t0 + 2 * SECOND, &input);
+    assert_eq!(server.poll_message().as_deref(), Some(&b"[36]"[..]));
+    assert_eq!(server.poll_timeout(), Some(t0 + 32 * SECOND));
+    // Trickling more of it does not move the deadline (the keepalive would not help:
+    // every byte counts as life).
+    for (n, byte) in big[20..40].iter().enumerate() {
+        server.handle_input(t0 + (3 + n as u32) * SECOND, std::slice::from_ref(byte));
+    }
+    assert_eq!(server.poll_timeout(), Some(t0 + 32 * SECOND));
+    server.handle_timeout(t0 + 31 * SECOND);
+    assert!(server.is_open());
+    server.handle_timeout(t0 + 32 * SECOND);
+    assert_eq!(
+        events(&mut server),
+        [Event::Closed(Closed::Failed(
+            RawSocketError::MessageTimeout(30 * SECOND)
+        ))]
+    );
+    assert_eq!(server.poll_timeout(), None);
+}
+
+#[test]
+fn a_frame_that_completes_in_time_stops_the_message_clock() {
+    let t0 = Instant::now();
+    let mut server = Connection::server(
+        ServerConfig {
+            message_timeout: Some(30 * SECOND),
+            ..ServerConfig::default()
+        },
+        t0,
+    );
+    server.handle_input(t0, &handshake(15, 1));
+    let _ = (transmit(&mut server), events(&mut server));
+    let big = frame(REGULAR, &[b' '; 60_000]);
+    server.handle_input(t0, &big[..1000]);
+    assert_eq!(server.poll_timeout(), Some(t0 + 30 * SECOND));
+    // The rest and the start of the next frame in one read: the clock restarts.
+    let mut input = big[1000..].to_vec();
+    input.extend_from_slice(&big[..10]);
+    server.handle_input(t0 + 29 * SECOND, &input);
+    assert_eq!(server.poll_timeout(), Some(t0 + 59 * SECOND));
+    server.handle_input(t0 + 40 * SECOND, &big[10..]);
+    assert_eq!(server.poll_timeout(), None);
+    server.handle_timeout(t0 + 100 * SECOND);
+    assert!(server.is_open());
+    assert_eq!(std::iter::from_fn(|| server.poll_message()).count(), 2);
+}

@@ -63,6 +63,12 @@ pub struct WsOptions {
     /// How long to wait for the peer's Close frame after sending ours (Autobahn's
     /// `closeHandshakeTimeout`). Default: 1 s.
     pub close_timeout: Duration,
+    /// How long a message that has begun to arrive (a frame header or a first
+    /// fragment) may take to arrive whole; then the connection fails with close code
+    /// 1008 and [`WsError::MessageTimeout`](crate::WsError::MessageTimeout). It stops a
+    /// peer that trickles a large frame to hold a connection and its buffer (the
+    /// auto-ping cannot: any byte counts as life). Default: none.
+    pub message_timeout: Option<Duration>,
     /// When received messages are checked against the serializer.
     pub validation: Validation,
 }
@@ -75,6 +81,7 @@ impl Default for WsOptions {
             auto_ping: None,
             open_timeout: None,
             close_timeout: Duration::from_secs(1),
+            message_timeout: None,
             validation: Validation::Decode,
         }
     }
@@ -92,6 +99,11 @@ impl WsOptions {
         if self.open_timeout.is_some_and(|t| t.is_zero()) {
             return Err(UsageError::InvalidConfig(
                 "the open timeout must be positive".into(),
+            ));
+        }
+        if self.message_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(UsageError::InvalidConfig(
+                "the message timeout must be positive".into(),
             ));
         }
         Ok(())
@@ -134,6 +146,12 @@ macro_rules! common_setters {
         /// Sets [`WsOptions::open_timeout`].
         pub fn open_timeout(mut self, timeout: Duration) -> Self {
             self.options.open_timeout = Some(timeout);
+            self
+        }
+
+        /// Sets [`WsOptions::message_timeout`].
+        pub fn message_timeout(mut self, timeout: Duration) -> Self {
+            self.options.message_timeout = Some(timeout);
             self
         }
 

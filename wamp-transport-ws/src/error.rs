@@ -174,6 +174,10 @@ pub enum WsError {
     /// Ping. No Close frame is sent: the peer is presumed gone.
     #[error("no pong or other data from the peer within {0:?} after a ping")]
     PingTimeout(Duration),
+    /// A message that had begun to arrive did not arrive whole within the message
+    /// timeout (close code 1008).
+    #[error("a message took longer than {0:?} to arrive")]
+    MessageTimeout(Duration),
     /// The peer did not answer our Close frame within the close timeout.
     #[error("the peer did not answer the closing handshake within {0:?}")]
     CloseTimeout(Duration),
@@ -203,6 +207,7 @@ impl WsError {
             WsError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
             WsError::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             WsError::WrongFrameKind { .. } => CloseCode::UNSUPPORTED_DATA,
+            WsError::MessageTimeout(_) => CloseCode::POLICY_VIOLATION,
             WsError::Internal(_) => CloseCode::INTERNAL_ERROR,
             WsError::HandshakeRejected { .. }
             | WsError::NoCommonSubprotocol { .. }

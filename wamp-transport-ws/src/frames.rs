@@ -50,6 +50,12 @@ pub(crate) struct FrameReader {
 }
 
 impl FrameReader {
+    /// Whether a message has begun to arrive and is not whole yet: part of a frame is
+    /// buffered, or fragments wait for their final frame.
+    pub(crate) fn is_mid_message(&self) -> bool {
+        !self.input.is_empty() || self.partial.is_some()
+    }
+
     /// Appends bytes received from the peer.
     pub(crate) fn feed(&mut self, data: &[u8]) {
         self.input.extend_from_slice(data);

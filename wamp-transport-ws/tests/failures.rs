@@ -280,6 +280,63 @@ fn close_timeout() {
 }
 
 #[test]
+fn a_message_trickled_past_the_message_timeout_closes_with_1008() {
+    let config = ServerConfig::new().message_timeout(secs(30));
+    let (mut server, t0) = open_server(SerializerKind::Json, config);
+    let _ = events_of_server(&mut server);
+    assert_eq!(server.poll_timeout(), None, "nothing arriving: no deadline");
+    // Whole messages in any rhythm: no deadline stays behind.
+    let message = client_frame(TEXT, br#"[1,"realm1",{"roles":{"caller":{}}}]"#);
+    server.handle_input(t0 + secs(1), &message);
+    assert_eq!(server.poll_timeout(), None);
+    // A whole message followed by part of a big one: the clock starts at that part...
+    let big = client_frame(TEXT, &[b' '; 60_000]);
+    let mut input = message.clone();
+    input.extend_from_slice(&big[..20]);
+    server.handle_input(t0 + secs(2), &input);
+    assert_eq!(server.poll_timeout(), Some(t0 + secs(32)));
+    // ... and trickling more of the same frame does not move it.
+    for (n, byte) in big[20..40].iter().enumerate() {
+        server.handle_input(t0 + secs(3 + n as u64), std::slice::from_ref(byte));
+    }
+    assert_eq!(server.poll_timeout(), Some(t0 + secs(32)));
+    server.handle_timeout(t0 + secs(31));
+    assert!(!server.is_closed());
+    server.handle_timeout(t0 + secs(32));
+    assert!(server.is_closed());
+    let wire = drain_server(&mut server);
+    assert_eq!(close_code_on_wire(&wire), Some(CloseCode::POLICY_VIOLATION));
+    let events = events_of_server(&mut server);
+    assert_eq!(
+        expect_closed(&events).error,
+        Some(WsError::MessageTimeout(secs(30)))
+    );
+    assert_eq!(server.poll_timeout(), None);
+}
+
+#[test]
+fn a_message_that_completes_in_time_stops_the_message_clock() {
+    // Undecoded, as a router reads: the spaces need not be a WAMP message.
+    let config = ServerConfig::new()
+        .message_timeout(secs(30))
+        .validation(Validation::Skip);
+    let (mut server, t0) = open_server(SerializerKind::Json, config);
+    let big = client_frame(TEXT, &[b' '; 60_000]);
+    let (head, tail) = big.split_at(1000);
+    server.handle_input(t0, head);
+    assert_eq!(server.poll_timeout(), Some(t0 + secs(30)));
+    // The rest, and the start of the next frame, in one read: the clock restarts.
+    let mut input = tail.to_vec();
+    input.extend_from_slice(&big[..10]);
+    server.handle_input(t0 + secs(29), &input);
+    assert_eq!(server.poll_timeout(), Some(t0 + secs(59)));
+    server.handle_input(t0 + secs(40), &big[10..]);
+    assert_eq!(server.poll_timeout(), None);
+    server.handle_timeout(t0 + secs(100));
+    assert!(!server.is_closed());
+}
+
+#[test]
 fn auto_ping_on_the_virtual_clock() {
     let config = client_config().auto_ping(secs(10), secs(5));
     let mut pair = Pair::new(config, ServerConfig::new());

@@ -68,7 +68,17 @@ pub struct ListenerConfig {
     /// router's `write_timeout`, after which the congested reader is cut and the hold
     /// ends.
     pub auto_ping: Option<(Duration, Duration)>,
+    /// How long a message (a WebSocket frame or fragmented message, a RawSocket frame)
+    /// that has begun to arrive may take to arrive whole; then the client is dropped
+    /// (WebSocket close code 1008). A client that trickles a large frame would otherwise
+    /// hold its connection and buffer for as long as it keeps sending a byte now and
+    /// then. Default: 60 s ([`DEFAULT_MESSAGE_TIMEOUT`]); `None` turns it off.
+    pub message_timeout: Option<Duration>,
 }
+
+/// How long a message that has begun to arrive may take by default: 60 s, a 16 MiB
+/// message at a little over 2 Mbit/s.
+pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl ListenerConfig {
     /// A listener for `transport` on `bind` with defaults.
@@ -84,6 +94,7 @@ impl ListenerConfig {
             serializers: SerializerKind::ALL.to_vec(),
             max_message_size: 16 << 20,
             auto_ping,
+            message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
         }
     }
 
@@ -143,6 +154,13 @@ impl ListenerConfig {
     #[must_use]
     pub fn auto_ping(mut self, interval: Duration, timeout: Duration) -> ListenerConfig {
         self.auto_ping = Some((interval, timeout));
+        self
+    }
+
+    /// Sets [`message_timeout`](ListenerConfig::message_timeout); `None` turns it off.
+    #[must_use]
+    pub fn message_timeout(mut self, timeout: Option<Duration>) -> ListenerConfig {
+        self.message_timeout = timeout;
         self
     }
 

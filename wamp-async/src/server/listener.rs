@@ -53,6 +53,7 @@ impl ListenerSpec {
             keepalive: config
                 .auto_ping
                 .map(|(interval, timeout)| rawsocket::KeepAlive::new(interval, timeout)),
+            message_timeout: config.message_timeout,
             ..rawsocket::ServerConfig::default()
         };
         let mut ws = ws::ServerConfig::new()
@@ -63,6 +64,9 @@ impl ListenerSpec {
             .validation(Validation::Skip);
         if let Some((interval, timeout)) = config.auto_ping {
             ws = ws.auto_ping(interval, timeout);
+        }
+        if let Some(timeout) = config.message_timeout {
+            ws = ws.message_timeout(timeout);
         }
         if let ListenTransport::WebSocket { path: Some(path) } = &config.transport {
             if !path.starts_with('/') {

@@ -112,7 +112,9 @@ use futures::{FutureExt, SinkExt};
 use tracing::Instrument;
 use wamp_router::{ConfigError, Router, RouterConfig};
 
-pub use config::{BindAddress, ListenTransport, ListenerConfig, ServerOptions};
+pub use config::{
+    BindAddress, ListenTransport, ListenerConfig, ServerOptions, DEFAULT_MESSAGE_TIMEOUT,
+};
 pub use tls::ServerTls;
 
 use crate::error::ConnectError;

@@ -72,6 +72,9 @@ pub struct WebSocket {
     last_rx: Option<Instant>,
     ping_sent: Option<Instant>,
     ping_count: u64,
+    /// While a message is arriving: when it began, or when the last whole frame before
+    /// it did (the message timeout counts from there).
+    message_started: Option<Instant>,
     role: Role,
     /// Received frames, once open.
     frames: FrameReader,
@@ -126,6 +129,7 @@ impl WebSocket {
             last_rx: None,
             ping_sent: None,
             ping_count: 0,
+            message_started: None,
             role,
             frames: FrameReader::default(),
         }
@@ -194,11 +198,14 @@ impl WebSocket {
         match &self.state {
             State::Client(_) | State::Server(_) => self.open_deadline,
             State::Open => {
-                let ping = self.options.auto_ping?;
-                match self.ping_sent {
-                    Some(sent) => sent.checked_add(ping.timeout),
-                    None => self.last_rx?.checked_add(ping.interval),
-                }
+                let ping = self
+                    .options
+                    .auto_ping
+                    .and_then(|ping| match self.ping_sent {
+                        Some(sent) => sent.checked_add(ping.timeout),
+                        None => self.last_rx?.checked_add(ping.interval),
+                    });
+                [ping, self.message_deadline()].into_iter().flatten().min()
             }
             State::Closing { deadline, .. } => *deadline,
             State::Closed(_) | State::Taken => None,
@@ -255,7 +262,7 @@ impl WebSocket {
                 self.last_rx = Some(now);
                 self.ping_sent = None;
                 self.frames.feed(data);
-                self.read_frames();
+                self.read_input(now);
             }
             State::Closed(_) | State::Taken => {}
         }
@@ -274,6 +281,10 @@ impl WebSocket {
                 }
             }
             State::Open => {
+                if self.message_deadline().is_some_and(|d| d <= now) {
+                    let timeout = self.options.message_timeout.unwrap_or_default();
+                    return self.fail(WsError::MessageTimeout(timeout));
+                }
                 let Some(ping) = self.options.auto_ping else {
                     return;
                 };
@@ -399,7 +410,7 @@ impl WebSocket {
         self.state = State::Open;
         self.events.push_back(WsEvent::Open(info));
         self.frames.feed(rest);
-        self.read_frames();
+        self.read_input(now);
     }
 
     /// Queues one frame for the peer.
@@ -425,13 +436,33 @@ impl WebSocket {
     }
 
     /// Handles every complete message and control frame in the buffered input.
-    fn read_frames(&mut self) {
+    /// Reads the frames buffered, and starts (or restarts, after a whole frame) or
+    /// stops the message timeout.
+    fn read_input(&mut self, now: Instant) {
+        let whole = self.read_frames();
+        self.message_started = match self.message_started {
+            _ if !self.frames.is_mid_message() => None,
+            Some(started) if whole == 0 => Some(started),
+            _ => Some(now),
+        };
+    }
+
+    /// When the message now arriving must be whole, if one is and there is a limit.
+    fn message_deadline(&self) -> Option<Instant> {
+        self.message_started?
+            .checked_add(self.options.message_timeout?)
+    }
+
+    /// Handles every whole frame buffered; returns how many there were.
+    fn read_frames(&mut self) -> usize {
         let limits = Limits {
             max_message_size: self.options.max_message_size,
             max_frame_size: self.options.max_frame_size,
         };
+        let mut whole = 0;
         // Closed (by a Close frame or a fault) ends the loop: nothing after is read.
         while matches!(self.state, State::Open | State::Closing { .. }) {
+            whole += 1;
             match self.frames.next(self.role, limits) {
                 Ok(Some(Incoming::Data(kind, data))) => self.on_data(kind, data),
                 Ok(Some(Incoming::Ping(data))) => {
@@ -442,10 +473,11 @@ impl WebSocket {
                 }
                 Ok(Some(Incoming::Pong(data))) => self.events.push_back(WsEvent::Pong(data)),
                 Ok(Some(Incoming::Close(frame))) => self.on_close_frame(frame),
-                Ok(None) => return,
+                Ok(None) => return whole - 1,
                 Err(e) => self.fail(e),
             }
         }
+        whole
     }
 
     fn on_data(&mut self, received: FrameKind, bytes: Bytes) {
@@ -543,6 +575,7 @@ impl WebSocket {
     fn finish(&mut self, info: CloseInfo) {
         self.open_deadline = None;
         self.ping_sent = None;
+        self.message_started = None;
         self.head = Vec::new();
         self.events.push_back(WsEvent::Closed(info.clone()));
         self.state = State::Closed(info);

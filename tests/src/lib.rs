@@ -36,6 +36,7 @@ pub mod cargo_build;
 pub mod credentials;
 pub mod crossbar;
 mod error;
+pub mod fault_proxy;
 mod node_config;
 pub mod ports;
 mod process;

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::bounded;
+use common::{bounded, on_tokio, wait_for_sessions};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::json;
 use wamp_integration::REALM;
@@ -35,16 +35,6 @@ fn a_silent_rawsocket_client_is_dropped_and_an_idle_live_one_stays() {
 #[test]
 fn a_client_trickling_a_frame_is_dropped_at_the_message_timeout() {
     on_tokio(trickle_case);
-}
-
-/// Runs `case` on a one-thread Tokio runtime.
-fn on_tokio<F: std::future::Future<Output = ()>>(case: impl FnOnce(TokioRuntime) -> F) {
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let rt = TokioRuntime::from_handle(tokio.handle().clone());
-    tokio.block_on(case(rt));
 }
 
 async fn websocket_case(rt: TokioRuntime) {
@@ -171,15 +161,4 @@ async fn start(rt: &TokioRuntime, listener: ListenerConfig) -> RouterHandle {
         .start()
         .await
         .expect("the router starts")
-}
-
-/// Waits (bounded) until the router counts `n` sessions.
-async fn wait_for_sessions(rt: &TokioRuntime, router: &RouterHandle, n: usize) {
-    bounded(rt, "the session count", async {
-        while router.stats().await.sessions != n {
-            rt.sleep_until(Instant::now() + Duration::from_millis(10))
-                .await;
-        }
-    })
-    .await;
 }

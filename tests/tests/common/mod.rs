@@ -573,3 +573,28 @@ pub fn masked_text_frame(message: &Value) -> Vec<u8> {
     frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     frame
 }
+
+/// Runs `case` on a one-thread Tokio runtime.
+pub fn on_tokio<F: Future<Output = ()>>(case: impl FnOnce(wamp_tokio::TokioRuntime) -> F) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(case(rt));
+}
+
+/// Waits (bounded) until `router` counts `n` sessions.
+pub async fn wait_for_sessions<R: Runtime>(
+    rt: &R,
+    router: &wamp_tokio::wamp_runtime::RouterHandle,
+    n: usize,
+) {
+    bounded(rt, "the session count", async {
+        while router.stats().await.sessions != n {
+            rt.sleep_until(Instant::now() + Duration::from_millis(10))
+                .await;
+        }
+    })
+    .await;
+}

@@ -1,0 +1,158 @@
+//! Faults of real networks, through a proxy on 127.0.0.1 that stalls or cuts the
+//! connection (`wamp_integration::fault_proxy`): a stalled network is found by both the
+//! router and the client within the keepalive; a callee that vanishes mid-call (its
+//! network stalls, no GOODBYE) fails the call for its caller instead of leaving it
+//! hanging; a cut connection fails the client's pending calls at once.
+
+mod common;
+
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use common::{bounded, on_tokio, wait_for_sessions};
+use wamp_integration::fault_proxy::FaultProxy;
+use wamp_integration::REALM;
+use wamp_tokio::wamp_runtime::{
+    Invocation, JoinConfig, ListenerConfig, RealmConfig, RouterBuilder, RouterConfig, RouterHandle,
+    Runtime, Session, TransportConfig, WampError, Yield,
+};
+use wamp_tokio::TokioRuntime;
+
+const INTERVAL: Duration = Duration::from_millis(300);
+const TIMEOUT: Duration = Duration::from_millis(300);
+/// The keepalive finds a dead peer between `INTERVAL + TIMEOUT` after the last byte
+/// and, with scheduling, a little more: anything under this is "within the keepalive".
+const FOUND_WITHIN: Duration = Duration::from_secs(3);
+
+#[test]
+fn a_stalled_network_is_found_by_the_router_and_the_client() {
+    on_tokio(|rt| async move {
+        let router = start(&rt).await;
+        let proxy = FaultProxy::start(ws_addr(&router)).expect("a proxy");
+        let client = join_through(&rt, &proxy).await;
+        wait_for_sessions(&rt, &router, 1).await;
+
+        proxy.stall();
+        let stalled = Instant::now();
+        let router_side = async {
+            wait_for_sessions(&rt, &router, 0).await;
+            stalled.elapsed()
+        };
+        let client_side = async {
+            let reason = client.closed().await;
+            (stalled.elapsed(), reason)
+        };
+        let (router_found, (client_found, reason)) = bounded(
+            &rt,
+            "both sides",
+            futures::future::join(router_side, client_side),
+        )
+        .await;
+        for found in [router_found, client_found] {
+            assert!(found >= INTERVAL, "found after {found:?}");
+            assert!(found < FOUND_WITHIN, "found after {found:?}");
+        }
+        assert!(!reason.is_clean(), "{reason}");
+        bounded(&rt, "shutdown", router.shutdown()).await;
+    });
+}
+
+#[test]
+fn a_callee_that_vanishes_mid_call_fails_the_call() {
+    on_tokio(|rt| async move {
+        let router = start(&rt).await;
+        let proxy = FaultProxy::start(ws_addr(&router)).expect("a proxy");
+        let callee = join_through(&rt, &proxy).await;
+        let _slow = callee
+            .register("com.example.slow", |_: Invocation| async {
+                futures::future::pending::<Result<Yield, WampError>>().await
+            })
+            .await
+            .expect("registered");
+        let caller = common::join(&rt, &direct(&router), &JoinConfig::new(REALM)).await;
+
+        let call = caller.call("com.example.slow").into_future();
+        let watch = async {
+            // The call is in the callee's hands; then its network goes.
+            rt.sleep_until(Instant::now() + Duration::from_millis(100))
+                .await;
+            proxy.stall();
+            Instant::now()
+        };
+        let (outcome, stalled) = bounded(&rt, "the call", futures::future::join(call, watch)).await;
+        let failed_after = stalled.elapsed();
+        let error = outcome.expect_err("the call fails");
+        assert!(
+            failed_after < FOUND_WITHIN,
+            "failed after {failed_after:?}: {error}"
+        );
+        // The caller's session is unharmed.
+        let count: u64 = bounded(&rt, "a call", caller.call("wamp.session.count"))
+            .await
+            .expect("the caller works")
+            .first()
+            .expect("a count");
+        assert_eq!(count, 1, "the callee's session is gone");
+        bounded(&rt, "shutdown", router.shutdown()).await;
+    });
+}
+
+#[test]
+fn a_cut_connection_fails_pending_calls_at_once() {
+    on_tokio(|rt| async move {
+        let router = start(&rt).await;
+        let callee = common::join(&rt, &direct(&router), &JoinConfig::new(REALM)).await;
+        let _slow = callee
+            .register("com.example.slow", |_: Invocation| async {
+                futures::future::pending::<Result<Yield, WampError>>().await
+            })
+            .await
+            .expect("registered");
+        let proxy = FaultProxy::start(ws_addr(&router)).expect("a proxy");
+        let caller = join_through(&rt, &proxy).await;
+
+        let call = caller.call("com.example.slow").into_future();
+        let cut = async {
+            rt.sleep_until(Instant::now() + Duration::from_millis(100))
+                .await;
+            proxy.cut();
+            Instant::now()
+        };
+        let (outcome, cut_at) = bounded(&rt, "the call", futures::future::join(call, cut)).await;
+        let failed_after = cut_at.elapsed();
+        outcome.expect_err("the call fails");
+        // Not after a keepalive: the end of the stream is news at once.
+        assert!(failed_after < INTERVAL, "failed after {failed_after:?}");
+        bounded(&rt, "shutdown", router.shutdown()).await;
+    });
+}
+
+/// A router with a WebSocket listener that pings after [`INTERVAL`] of silence.
+async fn start(rt: &TokioRuntime) -> RouterHandle {
+    let config = RouterConfig::new().realm(RealmConfig::anonymous(REALM).expect("a realm"));
+    RouterBuilder::new(rt.clone(), config)
+        .listen(ListenerConfig::websocket("127.0.0.1:0", "/ws").auto_ping(INTERVAL, TIMEOUT))
+        .start()
+        .await
+        .expect("the router starts")
+}
+
+fn ws_addr(router: &RouterHandle) -> std::net::SocketAddr {
+    router.listeners()[0].addr.tcp().expect("a TCP address")
+}
+
+/// The router's own URL.
+fn direct(router: &RouterHandle) -> TransportConfig {
+    TransportConfig::new(&router.listeners()[0].url().expect("a URL"))
+        .expect("a valid URL")
+        .auto_ping(INTERVAL, TIMEOUT)
+}
+
+/// A session through `proxy`, pinging as the router does.
+async fn join_through(rt: &TokioRuntime, proxy: &FaultProxy) -> Session {
+    let url = format!("ws://{}/ws", proxy.addr());
+    let transport = TransportConfig::new(&url)
+        .expect("a valid URL")
+        .auto_ping(INTERVAL, TIMEOUT);
+    common::join(rt, &transport, &JoinConfig::new(REALM)).await
+}

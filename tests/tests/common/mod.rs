@@ -451,7 +451,39 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
             ),
             other => panic!("{url} without the CA: {other:?}"),
         }
+        // The CA is trusted, but the certificate is for another name.
+        let wrong_name = TransportConfig::new(url)
+            .expect("valid URL")
+            .tls_roots_pem(router.ca_pem.as_bytes())
+            .tls_server_name("not-the-router.example");
+        match bounded(
+            &rt,
+            "wrong name",
+            wamp_runtime::connect(&rt, &wrong_name, &JoinConfig::new(REALM)),
+        )
+        .await
+        {
+            Err(ConnectError::Tls(source)) => assert!(
+                format!("{source:?}").contains("NotValidForName"),
+                "{url} under another name: {source:?}"
+            ),
+            other => panic!("{url} under another name: {other:?}"),
+        }
     }
+    // Plain TCP to the TLS port: a clear error at once, not a hang or a session.
+    let plain_url = router.wss.replacen("wss://", "ws://", 1);
+    let plain = TransportConfig::new(&plain_url).expect("valid URL");
+    let err = bounded(
+        &rt,
+        "plain TCP to a TLS port",
+        wamp_runtime::connect(&rt, &plain, &JoinConfig::new(REALM)),
+    )
+    .await
+    .expect_err("no session without TLS");
+    assert!(
+        matches!(err, ConnectError::Transport(_) | ConnectError::Io(_)),
+        "{plain_url}: {err:?}"
+    );
 
     for serializer in SerializerKind::ALL {
         let transport = TransportConfig::new(&router.unix)

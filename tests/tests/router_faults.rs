@@ -2,11 +2,14 @@
 //! connection (`wamp_integration::fault_proxy`): a stalled network is found by both the
 //! router and the client within the keepalive; a callee that vanishes mid-call (its
 //! network stalls, no GOODBYE) fails the call for its caller instead of leaving it
-//! hanging; a cut connection fails the client's pending calls at once.
+//! hanging; a cut connection fails the client's pending calls at once. And a peer that
+//! sends garbage after joining ends only its own session.
 
 mod common;
 
 use std::future::IntoFuture;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
 use std::time::{Duration, Instant};
 
 use common::{bounded, on_tokio, wait_for_sessions};
@@ -123,6 +126,57 @@ fn a_cut_connection_fails_pending_calls_at_once() {
         outcome.expect_err("the call fails");
         // Not after a keepalive: the end of the stream is news at once.
         assert!(failed_after < INTERVAL, "failed after {failed_after:?}");
+        bounded(&rt, "shutdown", router.shutdown()).await;
+    });
+}
+
+#[test]
+fn garbage_after_joining_ends_only_that_session() {
+    on_tokio(|rt| async move {
+        let router = start(&rt).await;
+        let callee = common::join(&rt, &direct(&router), &JoinConfig::new(REALM)).await;
+        let _echo = callee
+            .register("com.example.echo", |inv: Invocation| async move {
+                Ok(Yield::from_payload(inv.payload().clone()))
+            })
+            .await
+            .expect("registered");
+        let caller = common::join(&rt, &direct(&router), &JoinConfig::new(REALM)).await;
+        let garbage: [&[u8]; 3] = [
+            // Not JSON at all.
+            b"\x00\xff not json",
+            // JSON, not a WAMP message.
+            br#"{"hello": "world"}"#,
+            // A WAMP message type that a client never sends (WELCOME).
+            br#"[2, 1, {}]"#,
+        ];
+        for (n, bytes) in garbage.iter().enumerate() {
+            let mut peer = common::bare_websocket(&rt, ws_addr(&router)).await;
+            let hello = serde_json::json!([1, REALM, {"roles": {"caller": {}}}]);
+            peer.write_all(&common::masked_text_frame(&hello))
+                .await
+                .expect("HELLO sent");
+            wait_for_sessions(&rt, &router, 3).await;
+            let mask = [9u8, 8, 7, 6];
+            let mut frame = vec![0x81, 0x80 | bytes.len() as u8];
+            frame.extend_from_slice(&mask);
+            frame.extend(bytes.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+            peer.write_all(&frame).await.expect("garbage sent");
+            // Its session ends; the router closes its connection.
+            wait_for_sessions(&rt, &router, 2).await;
+            let mut rest = Vec::new();
+            bounded(&rt, "the connection closes", peer.read_to_end(&mut rest))
+                .await
+                .expect("read to the end");
+            // The others never noticed.
+            let (echoed,): (usize,) =
+                bounded(&rt, "a call", caller.call("com.example.echo").args(&(n,)))
+                    .await
+                    .expect("the other sessions work")
+                    .args()
+                    .expect("the echo");
+            assert_eq!(echoed, n);
+        }
         bounded(&rt, "shutdown", router.shutdown()).await;
     });
 }

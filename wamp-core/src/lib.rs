@@ -51,6 +51,7 @@ pub mod component;
 pub mod dict;
 pub mod error;
 pub mod id;
+pub mod liveness;
 pub mod message;
 pub mod payload;
 pub mod serializer;

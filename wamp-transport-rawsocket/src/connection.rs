@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use wamp_proto::SerializerKind;
 
+use wamp_proto::liveness::{Due, Liveness};
+
 use crate::config::{ClientConfig, KeepAlive, MaxMessageLen, ServerConfig};
 use crate::error::RawSocketError;
 use crate::frame::{self, FrameType, HEADER_LEN};
@@ -124,16 +126,8 @@ pub struct Connection {
     /// When the handshake must have completed, while it has not, and the timeout it
     /// came from.
     open_deadline: Option<(Instant, Duration)>,
-    keepalive: Option<KeepAlive>,
-    /// When the peer last sent anything (keepalive counts silence from here).
-    last_rx: Instant,
-    /// When the outstanding keepalive PING went out.
-    ping_sent: Option<Instant>,
-    ping_count: u64,
-    message_timeout: Option<Duration>,
-    /// While a frame is arriving: when it began, or when the last whole frame before it
-    /// did (the message timeout counts from there).
-    message_started: Option<Instant>,
+    /// The keepalive and the message timeout, once open.
+    liveness: Liveness,
     input: BytesMut,
     output: Output,
     messages: VecDeque<Bytes>,
@@ -196,12 +190,10 @@ impl Connection {
             open_deadline: limits
                 .open_timeout
                 .and_then(|t| Some((now.checked_add(t)?, t))),
-            keepalive: limits.keepalive,
-            last_rx: now,
-            ping_sent: None,
-            ping_count: 0,
-            message_timeout: limits.message_timeout,
-            message_started: None,
+            liveness: Liveness::new(
+                limits.keepalive.map(|k| (k.interval, k.timeout)),
+                limits.message_timeout,
+            ),
             input: BytesMut::new(),
             output: Output::default(),
             messages: VecDeque::new(),
@@ -218,17 +210,12 @@ impl Connection {
         if self.is_closed() || bytes.is_empty() {
             return;
         }
-        self.last_rx = now;
-        self.ping_sent = None;
+        self.liveness.handle_input(now);
         self.input.extend_from_slice(bytes);
         match self.process() {
             Ok(whole) => {
                 let mid_frame = self.is_open() && !self.input.is_empty();
-                self.message_started = match self.message_started {
-                    _ if !mid_frame => None,
-                    Some(started) if whole == 0 => Some(started),
-                    _ => Some(now),
-                };
+                self.liveness.handle_frames(now, whole, mid_frame);
             }
             Err(error) => self.fail(error),
         }
@@ -281,35 +268,17 @@ impl Connection {
                     }
                 }
             }
-            State::Open { .. } => {
-                if self.message_deadline().is_some_and(|d| d <= now) {
-                    let timeout = self.message_timeout.unwrap_or_default();
-                    return self.fail(RawSocketError::MessageTimeout(timeout));
-                }
-                let Some(keepalive) = self.keepalive else {
-                    return;
-                };
-                if let Some(sent) = self.ping_sent {
-                    if sent
-                        .checked_add(keepalive.timeout)
-                        .is_some_and(|d| d <= now)
-                    {
-                        self.fail(RawSocketError::PingTimeout(keepalive.timeout));
-                    }
-                    return;
-                }
-                if self
-                    .last_rx
-                    .checked_add(keepalive.interval)
-                    .is_some_and(|d| d <= now)
-                {
-                    self.ping_count += 1;
-                    let payload = Bytes::copy_from_slice(&self.ping_count.to_be_bytes());
+            State::Open { .. } => match self.liveness.handle_timeout(now) {
+                Some(Due::Ping(payload)) => {
                     // A full queue means the peer is not reading: the timeout decides.
                     let _ = self.send(FrameType::Ping, payload);
-                    self.ping_sent = Some(now);
                 }
-            }
+                Some(Due::PingTimeout(timeout)) => self.fail(RawSocketError::PingTimeout(timeout)),
+                Some(Due::MessageTimeout(timeout)) => {
+                    self.fail(RawSocketError::MessageTimeout(timeout))
+                }
+                None => {}
+            },
             State::Failed(_) | State::Closed => {}
         }
     }
@@ -321,13 +290,7 @@ impl Connection {
             State::AwaitingReply { .. } | State::AwaitingRequest { .. } => {
                 self.open_deadline.map(|(deadline, _)| deadline)
             }
-            State::Open { .. } => {
-                let ping = self.keepalive.and_then(|keepalive| match self.ping_sent {
-                    Some(sent) => sent.checked_add(keepalive.timeout),
-                    None => self.last_rx.checked_add(keepalive.interval),
-                });
-                [ping, self.message_deadline()].into_iter().flatten().min()
-            }
+            State::Open { .. } => self.liveness.poll_timeout(),
             State::Failed(_) | State::Closed => None,
         }
     }
@@ -478,11 +441,6 @@ impl Connection {
         Ok(())
     }
 
-    /// When the frame now arriving must be whole, if one is and there is a limit.
-    fn message_deadline(&self) -> Option<Instant> {
-        self.message_started?.checked_add(self.message_timeout?)
-    }
-
     /// Consumes every complete handshake or frame in the input buffer; returns how many
     /// whole frames there were.
     fn process(&mut self) -> Result<usize, RawSocketError> {
@@ -583,8 +541,7 @@ impl Connection {
     fn finish(&mut self, state: State, how: Closed) {
         self.state = state;
         self.open_deadline = None;
-        self.ping_sent = None;
-        self.message_started = None;
+        self.liveness.stop();
         self.events.push_back(Event::Closed(how));
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use wamp_proto::liveness::{Due, Liveness};
 use wamp_proto::{Message, SerializerKind};
 
 use crate::config::{Validation, WsOptions};
@@ -69,12 +70,8 @@ pub struct WebSocket {
     inbound: VecDeque<Inbound>,
     open_deadline: Option<Instant>,
     serializer: Option<SerializerKind>,
-    last_rx: Option<Instant>,
-    ping_sent: Option<Instant>,
-    ping_count: u64,
-    /// While a message is arriving: when it began, or when the last whole frame before
-    /// it did (the message timeout counts from there).
-    message_started: Option<Instant>,
+    /// The auto-ping and the message timeout, once open.
+    liveness: Liveness,
     role: Role,
     /// Received frames, once open.
     frames: FrameReader,
@@ -112,6 +109,10 @@ impl std::fmt::Debug for WebSocket {
 impl WebSocket {
     fn new(options: WsOptions, state: State, now: Instant) -> WebSocket {
         let open_deadline = options.open_timeout.and_then(|t| now.checked_add(t));
+        let liveness = Liveness::new(
+            options.auto_ping.map(|ping| (ping.interval, ping.timeout)),
+            options.message_timeout,
+        );
         let role = match state {
             State::Server(_) => Role::Server,
             _ => Role::Client,
@@ -126,10 +127,7 @@ impl WebSocket {
             inbound: VecDeque::new(),
             open_deadline,
             serializer: None,
-            last_rx: None,
-            ping_sent: None,
-            ping_count: 0,
-            message_started: None,
+            liveness,
             role,
             frames: FrameReader::default(),
         }
@@ -197,16 +195,7 @@ impl WebSocket {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Client(_) | State::Server(_) => self.open_deadline,
-            State::Open => {
-                let ping = self
-                    .options
-                    .auto_ping
-                    .and_then(|ping| match self.ping_sent {
-                        Some(sent) => sent.checked_add(ping.timeout),
-                        None => self.last_rx?.checked_add(ping.interval),
-                    });
-                [ping, self.message_deadline()].into_iter().flatten().min()
-            }
+            State::Open => self.liveness.poll_timeout(),
             State::Closing { deadline, .. } => *deadline,
             State::Closed(_) | State::Taken => None,
         }
@@ -259,8 +248,7 @@ impl WebSocket {
             State::Server(_) => self.server_input(now, data),
             State::Open | State::Closing { .. } => {
                 // Anything from the peer proves it alive, not only a Pong.
-                self.last_rx = Some(now);
-                self.ping_sent = None;
+                self.liveness.handle_input(now);
                 self.frames.feed(data);
                 self.read_input(now);
             }
@@ -280,29 +268,12 @@ impl WebSocket {
                     self.fail(WsError::OpenTimeout(timeout));
                 }
             }
-            State::Open => {
-                if self.message_deadline().is_some_and(|d| d <= now) {
-                    let timeout = self.options.message_timeout.unwrap_or_default();
-                    return self.fail(WsError::MessageTimeout(timeout));
-                }
-                let Some(ping) = self.options.auto_ping else {
-                    return;
-                };
-                if let Some(sent) = self.ping_sent {
-                    if sent.checked_add(ping.timeout).is_some_and(|d| d <= now) {
-                        self.fail(WsError::PingTimeout(ping.timeout));
-                    }
-                } else if self
-                    .last_rx
-                    .and_then(|t| t.checked_add(ping.interval))
-                    .is_some_and(|d| d <= now)
-                {
-                    self.ping_count += 1;
-                    let payload = Bytes::copy_from_slice(&self.ping_count.to_be_bytes());
-                    self.write(frames::PING, payload);
-                    self.ping_sent = Some(now);
-                }
-            }
+            State::Open => match self.liveness.handle_timeout(now) {
+                Some(Due::Ping(payload)) => self.write(frames::PING, payload),
+                Some(Due::PingTimeout(timeout)) => self.fail(WsError::PingTimeout(timeout)),
+                Some(Due::MessageTimeout(timeout)) => self.fail(WsError::MessageTimeout(timeout)),
+                None => {}
+            },
             State::Closing { deadline, .. } => {
                 if deadline.is_some_and(|d| d <= now) {
                     *deadline = None;
@@ -404,8 +375,7 @@ impl WebSocket {
     fn open(&mut self, now: Instant, rest: &[u8], info: OpenInfo) {
         self.serializer = Some(info.serializer);
         self.open_deadline = None;
-        self.last_rx = Some(now);
-        self.ping_sent = None;
+        self.liveness.handle_input(now);
         self.head = Vec::new();
         self.state = State::Open;
         self.events.push_back(WsEvent::Open(info));
@@ -435,25 +405,15 @@ impl WebSocket {
         }
     }
 
-    /// Handles every complete message and control frame in the buffered input.
-    /// Reads the frames buffered, and starts (or restarts, after a whole frame) or
-    /// stops the message timeout.
+    /// Reads the frames buffered, and tells the message clock what arrived whole.
     fn read_input(&mut self, now: Instant) {
         let whole = self.read_frames();
-        self.message_started = match self.message_started {
-            _ if !self.frames.is_mid_message() => None,
-            Some(started) if whole == 0 => Some(started),
-            _ => Some(now),
-        };
+        self.liveness
+            .handle_frames(now, whole, self.frames.is_mid_message());
     }
 
-    /// When the message now arriving must be whole, if one is and there is a limit.
-    fn message_deadline(&self) -> Option<Instant> {
-        self.message_started?
-            .checked_add(self.options.message_timeout?)
-    }
-
-    /// Handles every whole frame buffered; returns how many there were.
+    /// Handles every complete message and control frame buffered; returns how many
+    /// frames there were.
     fn read_frames(&mut self) -> usize {
         let limits = Limits {
             max_message_size: self.options.max_message_size,
@@ -574,8 +534,7 @@ impl WebSocket {
 
     fn finish(&mut self, info: CloseInfo) {
         self.open_deadline = None;
-        self.ping_sent = None;
-        self.message_started = None;
+        self.liveness.stop();
         self.head = Vec::new();
         self.events.push_back(WsEvent::Closed(info.clone()));
         self.state = State::Closed(info);

@@ -41,6 +41,7 @@ mod node_config;
 pub mod ports;
 mod process;
 pub mod python;
+pub mod router_process;
 pub mod suites;
 mod tls;
 

@@ -18,29 +18,21 @@
 //! is bounded in time and stopped by its pid. The whole file takes a few seconds once the
 //! binary is built (each suite about 1.5 s against our router).
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::process::{kill_process, Pid, Signal};
 use wamp_integration::autobahn::{Callee, Peer, Serializer};
-use wamp_integration::cargo_build::{self, wait_timeout};
+use wamp_integration::cargo_build::wait_timeout;
 use wamp_integration::credentials::*;
 use wamp_integration::ports::free_ports;
+use wamp_integration::router_process::{wamp_binary, RouterProcess, STOP_LIMIT};
 use wamp_integration::suites::{
     failures, run_js_suite, run_python_suite, AuthMethod, Check, Principal, Restricted, SuiteTarget,
 };
 use wamp_integration::{TestPki, REALM, TLS_SERVER_NAME};
 
-/// How long the router may take to print where it listens.
-const START_LIMIT: Duration = Duration::from_secs(20);
-/// How long the router may take to exit after SIGTERM (it says goodbye to every session
-/// and waits for the answers; well-behaved peers answer at once).
-const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// How long one client command (`wamp call`, ...) may run.
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
 
@@ -51,147 +43,6 @@ const EVERYTHING: &str = concat!(
     r#"allow = { call = true, register = true, publish = true, subscribe = true }, "#,
     r#"disclose = { caller = true, publisher = true } }]"#
 );
-
-/// Sends `signal` to `pid` (a child of this test); one already gone is fine.
-fn signal(pid: u32, signal: Signal) {
-    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-        match kill_process(pid, signal) {
-            Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-            Err(e) => panic!("signal {pid:?}: {e}"),
-        }
-    }
-}
-
-/// The `wamp` executable, built once per test process with the profile this test was
-/// built with.
-fn wamp_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build_wamp)
-}
-
-fn build_wamp() -> PathBuf {
-    cargo_build::build(&["--bin", "wamp"])
-        .into_iter()
-        .find(|artifact| artifact.kind == "bin" && artifact.name == "wamp")
-        .map(|artifact| artifact.executable)
-        .expect("cargo built no `wamp` executable")
-}
-
-/// A running `wamp router`: its stderr line by line (that is where it says where it
-/// listens), killed by its pid if the test lets go of it without [`stop`](Self::stop).
-struct RouterProcess {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl RouterProcess {
-    /// Starts `wamp router ARGS` and waits until it has printed every listener (the
-    /// `realms:` line comes after them); returns it and the listening URLs.
-    fn start(args: &[&str]) -> (RouterProcess, Vec<String>) {
-        let mut child = Command::new(wamp_binary())
-            .arg("router")
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn wamp router");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut router = RouterProcess {
-            child,
-            lines,
-            seen: Vec::new(),
-        };
-        router.wait_for("realms:", START_LIMIT);
-        let urls = router
-            .seen
-            .iter()
-            .filter_map(|line| line.strip_prefix("listening on "))
-            .map(str::to_owned)
-            .collect();
-        (router, urls)
-    }
-
-    /// Reads stderr until a line starts with `prefix`, within `limit`.
-    fn wait_for(&mut self, prefix: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.starts_with(prefix);
-                    self.seen.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    signal(self.child.id(), Signal::KILL);
-                    panic!(
-                        "wamp router printed no {prefix:?} line within {limit:?}:\n{}",
-                        self.seen.join("\n")
-                    );
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let status = self.child.wait();
-                    panic!(
-                        "wamp router ended ({status:?}) before printing {prefix:?}:\n{}",
-                        self.seen.join("\n")
-                    );
-                }
-            }
-        }
-    }
-
-    /// SIGTERM; asserts that the router exits 0 within [`STOP_LIMIT`] after saying it
-    /// stopped. Returns everything it printed.
-    fn stop(mut self) -> String {
-        let pid = self.child.id();
-        let asked = Instant::now();
-        signal(pid, Signal::TERM);
-        let status = wait_timeout(&mut self.child, STOP_LIMIT);
-        let took = asked.elapsed();
-        if status.is_none() {
-            signal(pid, Signal::KILL);
-            let _ = self.child.wait();
-        }
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        let log = self.seen.join("\n");
-        let Some(status) = status else {
-            panic!("wamp router (pid {pid}) still running {STOP_LIMIT:?} after SIGTERM:\n{log}")
-        };
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "wamp router exited with {status} after SIGTERM:\n{log}"
-        );
-        assert!(log.ends_with("stopped"), "no `stopped` at the end:\n{log}");
-        eprintln!("wamp router stopped {took:?} after SIGTERM");
-        log
-    }
-}
-
-impl Drop for RouterProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 /// How a client command ended.
 #[derive(Debug)]

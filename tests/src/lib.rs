@@ -41,9 +41,9 @@ mod node_config;
 pub mod ports;
 mod process;
 pub mod python;
-pub mod router_process;
 pub mod suites;
 mod tls;
+pub mod wamp_cli;
 
 pub use crate::crossbar::{Crossbar, CrossbarOptions};
 pub use crate::error::{Error, Result};

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures::channel::mpsc;
 use futures::StreamExt;
 use wamp_integration::ports::free_ports;
-use wamp_integration::router_process::RouterProcess;
+use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::component::Retry;
 use wamp_tokio::wamp_runtime::{

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use wamp_integration::ports::free_ports;
-use wamp_integration::router_process::RouterProcess;
+use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{
     self, Invocation, JoinConfig, Runtime, Session, TransportConfig, Yield,

@@ -47,7 +47,7 @@ use futures::future::{select, Either};
 use futures::{FutureExt, StreamExt};
 use wamp_integration::fault_proxy::FaultProxy;
 use wamp_integration::ports::free_ports;
-use wamp_integration::router_process::RouterProcess;
+use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{
     self, Error, Invocation, InvokePolicy, JoinConfig, MatchPolicy, RegisterOptions, Runtime,

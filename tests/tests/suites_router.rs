@@ -18,23 +18,20 @@
 //! is bounded in time and stopped by its pid. The whole file takes a few seconds once the
 //! binary is built (each suite about 1.5 s against our router).
 
-use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use wamp_integration::autobahn::{Callee, Peer, Serializer};
-use wamp_integration::cargo_build::wait_timeout;
 use wamp_integration::credentials::*;
 use wamp_integration::ports::free_ports;
-use wamp_integration::router_process::{wamp_binary, RouterProcess, STOP_LIMIT};
 use wamp_integration::suites::{
     failures, run_js_suite, run_python_suite, AuthMethod, Check, Principal, Restricted, SuiteTarget,
 };
+use wamp_integration::wamp_cli::{
+    finish, run_wamp, wamp_binary, RouterProcess, CLIENT_LIMIT, STOP_LIMIT,
+};
 use wamp_integration::{TestPki, REALM, TLS_SERVER_NAME};
-
-/// How long one client command (`wamp call`, ...) may run.
-const CLIENT_LIMIT: Duration = Duration::from_secs(30);
 
 /// The permissions of the suites' anonymous and authenticated roles: everything, with
 /// callers and publishers disclosed.
@@ -43,68 +40,6 @@ const EVERYTHING: &str = concat!(
     r#"allow = { call = true, register = true, publish = true, subscribe = true }, "#,
     r#"disclose = { caller = true, publisher = true } }]"#
 );
-
-/// How a client command ended.
-#[derive(Debug)]
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `wamp ARGS` to completion within [`CLIENT_LIMIT`].
-fn run_wamp(args: &[&str]) -> Output {
-    let child = Command::new(wamp_binary())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("WAMP_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wamp");
-    finish(child, CLIENT_LIMIT, &format!("wamp {}", args.join(" ")))
-}
-
-/// Waits up to `limit` for `child` (killed after that) and gathers its output.
-fn finish(mut child: Child, limit: Duration, label: &str) -> Output {
-    let read = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let stdout = read(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = read(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let status = wait_timeout(&mut child, limit);
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let output = Output {
-        status: status.unwrap_or_else(|| child.wait().expect("wait after kill")),
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    assert!(
-        status.is_some(),
-        "{label}: still running after {limit:?}: {output:?}"
-    );
-    output
-}
 
 /// The config file of the suites' router: one realm, [`REALM`], that mixes anonymous
 /// sessions with every principal of [`credentials`](wamp_integration::credentials)

@@ -71,6 +71,10 @@ pub enum Command {
     Subscribe(SubscribeArgs),
     /// Runs a WAMP router (WebSocket and RawSocket listeners) until Ctrl-C.
     Router(RouterArgs),
+    /// Reads a ticket from stdin and prints an Argon2id hash of it (a PHC string) to put
+    /// in a ticket principal's `ticket` instead of the ticket itself.
+    #[command(after_help = "Example: printf %s \"$TICKET\" | wamp hash-ticket")]
+    HashTicket,
 }
 
 /// `wamp router`.

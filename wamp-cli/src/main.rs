@@ -6,6 +6,7 @@
 //! wamp publish   URL TOPIC [ARG...] [--kwargs JSON] [--acknowledge] [--exclude-me BOOL]
 //! wamp subscribe URL TOPIC [--match exact|prefix|wildcard] [--count N]
 //! wamp router    [--ws ADDR] [--rawsocket ADDR] [--unix PATH] [--realm NAME]... [--config FILE]
+//! wamp hash-ticket   (reads a ticket on stdin, prints an Argon2id PHC string)
 //! ```
 //!
 //! Common flags: `--realm` (default `realm1`), `--serializer json|msgpack|cbor`,
@@ -18,10 +19,10 @@
 //! stderr. Binary values are JSON strings holding `"\u0000"` and base64, the WAMP
 //! convention. The exit codes are in [`cli::EXIT_CODES`] and `wamp --help`.
 //!
-//! One module per command (`call`, `register`, `publish`, `subscribe`), beside the
-//! clap types (`cli`), argument parsing and JSON output (`args`, `output`), the
-//! connection flags (`connect`, `auth`), errors and exit codes (`error`), and stop
-//! signals (`signal`).
+//! One module per command (`call`, `register`, `publish`, `subscribe`, `router`,
+//! `hash_ticket`), beside the clap types (`cli`), argument parsing and JSON output
+//! (`args`, `output`), the connection flags (`connect`, `auth`), errors and exit codes
+//! (`error`), and stop signals (`signal`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -32,6 +33,7 @@ mod call;
 mod cli;
 mod connect;
 mod error;
+mod hash_ticket;
 mod output;
 mod publish;
 mod register;
@@ -105,6 +107,7 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Publish(args) => publish::run(args).await,
         Command::Subscribe(args) => subscribe::run(args).await,
         Command::Router(args) => router::run(args).await,
+        Command::HashTicket => hash_ticket::run(),
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) struct Identity {
 /// The principals of one realm, prepared once (keys decoded, salted secrets derived).
 pub(crate) struct RealmAuth {
     anonymous: Option<String>,
-    ticket: HashMap<String, (String, Zeroizing<String>)>,
+    ticket: HashMap<String, (String, ticket::StoredTicket)>,
     wampcra: HashMap<String, CraEntry>,
     cryptosign: HashMap<String, (String, Vec<[u8; 32]>)>,
     cryptosign_keys: HashMap<[u8; 32], String>,
@@ -106,7 +106,9 @@ impl RealmAuth {
         }
         for p in &auth.ticket {
             check_role(format!("ticket principal {:?}", p.authid), &p.role)?;
-            let entry = (p.role.clone(), Zeroizing::new(p.ticket.clone()));
+            let stored = ticket::StoredTicket::parse(&p.ticket)
+                .map_err(|e| bad("ticket", &p.authid, e.to_string()))?;
+            let entry = (p.role.clone(), stored);
             if out.ticket.insert(p.authid.clone(), entry).is_some() {
                 return Err(duplicate("ticket", &p.authid));
             }
@@ -493,7 +495,7 @@ pub(crate) enum Pending {
     Ticket {
         authid: String,
         role: String,
-        expected: Zeroizing<String>,
+        expected: ticket::StoredTicket,
     },
     WampCra {
         authid: String,
@@ -531,7 +533,8 @@ impl Pending {
                 role,
                 expected,
             } => {
-                ticket::verify(&expected, &answer.signature)
+                expected
+                    .verify(&answer.signature)
                     .map_err(|_| format!("wrong ticket for {authid:?}"))?;
                 Ok(identity(authid, &role, "ticket"))
             }

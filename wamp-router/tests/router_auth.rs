@@ -131,6 +131,28 @@ fn ticket_right_and_wrong() {
 }
 
 #[test]
+fn ticket_stored_as_an_argon2id_hash() {
+    let phc = wamp_proto::auth::ticket::hash("secret!!!", &[3; 16]).expect("hashes");
+    let realm = RealmConfig::new("realm1")
+        .expect("a valid value")
+        .role(RoleConfig::new("user"))
+        .ticket("joe", "user", &phc);
+    let mut net = Net::new(config(realm));
+    assert_eq!(
+        attempt(&mut net, session(Ticket::new("joe", "secret!!!"))),
+        joined("joe", "ticket")
+    );
+    refused(
+        attempt(&mut net, session(Ticket::new("joe", &phc))),
+        &Uri::NOT_AUTHORIZED,
+    );
+    refused(
+        attempt(&mut net, session(Ticket::new("joe", "secret!!"))),
+        &Uri::NOT_AUTHORIZED,
+    );
+}
+
+#[test]
 fn wampcra_plain_and_salted_right_and_wrong() {
     let mut net = Net::new(config(auth_realm()));
     assert_eq!(
@@ -618,6 +640,15 @@ fn configurations_that_cannot_work_are_refused() {
                     .role(role())
                     .ticket("joe", "user", "a")
                     .ticket("joe", "user", "b"),
+            ),
+        ),
+        (
+            "malformed ticket hash",
+            config(
+                RealmConfig::new("r")
+                    .expect("a valid value")
+                    .role(role())
+                    .ticket("joe", "user", "$argon2id$v=19$m=64,t=3,p=1$c29tZXNhbHQ$"),
             ),
         ),
         (

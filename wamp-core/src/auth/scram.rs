@@ -128,17 +128,29 @@ pub(crate) fn argon2id13(
     memory: u32,
 ) -> Result<Key, AuthError> {
     let mut out = Zeroizing::new([0u8; 32]);
-    let params = argon2::Params::new(memory, iterations, 1, Some(32))
+    argon2id_into(method, password, salt, (iterations, memory, 1), &mut *out)?;
+    Ok(out)
+}
+
+/// Argon2id v1.3 of `password` with `salt` and `(iterations, memory in KiB, lanes)`,
+/// filling `out` (whose length is the hash length).
+pub(crate) fn argon2id_into(
+    method: &'static str,
+    password: &[u8],
+    salt: &[u8],
+    (iterations, memory, lanes): (u32, u32, u32),
+    out: &mut [u8],
+) -> Result<(), AuthError> {
+    let params = argon2::Params::new(memory, iterations, lanes, Some(out.len()))
         .map_err(|e| kdf_error(method, e.to_string()))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     // The workspace builds argon2 without `alloc`, so the blocks come from here.
     let mut blocks = vec![argon2::Block::new(); argon.params().block_count()];
-    let result = argon.hash_password_into_with_memory(password, salt, &mut *out, &mut blocks);
+    let result = argon.hash_password_into_with_memory(password, salt, out, &mut blocks);
     for block in &mut blocks {
         block.zeroize();
     }
-    result.map_err(|e| kdf_error(method, e.to_string()))?;
-    Ok(out)
+    result.map_err(|e| kdf_error(method, e.to_string()))
 }
 
 fn kdf_error(method: &'static str, reason: impl Into<String>) -> AuthError {

@@ -1,11 +1,12 @@
-//! `wamp router` run as a user runs it: the `wamp` executable built by cargo for this
-//! test's profile, started with arguments, its stderr read line by line (that is where it
+//! The `wamp` executable, built by cargo for this test's profile, run as a user runs it:
+//! `wamp router` started with arguments, its stderr read line by line (that is where it
 //! says where it listens), stopped with SIGTERM or killed with SIGKILL by its pid, and
-//! killed by its pid if the test lets go of it.
+//! killed by its pid if the test lets go of it; and client commands (`wamp call`, ...)
+//! run to completion within a bound.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::thread;
@@ -18,6 +19,8 @@ use crate::cargo_build::{self, wait_timeout};
 
 /// How long the router may take to print where it listens.
 pub const START_LIMIT: Duration = Duration::from_secs(20);
+/// How long one client command (`wamp call`, ...) may run.
+pub const CLIENT_LIMIT: Duration = Duration::from_secs(30);
 /// How long the router may take to exit after SIGTERM (it says goodbye to every session
 /// and waits for the answers; well-behaved peers answer at once).
 pub const STOP_LIMIT: Duration = Duration::from_secs(5);
@@ -192,4 +195,76 @@ impl RouterProcess {
         }
         self.seen.join("\n")
     }
+}
+
+/// How a client command ended.
+#[derive(Debug)]
+pub struct Output {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// Runs `wamp ARGS` to completion within [`CLIENT_LIMIT`] (without `RUST_LOG` and
+/// `WAMP_SECRET` from the test's environment).
+pub fn run_wamp(args: &[&str]) -> Output {
+    run_wamp_with(args, &[])
+}
+
+/// [`run_wamp`] with extra environment variables.
+pub fn run_wamp_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let child = Command::new(wamp_binary())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("WAMP_SECRET")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wamp");
+    finish(child, CLIENT_LIMIT, &format!("wamp {}", args.join(" ")))
+}
+
+/// Waits up to `limit` for `child` (killed after that) and gathers its output.
+pub fn finish(mut child: Child, limit: Duration, label: &str) -> Output {
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = wait_timeout(&mut child, limit);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let output = Output {
+        status: status.unwrap_or_else(|| child.wait().expect("wait after kill")),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    assert!(
+        status.is_some(),
+        "{label}: still running after {limit:?}: {output:?}"
+    );
+    output
 }

@@ -30,7 +30,12 @@ use wamp_proto::SerializerKind;
 use wamp_transport_ws::{ClientConfig, CloseCode, WsClient, WsEvent};
 
 /// The answer's subprotocol; the client offers only the first two.
-const PROTOCOLS: [&str; 4] = ["wamp.2.json", "wamp.2.msgpack", "wamp.2.cbor", "wamp.2.bogus"];
+const PROTOCOLS: [&str; 4] = [
+    "wamp.2.json",
+    "wamp.2.msgpack",
+    "wamp.2.cbor",
+    "wamp.2.bogus",
+];
 
 /// One real instant for the whole run; everything else is virtual.
 fn epoch() -> Instant {
@@ -76,7 +81,10 @@ fn answer(request: &[u8], protocol: &str) -> Vec<u8> {
     let text = String::from_utf8_lossy(request);
     let key = text
         .lines()
-        .find_map(|l| l.strip_prefix("sec-websocket-key: ").or(l.strip_prefix("Sec-WebSocket-Key: ")))
+        .find_map(|l| {
+            l.strip_prefix("sec-websocket-key: ")
+                .or(l.strip_prefix("Sec-WebSocket-Key: "))
+        })
         .expect("the request carries a key")
         .trim();
     let accept = wamp_transport_ws::tungstenite::handshake::derive_accept_key(key.as_bytes());
@@ -112,7 +120,10 @@ fn drain(client: &mut WsClient, outcome: &mut Outcome, echo: bool, closed_before
     if client.is_closed() {
         assert_eq!(client.poll_timeout(), None, "a deadline after Closed");
         assert!(
-            outcome.events.last().is_some_and(|e| e.starts_with("Closed")),
+            outcome
+                .events
+                .last()
+                .is_some_and(|e| e.starts_with("Closed")),
             "closed without a Closed event"
         );
     }
@@ -140,7 +151,10 @@ fn run(setup: &Setup, chunks: &[&[u8]]) -> Outcome {
             let closed_before = client.is_closed();
             now += Duration::from_millis(chunk.len() as u64);
             client.handle_timeout(now);
-            assert!(client.poll_timeout().is_none_or(|d| d > now), "deadline not later");
+            assert!(
+                client.poll_timeout().is_none_or(|d| d > now),
+                "deadline not later"
+            );
             drain(&mut client, &mut outcome, echo, closed_before);
         }
         feed(&mut client, now, chunk, &mut outcome);
@@ -151,7 +165,10 @@ fn run(setup: &Setup, chunks: &[&[u8]]) -> Outcome {
         drain(&mut client, &mut outcome, echo, closed_before);
     }
     assert!(
-        outcome.messages.iter().all(|m| m.len() <= setup.max_message),
+        outcome
+            .messages
+            .iter()
+            .all(|m| m.len() <= setup.max_message),
         "over the limit"
     );
     outcome

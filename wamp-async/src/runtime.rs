@@ -46,10 +46,10 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 
     /// A source of randomness for what this runtime runs: the router's session IDs and
     /// authentication challenges, a client's nonces, the Component's backoff jitter.
-    /// The default is the operating system's generator; a test may return a seeded one
-    /// to make a run reproducible (never do that in production: challenges must be
-    /// unpredictable).
-    fn rng(&self) -> Box<dyn rand_core::RngCore + Send> {
+    /// The default is the operating system's generator; the type demands a cryptographic
+    /// one (`CryptoRng`). A test may return a seeded one to make a run reproducible
+    /// (never do that in production: IDs, nonces and challenges must be unpredictable).
+    fn rng(&self) -> Box<dyn rand_core::CryptoRng + Send> {
         Box::new(rand_core::UnwrapErr(rand_core::OsRng))
     }
 

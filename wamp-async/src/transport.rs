@@ -183,6 +183,10 @@ pub enum TlsRoots {
     Pem(Vec<u8>),
     /// A complete rustls client configuration, for anything else (client
     /// certificates, custom verification). Its ALPN list is left as it is.
+    ///
+    /// Certificates are always verified otherwise: this crate has no switch to turn
+    /// verification off. The only way is a verifier of your own through rustls's
+    /// `ClientConfig::dangerous()`, named so on purpose.
     Rustls(Arc<rustls::ClientConfig>),
 }
 

@@ -206,6 +206,10 @@ fn cryptosign_channel_binding_mismatch_is_refused() {
 /// Hands out fixed bytes, so the client nonce is known.
 struct FixedRng(std::collections::VecDeque<u8>);
 
+// Predictable on purpose (a test must reproduce from its input alone); the marker
+// lets it stand where the API demands a cryptographic generator.
+impl rand_core::CryptoRng for FixedRng {}
+
 impl rand_core::RngCore for FixedRng {
     fn next_u32(&mut self) -> u32 {
         let mut b = [0; 4];

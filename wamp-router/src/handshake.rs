@@ -66,7 +66,7 @@ impl RealmAuth {
     pub fn new(
         config: &RealmConfig,
         authz: &Authorizer,
-        rng: &mut dyn rand_core::RngCore,
+        rng: &mut dyn rand_core::CryptoRng,
     ) -> Result<Self, ConfigError> {
         let realm = config.name.to_string();
         let check_role = |what: String, role: &str| {
@@ -242,7 +242,7 @@ impl RealmAuth {
         hello: &Hello,
         session: SessionId,
         binding: Option<&ChannelBinding>,
-        rng: &mut dyn rand_core::RngCore,
+        rng: &mut dyn rand_core::CryptoRng,
     ) -> Step {
         let offered = hello.details.authmethods().unwrap_or_default();
         let offered = if offered.is_empty() {
@@ -282,7 +282,7 @@ impl RealmAuth {
         }
     }
 
-    fn anonymous(&self, rng: &mut dyn rand_core::RngCore) -> Attempt {
+    fn anonymous(&self, rng: &mut dyn rand_core::CryptoRng) -> Attempt {
         let Some(role) = &self.anonymous else {
             return Attempt::NotAccepted;
         };
@@ -319,7 +319,7 @@ impl RealmAuth {
         &self,
         authid: Option<&str>,
         session: SessionId,
-        rng: &mut dyn rand_core::RngCore,
+        rng: &mut dyn rand_core::CryptoRng,
     ) -> Attempt {
         if self.wampcra.is_empty() {
             return Attempt::NotAccepted;
@@ -366,7 +366,7 @@ impl RealmAuth {
         authid: Option<&str>,
         extra: &Map,
         binding: Option<&ChannelBinding>,
-        rng: &mut dyn rand_core::RngCore,
+        rng: &mut dyn rand_core::CryptoRng,
     ) -> Attempt {
         if self.cryptosign.is_empty() {
             return Attempt::NotAccepted;
@@ -427,7 +427,7 @@ impl RealmAuth {
         &self,
         authid: Option<&str>,
         extra: &Map,
-        rng: &mut dyn rand_core::RngCore,
+        rng: &mut dyn rand_core::CryptoRng,
     ) -> Attempt {
         if self.scram.is_empty() {
             return Attempt::NotAccepted;
@@ -635,7 +635,7 @@ fn identity(authid: String, role: &str, method: &'static str) -> Identity {
 }
 
 /// 16 random bytes, base64.
-fn nonce(rng: &mut dyn rand_core::RngCore) -> String {
+fn nonce(rng: &mut dyn rand_core::CryptoRng) -> String {
     let mut raw = [0u8; 16];
     rng.fill_bytes(&mut raw);
     B64.encode(raw)

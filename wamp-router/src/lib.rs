@@ -210,7 +210,7 @@ pub struct Router {
     realm_index: HashMap<Uri, usize>,
     conns: Connections,
     timers: Timers,
-    rng: Box<dyn rand_core::RngCore + Send>,
+    rng: Box<dyn rand_core::CryptoRng + Send>,
     limits: Limits,
     events: VecDeque<RouterEvent>,
     next_conn: u64,
@@ -239,13 +239,15 @@ impl std::fmt::Debug for Router {
 
 impl Router {
     /// A router for `config`; `rng` supplies session and publication IDs, nonces and
-    /// challenges (and the salts of WAMP-SCRAM credentials derived from passwords).
+    /// challenges (and the salts of WAMP-SCRAM credentials derived from passwords), so
+    /// it must be a cryptographic generator (the type says so: `CryptoRng`), e.g.
+    /// `rand::rngs::StdRng::from_os_rng()` or the operating system's own.
     ///
     /// Fails if the configuration cannot work: a realm or role defined twice, a principal
     /// with an unknown role, a key or credential that does not parse.
     pub fn new(
         config: RouterConfig,
-        mut rng: Box<dyn rand_core::RngCore + Send>,
+        mut rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Result<Router, ConfigError> {
         let mut realms = Vec::new();
         let mut realm_index = HashMap::new();

@@ -25,7 +25,7 @@ use super::timers::Timers;
 /// What one input may change beyond its realm, and what it needs from the router.
 pub(crate) struct Ctx<'a> {
     pub now: Instant,
-    pub rng: &'a mut dyn rand_core::RngCore,
+    pub rng: &'a mut dyn rand_core::CryptoRng,
     pub out: &'a mut Connections,
     pub timers: &'a mut Timers,
     /// The router-scope ID sequence (subscriptions, registrations).

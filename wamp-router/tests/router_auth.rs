@@ -277,6 +277,72 @@ fn cryptosign_right_and_wrong() {
     }
 }
 
+/// Sends a cryptosign HELLO for the right key on a new raw connection; returns the
+/// connection and the 32-byte challenge.
+fn cryptosign_challenge(net: &mut Net) -> (usize, [u8; 32]) {
+    let raw = net.open_raw(J);
+    net.send_raw(
+        raw,
+        Hello {
+            realm: uri("realm1"),
+            details: Dict::new()
+                .with_role("caller", [])
+                .with_authmethods(["cryptosign"])
+                .with_authextra(
+                    [("pubkey".to_owned(), pubkey().into())]
+                        .into_iter()
+                        .collect(),
+                ),
+        },
+    );
+    let challenge = match &net.recv_raw(raw)[..] {
+        [Message::Challenge(c)] => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mut c = [0u8; 32];
+    hex::decode_to_slice(
+        challenge.extra.get_str("challenge").expect("present"),
+        &mut c,
+    )
+    .expect("32 bytes of hex");
+    (raw, c)
+}
+
+#[test]
+fn cryptosign_challenges_are_never_reused_and_a_signature_does_not_replay() {
+    let mut net = Net::new(config(auth_realm()));
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let (_, c) = cryptosign_challenge(&mut net);
+        assert!(seen.insert(c), "challenge {} given twice", hex::encode(c));
+    }
+    // A signature captured from one handshake is worthless for another.
+    let signer = Cryptosign::new(Some("client01".into()), SEED);
+    let (first, c1) = cryptosign_challenge(&mut net);
+    let (second, _) = cryptosign_challenge(&mut net);
+    let captured = signer.sign_challenge(&c1, None);
+    net.send_raw(
+        second,
+        Authenticate {
+            signature: captured.clone(),
+            extra: Dict::new(),
+        },
+    );
+    match &net.recv_raw(second)[..] {
+        [Message::Abort(a)] => assert_eq!(a.reason, Uri::NOT_AUTHORIZED),
+        other => panic!("a replayed signature: {other:?}"),
+    }
+    // On its own handshake it is good.
+    net.send_raw(
+        first,
+        Authenticate {
+            signature: captured,
+            extra: Dict::new(),
+        },
+    );
+    assert!(matches!(&net.recv_raw(first)[..], [Message::Welcome(_)]));
+}
+
 fn binding(data: u8) -> ChannelBinding {
     ChannelBinding {
         kind: ChannelBindingKind::TlsUnique,

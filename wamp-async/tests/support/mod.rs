@@ -202,7 +202,7 @@ impl Runtime for TestRuntime {
         tokio::time::Instant::now().into_std()
     }
 
-    fn rng(&self) -> Box<dyn rand_core::RngCore + Send> {
+    fn rng(&self) -> Box<dyn rand_core::CryptoRng + Send> {
         Box::new(SplitMix(self.seed))
     }
 
@@ -261,6 +261,10 @@ impl Runtime for TestRuntime {
 
 /// A small seeded generator (SplitMix64): reproducible, and not for production.
 struct SplitMix(u64);
+
+// Predictable on purpose (a test must reproduce from its input alone); the marker
+// lets it stand where the API demands a cryptographic generator.
+impl rand_core::CryptoRng for SplitMix {}
 
 impl rand_core::RngCore for SplitMix {
     fn next_u32(&mut self) -> u32 {

@@ -41,7 +41,7 @@ impl ClientAuthenticator for Anonymous {
         self.authid.as_deref()
     }
 
-    fn hello_extra(&mut self, _rng: &mut dyn rand_core::RngCore) -> Map {
+    fn hello_extra(&mut self, _rng: &mut dyn rand_core::CryptoRng) -> Map {
         Map::new()
     }
 

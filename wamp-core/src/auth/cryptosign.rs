@@ -114,7 +114,7 @@ impl ClientAuthenticator for Cryptosign {
         self.authid.as_deref()
     }
 
-    fn hello_extra(&mut self, _rng: &mut dyn rand_core::RngCore) -> Map {
+    fn hello_extra(&mut self, _rng: &mut dyn rand_core::CryptoRng) -> Map {
         let mut extra = Map::new();
         extra.insert("pubkey".into(), Value::String(self.public_key_hex()));
         if let Some(kind) = self.binding {

@@ -245,7 +245,7 @@ pub trait ClientAuthenticator: Send {
 
     /// Entries for `HELLO.Details.authextra` (cryptosign: `pubkey`, `channel_binding`;
     /// WAMP-SCRAM: `nonce`, `channel_binding`).
-    fn hello_extra(&mut self, rng: &mut dyn rand_core::RngCore) -> Map;
+    fn hello_extra(&mut self, rng: &mut dyn rand_core::CryptoRng) -> Map;
 
     /// Answers a CHALLENGE for this method with the AUTHENTICATE signature and extra.
     ///
@@ -272,7 +272,7 @@ impl<A: ClientAuthenticator + ?Sized> ClientAuthenticator for Box<A> {
     fn authid(&self) -> Option<&str> {
         (**self).authid()
     }
-    fn hello_extra(&mut self, rng: &mut dyn rand_core::RngCore) -> Map {
+    fn hello_extra(&mut self, rng: &mut dyn rand_core::CryptoRng) -> Map {
         (**self).hello_extra(rng)
     }
     fn authenticate(

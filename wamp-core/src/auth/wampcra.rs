@@ -83,7 +83,7 @@ impl ClientAuthenticator for WampCra {
         Some(&self.authid)
     }
 
-    fn hello_extra(&mut self, _rng: &mut dyn rand_core::RngCore) -> Map {
+    fn hello_extra(&mut self, _rng: &mut dyn rand_core::CryptoRng) -> Map {
         Map::new()
     }
 

@@ -240,7 +240,7 @@ pub struct Session {
     answer_interrupts: bool,
     /// The largest message the router accepts, if it said (RawSocket's handshake).
     peer_max_message_len: Option<usize>,
-    rng: Box<dyn rand_core::RngCore + Send>,
+    rng: Box<dyn rand_core::CryptoRng + Send>,
     channel_binding: Option<ChannelBinding>,
 
     state: State,
@@ -277,8 +277,9 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// A session for `config`; `rng` supplies authentication nonces.
-    pub fn new(config: SessionConfig, rng: Box<dyn rand_core::RngCore + Send>) -> Session {
+    /// A session for `config`; `rng` supplies authentication nonces, so it must be a
+    /// cryptographic generator (`CryptoRng`).
+    pub fn new(config: SessionConfig, rng: Box<dyn rand_core::CryptoRng + Send>) -> Session {
         Session {
             realm: config.realm,
             serializer: config.serializer,

@@ -76,7 +76,7 @@ impl Runtime for AsyncStdRuntime {
     fn connect_tcp(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
         async move {
             let stream = async_std::net::TcpStream::connect((host.as_str(), port)).await?;
-            stream.set_nodelay(true)?;
+            tune_tcp(&stream)?;
             Ok(Box::new(stream) as BoxStream)
         }
         .boxed()
@@ -115,7 +115,7 @@ impl Listener for TcpListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>> {
         async move {
             let (stream, peer) = self.0.accept().await?;
-            stream.set_nodelay(true)?;
+            tune_tcp(&stream)?;
             Ok((Box::new(stream) as BoxStream, SocketAddress::Tcp(peer)))
         }
         .boxed()
@@ -214,4 +214,23 @@ mod tests {
             assert!(matches!(err, ConnectError::Io(_)), "{err}");
         });
     }
+}
+
+/// Nagle off (WAMP messages are small and latency-bound) and TCP keepalive on
+/// ([`TCP_KEEPALIVE`](wamp_runtime::TCP_KEEPALIVE)), for every TCP connection.
+fn tune_tcp(stream: &async_std::net::TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let k = wamp_runtime::TCP_KEEPALIVE;
+    let keepalive = socket2::TcpKeepalive::new().with_time(k.idle);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "windows"
+    ))]
+    let keepalive = keepalive.with_interval(k.interval).with_retries(k.probes);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }

@@ -215,9 +215,35 @@ pub struct TlsOptions {
 /// the peer, ping it; if nothing arrives within 15 s more, the peer is gone and the
 /// connection is closed. A half-open connection (a sleeping laptop, a NAT that forgot
 /// it) is found within 45 s. On by default for WebSocket; off for RawSocket, whose PING
-/// Crossbar.io and Autobahn|Python do not answer (they drop the connection).
+/// Crossbar.io and Autobahn|Python do not answer (they drop the connection): there,
+/// [`TCP_KEEPALIVE`] finds a vanished host or network.
 pub const DEFAULT_KEEPALIVE: (Duration, Duration) =
     (Duration::from_secs(30), Duration::from_secs(15));
+
+/// TCP keepalive, set by the runtime crates on every TCP connection they open or
+/// accept: after `idle` without traffic the kernel probes the peer every `interval`,
+/// and resets the connection after `probes` unanswered probes. The peer's kernel
+/// answers, so no peer application has to: this finds a host or network that vanished
+/// (within about 45 s) even on RawSocket with peers that answer no PING, where
+/// [`DEFAULT_KEEPALIVE`] is off. It cannot find a peer that is up but stalled (its
+/// kernel still answers); the WAMP-level keepalive does that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpKeepalive {
+    /// Silence before the first probe.
+    pub idle: Duration,
+    /// Between probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is reset (where the OS lets it be set;
+    /// elsewhere the OS default).
+    pub probes: u32,
+}
+
+/// The [`TcpKeepalive`] of every TCP connection: 30 s, then 3 probes 5 s apart.
+pub const TCP_KEEPALIVE: TcpKeepalive = TcpKeepalive {
+    idle: Duration::from_secs(30),
+    interval: Duration::from_secs(5),
+    probes: 3,
+};
 
 /// WebSocket options (Autobahn's `websocket_options` and `headers`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -196,6 +196,25 @@ where
     runner.run(&AsyncStdRuntime, main, auto_reconnect).await
 }
 
+/// Nagle off (WAMP messages are small and latency-bound) and TCP keepalive on
+/// ([`TCP_KEEPALIVE`](wamp_runtime::TCP_KEEPALIVE)), for every TCP connection.
+fn tune_tcp(stream: &async_std::net::TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let k = wamp_runtime::TCP_KEEPALIVE;
+    let keepalive = socket2::TcpKeepalive::new().with_time(k.idle);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "windows"
+    ))]
+    let keepalive = keepalive.with_interval(k.interval).with_retries(k.probes);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,23 +233,4 @@ mod tests {
             assert!(matches!(err, ConnectError::Io(_)), "{err}");
         });
     }
-}
-
-/// Nagle off (WAMP messages are small and latency-bound) and TCP keepalive on
-/// ([`TCP_KEEPALIVE`](wamp_runtime::TCP_KEEPALIVE)), for every TCP connection.
-fn tune_tcp(stream: &async_std::net::TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let k = wamp_runtime::TCP_KEEPALIVE;
-    let keepalive = socket2::TcpKeepalive::new().with_time(k.idle);
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "windows"
-    ))]
-    let keepalive = keepalive.with_interval(k.interval).with_retries(k.probes);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }

@@ -269,6 +269,25 @@ where
     runner.run(&current_runtime()?, main, auto_reconnect).await
 }
 
+/// Nagle off (WAMP messages are small and latency-bound) and TCP keepalive on
+/// ([`TCP_KEEPALIVE`](wamp_runtime::TCP_KEEPALIVE)), for every TCP connection.
+fn tune_tcp(stream: &tokio::net::TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let k = wamp_runtime::TCP_KEEPALIVE;
+    let keepalive = socket2::TcpKeepalive::new().with_time(k.idle);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "windows"
+    ))]
+    let keepalive = keepalive.with_interval(k.interval).with_retries(k.probes);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,23 +347,4 @@ mod tests {
             .expect_err("no runtime");
         assert!(err.is_config(), "{err}");
     }
-}
-
-/// Nagle off (WAMP messages are small and latency-bound) and TCP keepalive on
-/// ([`TCP_KEEPALIVE`](wamp_runtime::TCP_KEEPALIVE)), for every TCP connection.
-fn tune_tcp(stream: &tokio::net::TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let k = wamp_runtime::TCP_KEEPALIVE;
-    let keepalive = socket2::TcpKeepalive::new().with_time(k.idle);
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "windows"
-    ))]
-    let keepalive = keepalive.with_interval(k.interval).with_retries(k.probes);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }

@@ -119,6 +119,13 @@ pub struct RouterArgs {
     #[arg(long, value_name = "SECS")]
     pub ping_timeout: Option<f64>,
 
+    /// Also ping RawSocket clients (RawSocket PING) with the same keepalive. Off by
+    /// default: Autobahn|Python's RawSocket clients drop a connection that sends them
+    /// PING; turn it on when the RawSocket clients answer it (ours do). Also the config
+    /// file's `[listen] rawsocket_ping = true`.
+    #[arg(long)]
+    pub rawsocket_ping: bool,
+
     /// How many seconds a message that has begun to arrive may take to arrive whole,
     /// on every listener (0: no limit). Default 60, or the config file's `[listen]
     /// message_timeout`.

@@ -72,6 +72,7 @@ struct Listen {
     rss: Option<String>,
     ping_interval: Option<f64>,
     ping_timeout: Option<f64>,
+    rawsocket_ping: Option<bool>,
     message_timeout: Option<f64>,
 }
 
@@ -160,22 +161,28 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
         Some(secs) => Some(seconds("message_timeout", secs)?),
     };
     // Every listener's message timeout. The keepalive is the WebSocket listeners';
-    // RawSocket keeps its default (off), since Autobahn|Python's RawSocket clients drop
-    // a connection that sends them PING.
+    // RawSocket keeps its default (off) unless asked, since Autobahn|Python's RawSocket
+    // clients drop a connection that sends them PING (TCP keepalive still finds a
+    // vanished host there).
+    let rawsocket_ping = args.rawsocket_ping || listen.rawsocket_ping.unwrap_or(false);
     let any = |config: ListenerConfig| config.message_timeout(message_timeout);
     let websocket = |config: ListenerConfig| match keepalive {
         Some((interval, timeout)) => any(config).auto_ping(interval, timeout),
         None => any(config).no_auto_ping(),
+    };
+    let raw = |config: ListenerConfig| match keepalive {
+        Some(_) if rawsocket_ping => websocket(config),
+        _ => any(config),
     };
     let mut builder = Router::builder(config);
     if let Some(addr) = ws {
         builder = builder.listen(websocket(ListenerConfig::websocket(addr, ws_path.clone())));
     }
     if let Some(addr) = rawsocket {
-        builder = builder.listen(any(ListenerConfig::rawsocket(addr)));
+        builder = builder.listen(raw(ListenerConfig::rawsocket(addr)));
     }
     if let Some(path) = unix {
-        builder = builder.listen(any(ListenerConfig::unix(path)));
+        builder = builder.listen(raw(ListenerConfig::unix(path)));
     }
     if let Some(tls) = tls {
         if let Some(addr) = wss {
@@ -184,7 +191,7 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
             ));
         }
         if let Some(addr) = rss {
-            builder = builder.listen(any(ListenerConfig::rawsocket(addr).tls(tls)));
+            builder = builder.listen(raw(ListenerConfig::rawsocket(addr).tls(tls)));
         }
     }
     let router = builder.start().await.map_err(|e| match &args.config {

@@ -303,7 +303,13 @@ mod tests {
         let realm = config.realms.first().expect("a realm");
         assert_eq!(realm.name.as_str(), "realm1");
         assert_eq!(realm.roles.len(), 1);
-        assert_eq!(realm.auth.ticket.len(), 1);
+        assert_eq!(realm.auth.ticket.len(), 2);
+        // The second principal holds a hash of "tkt-secret", as the comment says.
+        let stored = wamp_tokio::wamp_runtime::wamp_proto::auth::ticket::StoredTicket::parse(
+            &realm.auth.ticket[1].ticket,
+        )
+        .expect("a hash");
+        assert!(stored.verify("tkt-secret").is_ok());
         let cra = realm.auth.wampcra.first().expect("a wampcra principal");
         assert_eq!(cra.salt.as_ref().map(|s| s.iterations), Some(100));
     }

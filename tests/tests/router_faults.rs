@@ -1,9 +1,10 @@
 //! Faults of real networks, through a proxy on 127.0.0.1 that stalls or cuts the
 //! connection (`wamp_integration::fault_proxy`): a stalled network is found by both the
-//! router and the client within the keepalive; a callee that vanishes mid-call (its
-//! network stalls, no GOODBYE) fails the call for its caller instead of leaving it
-//! hanging; a cut connection fails the client's pending calls at once. And a peer that
-//! sends garbage after joining ends only its own session.
+//! router and the client within the keepalive, over WebSocket (ping/pong) and RawSocket
+//! (PING/PONG); a callee that vanishes mid-call (its network stalls, no GOODBYE) fails
+//! the call for its caller instead of leaving it hanging; a cut connection fails the
+//! client's pending calls at once. And a peer that sends garbage after joining ends only
+//! its own session.
 
 mod common;
 
@@ -31,31 +32,41 @@ const FOUND_WITHIN: Duration = Duration::from_secs(3);
 fn a_stalled_network_is_found_by_the_router_and_the_client() {
     on_tokio(|rt| async move {
         let router = start(&rt).await;
-        let proxy = FaultProxy::start(ws_addr(&router)).expect("a proxy");
-        let client = join_through(&rt, &proxy).await;
-        wait_for_sessions(&rt, &router, 1).await;
+        for (kind, target) in [
+            ("WebSocket", ws_addr(&router)),
+            ("RawSocket", rs_addr(&router)),
+        ] {
+            let proxy = FaultProxy::start(target).expect("a proxy");
+            let client = if kind == "WebSocket" {
+                join_through(&rt, &proxy).await
+            } else {
+                join_rawsocket_through(&rt, &proxy).await
+            };
+            wait_for_sessions(&rt, &router, 1).await;
 
-        proxy.stall();
-        let stalled = Instant::now();
-        let router_side = async {
-            wait_for_sessions(&rt, &router, 0).await;
-            stalled.elapsed()
-        };
-        let client_side = async {
-            let reason = client.closed().await;
-            (stalled.elapsed(), reason)
-        };
-        let (router_found, (client_found, reason)) = bounded(
-            &rt,
-            "both sides",
-            futures::future::join(router_side, client_side),
-        )
-        .await;
-        for found in [router_found, client_found] {
-            assert!(found >= INTERVAL, "found after {found:?}");
-            assert!(found < FOUND_WITHIN, "found after {found:?}");
+            proxy.stall();
+            let stalled = Instant::now();
+            let router_side = async {
+                wait_for_sessions(&rt, &router, 0).await;
+                stalled.elapsed()
+            };
+            let client_side = async {
+                let reason = client.closed().await;
+                (stalled.elapsed(), reason)
+            };
+            let (router_found, (client_found, reason)) = bounded(
+                &rt,
+                "both sides",
+                futures::future::join(router_side, client_side),
+            )
+            .await;
+            for found in [router_found, client_found] {
+                assert!(found >= INTERVAL, "{kind}: found after {found:?}");
+                assert!(found < FOUND_WITHIN, "{kind}: found after {found:?}");
+            }
+            assert!(!reason.is_clean(), "{kind}: {reason}");
+            eprintln!("{kind} stall: router found it after {router_found:?}, client after {client_found:?}");
         }
-        assert!(!reason.is_clean(), "{reason}");
         bounded(&rt, "shutdown", router.shutdown()).await;
     });
 }
@@ -186,6 +197,7 @@ async fn start(rt: &TokioRuntime) -> RouterHandle {
     let config = RouterConfig::new().realm(RealmConfig::anonymous(REALM).expect("a realm"));
     RouterBuilder::new(rt.clone(), config)
         .listen(ListenerConfig::websocket("127.0.0.1:0", "/ws").auto_ping(INTERVAL, TIMEOUT))
+        .listen(ListenerConfig::rawsocket("127.0.0.1:0").auto_ping(INTERVAL, TIMEOUT))
         .start()
         .await
         .expect("the router starts")
@@ -193,6 +205,19 @@ async fn start(rt: &TokioRuntime) -> RouterHandle {
 
 fn ws_addr(router: &RouterHandle) -> std::net::SocketAddr {
     router.listeners()[0].addr.tcp().expect("a TCP address")
+}
+
+fn rs_addr(router: &RouterHandle) -> std::net::SocketAddr {
+    router.listeners()[1].addr.tcp().expect("a TCP address")
+}
+
+/// A RawSocket session through `proxy`, with PING keepalive as the router has.
+async fn join_rawsocket_through(rt: &TokioRuntime, proxy: &FaultProxy) -> Session {
+    let url = format!("rs://{}", proxy.addr());
+    let transport = TransportConfig::new(&url)
+        .expect("a valid URL")
+        .rawsocket_keepalive(INTERVAL, TIMEOUT);
+    common::join(rt, &transport, &JoinConfig::new(REALM)).await
 }
 
 /// The router's own URL.

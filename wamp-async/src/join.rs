@@ -379,6 +379,27 @@ mod tests {
     fn debug_hides_secrets() {
         let text = format!("{:?}", Auth::ticket("joe", "hunter2"));
         assert!(text.contains("joe") && !text.contains("hunter2"), "{text}");
+        // Every method and the configuration that holds it (the authenticators' own
+        // Debug is checked in wamp-proto): the secret appears in no form (text, hex,
+        // bytes as numbers).
+        let key = [0xa7u8; 32];
+        let key_hex = hex::encode(key);
+        for auth in [
+            Auth::ticket("joe", "tkt-hunter2"),
+            Auth::wampcra("joe", "cra-hunter2"),
+            Auth::cryptosign_hex(Some("joe".into()), &key_hex).expect("valid key"),
+            Auth::scram("joe", "scram-hunter2"),
+            Auth::scram_autobahn("joe", "sa-hunter2"),
+        ] {
+            let alone = format!("{auth:?}");
+            let config = JoinConfig::new("realm1").auth(auth);
+            for text in [format!("{config:?}"), alone] {
+                assert!(text.contains("joe"), "{text}");
+                for secret in ["hunter2", &key_hex, "167, 167", "0xa7", "a7a7"] {
+                    assert!(!text.contains(secret), "{secret} in {text}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Runtime for AsyncStdRuntime {
     fn connect_tcp(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
         async move {
             let stream = async_std::net::TcpStream::connect((host.as_str(), port)).await?;
-            tune_tcp(&stream)?;
+            wamp_runtime::tune_tcp(socket2::SockRef::from(&stream))?;
             Ok(Box::new(stream) as BoxStream)
         }
         .boxed()
@@ -115,7 +115,7 @@ impl Listener for TcpListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>> {
         async move {
             let (stream, peer) = self.0.accept().await?;
-            tune_tcp(&stream)?;
+            wamp_runtime::tune_tcp(socket2::SockRef::from(&stream))?;
             Ok((Box::new(stream) as BoxStream, SocketAddress::Tcp(peer)))
         }
         .boxed()
@@ -194,25 +194,6 @@ where
     Fut: std::future::Future<Output = Result<(), component::BoxError>> + Send + 'static,
 {
     runner.run(&AsyncStdRuntime, main, auto_reconnect).await
-}
-
-/// Nagle off (WAMP messages are small and latency-bound) and TCP keepalive on
-/// ([`TCP_KEEPALIVE`](wamp_runtime::TCP_KEEPALIVE)), for every TCP connection.
-fn tune_tcp(stream: &async_std::net::TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let k = wamp_runtime::TCP_KEEPALIVE;
-    let keepalive = socket2::TcpKeepalive::new().with_time(k.idle);
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "windows"
-    ))]
-    let keepalive = keepalive.with_interval(k.interval).with_retries(k.probes);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
 #[cfg(test)]

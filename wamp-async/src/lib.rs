@@ -152,8 +152,8 @@ pub use server::{
 pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};
 pub use transport::{
-    Endpoint, IntoTransport, ProxyConfig, TcpKeepalive, TlsOptions, TlsRoots, TransportConfig,
-    WebSocketOptions, DEFAULT_KEEPALIVE, TCP_KEEPALIVE,
+    tune_tcp, Endpoint, IntoTransport, ProxyConfig, TcpKeepalive, TlsOptions, TlsRoots,
+    TransportConfig, WebSocketOptions, DEFAULT_KEEPALIVE, TCP_KEEPALIVE,
 };
 
 pub use wamp_proto::session::CloseReason;

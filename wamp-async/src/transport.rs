@@ -245,6 +245,34 @@ pub const TCP_KEEPALIVE: TcpKeepalive = TcpKeepalive {
     probes: 3,
 };
 
+impl TcpKeepalive {
+    /// Sets it on `socket` (the probe count and interval where the OS lets them be
+    /// set).
+    pub fn apply(&self, socket: socket2::SockRef<'_>) -> std::io::Result<()> {
+        let keepalive = socket2::TcpKeepalive::new().with_time(self.idle);
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "windows"
+        ))]
+        let keepalive = keepalive
+            .with_interval(self.interval)
+            .with_retries(self.probes);
+        socket.set_tcp_keepalive(&keepalive)
+    }
+}
+
+/// What the runtime crates do to every TCP connection they open or accept: Nagle off
+/// (WAMP messages are small and latency-bound) and [`TCP_KEEPALIVE`] on.
+pub fn tune_tcp(socket: socket2::SockRef<'_>) -> std::io::Result<()> {
+    socket.set_tcp_nodelay(true)?;
+    TCP_KEEPALIVE.apply(socket)
+}
+
 /// WebSocket options (Autobahn's `websocket_options` and `headers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

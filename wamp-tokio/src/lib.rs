@@ -118,7 +118,7 @@ impl Runtime for TokioRuntime {
         // On the runtime itself, so that `connect` may be awaited from any executor.
         let task = self.handle.spawn(async move {
             let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-            tune_tcp(&stream)?;
+            wamp_runtime::tune_tcp(socket2::SockRef::from(&stream))?;
             Ok(Box::new(stream.compat()) as BoxStream)
         });
         async move { task.await.map_err(io::Error::other)? }.boxed()
@@ -157,7 +157,7 @@ impl Listener for TcpListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, SocketAddress)>> {
         async move {
             let (stream, peer) = self.0.accept().await?;
-            tune_tcp(&stream)?;
+            wamp_runtime::tune_tcp(socket2::SockRef::from(&stream))?;
             Ok((
                 Box::new(stream.compat()) as BoxStream,
                 SocketAddress::Tcp(peer),
@@ -267,25 +267,6 @@ where
     Fut: std::future::Future<Output = Result<(), component::BoxError>> + Send + 'static,
 {
     runner.run(&current_runtime()?, main, auto_reconnect).await
-}
-
-/// Nagle off (WAMP messages are small and latency-bound) and TCP keepalive on
-/// ([`TCP_KEEPALIVE`](wamp_runtime::TCP_KEEPALIVE)), for every TCP connection.
-fn tune_tcp(stream: &tokio::net::TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let k = wamp_runtime::TCP_KEEPALIVE;
-    let keepalive = socket2::TcpKeepalive::new().with_time(k.idle);
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "windows"
-    ))]
-    let keepalive = keepalive.with_interval(k.interval).with_retries(k.probes);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
 #[cfg(test)]

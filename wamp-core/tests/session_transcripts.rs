@@ -489,6 +489,7 @@ fn assert_closed_with_pending(t: &mut Transcript, pending: &[RequestId]) -> Clos
         .iter()
         .map(|&request| Reply {
             request,
+            token: (),
             outcome: Err(RequestError::SessionClosed(reason.clone())),
         })
         .collect();
@@ -3171,4 +3172,111 @@ fn messages_are_checked_against_the_routers_limit_after_encoding() {
         t.assert_quiet();
         assert_eq!(t.session.running_invocations(), 0);
     });
+}
+
+/// A session whose requests carry the owner's tokens: each Reply gives its token back
+/// (a local answer, a cancel, a final result, a close alike), and a pending request's
+/// token can be borrowed (for its progressive results); a publication without
+/// `acknowledge` takes none back.
+#[test]
+fn request_tokens_come_back_with_their_replies() {
+    let kind = SerializerKind::Json;
+    let now = Instant::now();
+    let mut s: Session<&'static str> =
+        Session::with_tokens(config(kind), Box::new(rand::rngs::StdRng::seed_from_u64(7)));
+    let send = |s: &mut Session<&'static str>, m: Message| {
+        s.handle_bytes(now, kind.encode(&m).expect("encodes"));
+    };
+    let mut replies = Vec::new();
+    let mut drain = |s: &mut Session<&'static str>| {
+        while s.poll_transmit().is_some() {}
+        while let Some(event) = s.poll_event() {
+            if let SessionEvent::Reply(r) = event {
+                replies.push((r.request, r.token, r.outcome.is_ok()));
+            }
+        }
+    };
+    s.connect(now).expect("connect");
+    send(&mut s, welcome(1).into());
+    drain(&mut s);
+
+    let progressive = Dict::new().with_receive_progress(true);
+    let call = s
+        .call_with_token(uri("com.example.f"), Payload::empty(), progressive, "call")
+        .expect("call");
+    let canceled = s
+        .call_with_token(
+            uri("com.example.g"),
+            Payload::empty(),
+            Dict::new(),
+            "canceled",
+        )
+        .expect("call");
+    let acked = s
+        .publish_with_token(
+            uri("com.example.t"),
+            Payload::empty(),
+            Dict::new().with("acknowledge", true),
+            "acked",
+        )
+        .expect("publish");
+    s.publish_with_token(uri("com.example.t"), Payload::empty(), Dict::new(), "gone")
+        .expect("publish");
+    let sub1 = s
+        .subscribe_with_token(uri("com.example.t"), Dict::new(), "sub1")
+        .expect("subscribe");
+    let sub2 = s
+        .subscribe_with_token(uri("com.example.t"), Dict::new(), "sub2")
+        .expect("subscribe");
+    drain(&mut s);
+    assert_eq!(s.request_token(call), Some(&"call"));
+    assert_eq!(s.request_token(acked), Some(&"acked"));
+
+    send(&mut s, progress(call, Payload::empty()).into());
+    assert_eq!(
+        s.request_token(call),
+        Some(&"call"),
+        "still pending after a progressive result"
+    );
+    send(&mut s, result(call, Payload::empty()).into());
+    s.cancel(canceled, CancelMode::KillNoWait).expect("cancel");
+    for request in [sub1, sub2] {
+        send(
+            &mut s,
+            Subscribed {
+                request,
+                subscription: sub(9),
+            }
+            .into(),
+        );
+    }
+    drain(&mut s);
+    // The second subscribe of the same subscription is ended locally, at once.
+    let local = s
+        .unsubscribe_with_token(sub(9), "unsub-local")
+        .expect("unsubscribe");
+    drain(&mut s);
+    assert_eq!(s.request_token(call), None, "answered");
+    s.handle_transport_closed(now);
+    drain(&mut s);
+    // A request the session will not make gives its token back with the error.
+    let refused = s
+        .call_with_token(uri("com.example.f"), Payload::empty(), Dict::new(), "late")
+        .expect_err("closed");
+    assert_eq!(refused.token, "late");
+    assert!(
+        matches!(refused.error, UsageError::Closed(_)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        replies,
+        vec![
+            (call, "call", true),
+            (canceled, "canceled", false),
+            (sub1, "sub1", true),
+            (sub2, "sub2", true),
+            (local, "unsub-local", true),
+            (acked, "acked", false),
+        ]
+    );
 }

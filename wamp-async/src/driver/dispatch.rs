@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::channel::oneshot;
 use futures::future::{AbortHandle, Abortable};
 use futures::{FutureExt, SinkExt};
-use wamp_proto::session::{CloseReason, InvocationEvent, Outcome, Reply, SessionEvent};
+use wamp_proto::session::{CloseReason, InvocationEvent, Outcome, Refused, Reply, SessionEvent};
 use wamp_proto::{Details, Options, Payload, PublicationId, RegistrationId, SubscriptionId, Uri};
 
 use super::Driver;
@@ -55,6 +55,49 @@ pub(super) struct Running {
     interrupt: oneshot::Sender<()>,
 }
 
+impl std::fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Waiting::Call { .. } => "Call",
+            Waiting::Register { .. } => "Register",
+            Waiting::Unregister { .. } => "Unregister",
+            Waiting::Subscribe { .. } => "Subscribe",
+            Waiting::Unsubscribe { .. } => "Unsubscribe",
+            Waiting::Publish { .. } => "Publish",
+        })
+    }
+}
+
+impl Waiting {
+    /// The request was not made: its handle learns why.
+    fn fail(self, error: Error) {
+        match self {
+            Waiting::Call { sink, .. } => sink.finish(Err(error)),
+            Waiting::Register { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Waiting::Subscribe { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Waiting::Publish { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            Waiting::Unregister { reply, .. } | Waiting::Unsubscribe { reply } => {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+/// A command the session refused: the handle in its token learns why.
+fn refused(refused: Refused<Option<Waiting>>) {
+    if let Some(waiting) = refused.token {
+        waiting.fail(refused.error.into());
+    }
+}
+
 impl Running {
     fn stop(self) {
         let _ = self.interrupt.send(());
@@ -96,13 +139,12 @@ impl<R: Runtime> Driver<R> {
                 let Some(session) = &mut self.session else {
                     return;
                 };
-                match session.call(procedure, payload, options) {
+                let waiting = Waiting::Call { key, sink: reply };
+                match session.call_with_token(procedure, payload, options, Some(waiting)) {
                     Ok(request) => {
                         self.calls.insert(key, request);
-                        self.pending
-                            .insert(request, Waiting::Call { key, sink: reply });
                     }
-                    Err(e) => reply.finish(Err(e.into())),
+                    Err(e) => refused(e),
                 }
             }
             Command::Register {
@@ -114,20 +156,13 @@ impl<R: Runtime> Driver<R> {
                 let Some(session) = &mut self.session else {
                     return;
                 };
-                match session.register(procedure.clone(), options) {
-                    Ok(request) => {
-                        self.pending.insert(
-                            request,
-                            Waiting::Register {
-                                procedure,
-                                handler,
-                                reply,
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
+                let waiting = Waiting::Register {
+                    procedure: procedure.clone(),
+                    handler,
+                    reply,
+                };
+                if let Err(e) = session.register_with_token(procedure, options, Some(waiting)) {
+                    refused(e);
                 }
             }
             Command::Unregister {
@@ -144,14 +179,9 @@ impl<R: Runtime> Driver<R> {
                 let Some(session) = &mut self.session else {
                     return;
                 };
-                match session.subscribe(topic, options) {
-                    Ok(request) => {
-                        self.pending
-                            .insert(request, Waiting::Subscribe { key, sink, reply });
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
+                let waiting = Waiting::Subscribe { key, sink, reply };
+                if let Err(e) = session.subscribe_with_token(topic, options, Some(waiting)) {
+                    refused(e);
                 }
             }
             Command::Unsubscribe {
@@ -168,17 +198,21 @@ impl<R: Runtime> Driver<R> {
                 let Some(session) = &mut self.session else {
                     return;
                 };
-                let acknowledge = options.acknowledge() == Some(true);
-                match session.publish(topic, payload, options) {
-                    Ok(request) if acknowledge => {
-                        self.pending.insert(request, Waiting::Publish { reply });
+                if options.acknowledge() == Some(true) {
+                    let waiting = Waiting::Publish { reply };
+                    if let Err(e) =
+                        session.publish_with_token(topic, payload, options, Some(waiting))
+                    {
+                        refused(e);
                     }
-                    Ok(_) => {
-                        let _ = reply.send(Ok(None));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
+                } else {
+                    // Nothing comes back: done once it is queued.
+                    let _ = reply.send(
+                        session
+                            .publish(topic, payload, options)
+                            .map(|_| None)
+                            .map_err(Error::from),
+                    );
                 }
             }
             Command::Leave {
@@ -257,25 +291,23 @@ impl<R: Runtime> Driver<R> {
         let Some(session) = &mut self.session else {
             return;
         };
-        match session.unregister(registration) {
-            Ok(request) => {
-                self.pending.insert(
-                    request,
-                    Waiting::Unregister {
-                        registration,
-                        reply,
-                    },
-                );
-            }
-            Err(e) => {
-                // Revoked by the router, or the session ended: nothing left to undo.
-                self.registrations.remove(&registration);
-                if let Some(reply) = reply {
-                    let _ = reply.send(match e {
-                        wamp_proto::session::UsageError::NoSuchRegistration(_) => Ok(()),
-                        e => Err(e.into()),
-                    });
-                }
+        let waiting = Waiting::Unregister {
+            registration,
+            reply,
+        };
+        if let Err(Refused { error, token }) =
+            session.unregister_with_token(registration, Some(waiting))
+        {
+            // Revoked by the router, or the session ended: nothing left to undo.
+            self.registrations.remove(&registration);
+            if let Some(Waiting::Unregister {
+                reply: Some(reply), ..
+            }) = token
+            {
+                let _ = reply.send(match error {
+                    wamp_proto::session::UsageError::NoSuchRegistration(_) => Ok(()),
+                    e => Err(e.into()),
+                });
             }
         }
     }
@@ -296,18 +328,16 @@ impl<R: Runtime> Driver<R> {
         let Some(session) = &mut self.session else {
             return;
         };
-        match session.unsubscribe(subscription) {
-            Ok(request) => {
-                self.pending.insert(request, Waiting::Unsubscribe { reply });
-            }
-            Err(e) => {
-                if let Some(reply) = reply {
-                    let _ = reply.send(match e {
-                        wamp_proto::session::UsageError::NoSuchSubscription(_) => Ok(()),
-                        e => Err(e.into()),
-                    });
-                }
-            }
+        let waiting = Some(Waiting::Unsubscribe { reply });
+        if let Err(Refused {
+            error,
+            token: Some(Waiting::Unsubscribe { reply: Some(reply) }),
+        }) = session.unsubscribe_with_token(subscription, waiting)
+        {
+            let _ = reply.send(match error {
+                wamp_proto::session::UsageError::NoSuchSubscription(_) => Ok(()),
+                e => Err(e.into()),
+            });
         }
     }
 
@@ -389,7 +419,7 @@ impl<R: Runtime> Driver<R> {
 
     // ---- session events ------------------------------------------------------------
 
-    pub(super) fn on_event(&mut self, now: Instant, event: SessionEvent) {
+    pub(super) fn on_event(&mut self, now: Instant, event: SessionEvent<Option<Waiting>>) {
         match event {
             SessionEvent::Joined(joined) => {
                 let Some(serializer) = self.serializer else {
@@ -429,10 +459,11 @@ impl<R: Runtime> Driver<R> {
                 details,
                 payload,
             } => {
-                if let Some(Waiting::Call {
+                let token = self.session.as_ref().and_then(|s| s.request_token(request));
+                if let Some(Some(Waiting::Call {
                     sink: ReplySink::Stream(tx),
                     ..
-                }) = self.pending.get(&request)
+                })) = token
                 {
                     let result = CallResult {
                         details,
@@ -489,9 +520,9 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
-    fn on_reply(&mut self, reply: Reply) {
-        let Reply { request, outcome } = reply;
-        let Some(waiting) = self.pending.remove(&request) else {
+    fn on_reply(&mut self, reply: Reply<Option<Waiting>>) {
+        let Reply { token, outcome, .. } = reply;
+        let Some(waiting) = token else {
             return;
         };
         match waiting {
@@ -645,26 +676,7 @@ impl<R: Runtime> Driver<R> {
         for waiter in self.leave_waiters.drain(..) {
             let _ = waiter.send(Ok(reason.clone()));
         }
-        let error = Error::SessionClosed(reason);
-        for (_, waiting) in self.pending.drain() {
-            match waiting {
-                Waiting::Call { sink, .. } => sink.finish(Err(error.clone())),
-                Waiting::Register { reply, .. } => {
-                    let _ = reply.send(Err(error.clone()));
-                }
-                Waiting::Subscribe { reply, .. } => {
-                    let _ = reply.send(Err(error.clone()));
-                }
-                Waiting::Publish { reply } => {
-                    let _ = reply.send(Err(error.clone()));
-                }
-                Waiting::Unregister { reply, .. } | Waiting::Unsubscribe { reply } => {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Ok(()));
-                    }
-                }
-            }
-        }
+        // Every request the session held has had its Reply (SessionClosed) by now.
         self.calls.clear();
         for (_, sinks) in self.subscriptions.drain() {
             for (_, sink) in sinks {

@@ -68,7 +68,9 @@ pub(crate) struct Driver<R: Runtime> {
     pump: Pump,
     join: JoinConfig,
     transport: String,
-    session: Option<CoreSession>,
+    /// The core session; each request carries the handle waiting for it as its token
+    /// (`None` for what needs no answer), so the loop keeps no map of requests.
+    session: Option<CoreSession<Option<Waiting>>>,
     serializer: Option<SerializerKind>,
     /// The RawSocket peer's message limit, once open.
     peer_max: Option<usize>,
@@ -88,7 +90,6 @@ pub(crate) struct Driver<R: Runtime> {
     closed_tx: Option<oneshot::Sender<CloseReason>>,
     close_reason: Option<CloseReason>,
     leave_waiters: Vec<oneshot::Sender<Result<CloseReason, Error>>>,
-    pending: HashMap<RequestId, Waiting>,
     /// Call handle keys to the requests they made.
     calls: HashMap<u64, RequestId>,
     registrations: HashMap<RegistrationId, std::sync::Arc<dyn Handler>>,
@@ -140,7 +141,6 @@ impl<R: Runtime> Driver<R> {
             closed_tx: Some(channels.closed),
             close_reason: None,
             leave_waiters: Vec::new(),
-            pending: HashMap::new(),
             calls: HashMap::new(),
             registrations: HashMap::new(),
             subscriptions: HashMap::new(),
@@ -276,15 +276,13 @@ impl<R: Runtime> Driver<R> {
                 while let Some(bytes) = session.poll_transmit() {
                     frames.push(bytes);
                 }
-                let mut events = Vec::new();
-                while let Some(event) = session.poll_event() {
-                    events.push(event);
-                }
                 for bytes in frames {
                     self.send_frame(now, bytes);
                 }
-                more = !events.is_empty();
-                for event in events {
+                // One at a time: a request's token stays with the session until its
+                // Reply is polled, and the events before it (progressive results) need it.
+                while let Some(event) = self.session.as_mut().and_then(|s| s.poll_event()) {
+                    more = true;
                     self.on_event(now, event);
                 }
             }
@@ -310,7 +308,7 @@ impl<R: Runtime> Driver<R> {
                 return;
             }
         };
-        let mut session = CoreSession::new(config, self.rt.rng());
+        let mut session = CoreSession::with_tokens(config, self.rt.rng());
         session.set_peer_max_message_len(self.peer_max);
         if let Err(e) = session.connect(now) {
             self.fail_connect(ConnectError::Config(e.to_string()));

@@ -11,14 +11,42 @@ use crate::payload::Payload;
 use crate::uri::{self, MatchPolicy, Uri, UriRule};
 
 use super::{
-    revocation_reason, InFlight, InvocationEvent, Outcome, Pending, Registration, Session,
-    SessionEvent, State, UsageError,
+    revocation_reason, InFlight, InvocationEvent, Outcome, Pending, Refused, Registration, Sent,
+    Session, SessionEvent, State, UsageError,
 };
 
-impl Session {
+impl<T: Default> Session<T> {
     /// Registers `procedure`. `options` may carry `match` (prefix, wildcard), `invoke`
     /// (single, roundrobin, random, first, last), `disclose_caller`, ...
     pub fn register(&mut self, procedure: Uri, options: Options) -> Result<RequestId, UsageError> {
+        self.register_with_token(procedure, options, T::default())
+            .map_err(|refused| refused.error)
+    }
+
+    /// Ends a registration. Invocations for it may still arrive until the reply.
+    pub fn unregister(&mut self, registration: RegistrationId) -> Result<RequestId, UsageError> {
+        self.unregister_with_token(registration, T::default())
+            .map_err(|refused| refused.error)
+    }
+}
+
+impl<T> Session<T> {
+    /// [`register`](Session::register), with `token` carried back in the Reply.
+    pub fn register_with_token(
+        &mut self,
+        procedure: Uri,
+        options: Options,
+        token: T,
+    ) -> Result<RequestId, Refused<T>> {
+        let sent = self.send_register(procedure, options);
+        self.track(sent, token)
+    }
+
+    fn send_register(
+        &mut self,
+        procedure: Uri,
+        options: Options,
+    ) -> Result<(RequestId, Sent), UsageError> {
         self.require_request_capacity()?;
         check_pattern(&procedure, options.match_policy())?;
         let request = self.send_request(|request| {
@@ -28,13 +56,23 @@ impl Session {
                 procedure: procedure.clone(),
             })
         })?;
-        self.pending
-            .insert(request, Pending::Register { procedure });
-        Ok(request)
+        Ok((request, Sent::Pending(Pending::Register { procedure })))
     }
 
-    /// Ends a registration. Invocations for it may still arrive until the reply.
-    pub fn unregister(&mut self, registration: RegistrationId) -> Result<RequestId, UsageError> {
+    /// [`unregister`](Session::unregister), with `token` carried back in the Reply.
+    pub fn unregister_with_token(
+        &mut self,
+        registration: RegistrationId,
+        token: T,
+    ) -> Result<RequestId, Refused<T>> {
+        let sent = self.send_unregister(registration);
+        self.track(sent, token)
+    }
+
+    fn send_unregister(
+        &mut self,
+        registration: RegistrationId,
+    ) -> Result<(RequestId, Sent), UsageError> {
         self.require_request_capacity()?;
         if !self.registrations.contains_key(&registration) {
             return Err(UsageError::NoSuchRegistration(registration));
@@ -46,9 +84,7 @@ impl Session {
                 options: Options::new(),
             })
         })?;
-        self.pending
-            .insert(request, Pending::Unregister { registration });
-        Ok(request)
+        Ok((request, Sent::Pending(Pending::Unregister { registration })))
     }
 
     /// Answers an invocation with a result. `options.progress = true` sends a progressive
@@ -161,7 +197,7 @@ impl Session {
 
     pub(super) fn on_registered(&mut self, registered: Registered) {
         let request = registered.request;
-        let Some(Pending::Register { procedure }) = self.pending.get(&request) else {
+        let Some(Pending::Register { procedure }) = self.pending_kind(request) else {
             return self.protocol_violation(format!(
                 "REGISTERED for request {request}, which is not a pending REGISTER"
             ));
@@ -173,7 +209,6 @@ impl Session {
                 registered.registration
             ));
         }
-        self.pending.remove(&request);
         self.registrations
             .insert(registered.registration, Registration { procedure });
         self.reply(request, Ok(Outcome::Registered(registered.registration)));
@@ -182,13 +217,12 @@ impl Session {
     pub(super) fn on_unregistered(&mut self, unregistered: Unregistered) {
         match unregistered.request {
             Some(request) => {
-                let Some(Pending::Unregister { registration }) = self.pending.get(&request) else {
+                let Some(Pending::Unregister { registration }) = self.pending_kind(request) else {
                     return self.protocol_violation(format!(
                         "UNREGISTERED for request {request}, which is not a pending UNREGISTER"
                     ));
                 };
                 let registration = *registration;
-                self.pending.remove(&request);
                 self.registrations.remove(&registration);
                 self.reply(request, Ok(Outcome::Unregistered));
             }
@@ -200,7 +234,7 @@ impl Session {
                 };
                 // A revocation may cross our own UNREGISTER; then there is nothing left to do.
                 if self.registrations.remove(&registration).is_some() {
-                    self.events.push_back(SessionEvent::RegistrationRevoked {
+                    self.emit(SessionEvent::RegistrationRevoked {
                         registration,
                         reason: revocation_reason(&unregistered.details),
                     });
@@ -261,15 +295,14 @@ impl Session {
                 false
             }
         };
-        self.events
-            .push_back(SessionEvent::Invocation(InvocationEvent {
-                request: invocation.request,
-                registration: invocation.registration,
-                procedure,
-                details: invocation.details,
-                payload: invocation.payload,
-                continuation,
-            }));
+        self.emit(SessionEvent::Invocation(InvocationEvent {
+            request: invocation.request,
+            registration: invocation.registration,
+            procedure,
+            details: invocation.details,
+            payload: invocation.payload,
+            continuation,
+        }));
     }
 
     /// The caller canceled (mode `kill` or `killnowait`): the session answers at once
@@ -282,7 +315,7 @@ impl Session {
             if self.answer_interrupts {
                 self.refuse_invocation(interrupt.request, Uri::CANCELED, None);
             }
-            self.events.push_back(SessionEvent::Interrupt {
+            self.emit(SessionEvent::Interrupt {
                 request: interrupt.request,
                 mode: interrupt.options.mode(),
                 options: interrupt.options,

@@ -6,9 +6,9 @@ use crate::message::{Call, CallResult, Cancel, Message};
 use crate::payload::Payload;
 use crate::uri::Uri;
 
-use super::{Outcome, Pending, RequestError, Session, SessionEvent, UsageError};
+use super::{Outcome, Pending, Refused, RequestError, Sent, Session, SessionEvent, UsageError};
 
-impl Session {
+impl<T: Default> Session<T> {
     /// Calls `procedure`. `options` may carry `timeout` (ms), `receive_progress`,
     /// `disclose_me` and anything else the router understands; with `progress: true` the
     /// call's arguments are sent in several parts (see [`Session::call_part`]).
@@ -21,6 +21,31 @@ impl Session {
         payload: Payload,
         options: Options,
     ) -> Result<RequestId, UsageError> {
+        self.call_with_token(procedure, payload, options, T::default())
+            .map_err(|refused| refused.error)
+    }
+}
+
+impl<T> Session<T> {
+    /// [`call`](Session::call), with `token` carried back in the call's Reply (or in
+    /// the error, if the call cannot be made).
+    pub fn call_with_token(
+        &mut self,
+        procedure: Uri,
+        payload: Payload,
+        options: Options,
+        token: T,
+    ) -> Result<RequestId, Refused<T>> {
+        let sent = self.send_call(procedure, payload, options);
+        self.track(sent, token)
+    }
+
+    fn send_call(
+        &mut self,
+        procedure: Uri,
+        payload: Payload,
+        options: Options,
+    ) -> Result<(RequestId, Sent), UsageError> {
         self.require_request_capacity()?;
         let sending_parts = options.progress() == Some(true);
         if sending_parts && !self.router_supports("dealer", "progressive_call_invocations") {
@@ -38,15 +63,12 @@ impl Session {
                 payload,
             })
         })?;
-        self.pending.insert(
-            request,
-            Pending::Call {
-                procedure,
-                receive_progress,
-                sending_parts,
-            },
-        );
-        Ok(request)
+        let kind = Pending::Call {
+            procedure,
+            receive_progress,
+            sending_parts,
+        };
+        Ok((request, Sent::Pending(kind)))
     }
 
     /// Sends the next part of a progressive call invocation started with
@@ -62,7 +84,7 @@ impl Session {
             procedure,
             sending_parts: true,
             ..
-        }) = self.pending.get(&request)
+        }) = self.pending_kind(request)
         else {
             return Err(UsageError::NoSuchCall(request));
         };
@@ -80,7 +102,7 @@ impl Session {
             payload,
         }))?;
         if last {
-            if let Some(Pending::Call { sending_parts, .. }) = self.pending.get_mut(&request) {
+            if let Some((Pending::Call { sending_parts, .. }, _)) = self.pending.get_mut(&request) {
                 *sending_parts = false;
             }
         }
@@ -93,7 +115,7 @@ impl Session {
     /// possibly still with a result.
     pub fn cancel(&mut self, request: RequestId, mode: CancelMode) -> Result<(), UsageError> {
         self.require_established()?;
-        if !matches!(self.pending.get(&request), Some(Pending::Call { .. })) {
+        if !matches!(self.pending_kind(request), Some(Pending::Call { .. })) {
             return Err(UsageError::NoSuchCall(request));
         }
         if !self.router_supports("dealer", "call_canceling") {
@@ -104,7 +126,6 @@ impl Session {
             options: Options::new().with_mode(mode),
         }))?;
         if mode != CancelMode::Kill {
-            self.pending.remove(&request);
             self.remember_canceled(request);
             self.reply(request, Err(RequestError::Canceled));
         }
@@ -115,7 +136,7 @@ impl Session {
         let request = result.request;
         let Some(Pending::Call {
             receive_progress, ..
-        }) = self.pending.get(&request)
+        }) = self.pending_kind(request)
         else {
             if self.was_canceled(request) {
                 return;
@@ -130,14 +151,13 @@ impl Session {
                     "progressive RESULT for call {request}, which did not ask for progress"
                 ));
             }
-            self.events.push_back(SessionEvent::Progress {
+            self.emit(SessionEvent::Progress {
                 request,
                 details: result.details,
                 payload: result.payload,
             });
             return;
         }
-        self.pending.remove(&request);
         self.reply(
             request,
             Ok(Outcome::Result {

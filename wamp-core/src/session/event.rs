@@ -8,15 +8,16 @@ use crate::uri::Uri;
 
 use super::error::{CloseReason, RequestError};
 
-/// Something the application must see.
+/// Something the application must see. `T` is the session's request token (see
+/// [`Session`](super::Session)); `()` unless the owner attaches its own.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum SessionEvent {
+pub enum SessionEvent<T = ()> {
     /// The router welcomed the session.
     Joined(Joined),
     /// A request finished: exactly one `Reply` per request that expects one (every
     /// request except PUBLISH without `acknowledge`).
-    Reply(Reply),
+    Reply(Reply<T>),
     /// A progressive (non-final) result of a call made with `receive_progress`.
     Progress {
         /// The call.
@@ -84,9 +85,11 @@ impl Joined {
 
 /// The final outcome of a request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub struct Reply<T = ()> {
     /// The request.
     pub request: RequestId,
+    /// The token the request was made with (`()` for the plain methods).
+    pub token: T,
     /// What came of it.
     pub outcome: Result<Outcome, RequestError>,
 }

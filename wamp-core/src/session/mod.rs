@@ -81,6 +81,17 @@
 //! `wamp.error.protocol_violation`, resolves every pending request, emits
 //! [`SessionEvent::Closed`] with the reason, and stays closed; later commands return
 //! [`UsageError::Closed`] with that reason.
+//!
+//! # Request tokens
+//!
+//! An owner that must route each answer somewhere (a runtime waking the task that made
+//! the call) gives the session a token per request instead of keeping a map beside it:
+//! a [`Session<T>`](Session) from [`Session::with_tokens`] takes one in each
+//! `*_with_token` method ([`call_with_token`](Session::call_with_token), ...), hands it
+//! back in the request's [`Reply`] (or in [`Refused`] if the request is not made), and
+//! lends it through [`request_token`](Session::request_token) until that Reply is
+//! polled, for the progressive results before it. [`Session::new`] is `Session<()>`,
+//! whose plain methods need no token.
 
 mod callee;
 mod caller;
@@ -182,6 +193,31 @@ enum Pending {
     Publish,
 }
 
+/// An event waiting for `poll_event`; a Reply gets its token when it is polled.
+enum Queued<T> {
+    Event(SessionEvent<T>),
+    Reply(RequestId, Result<Outcome, RequestError>),
+}
+
+/// What a request command did, for [`Session::track`].
+enum Sent {
+    /// Sent; the answer will come.
+    Pending(Pending),
+    /// Answered locally, at once.
+    Answered(Outcome),
+    /// Sent, and nothing will come back (PUBLISH without `acknowledge`).
+    Nothing,
+}
+
+/// A request the session would not make: why, and the token it was given back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused<T> {
+    /// Why.
+    pub error: UsageError,
+    /// The token, unused.
+    pub token: T,
+}
+
 impl Pending {
     fn request_type(&self) -> MessageType {
         match self {
@@ -218,7 +254,7 @@ struct InFlight {
 }
 
 /// A WAMP client session. See the [module documentation](self) for how to drive it.
-pub struct Session {
+pub struct Session<T = ()> {
     realm: Uri,
     serializer: SerializerKind,
     roles: Roles,
@@ -249,8 +285,12 @@ pub struct Session {
     deadline: Option<Instant>,
     ids: RequestIdGenerator,
     transmit: VecDeque<Bytes>,
-    events: VecDeque<SessionEvent>,
-    pending: HashMap<RequestId, Pending>,
+    events: VecDeque<Queued<T>>,
+    /// Tokens of requests whose Reply is queued but not yet polled, so that the
+    /// request's token can still be borrowed for the events queued before it.
+    replied: HashMap<RequestId, T>,
+    /// Requests awaiting their answer, with the owner's token for each.
+    pending: HashMap<RequestId, (Pending, T)>,
     recently_canceled: VecDeque<RequestId>,
     /// Progressive invocations (ones that had more parts coming) answered recently, so
     /// that a part that crossed the answer is discarded, as the spec says.
@@ -263,7 +303,7 @@ pub struct Session {
     invocations: HashMap<RequestId, InFlight>,
 }
 
-impl std::fmt::Debug for Session {
+impl<T> std::fmt::Debug for Session<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("realm", &self.realm)
@@ -278,8 +318,23 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A session for `config`; `rng` supplies authentication nonces, so it must be a
-    /// cryptographic generator (`CryptoRng`).
+    /// cryptographic generator (`CryptoRng`). Its requests carry no token; see
+    /// [`Session::with_tokens`] for one that does.
     pub fn new(config: SessionConfig, rng: Box<dyn rand_core::CryptoRng + Send>) -> Session {
+        Session::with_tokens(config, rng)
+    }
+}
+
+impl<T> Session<T> {
+    /// A session whose requests carry a token of type `T`: the `*_with_token` methods
+    /// take one, the request's [`Reply`] gives it back, and
+    /// [`request_token`](Session::request_token) lends it while the request is
+    /// pending. An owner keeps its per-request state there (the channel a waiting
+    /// handle listens on) instead of in a map of its own beside the session's.
+    pub fn with_tokens(
+        config: SessionConfig,
+        rng: Box<dyn rand_core::CryptoRng + Send>,
+    ) -> Session<T> {
         Session {
             realm: config.realm,
             serializer: config.serializer,
@@ -307,6 +362,7 @@ impl Session {
             ids: RequestIdGenerator::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
+            replied: HashMap::new(),
             pending: HashMap::new(),
             recently_canceled: VecDeque::new(),
             recently_answered: VecDeque::new(),
@@ -388,8 +444,22 @@ impl Session {
 
     /// The next event for the application.
     #[must_use]
-    pub fn poll_event(&mut self) -> Option<SessionEvent> {
-        self.events.pop_front()
+    pub fn poll_event(&mut self) -> Option<SessionEvent<T>> {
+        loop {
+            match self.events.pop_front()? {
+                Queued::Event(event) => return Some(event),
+                Queued::Reply(request, outcome) => {
+                    // Always there: push_reply put it there with the Reply.
+                    if let Some(token) = self.replied.remove(&request) {
+                        return Some(SessionEvent::Reply(Reply {
+                            request,
+                            token,
+                            outcome,
+                        }));
+                    }
+                }
+            }
+        }
     }
 
     /// When [`handle_timeout`](Session::handle_timeout) must be called next, if ever.
@@ -642,7 +712,7 @@ impl Session {
         self.deadline = None;
         self.session_id = Some(welcome.session);
         self.router = welcome.details.clone();
-        self.events.push_back(SessionEvent::Joined(Joined {
+        self.emit(SessionEvent::Joined(Joined {
             session: welcome.session,
             realm: self.realm.clone(),
             details: welcome.details,
@@ -691,17 +761,21 @@ impl Session {
     fn close(&mut self, reason: CloseReason) {
         self.state = State::Closed(reason.clone());
         self.deadline = None;
-        let mut pending: Vec<(RequestId, Pending)> = self.pending.drain().collect();
+        let mut pending: Vec<(RequestId, (Pending, T))> = self.pending.drain().collect();
         pending.sort_by_key(|(id, _)| *id);
-        for (request, _) in pending {
-            self.reply(request, Err(RequestError::SessionClosed(reason.clone())));
+        for (request, (_, token)) in pending {
+            self.push_reply(
+                request,
+                token,
+                Err(RequestError::SessionClosed(reason.clone())),
+            );
         }
         self.registrations.clear();
         self.subscriptions.clear();
         self.invocations.clear();
         self.recently_canceled.clear();
         self.recently_answered.clear();
-        self.events.push_back(SessionEvent::Closed(reason));
+        self.emit(SessionEvent::Closed(reason));
     }
 
     fn require_established(&self) -> Result<(), UsageError> {
@@ -778,7 +852,7 @@ impl Session {
         loop {
             let id = self.ids.next();
             // After 2^53 requests the sequence wraps; skip IDs still in flight.
-            if !self.pending.contains_key(&id) {
+            if !self.pending.contains_key(&id) && !self.replied.contains_key(&id) {
                 return id;
             }
         }
@@ -818,9 +892,64 @@ impl Session {
         self.recently_canceled.contains(&request)
     }
 
+    /// What kind of request `request` is, if it is pending.
+    fn pending_kind(&self, request: RequestId) -> Option<&Pending> {
+        self.pending.get(&request).map(|(kind, _)| kind)
+    }
+
+    /// Keeps `token` with what a request command did: pending until its answer,
+    /// answered at once, or nothing to answer; or gives it back with the error.
+    fn track(
+        &mut self,
+        sent: Result<(RequestId, Sent), UsageError>,
+        token: T,
+    ) -> Result<RequestId, Refused<T>> {
+        match sent {
+            Ok((request, Sent::Pending(kind))) => {
+                self.pending.insert(request, (kind, token));
+                Ok(request)
+            }
+            Ok((request, Sent::Answered(outcome))) => {
+                self.push_reply(request, token, Ok(outcome));
+                Ok(request)
+            }
+            Ok((request, Sent::Nothing)) => Ok(request),
+            Err(error) => Err(Refused { error, token }),
+        }
+    }
+
+    /// Ends a pending request: its one Reply, with its token.
     fn reply(&mut self, request: RequestId, outcome: Result<Outcome, RequestError>) {
-        self.events
-            .push_back(SessionEvent::Reply(Reply { request, outcome }));
+        if let Some((_, token)) = self.pending.remove(&request) {
+            self.push_reply(request, token, outcome);
+        }
+    }
+
+    fn push_reply(&mut self, request: RequestId, token: T, outcome: Result<Outcome, RequestError>) {
+        self.replied.insert(request, token);
+        self.events.push_back(Queued::Reply(request, outcome));
+    }
+
+    fn emit(&mut self, event: SessionEvent<T>) {
+        self.events.push_back(Queued::Event(event));
+    }
+
+    /// The token of a request whose Reply has not been polled yet: from the request
+    /// until [`poll_event`](Session::poll_event) hands out its Reply, so the events
+    /// before it (progressive results) can reach what the token names.
+    pub fn request_token(&self, request: RequestId) -> Option<&T> {
+        match self.pending.get(&request) {
+            Some((_, token)) => Some(token),
+            None => self.replied.get(&request),
+        }
+    }
+
+    /// [`request_token`](Session::request_token), mutably.
+    pub fn request_token_mut(&mut self, request: RequestId) -> Option<&mut T> {
+        match self.pending.get_mut(&request) {
+            Some((_, token)) => Some(token),
+            None => self.replied.get_mut(&request),
+        }
     }
 
     // ---- dispatch ----------------------------------------------------------------
@@ -847,7 +976,7 @@ impl Session {
 
     fn on_error(&mut self, error: crate::message::Error) {
         let request = error.request;
-        let Some(pending) = self.pending.get(&request) else {
+        let Some(pending) = self.pending_kind(request) else {
             if error.request_type == MessageType::Call && self.was_canceled(request) {
                 return;
             }
@@ -863,7 +992,6 @@ impl Session {
                 pending.request_type()
             ));
         }
-        self.pending.remove(&request);
         self.reply(
             request,
             Err(RequestError::Wamp {

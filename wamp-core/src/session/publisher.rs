@@ -6,9 +6,9 @@ use crate::message::{Message, Publish, Published};
 use crate::payload::Payload;
 use crate::uri::Uri;
 
-use super::{Outcome, Pending, Session, UsageError};
+use super::{Outcome, Pending, Refused, Sent, Session, UsageError};
 
-impl Session {
+impl<T: Default> Session<T> {
     /// Publishes to `topic`. `options` may carry `acknowledge`, `exclude_me`, `exclude`,
     /// `eligible` (and their `_authid`/`_authrole` forms), `disclose_me`, `retain`.
     ///
@@ -20,6 +20,31 @@ impl Session {
         payload: Payload,
         options: Options,
     ) -> Result<RequestId, UsageError> {
+        self.publish_with_token(topic, payload, options, T::default())
+            .map_err(|refused| refused.error)
+    }
+}
+
+impl<T> Session<T> {
+    /// [`publish`](Session::publish), with `token` carried back in the Reply (with
+    /// `acknowledge`; without it the token is dropped at once, as nothing comes back).
+    pub fn publish_with_token(
+        &mut self,
+        topic: Uri,
+        payload: Payload,
+        options: Options,
+        token: T,
+    ) -> Result<RequestId, Refused<T>> {
+        let sent = self.send_publish(topic, payload, options);
+        self.track(sent, token)
+    }
+
+    fn send_publish(
+        &mut self,
+        topic: Uri,
+        payload: Payload,
+        options: Options,
+    ) -> Result<(RequestId, Sent), UsageError> {
         self.require_request_capacity()?;
         let acknowledge = options.acknowledge() == Some(true);
         let payload = payload.to_format(self.serializer)?;
@@ -32,19 +57,19 @@ impl Session {
             })
         })?;
         if acknowledge {
-            self.pending.insert(request, Pending::Publish);
+            Ok((request, Sent::Pending(Pending::Publish)))
+        } else {
+            Ok((request, Sent::Nothing))
         }
-        Ok(request)
     }
 
     pub(super) fn on_published(&mut self, published: Published) {
         let request = published.request;
-        if !matches!(self.pending.get(&request), Some(Pending::Publish)) {
+        if !matches!(self.pending_kind(request), Some(Pending::Publish)) {
             return self.protocol_violation(format!(
                 "PUBLISHED for request {request}, which is not a pending PUBLISH"
             ));
         }
-        self.pending.remove(&request);
         self.reply(request, Ok(Outcome::Published(published.publication)));
     }
 }

@@ -7,11 +7,11 @@ use crate::uri::Uri;
 
 use super::callee::check_pattern;
 use super::{
-    revocation_reason, EventDelivery, Outcome, Pending, Session, SessionEvent, Subscription,
-    UsageError,
+    revocation_reason, EventDelivery, Outcome, Pending, Refused, Sent, Session, SessionEvent,
+    Subscription, UsageError,
 };
 
-impl Session {
+impl<T: Default> Session<T> {
     /// Subscribes to `topic`. `options` may carry `match` (prefix, wildcard) and
     /// `get_retained`.
     ///
@@ -19,6 +19,34 @@ impl Session {
     /// subscription ID; the session counts them, and only the last
     /// [`unsubscribe`](Session::unsubscribe) of that ID reaches the router.
     pub fn subscribe(&mut self, topic: Uri, options: Options) -> Result<RequestId, UsageError> {
+        self.subscribe_with_token(topic, options, T::default())
+            .map_err(|refused| refused.error)
+    }
+
+    /// Ends one subscribe of `subscription`.
+    pub fn unsubscribe(&mut self, subscription: SubscriptionId) -> Result<RequestId, UsageError> {
+        self.unsubscribe_with_token(subscription, T::default())
+            .map_err(|refused| refused.error)
+    }
+}
+
+impl<T> Session<T> {
+    /// [`subscribe`](Session::subscribe), with `token` carried back in the Reply.
+    pub fn subscribe_with_token(
+        &mut self,
+        topic: Uri,
+        options: Options,
+        token: T,
+    ) -> Result<RequestId, Refused<T>> {
+        let sent = self.send_subscribe(topic, options);
+        self.track(sent, token)
+    }
+
+    fn send_subscribe(
+        &mut self,
+        topic: Uri,
+        options: Options,
+    ) -> Result<(RequestId, Sent), UsageError> {
         self.require_request_capacity()?;
         check_pattern(&topic, options.match_policy())?;
         let request = self.send_request(|request| {
@@ -28,12 +56,23 @@ impl Session {
                 topic: topic.clone(),
             })
         })?;
-        self.pending.insert(request, Pending::Subscribe { topic });
-        Ok(request)
+        Ok((request, Sent::Pending(Pending::Subscribe { topic })))
     }
 
-    /// Ends one subscribe of `subscription`.
-    pub fn unsubscribe(&mut self, subscription: SubscriptionId) -> Result<RequestId, UsageError> {
+    /// [`unsubscribe`](Session::unsubscribe), with `token` carried back in the Reply.
+    pub fn unsubscribe_with_token(
+        &mut self,
+        subscription: SubscriptionId,
+        token: T,
+    ) -> Result<RequestId, Refused<T>> {
+        let sent = self.send_unsubscribe(subscription);
+        self.track(sent, token)
+    }
+
+    fn send_unsubscribe(
+        &mut self,
+        subscription: SubscriptionId,
+    ) -> Result<(RequestId, Sent), UsageError> {
         self.require_request_capacity()?;
         let Some(sub) = self.subscriptions.get_mut(&subscription) else {
             return Err(UsageError::NoSuchSubscription(subscription));
@@ -42,8 +81,7 @@ impl Session {
             // Others still use it: answer locally, with an ID off the wire's sequence.
             sub.count -= 1;
             let request = self.next_local_request();
-            self.reply(request, Ok(Outcome::Unsubscribed));
-            return Ok(request);
+            return Ok((request, Sent::Answered(Outcome::Unsubscribed)));
         }
         let request = self.send_request(|request| {
             Message::Unsubscribe(Unsubscribe {
@@ -52,20 +90,20 @@ impl Session {
                 options: Options::new(),
             })
         })?;
-        self.pending
-            .insert(request, Pending::Unsubscribe { subscription });
-        Ok(request)
+        Ok((
+            request,
+            Sent::Pending(Pending::Unsubscribe { subscription }),
+        ))
     }
 
     pub(super) fn on_subscribed(&mut self, subscribed: Subscribed) {
         let request = subscribed.request;
-        let Some(Pending::Subscribe { topic }) = self.pending.get(&request) else {
+        let Some(Pending::Subscribe { topic }) = self.pending_kind(request) else {
             return self.protocol_violation(format!(
                 "SUBSCRIBED for request {request}, which is not a pending SUBSCRIBE"
             ));
         };
         let topic = topic.clone();
-        self.pending.remove(&request);
         self.subscriptions
             .entry(subscribed.subscription)
             .and_modify(|s| s.count += 1)
@@ -76,13 +114,12 @@ impl Session {
     pub(super) fn on_unsubscribed(&mut self, unsubscribed: Unsubscribed) {
         match unsubscribed.request {
             Some(request) => {
-                let Some(Pending::Unsubscribe { subscription }) = self.pending.get(&request) else {
+                let Some(Pending::Unsubscribe { subscription }) = self.pending_kind(request) else {
                     return self.protocol_violation(format!(
                         "UNSUBSCRIBED for request {request}, which is not a pending UNSUBSCRIBE"
                     ));
                 };
                 let subscription = *subscription;
-                self.pending.remove(&request);
                 let remaining = self
                     .subscriptions
                     .remove(&subscription)
@@ -92,7 +129,7 @@ impl Session {
                     // Another subscribe to the same topic was answered while this
                     // UNSUBSCRIBE was on its way: the router has dropped the subscription
                     // it shares, so say so rather than lose its events silently.
-                    self.events.push_back(SessionEvent::SubscriptionRevoked {
+                    self.emit(SessionEvent::SubscriptionRevoked {
                         subscription,
                         reason: Some(
                             "unsubscribed while another subscribe to the same topic was in flight; subscribe again"
@@ -108,7 +145,7 @@ impl Session {
                     );
                 };
                 if self.subscriptions.remove(&subscription).is_some() {
-                    self.events.push_back(SessionEvent::SubscriptionRevoked {
+                    self.emit(SessionEvent::SubscriptionRevoked {
                         subscription,
                         reason: revocation_reason(&unsubscribed.details),
                     });
@@ -128,7 +165,7 @@ impl Session {
             Some(Ok(uri)) => uri,
             _ => subscription.topic.clone(),
         };
-        self.events.push_back(SessionEvent::Event(EventDelivery {
+        self.emit(SessionEvent::Event(EventDelivery {
             subscription: event.subscription,
             publication: event.publication,
             topic,

@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+/// The kernel buffer size of a slowed connection's sockets on the proxy.
+const SLOW_BUFFER: usize = 16 << 10;
+
 /// A proxy in front of one address; see the module docs.
 pub struct FaultProxy {
     addr: SocketAddr,
@@ -51,6 +54,15 @@ impl FaultProxy {
                     continue;
                 };
                 let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                if rate.load(Ordering::SeqCst) > 0 {
+                    // A slow link holds little in flight: small kernel buffers on the
+                    // proxy's sockets, so the router (not the kernel) feels the backlog.
+                    use rustix::net::sockopt::{
+                        set_socket_recv_buffer_size, set_socket_send_buffer_size,
+                    };
+                    let _ = set_socket_recv_buffer_size(&server, SLOW_BUFFER);
+                    let _ = set_socket_send_buffer_size(&client, SLOW_BUFFER);
+                }
                 let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
                     continue;
                 };
@@ -81,6 +93,8 @@ impl FaultProxy {
     }
 
     /// From now on the client receives at most `bytes_per_second` (0: no limit).
+    /// Connections made while it is set also get small kernel buffers on the proxy, so
+    /// that what the client has not read waits at the router, not in the kernel.
     pub fn slow_downstream(&self, bytes_per_second: u64) {
         self.downstream_rate
             .store(bytes_per_second, Ordering::SeqCst);

@@ -64,6 +64,10 @@ const SLOW_WORK: Duration = Duration::from_secs(2);
 const SLOW_TIMEOUT_MS: u64 = 50;
 /// Bytes per second that reach the slow subscriber.
 const SLOW_LINK: u64 = 64_000;
+/// The slow subscriber's sync answers queue behind everything the router and the
+/// kernel's socket buffers hold for it (a few megabytes at 64 KB/s): late, but they
+/// must come within this.
+const SLOW_ANSWER_BOUND: Duration = Duration::from_secs(150);
 /// How often a subscriber checks what it has against what was acknowledged.
 const SYNC_EVERY: Duration = Duration::from_millis(500);
 /// The router's memory after the run may exceed its baseline by this factor.
@@ -122,6 +126,9 @@ struct Tally {
     out_of_order: u64,
     lagged: u64,
     slow_events: u64,
+    /// The longest a sync point's acknowledged publication took, for the slow
+    /// subscriber and for the others.
+    slowest_sync: (Duration, Duration),
     reconnects: u64,
     cuts: u64,
     notes: Vec<String>,
@@ -634,11 +641,29 @@ async fn subscriber(shared: Rc<Shared>, id: u64, url: String, pattern: Pattern, 
                 // once our own acknowledged publication is answered.
                 let point = Instant::now();
                 let sync = session.publish(sync_topic.as_str()).acknowledge(true);
-                match bounded(&shared.rt, ANSWER_BOUND, sync).await {
-                    Some(Ok(_)) => {}
+                let bound = if slow {
+                    SLOW_ANSWER_BOUND
+                } else {
+                    ANSWER_BOUND
+                };
+                match bounded(&shared.rt, bound, sync).await {
+                    Some(Ok(_)) => {
+                        let took = point.elapsed();
+                        let mut t = shared.tally.borrow_mut();
+                        let slowest = if slow {
+                            &mut t.slowest_sync.0
+                        } else {
+                            &mut t.slowest_sync.1
+                        };
+                        *slowest = (*slowest).max(took);
+                    }
                     Some(Err(_)) => break, // cut: checked up to the last sync point
                     None => {
-                        shared.tally.borrow_mut().unanswered += 1;
+                        let mut t = shared.tally.borrow_mut();
+                        t.unanswered += 1;
+                        t.note(format!(
+                            "{who}: a sync publication unanswered for {bound:?}"
+                        ));
                         break;
                     }
                 }
@@ -772,10 +797,15 @@ async fn round(rt: &TokioRuntime, ws: &str, rs: &str, seed: u64, length: Duratio
     };
     actors.push(Box::pin(stopper));
     let all = futures::future::join_all(actors);
-    let finished = bounded(rt, length + Duration::from_secs(90), all).await;
+    let finished = bounded(
+        rt,
+        length + SLOW_ANSWER_BOUND + Duration::from_secs(30),
+        all,
+    )
+    .await;
     assert!(
         finished.is_some(),
-        "the actors did not finish within 90 s of the end"
+        "the actors did not finish after the end"
     );
     drop((cut_callee, cut_caller, cut_publisher, cut_subscriber, slow));
     Rc::try_unwrap(shared)
@@ -797,7 +827,11 @@ fn report(label: &str, length: Duration, t: &Tally) {
          subscriber {}), deliveries checked {}",
         t.published, t.acknowledged, t.publish_errors, t.delivered, t.slow_events, t.checked
     );
-    eprintln!("  reconnects {}, connections cut {}", t.reconnects, t.cuts);
+    eprintln!(
+        "  reconnects {}, connections cut {}; longest sync round trip {:?} (slow subscriber), \
+         {:?} (the others)",
+        t.reconnects, t.cuts, t.slowest_sync.0, t.slowest_sync.1
+    );
     eprintln!(
         "  lost: unanswered {}, wrong {}, missing {}, duplicated {}, out of order {}, lagged {} \
          => {}",

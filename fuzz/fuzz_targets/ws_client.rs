@@ -21,10 +21,12 @@
 
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::epoch;
 use libfuzzer_sys::fuzz_target;
 use wamp_proto::SerializerKind;
 use wamp_transport_ws::{ClientConfig, CloseCode, WsClient, WsEvent};
@@ -36,13 +38,6 @@ const PROTOCOLS: [&str; 4] = [
     "wamp.2.cbor",
     "wamp.2.bogus",
 ];
-
-/// One real instant for the whole run; everything else is virtual.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    #[allow(clippy::disallowed_methods)]
-    *EPOCH.get_or_init(Instant::now)
-}
 
 /// What must not depend on chunking.
 #[derive(Default, PartialEq, Debug)]

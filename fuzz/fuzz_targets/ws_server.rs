@@ -18,22 +18,22 @@
 
 #![no_main]
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use bytes::Bytes;
+use common::epoch;
 use libfuzzer_sys::fuzz_target;
 use wamp_proto::SerializerKind;
 use wamp_transport_ws::{ServerConfig, Validation, WsEvent, WsServer};
 
-const PROTOCOLS: [&str; 4] = ["wamp.2.json", "wamp.2.msgpack", "wamp.2.cbor", "wamp.2.json.batched"];
-
-/// One real instant for the whole run; everything else is virtual.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    #[allow(clippy::disallowed_methods)]
-    *EPOCH.get_or_init(Instant::now)
-}
+const PROTOCOLS: [&str; 4] = [
+    "wamp.2.json",
+    "wamp.2.msgpack",
+    "wamp.2.cbor",
+    "wamp.2.json.batched",
+];
 
 #[derive(Default, PartialEq, Debug)]
 struct Outcome {
@@ -56,7 +56,10 @@ fn drain(server: &mut WsServer, outcome: &mut Outcome, closed_before: bool) {
     while let Some(event) = server.poll_event() {
         assert!(!closed_before, "event after Closed");
         assert!(
-            !outcome.events.iter().any(|e| matches!(e, WsEvent::Closed(_))),
+            !outcome
+                .events
+                .iter()
+                .any(|e| matches!(e, WsEvent::Closed(_))),
             "an event after Closed"
         );
         outcome.events.push(event);
@@ -82,13 +85,19 @@ fn run(setup: &Setup, chunks: &[&[u8]]) -> Outcome {
         if setup.clock {
             now += Duration::from_millis(chunk.len() as u64);
             server.handle_timeout(now);
-            assert!(server.poll_timeout().is_none_or(|d| d > now), "deadline not later");
+            assert!(
+                server.poll_timeout().is_none_or(|d| d > now),
+                "deadline not later"
+            );
         }
         server.handle_input(now, chunk);
         drain(&mut server, &mut outcome, closed_before);
     }
     if let Some(max) = setup.max_message {
-        assert!(outcome.messages.iter().all(|m| m.len() <= max), "over the limit");
+        assert!(
+            outcome.messages.iter().all(|m| m.len() <= max),
+            "over the limit"
+        );
     }
     outcome
 }
@@ -103,7 +112,11 @@ fuzz_target!(|data: &[u8]| {
         .serializers(SerializerKind::ALL)
         .max_message_size(max_message)
         .max_frame_size(if small { Some(128) } else { Some(16 << 20) })
-        .validation(if control & 16 != 0 { Validation::Skip } else { Validation::Decode });
+        .validation(if control & 16 != 0 {
+            Validation::Skip
+        } else {
+            Validation::Decode
+        });
     let clock = control & 32 != 0;
     if clock {
         config = config.auto_ping(Duration::from_millis(50), Duration::from_millis(20));

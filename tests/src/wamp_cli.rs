@@ -167,6 +167,21 @@ impl Drop for RouterProcess {
 }
 
 impl RouterProcess {
+    /// `wamp router ARGS` with a WebSocket and a RawSocket listener on free ports of
+    /// 127.0.0.1; returns it and their URLs (`ws://.../ws`, `rs://...`).
+    pub fn start_local(args: &[&str]) -> (RouterProcess, String, String) {
+        let ports = crate::ports::free_ports(2).expect("free ports");
+        let (ws, rs) = (
+            format!("127.0.0.1:{}", ports[0]),
+            format!("127.0.0.1:{}", ports[1]),
+        );
+        let mut all = vec!["--ws", &ws, "--rawsocket", &rs];
+        all.extend_from_slice(args);
+        let (router, urls) = RouterProcess::start(&all);
+        let [ws_url, rs_url] = <[String; 2]>::try_from(urls).expect("two listeners");
+        (router, ws_url, rs_url)
+    }
+
     /// The process ID.
     pub fn pid(&self) -> u32 {
         self.child.id()

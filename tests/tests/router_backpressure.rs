@@ -32,18 +32,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[test]
 fn a_stuck_reader_is_cut_while_a_hundred_readers_get_every_event() {
-    on_two_threads(case);
-}
-
-/// Runs `case` on a two-thread Tokio runtime, as `wamp router` runs on this machine.
-fn on_two_threads<F: std::future::Future<Output = ()>>(case: impl FnOnce(TokioRuntime) -> F) {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let rt = TokioRuntime::from_handle(tokio.handle().clone());
-    tokio.block_on(case(rt));
+    common::on_two_threads(case);
 }
 
 async fn case(rt: TokioRuntime) {
@@ -206,7 +195,7 @@ async fn case(rt: TokioRuntime) {
 /// code 1008 (policy violation) and that reason.
 #[test]
 fn a_stuck_websocket_reader_is_told_why_in_abort_and_the_close_frame() {
-    on_two_threads(websocket_case);
+    common::on_two_threads(websocket_case);
 }
 
 async fn websocket_case(rt: TokioRuntime) {
@@ -319,7 +308,7 @@ const CALLS: u32 = 4000;
 /// reading it would) — every call is answered and nobody is cut.
 #[test]
 fn a_caller_and_a_callee_with_megabytes_in_flight_do_not_hold_each_other() {
-    on_two_threads(|rt| async move {
+    common::on_two_threads(|rt| async move {
         let limits = Limits {
             write_timeout: WRITE_TIMEOUT,
             ..Limits::default()

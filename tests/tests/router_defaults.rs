@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use common::{bare_websocket, masked_text_frame, on_tokio};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::json;
-use wamp_integration::ports::free_ports;
 use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{JoinConfig, Runtime, Session, TransportConfig};
@@ -125,19 +124,9 @@ async fn live_caller(rt: &TokioRuntime, url: &str, until: Instant) -> Session {
 
 #[test]
 fn wamp_router_on_its_defaults_drops_silent_and_stalled_clients() {
-    let ports = free_ports(4).expect("free ports");
-    let at = |p: u16| format!("127.0.0.1:{p}");
-    let (defaults, urls) =
-        RouterProcess::start(&["--ws", &at(ports[0]), "--rawsocket", &at(ports[1])]);
-    let (pinging, ping_urls) = RouterProcess::start(&[
-        "--ws",
-        &at(ports[2]),
-        "--rawsocket",
-        &at(ports[3]),
-        "--rawsocket-ping",
-    ]);
-    let (ws, rs) = (addr(&urls[0]), addr(&urls[1]));
-    let pinging_rs = ping_urls[1].clone();
+    let (defaults, ws_url, rs_url) = RouterProcess::start_local(&[]);
+    let (pinging, _, pinging_rs) = RouterProcess::start_local(&["--rawsocket-ping"]);
+    let (ws, rs) = (addr(&ws_url), addr(&rs_url));
 
     on_tokio(|rt| async move {
         let silent_ws = joined_websocket(&rt, ws).await;
@@ -164,7 +153,6 @@ fn wamp_router_on_its_defaults_drops_silent_and_stalled_clients() {
         let start = Instant::now();
 
         let live_until = start + MESSAGE_TIMEOUT_WITHIN - Duration::from_secs(5);
-        let ws_url = urls[0].clone();
         let live_ws = live_caller(&rt, &ws_url, live_until);
         let live_rs = async {
             let transport = TransportConfig::new(&pinging_rs).expect("url");

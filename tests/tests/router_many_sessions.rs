@@ -13,13 +13,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use wamp_integration::ports::free_ports;
 use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{
     self, Invocation, JoinConfig, Runtime, Session, TransportConfig, Yield,
 };
-use wamp_tokio::TokioRuntime;
 
 /// Handshakes (and later calls) in flight at once.
 const PARALLEL: usize = 200;
@@ -58,22 +56,12 @@ fn ten_thousand_joined_sessions_each_make_a_call() {
         "the hard open-file limit ({fds}) is below the {} this test needs",
         n as u64 + SPARE_FDS
     );
-    let ports = free_ports(2).expect("free ports");
-    let (ws_addr, rs_addr) = (
-        format!("127.0.0.1:{}", ports[0]),
-        format!("127.0.0.1:{}", ports[1]),
-    );
-    let (router, _) =
-        RouterProcess::start(&["--ws", &ws_addr, "--rawsocket", &rs_addr, "--realm", REALM]);
-    let urls = [format!("ws://{ws_addr}/ws"), format!("rs://{rs_addr}")];
+    let (router, ws, rs) = RouterProcess::start_local(&["--realm", REALM]);
+    let urls = [ws, rs];
 
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let rt = TokioRuntime::from_handle(tokio.handle().clone());
-    tokio.block_on(async {
+    let router_ref = &router;
+    common::on_two_threads(|rt| async move {
+        let router = router_ref;
         let join = |i: usize| {
             let rt = rt.clone();
             let transport = TransportConfig::new(&urls[i % 2]).expect("url");

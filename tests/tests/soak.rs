@@ -46,7 +46,6 @@ use std::time::{Duration, Instant};
 use futures::future::{select, Either};
 use futures::{FutureExt, StreamExt};
 use wamp_integration::fault_proxy::FaultProxy;
-use wamp_integration::ports::free_ports;
 use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{
@@ -202,6 +201,24 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// The actor's next session: joins (retrying while the run lasts) and counts a
+    /// reconnect for every session after its first. `None` once the run is over.
+    async fn next_session(&self, url: &str, sessions: &mut u64) -> Option<Session> {
+        while !self.stop.get() {
+            if let Some(session) = self.join(url).await {
+                if *sessions > 0 {
+                    self.tally.borrow_mut().reconnects += 1;
+                }
+                *sessions += 1;
+                return Some(session);
+            }
+            self.sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
 /// `future`'s output, or `None` if `limit` passes first.
 async fn bounded<T>(
     rt: &TokioRuntime,
@@ -265,16 +282,8 @@ async fn register_all(
 /// A callee; `proxy`: it joins through it (and is cut by the fault actor).
 async fn callee(shared: Rc<Shared>, id: u64, url: String, reconnect: bool) {
     let mut rng = Rng::new(shared.seed, 100 + id);
-    let mut first = true;
-    while !shared.stop.get() {
-        let Some(session) = shared.join(&url).await else {
-            shared.sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if !first {
-            shared.tally.borrow_mut().reconnects += 1;
-        }
-        first = false;
+    let mut sessions = 0;
+    while let Some(session) = shared.next_session(&url, &mut sessions).await {
         let held = match register_all(&shared, &session).await {
             Ok(held) => held,
             Err(e) => {
@@ -404,16 +413,8 @@ async fn one_call(shared: &Shared, session: &Session, rng: &mut Rng) {
 
 async fn caller(shared: Rc<Shared>, id: u64, url: String) {
     let mut rng = Rng::new(shared.seed, 200 + id);
-    let mut first = true;
-    while !shared.stop.get() {
-        let Some(session) = shared.join(&url).await else {
-            shared.sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if !first {
-            shared.tally.borrow_mut().reconnects += 1;
-        }
-        first = false;
+    let mut sessions = 0;
+    while let Some(session) = shared.next_session(&url, &mut sessions).await {
         let calls = 20 + rng.below(400);
         for _ in 0..calls {
             if shared.stop.get() || session.is_closed() {
@@ -435,16 +436,8 @@ async fn caller(shared: Rc<Shared>, id: u64, url: String) {
 
 async fn publisher(shared: Rc<Shared>, id: u64, url: String) {
     let mut rng = Rng::new(shared.seed, 300 + id);
-    let mut first = true;
-    while !shared.stop.get() {
-        let Some(session) = shared.join(&url).await else {
-            shared.sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if !first {
-            shared.tally.borrow_mut().reconnects += 1;
-        }
-        first = false;
+    let mut sessions = 0;
+    while let Some(session) = shared.next_session(&url, &mut sessions).await {
         // Each session is its own publisher: order holds per publisher session.
         let key = shared.next_publisher.get();
         shared.next_publisher.set(key + 1);
@@ -604,17 +597,9 @@ async fn subscriber(shared: Rc<Shared>, id: u64, url: String, pattern: Pattern, 
     let mut rng = Rng::new(shared.seed, 400 + id);
     let who = format!("subscriber {id}");
     let slow = !reconnect;
-    let mut first = true;
     let sync_topic = format!("sync.soak.{id}");
-    while !shared.stop.get() {
-        let Some(session) = shared.join(&url).await else {
-            shared.sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if !first {
-            shared.tally.borrow_mut().reconnects += 1;
-        }
-        first = false;
+    let mut sessions = 0;
+    while let Some(session) = shared.next_session(&url, &mut sessions).await {
         let (topic, options) = pattern.subscribe();
         let mut subscription = match session.subscribe_with(topic, options).await {
             Ok(s) => s,
@@ -889,15 +874,7 @@ fn soak_with_exact_accounting() {
                 .map_or(1, |d| d.as_nanos() as u64)
         });
     eprintln!("soak: WAMP_SOAK_SECS={secs} WAMP_SOAK_SEED={seed}");
-    let ports = free_ports(2).expect("free ports");
-    let (ws_addr, rs_addr) = (
-        format!("127.0.0.1:{}", ports[0]),
-        format!("127.0.0.1:{}", ports[1]),
-    );
-    let (router, _) =
-        RouterProcess::start(&["--ws", &ws_addr, "--rawsocket", &rs_addr, "--realm", REALM]);
-    let ws = format!("ws://{ws_addr}/ws");
-    let rs = format!("rs://{rs_addr}");
+    let (router, ws, rs) = RouterProcess::start_local(&["--realm", REALM]);
 
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()

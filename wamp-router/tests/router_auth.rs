@@ -240,29 +240,7 @@ fn cryptosign_right_and_wrong() {
     assert!(m.contains("not authorized"), "{m}");
 
     // The right key announced, a forged signature sent.
-    let raw = net.open_raw(J);
-    net.send_raw(
-        raw,
-        Hello {
-            realm: uri("realm1"),
-            details: Dict::new()
-                .with_role("caller", [])
-                .with_authmethods(["cryptosign"])
-                .with_authextra(
-                    [("pubkey".to_owned(), pubkey().into())]
-                        .into_iter()
-                        .collect(),
-                ),
-        },
-    );
-    let challenge = match &net.recv_raw(raw)[..] {
-        [Message::Challenge(c)] => c.clone(),
-        other => panic!("{other:?}"),
-    };
-    let hex_challenge = challenge.extra.get_str("challenge").expect("present");
-    assert_eq!(hex_challenge.len(), 64);
-    let mut c = [0u8; 32];
-    hex::decode_to_slice(hex_challenge, &mut c).expect("hex");
+    let (raw, c) = cryptosign_challenge(&mut net);
     let forged = Cryptosign::new(None, [9; 32]).sign_challenge(&c, None);
     net.send_raw(
         raw,

@@ -606,6 +606,17 @@ pub fn masked_text_frame(message: &Value) -> Vec<u8> {
     frame
 }
 
+/// Runs `case` on a two-thread Tokio runtime, as `wamp router` runs on this machine.
+pub fn on_two_threads<F: Future<Output = ()>>(case: impl FnOnce(wamp_tokio::TokioRuntime) -> F) {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
+    tokio.block_on(case(rt));
+}
+
 /// Runs `case` on a one-thread Tokio runtime.
 pub fn on_tokio<F: Future<Output = ()>>(case: impl FnOnce(wamp_tokio::TokioRuntime) -> F) {
     let tokio = tokio::runtime::Builder::new_current_thread()

@@ -6,7 +6,7 @@ per target, wrapped in that target's input layout (see the doc comment of each
 fuzz_targets/*.rs), so fuzzing starts from real WAMP messages behind a completed
 handshake instead of guessing them.
 
-    fuzz/seed.py [VECTORS_DIR]   # default: ../shared/wamp-testsuite beside the checkout
+    fuzz/seed.py [VECTORS_DIR]   # default: the copy in wamp-core/tests/data/wamp-testsuite
 
 Writes fuzz/corpus/<target>/seed-<n> (the corpus folder is not committed).
 """
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_VECTORS = HERE.parent.parent / "shared" / "wamp-testsuite"
+DEFAULT_VECTORS = HERE.parent / "wamp-core" / "tests" / "data" / "wamp-testsuite"
 
 # Serializer names in the vectors -> (RawSocket serializer bits, WebSocket subprotocol bits).
 SERIALIZERS = {"json": 0, "msgpack": 1, "cbor": 2}

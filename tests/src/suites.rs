@@ -558,6 +558,82 @@ fn collect(text: &Receiver<String>) -> String {
         .unwrap_or_else(|_| "(not collected: the pipe stayed open)".into())
 }
 
+/// The permissions of the suites' anonymous and authenticated roles: everything, with
+/// callers and publishers disclosed.
+pub const ALLOW_EVERYTHING: &str = concat!(
+    r#"[{ uri = "", match = "prefix", "#,
+    r#"allow = { call = true, register = true, publish = true, subscribe = true }, "#,
+    r#"disclose = { caller = true, publisher = true } }]"#
+);
+
+/// The config file of the suites' router: one realm, [`REALM`], that mixes anonymous
+/// sessions with every principal of [`credentials`](crate::credentials)
+/// (WAMP-SCRAM as the spec's `wamp-scram`) and the restricted ticket principal, on one
+/// WebSocket and one RawSocket listener. Our router picks the method from the client's
+/// HELLO, so anonymous and authenticated sessions share the listeners, and a wrong
+/// secret is refused rather than taken for anonymous.
+pub fn wamp_router_config(ws_port: u16, rs_port: u16) -> String {
+    format!(
+        r#"
+[listen]
+ws = "127.0.0.1:{ws_port}"
+ws_path = "/ws"
+rawsocket = "127.0.0.1:{rs_port}"
+
+[[realms]]
+name = "{REALM}"
+
+[[realms.roles]]
+name = "{ANONYMOUS_ROLE}"
+permissions = {ALLOW_EVERYTHING}
+
+[[realms.roles]]
+name = "{AUTHENTICATED_ROLE}"
+permissions = {ALLOW_EVERYTHING}
+
+[[realms.roles]]
+name = "{RESTRICTED_ROLE}"
+permissions = [{{ uri = "{RESTRICTED_ALLOWED_PREFIX}", match = "prefix", allow = {{ call = true, subscribe = true }} }}]
+
+[realms.auth.anonymous]
+role = "{ANONYMOUS_ROLE}"
+
+[[realms.auth.ticket]]
+authid = "{TICKET_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+ticket = "{TICKET}"
+
+[[realms.auth.ticket]]
+authid = "{RESTRICTED_AUTHID}"
+role = "{RESTRICTED_ROLE}"
+ticket = "{RESTRICTED_TICKET}"
+
+[[realms.auth.wampcra]]
+authid = "{WAMPCRA_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+secret = "{WAMPCRA_SECRET}"
+
+[[realms.auth.wampcra]]
+authid = "{WAMPCRA_SALTED_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+secret = "{WAMPCRA_SALTED_SECRET}"
+salt = {{ salt = "{WAMPCRA_SALT}", iterations = {WAMPCRA_ITERATIONS}, keylen = {WAMPCRA_KEYLEN} }}
+
+[[realms.auth.cryptosign]]
+authid = "{CRYPTOSIGN_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+authorized_keys = ["{CRYPTOSIGN_PUBLIC_KEY_HEX}"]
+
+[[realms.auth.scram]]
+authid = "{SCRAM_AUTHID}"
+role = "{AUTHENTICATED_ROLE}"
+password = "{SCRAM_PASSWORD}"
+# Cheap on purpose: the suites derive the key on every attempt.
+kdf = {{ name = "argon2id13", iterations = {SCRAM_ITERATIONS}, memory = {SCRAM_MEMORY} }}
+"#
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

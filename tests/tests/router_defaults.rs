@@ -96,26 +96,11 @@ async fn joined_rawsocket(rt: &TokioRuntime, addr: std::net::SocketAddr) -> BoxS
     rs
 }
 
-fn addr(url: &str) -> std::net::SocketAddr {
-    url.split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("host:port")
-        .parse()
-        .expect("addr")
-}
-
 async fn live_caller(rt: &TokioRuntime, url: &str, until: Instant) -> Session {
     let transport = TransportConfig::new(url).expect("url");
     let session = common::join(rt, &transport, &JoinConfig::new(REALM)).await;
     while Instant::now() < until {
-        let count: u64 = session
-            .call("wamp.session.count")
-            .await
-            .expect("the live client keeps working")
-            .first()
-            .expect("a count");
-        assert!(count >= 1);
+        assert!(common::session_count(&session).await >= 1);
         rt.sleep_until(Instant::now() + Duration::from_secs(1))
             .await;
     }
@@ -126,13 +111,13 @@ async fn live_caller(rt: &TokioRuntime, url: &str, until: Instant) -> Session {
 fn wamp_router_on_its_defaults_drops_silent_and_stalled_clients() {
     let (defaults, ws_url, rs_url) = RouterProcess::start_local(&[]);
     let (pinging, _, pinging_rs) = RouterProcess::start_local(&["--rawsocket-ping"]);
-    let (ws, rs) = (addr(&ws_url), addr(&rs_url));
+    let (ws, rs) = (common::url_addr(&ws_url), common::url_addr(&rs_url));
 
     on_tokio(|rt| async move {
         let silent_ws = joined_websocket(&rt, ws).await;
         let mut stalled_ws = joined_websocket(&rt, ws).await;
         let mut stalled_rs = joined_rawsocket(&rt, rs).await;
-        let silent_pinged_rs = joined_rawsocket(&rt, addr(&pinging_rs)).await;
+        let silent_pinged_rs = joined_rawsocket(&rt, common::url_addr(&pinging_rs)).await;
 
         // The first 20 bytes of a masked 60,000-byte text frame.
         let mut partial = vec![0x81, 0x80 | 126];
@@ -171,12 +156,10 @@ fn wamp_router_on_its_defaults_drops_silent_and_stalled_clients() {
             live_ws,
             live_rs,
         );
-        let limit = rt.sleep_until(start + MESSAGE_TIMEOUT_WITHIN + Duration::from_secs(10));
-        let ((a, b, c, d), live_ws, live_rs) =
-            match futures::future::select(std::pin::pin!(all), limit).await {
-                futures::future::Either::Left((done, _)) => done,
-                futures::future::Either::Right(_) => panic!("a client was never dropped"),
-            };
+        let limit = MESSAGE_TIMEOUT_WITHIN + Duration::from_secs(10);
+        let ((a, b, c, d), live_ws, live_rs) = common::within(&rt, limit, all)
+            .await
+            .expect("a client was never dropped");
         let took = |t: Instant| t - start;
         eprintln!(
             "on defaults: silent WebSocket dropped after {:?}, stalled WebSocket after {:?}, \

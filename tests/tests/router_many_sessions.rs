@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
-use wamp_tokio::wamp_runtime::{
-    self, Invocation, JoinConfig, Runtime, Session, TransportConfig, Yield,
-};
+use wamp_tokio::wamp_runtime::{self, Invocation, JoinConfig, Session, TransportConfig, Yield};
 
 /// Handshakes (and later calls) in flight at once.
 const PARALLEL: usize = 200;
@@ -94,12 +92,7 @@ fn ten_thousand_joined_sessions_each_make_a_call() {
             let join_time = started.elapsed();
             let with_all = router.rss_kib().expect("router memory");
 
-            let count: u64 = callee
-                .call("wamp.session.count")
-                .await
-                .expect("wamp.session.count")
-                .first()
-                .expect("a count");
+            let count = common::session_count(&callee).await;
             assert_eq!(count, n as u64, "sessions the router counts");
 
             let started = Instant::now();
@@ -128,12 +121,7 @@ fn ten_thousand_joined_sessions_each_make_a_call() {
                 .await;
             let leave_time = started.elapsed();
             drop(sessions);
-            let count: u64 = callee
-                .call("wamp.session.count")
-                .await
-                .expect("wamp.session.count")
-                .first()
-                .expect("a count");
+            let count = common::session_count(&callee).await;
             assert_eq!(count, 1, "sessions left behind");
             callee.leave().await.expect("leaves");
 
@@ -146,11 +134,9 @@ fn ten_thousand_joined_sessions_each_make_a_call() {
                 n as f64 / join_time.as_secs_f64()
             );
         };
-        let timer = rt.sleep_until(Instant::now() + LIMIT);
-        match futures::future::select(std::pin::pin!(work), std::pin::pin!(timer)).await {
-            futures::future::Either::Left(((), _)) => {}
-            futures::future::Either::Right(_) => panic!("not done within {LIMIT:?}"),
-        };
+        if common::within(&rt, LIMIT, work).await.is_none() {
+            panic!("not done within {LIMIT:?}");
+        }
     });
     router.stop();
 }

@@ -13,11 +13,9 @@ use std::process::{Command, Stdio};
 
 use wamp_integration::credentials::*;
 use wamp_integration::ports::free_ports;
+use wamp_integration::suites::wamp_router_config;
 use wamp_integration::wamp_cli::{finish, run_wamp_with, wamp_binary, RouterProcess, CLIENT_LIMIT};
-use wamp_integration::REALM;
 
-const PLAIN_AUTHID: &str = "plain-user";
-const PLAIN_TICKET: &str = "plain-ticket-7f3a9c";
 const HASHED_AUTHID: &str = "hashed-user";
 const HASHED_TICKET: &str = "hashed-ticket-51be0d";
 
@@ -44,46 +42,12 @@ fn hash_ticket(ticket: &str) -> String {
     phc
 }
 
-fn config(ws_port: u16, hashed: &str) -> String {
+/// The suites' router configuration (every method's principal) plus a ticket principal
+/// whose `ticket` is a hash.
+fn config(ws_port: u16, rs_port: u16, hashed: &str) -> String {
     format!(
-        r#"
-[listen]
-ws = "127.0.0.1:{ws_port}"
-rawsocket = ""
-
-[[realms]]
-name = "{REALM}"
-
-[[realms.roles]]
-name = "{AUTHENTICATED_ROLE}"
-permissions = [{{ uri = "wamp.", match = "prefix", allow = {{ call = true }} }}]
-
-[[realms.auth.ticket]]
-authid = "{PLAIN_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-ticket = "{PLAIN_TICKET}"
-
-[[realms.auth.ticket]]
-authid = "{HASHED_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-ticket = "{hashed}"
-
-[[realms.auth.wampcra]]
-authid = "{WAMPCRA_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-secret = "{WAMPCRA_SECRET}"
-
-[[realms.auth.cryptosign]]
-authid = "{CRYPTOSIGN_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-authorized_keys = ["{CRYPTOSIGN_PUBLIC_KEY_HEX}"]
-
-[[realms.auth.scram]]
-authid = "{SCRAM_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-password = "{SCRAM_PASSWORD}"
-kdf = {{ name = "argon2id13", iterations = {SCRAM_ITERATIONS}, memory = {SCRAM_MEMORY} }}
-"#
+        "{}\n[[realms.auth.ticket]]\nauthid = \"{HASHED_AUTHID}\"\nrole = \"{AUTHENTICATED_ROLE}\"\nticket = \"{hashed}\"\n",
+        wamp_router_config(ws_port, rs_port)
     )
 }
 
@@ -92,15 +56,15 @@ fn hashed_tickets_work_and_no_secret_reaches_a_log() {
     let hashed = hash_ticket(HASHED_TICKET);
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("router.toml");
-    let port = free_ports(1).expect("a free port")[0];
-    std::fs::write(&path, config(port, &hashed)).expect("write the config");
+    let ports = free_ports(2).expect("free ports");
+    std::fs::write(&path, config(ports[0], ports[1], &hashed)).expect("write the config");
     let (router, urls) = RouterProcess::start(&["-vvv", "--config", &path.to_string_lossy()]);
     let url = &urls[0];
 
     // (method, authid, right secret, a wrong one)
     let wrong_key = "11".repeat(32);
     let cases = [
-        ("ticket", PLAIN_AUTHID, PLAIN_TICKET, "plain-ticket-7f3a9d"),
+        ("ticket", TICKET_AUTHID, TICKET, "secret-tickeT"),
         ("ticket", HASHED_AUTHID, HASHED_TICKET, hashed.as_str()),
         ("wampcra", WAMPCRA_AUTHID, WAMPCRA_SECRET, "cra-secreT"),
         (
@@ -148,13 +112,13 @@ fn hashed_tickets_work_and_no_secret_reaches_a_log() {
     );
     let hash_part = hashed.rsplit('$').next().expect("the hash");
     for secret in [
-        PLAIN_TICKET,
+        TICKET,
         HASHED_TICKET,
         hash_part,
         WAMPCRA_SECRET,
         CRYPTOSIGN_SEED_HEX,
         SCRAM_PASSWORD,
-        "plain-ticket-7f3a9d",
+        "secret-tickeT",
         "cra-secreT",
         "scram-passworD",
     ] {

@@ -39,11 +39,11 @@ mod common;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::within as bounded;
 use futures::future::{select, Either};
 use futures::{FutureExt, StreamExt};
 use wamp_integration::fault_proxy::FaultProxy;
@@ -173,10 +173,6 @@ struct Shared {
 }
 
 impl Shared {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
     async fn sleep(&self, d: Duration) {
         self.rt.sleep_until(Instant::now() + d).await;
     }
@@ -217,19 +213,6 @@ impl Shared {
             self.sleep(Duration::from_millis(100)).await;
         }
         None
-    }
-}
-
-/// `future`'s output, or `None` if `limit` passes first.
-async fn bounded<T>(
-    rt: &TokioRuntime,
-    limit: Duration,
-    future: impl IntoFuture<Output = T>,
-) -> Option<T> {
-    let timer = rt.sleep_until(Instant::now() + limit);
-    match select(std::pin::pin!(future.into_future()), std::pin::pin!(timer)).await {
-        Either::Left((value, _)) => Some(value),
-        Either::Right(_) => None,
     }
 }
 
@@ -459,7 +442,7 @@ async fn publisher(shared: Rc<Shared>, id: u64, url: String) {
                     .acknowledge(true);
                 let shared = &shared;
                 async move {
-                    let sent = shared.now();
+                    let sent = Instant::now();
                     shared.tally.borrow_mut().published += 1;
                     match bounded(&shared.rt, ANSWER_BOUND, publish).await {
                         Some(Ok(_)) => {
@@ -693,15 +676,6 @@ async fn faults(shared: Rc<Shared>, proxies: Vec<Arc<FaultProxy>>) {
 
 // ------------------------------------------------------------------------------ rounds
 
-fn addr(url: &str) -> SocketAddr {
-    let rest = url.split("://").nth(1).expect("scheme");
-    rest.split('/')
-        .next()
-        .expect("host:port")
-        .parse()
-        .expect("an address")
-}
-
 /// Runs every actor for `length`, then lets them finish and leave.
 async fn round(rt: &TokioRuntime, ws: &str, rs: &str, seed: u64, length: Duration) -> Tally {
     let shared = Rc::new(Shared {
@@ -714,7 +688,7 @@ async fn round(rt: &TokioRuntime, ws: &str, rs: &str, seed: u64, length: Duratio
         publications: RefCell::new(Vec::new()),
         next_publisher: Cell::new(1),
     });
-    let proxy = || Arc::new(FaultProxy::start(addr(ws)).expect("a proxy"));
+    let proxy = || Arc::new(FaultProxy::start(common::url_addr(ws)).expect("a proxy"));
     let (cut_callee, cut_caller, cut_publisher, cut_subscriber, slow) =
         (proxy(), proxy(), proxy(), proxy(), proxy());
     slow.slow_downstream(SLOW_LINK);
@@ -843,12 +817,7 @@ async fn wait_all_left(rt: &TokioRuntime, ws: &str) {
             .expect("joins");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let count: u64 = session
-                .call("wamp.session.count")
-                .await
-                .expect("wamp.session.count")
-                .first()
-                .expect("a count");
+            let count = common::session_count(&session).await;
             if count == 1 {
                 break;
             }

@@ -26,88 +26,13 @@ use wamp_integration::autobahn::{Callee, Peer, Serializer};
 use wamp_integration::credentials::*;
 use wamp_integration::ports::free_ports;
 use wamp_integration::suites::{
-    failures, run_js_suite, run_python_suite, AuthMethod, Check, Principal, Restricted, SuiteTarget,
+    failures, run_js_suite, run_python_suite, wamp_router_config, AuthMethod, Check, Principal,
+    Restricted, SuiteTarget, ALLOW_EVERYTHING,
 };
 use wamp_integration::wamp_cli::{
     finish, run_wamp, wamp_binary, RouterProcess, CLIENT_LIMIT, STOP_LIMIT,
 };
 use wamp_integration::{TestPki, REALM, TLS_SERVER_NAME};
-
-/// The permissions of the suites' anonymous and authenticated roles: everything, with
-/// callers and publishers disclosed.
-const EVERYTHING: &str = concat!(
-    r#"[{ uri = "", match = "prefix", "#,
-    r#"allow = { call = true, register = true, publish = true, subscribe = true }, "#,
-    r#"disclose = { caller = true, publisher = true } }]"#
-);
-
-/// The config file of the suites' router: one realm, [`REALM`], that mixes anonymous
-/// sessions with every principal of [`credentials`](wamp_integration::credentials)
-/// (WAMP-SCRAM as the spec's `wamp-scram`) and the restricted ticket principal, on one
-/// WebSocket and one RawSocket listener. Our router picks the method from the client's
-/// HELLO, so anonymous and authenticated sessions share the listeners, and a wrong
-/// secret is refused rather than taken for anonymous.
-fn suites_config(ws_port: u16, rs_port: u16) -> String {
-    format!(
-        r#"
-[listen]
-ws = "127.0.0.1:{ws_port}"
-ws_path = "/ws"
-rawsocket = "127.0.0.1:{rs_port}"
-
-[[realms]]
-name = "{REALM}"
-
-[[realms.roles]]
-name = "{ANONYMOUS_ROLE}"
-permissions = {EVERYTHING}
-
-[[realms.roles]]
-name = "{AUTHENTICATED_ROLE}"
-permissions = {EVERYTHING}
-
-[[realms.roles]]
-name = "{RESTRICTED_ROLE}"
-permissions = [{{ uri = "{RESTRICTED_ALLOWED_PREFIX}", match = "prefix", allow = {{ call = true, subscribe = true }} }}]
-
-[realms.auth.anonymous]
-role = "{ANONYMOUS_ROLE}"
-
-[[realms.auth.ticket]]
-authid = "{TICKET_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-ticket = "{TICKET}"
-
-[[realms.auth.ticket]]
-authid = "{RESTRICTED_AUTHID}"
-role = "{RESTRICTED_ROLE}"
-ticket = "{RESTRICTED_TICKET}"
-
-[[realms.auth.wampcra]]
-authid = "{WAMPCRA_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-secret = "{WAMPCRA_SECRET}"
-
-[[realms.auth.wampcra]]
-authid = "{WAMPCRA_SALTED_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-secret = "{WAMPCRA_SALTED_SECRET}"
-salt = {{ salt = "{WAMPCRA_SALT}", iterations = {WAMPCRA_ITERATIONS}, keylen = {WAMPCRA_KEYLEN} }}
-
-[[realms.auth.cryptosign]]
-authid = "{CRYPTOSIGN_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-authorized_keys = ["{CRYPTOSIGN_PUBLIC_KEY_HEX}"]
-
-[[realms.auth.scram]]
-authid = "{SCRAM_AUTHID}"
-role = "{AUTHENTICATED_ROLE}"
-password = "{SCRAM_PASSWORD}"
-# Cheap on purpose: the suites derive the key on every attempt.
-kdf = {{ name = "argon2id13", iterations = {SCRAM_ITERATIONS}, memory = {SCRAM_MEMORY} }}
-"#
-    )
-}
 
 /// The suites' view of that router: both listeners anonymous and for the principals.
 fn suites_target(urls: &[String]) -> SuiteTarget {
@@ -179,7 +104,7 @@ fn autobahn_python_and_js_suites_pass_against_wamp_router() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let ports = free_ports(2).expect("free ports");
     let config = dir.path().join("router.toml");
-    std::fs::write(&config, suites_config(ports[0], ports[1])).expect("write the config");
+    std::fs::write(&config, wamp_router_config(ports[0], ports[1])).expect("write the config");
     let (router, urls) = RouterProcess::start(&["--config", &config.to_string_lossy()]);
     let target = suites_target(&urls);
     let mut complaints = Vec::new();
@@ -342,7 +267,7 @@ key = "{key}"
 name = "{REALM}"
 [[realms.roles]]
 name = "anonymous"
-permissions = {EVERYTHING}
+permissions = {ALLOW_EVERYTHING}
 [realms.auth.anonymous]
 role = "anonymous"
 "#,

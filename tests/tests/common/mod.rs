@@ -55,10 +55,21 @@ pub enum Scram {
 
 /// Runs `future` on the runtime's timer with a deadline; a hang fails the case.
 pub async fn bounded<R: Runtime, T>(rt: &R, what: &str, future: impl IntoFuture<Output = T>) -> T {
-    let deadline = rt.sleep_until(Instant::now() + CASE_LIMIT);
+    within(rt, CASE_LIMIT, future)
+        .await
+        .unwrap_or_else(|| panic!("{what}: no outcome within {CASE_LIMIT:?}"))
+}
+
+/// `future`'s output, or `None` if `limit` passes first (on the runtime's timer).
+pub async fn within<R: Runtime, T>(
+    rt: &R,
+    limit: Duration,
+    future: impl IntoFuture<Output = T>,
+) -> Option<T> {
+    let deadline = rt.sleep_until(Instant::now() + limit);
     match select(std::pin::pin!(future.into_future()), deadline).await {
-        Either::Left((value, _)) => value,
-        Either::Right(_) => panic!("{what}: no outcome within {CASE_LIMIT:?}"),
+        Either::Left((value, _)) => Some(value),
+        Either::Right(_) => None,
     }
 }
 
@@ -625,6 +636,25 @@ pub fn on_tokio<F: Future<Output = ()>>(case: impl FnOnce(wamp_tokio::TokioRunti
         .expect("a tokio runtime");
     let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
     tokio.block_on(case(rt));
+}
+
+/// What `wamp.session.count` says (the asking session included).
+pub async fn session_count(session: &Session) -> u64 {
+    session
+        .call("wamp.session.count")
+        .await
+        .expect("wamp.session.count")
+        .first()
+        .expect("a count")
+}
+
+/// The address of a `ws://HOST:PORT/...` or `rs://HOST:PORT` URL.
+pub fn url_addr(url: &str) -> std::net::SocketAddr {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|host_port| host_port.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {url}"))
 }
 
 /// Waits (bounded) until `router` counts `n` sessions.

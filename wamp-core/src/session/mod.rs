@@ -944,14 +944,6 @@ impl<T> Session<T> {
         }
     }
 
-    /// [`request_token`](Session::request_token), mutably.
-    pub fn request_token_mut(&mut self, request: RequestId) -> Option<&mut T> {
-        match self.pending.get_mut(&request) {
-            Some((_, token)) => Some(token),
-            None => self.replied.get_mut(&request),
-        }
-    }
-
     // ---- dispatch ----------------------------------------------------------------
 
     fn on_established_message(&mut self, message: Message) {

@@ -266,10 +266,28 @@ impl TcpKeepalive {
     }
 }
 
+/// The most bytes a TCP socket may hold that it has not sent yet (`TCP_NOTSENT_LOWAT`,
+/// Linux and Android), set by [`tune_tcp`].
+///
+/// Without it Linux grows a socket's send buffer on its own (up to 4 MiB by default)
+/// while the peer reads slowly, so a slow reader's backlog moves out of the queue the
+/// router counts and bounds into the kernel, where it adds tens of seconds of latency
+/// and the router cannot see it. Worse, a full buffer that large only becomes writable
+/// again after the peer has read a large part of it, so a reader that keeps reading
+/// slowly looks stalled to the write deadline and is cut as a slow consumer. With the
+/// limit the socket is writable whenever the peer has taken what was sent, the backlog
+/// waits in the byte-counted queue where backpressure holds its feeders, and a peer
+/// that reads at all makes visible progress. What is in flight on the network (sent,
+/// not yet acknowledged) is not limited, so fast links keep their throughput.
+pub const TCP_UNSENT_LIMIT: u32 = 128 * 1024;
+
 /// What the runtime crates do to every TCP connection they open or accept: Nagle off
-/// (WAMP messages are small and latency-bound) and [`TCP_KEEPALIVE`] on.
+/// (WAMP messages are small and latency-bound), [`TCP_KEEPALIVE`] on, and, where the
+/// OS has it, [`TCP_UNSENT_LIMIT`].
 pub fn tune_tcp(socket: socket2::SockRef<'_>) -> std::io::Result<()> {
     socket.set_tcp_nodelay(true)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_notsent_lowat(TCP_UNSENT_LIMIT)?;
     TCP_KEEPALIVE.apply(socket)
 }
 
@@ -575,6 +593,29 @@ mod tests {
 
     fn ok(url: &str) -> Endpoint {
         Endpoint::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    /// What `tune_tcp` sets is what the socket then has (read back from the kernel).
+    #[test]
+    fn tuned_sockets_have_nodelay_keepalive_and_the_unsent_limit() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let stream =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let socket = socket2::SockRef::from(&stream);
+        tune_tcp(socket2::SockRef::from(&stream)).expect("tuned");
+        assert!(socket.tcp_nodelay().expect("nodelay"));
+        assert!(socket.keepalive().expect("keepalive"));
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            assert_eq!(
+                socket.tcp_keepalive_time().expect("idle"),
+                TCP_KEEPALIVE.idle
+            );
+            assert_eq!(
+                socket.tcp_notsent_lowat().expect("notsent lowat"),
+                TCP_UNSENT_LIMIT
+            );
+        }
     }
 
     #[test]

@@ -296,102 +296,79 @@ fn wire(c: &mut Criterion) {
         };
         let typed_blob = |p: &Payload| p.args::<BlobArgs>().expect("blob args");
 
-        // CALL
-        let (_, opts) = call_options();
-        let call_head = |opts: &Opts| (48u64, REQUEST, opts.clone(), PROCEDURE.to_string());
-        bench_case(
-            c,
-            Case {
-                name: "call_small",
-                kind,
-                build: call,
-                encode_payload: |k| Payload::encode(k, &small, &kw).expect("payload"),
-                decode_payload: typed_small,
-                expected: (small.clone(), kw.clone()),
-                baseline: {
-                    let (t, r, o, p) = call_head(&opts);
-                    (t, r, o, p, small.clone(), kw.clone()) as CallTuple<SmallArgs, Kw>
-                },
-            },
-        );
-        bench_case(
-            c,
-            Case {
-                name: "call_16k",
-                kind,
-                build: call,
-                encode_payload: |k| Payload::encode(k, &records, &kw).expect("payload"),
-                decode_payload: typed_records,
-                expected: (records.clone(), kw.clone()),
-                baseline: {
-                    let (t, r, o, p) = call_head(&opts);
-                    (t, r, o, p, records.clone(), kw.clone()) as CallTuple<Vec<Record>, Kw>
-                },
-            },
-        );
-        bench_case(
-            c,
-            Case {
-                name: "call_blob16k",
-                kind,
-                build: call,
-                encode_payload: |k| Payload::encode(k, &blob, &()).expect("payload"),
-                decode_payload: typed_blob,
-                expected: blob.clone(),
-                baseline: {
-                    let (t, r, o, p) = call_head(&opts);
-                    (t, r, o, p, blob.clone()) as CallTupleNoKw<BlobArgs>
-                },
-            },
-        );
+        // One message kind with one payload: `$head` is the typed baseline's four leading
+        // fields, `$tail` the payload fields that follow them.
+        macro_rules! case {
+            ($name:expr, $build:expr, $head:expr, $args:expr, $kw:expr, $decode:expr,
+             $expected:expr, ($($tail:expr),+) as $baseline:ty) => {{
+                let (h0, h1, h2, h3) = $head;
+                let encode_payload = |k| Payload::encode(k, $args, $kw).expect("payload");
+                let baseline = (h0, h1, h2, h3, $($tail),+) as $baseline;
+                bench_case(
+                    c,
+                    Case {
+                        name: $name,
+                        kind,
+                        build: $build,
+                        encode_payload,
+                        decode_payload: $decode,
+                        expected: $expected,
+                        baseline,
+                    },
+                );
+            }};
+        }
+        // Each message kind with each payload (small, 16 KiB of records, a 16 KiB blob).
+        macro_rules! payload_cases {
+            ($prefix:literal, $build:expr, $head:expr, $tuple:ident, $tuple_no_kw:ident) => {
+                case!(
+                    concat!($prefix, "_small"),
+                    $build,
+                    $head,
+                    &small,
+                    &kw,
+                    typed_small,
+                    (small.clone(), kw.clone()),
+                    (small.clone(), kw.clone()) as $tuple<SmallArgs, Kw>
+                );
+                case!(
+                    concat!($prefix, "_16k"),
+                    $build,
+                    $head,
+                    &records,
+                    &kw,
+                    typed_records,
+                    (records.clone(), kw.clone()),
+                    (records.clone(), kw.clone()) as $tuple<Vec<Record>, Kw>
+                );
+                case!(
+                    concat!($prefix, "_blob16k"),
+                    $build,
+                    $head,
+                    &blob,
+                    &(),
+                    typed_blob,
+                    blob.clone(),
+                    (blob.clone()) as $tuple_no_kw<BlobArgs>
+                );
+            };
+        }
 
-        // EVENT
+        let (_, opts) = call_options();
+        payload_cases!(
+            "call",
+            call,
+            (48u64, REQUEST, opts.clone(), PROCEDURE.to_string()),
+            CallTuple,
+            CallTupleNoKw
+        );
         let (_, details) = event_details();
-        let event_head = |d: &Opts| (36u64, SUBSCRIPTION, PUBLICATION, d.clone());
-        bench_case(
-            c,
-            Case {
-                name: "event_small",
-                kind,
-                build: event,
-                encode_payload: |k| Payload::encode(k, &small, &kw).expect("payload"),
-                decode_payload: typed_small,
-                expected: (small.clone(), kw.clone()),
-                baseline: {
-                    let (t, s, p, d) = event_head(&details);
-                    (t, s, p, d, small.clone(), kw.clone()) as EventTuple<SmallArgs, Kw>
-                },
-            },
-        );
-        bench_case(
-            c,
-            Case {
-                name: "event_16k",
-                kind,
-                build: event,
-                encode_payload: |k| Payload::encode(k, &records, &kw).expect("payload"),
-                decode_payload: typed_records,
-                expected: (records.clone(), kw.clone()),
-                baseline: {
-                    let (t, s, p, d) = event_head(&details);
-                    (t, s, p, d, records.clone(), kw.clone()) as EventTuple<Vec<Record>, Kw>
-                },
-            },
-        );
-        bench_case(
-            c,
-            Case {
-                name: "event_blob16k",
-                kind,
-                build: event,
-                encode_payload: |k| Payload::encode(k, &blob, &()).expect("payload"),
-                decode_payload: typed_blob,
-                expected: blob.clone(),
-                baseline: {
-                    let (t, s, p, d) = event_head(&details);
-                    (t, s, p, d, blob.clone()) as EventTupleNoKw<BlobArgs>
-                },
-            },
+        payload_cases!(
+            "event",
+            event,
+            (36u64, SUBSCRIPTION, PUBLICATION, details.clone()),
+            EventTuple,
+            EventTupleNoKw
         );
     }
 }

@@ -299,28 +299,22 @@ mod tests {
             local,
             message: None,
         };
-        assert_eq!(
-            after_close(&goodbye("wamp.close.normal", true)),
-            AfterClose::Done
-        );
-        // Whatever this side said when it left.
-        assert_eq!(
-            after_close(&goodbye("com.example.bye", true)),
-            AfterClose::Done
-        );
-        assert_eq!(
-            after_close(&goodbye("wamp.close.goodbye_and_out", false)),
-            AfterClose::Done
-        );
-        assert_eq!(
-            after_close(&goodbye("wamp.close.normal", false)),
-            AfterClose::Done
-        );
-        // The router going down, an ABORT, a lost transport: reconnect.
-        assert_eq!(
-            after_close(&goodbye("wamp.close.system_shutdown", false)),
-            AfterClose::Reconnect
-        );
+        let cases = [
+            (("wamp.close.normal", true), AfterClose::Done),
+            // Whatever this side said when it left.
+            (("com.example.bye", true), AfterClose::Done),
+            (("wamp.close.goodbye_and_out", false), AfterClose::Done),
+            (("wamp.close.normal", false), AfterClose::Done),
+            // The router going down, an ABORT, a lost transport: reconnect.
+            (("wamp.close.system_shutdown", false), AfterClose::Reconnect),
+        ];
+        for ((reason, local), expected) in cases {
+            assert_eq!(
+                after_close(&goodbye(reason, local)),
+                expected,
+                "{reason} local={local}"
+            );
+        }
         assert_eq!(
             after_close(&CloseReason::Aborted {
                 reason: Uri::from_static("wamp.close.killed"),

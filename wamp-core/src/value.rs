@@ -167,7 +167,9 @@ impl fmt::Debug for Value {
     }
 }
 
-macro_rules! from_int {
+/// `From` for the types a variant holds (or converts into with `Into`, as the smaller
+/// integers and `&str` do).
+macro_rules! from_variant {
     ($($t:ty => $variant:ident),*) => {$(
         impl From<$t> for Value {
             fn from(v: $t) -> Value {
@@ -176,7 +178,11 @@ macro_rules! from_int {
         }
     )*};
 }
-from_int!(u8 => UInt, u16 => UInt, u32 => UInt, u64 => UInt);
+from_variant!(
+    u8 => UInt, u16 => UInt, u32 => UInt, u64 => UInt,
+    bool => Bool, f64 => Float, &str => String, String => String, Bytes => Bytes,
+    Vec<Value> => List, Map => Map
+);
 
 macro_rules! from_signed {
     ($($t:ty),*) => {$(
@@ -190,41 +196,6 @@ macro_rules! from_signed {
 }
 from_signed!(i8, i16, i32, i64);
 
-impl From<bool> for Value {
-    fn from(v: bool) -> Value {
-        Value::Bool(v)
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Value {
-        Value::Float(v)
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Value {
-        Value::String(v.to_owned())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Value {
-        Value::String(v)
-    }
-}
-impl From<Bytes> for Value {
-    fn from(v: Bytes) -> Value {
-        Value::Bytes(v)
-    }
-}
-impl From<Vec<Value>> for Value {
-    fn from(v: Vec<Value>) -> Value {
-        Value::List(v)
-    }
-}
-impl From<Map> for Value {
-    fn from(v: Map) -> Value {
-        Value::Map(v)
-    }
-}
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Value {
         v.map_or(Value::Null, Into::into)

@@ -6,12 +6,16 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use wamp_proto::auth::scram::{self, AuthMessageParts, Kdf, KdfLimits};
+use wamp_proto::auth::scram::{self, Kdf, KdfLimits};
 use wamp_proto::auth::{
     cryptosign, wampcra, AuthError, ChannelBinding, ChannelBindingKind, ClientAuthenticator,
     Cryptosign, Scram, WampCra,
 };
 use wamp_proto::{Dict, Value};
+
+#[path = "../src/auth/fixed_rng.rs"]
+mod fixed_rng;
+use fixed_rng::FixedRng;
 
 fn hex32(s: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -203,45 +207,14 @@ fn cryptosign_channel_binding_mismatch_is_refused() {
 
 // ---------------------------------------------------------------- WAMP-SCRAM
 
-/// Hands out fixed bytes, so the client nonce is known.
-struct FixedRng(std::collections::VecDeque<u8>);
-
-// Predictable on purpose (a test must reproduce from its input alone); the marker
-// lets it stand where the API demands a cryptographic generator.
-impl rand_core::CryptoRng for FixedRng {}
-
-impl rand_core::RngCore for FixedRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        for d in dst {
-            *d = self.0.pop_front().unwrap_or(0);
-        }
-    }
-}
-
-const RFC_CLIENT_NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
-const RFC_NONCE: &str = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-const RFC_SALT: &str = "W22ZaJ0SNY7soEsUEjb6gQ==";
-const RFC_PROOF: &str = "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-const RFC_SERVER_SIGNATURE: &str = "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+// RFC_* constants and rfc7677_* fixtures, shared with the unit tests in src/auth/scram.rs.
+include!("../src/auth/rfc7677.rs");
 
 #[test]
 fn scram_rfc7677_vector() {
     // The RFC's client nonce is the base64 of 15 bytes; feed exactly those.
-    let nonce_bytes = B64.decode(RFC_CLIENT_NONCE).expect("b64");
-    let mut rng = FixedRng(nonce_bytes.into());
-    let mut client = Scram::new("user", "pencil")
-        .expect("saslprep")
-        .with_nonce_len(15);
+    let mut rng = rfc7677_rng();
+    let mut client = rfc7677_client();
     assert_eq!(client.method(), "wamp-scram");
     let hello = client.hello_extra(&mut rng);
     assert_eq!(
@@ -249,12 +222,7 @@ fn scram_rfc7677_vector() {
         Some(RFC_CLIENT_NONCE)
     );
 
-    let challenge = Dict::new()
-        .with("nonce", RFC_NONCE)
-        .with("salt", RFC_SALT)
-        .with("kdf", "pbkdf2")
-        .with("iterations", 4096u32)
-        .with("memory", Value::Null);
+    let challenge = rfc7677_challenge().with("memory", Value::Null);
     let auth = client.authenticate(&challenge, None).expect("authenticate");
     assert_eq!(auth.signature, RFC_PROOF);
 
@@ -263,21 +231,8 @@ fn scram_rfc7677_vector() {
     assert_eq!(client.verify_welcome(&welcome), Ok(()));
 
     // Server side, from the stored credential alone.
-    let cred = scram::derive_credential(
-        "pencil",
-        &B64.decode(RFC_SALT).expect("b64"),
-        Kdf::Pbkdf2 { iterations: 4096 },
-    )
-    .expect("credential");
-    let msg = AuthMessageParts {
-        authid: "user",
-        client_nonce: RFC_CLIENT_NONCE,
-        nonce: RFC_NONCE,
-        salt: RFC_SALT,
-        iterations: 4096,
-        channel_binding: None,
-    }
-    .auth_message();
+    let cred = rfc7677_credential();
+    let msg = rfc7677_auth_message();
     assert_eq!(
         scram::verify_client_proof(&cred.stored_key, &msg, RFC_PROOF),
         Ok(())
@@ -290,17 +245,11 @@ fn scram_rfc7677_vector() {
 
 #[test]
 fn scram_wrong_verifier_is_refused() {
-    let mut rng = FixedRng(B64.decode(RFC_CLIENT_NONCE).expect("b64").into());
-    let mut client = Scram::new("user", "pencil")
-        .expect("saslprep")
-        .with_nonce_len(15);
-    client.hello_extra(&mut rng);
-    let challenge = Dict::new()
-        .with("nonce", RFC_NONCE)
-        .with("salt", RFC_SALT)
-        .with("kdf", "pbkdf2")
-        .with("iterations", 4096u32);
-    client.authenticate(&challenge, None).expect("authenticate");
+    let mut client = rfc7677_client();
+    client.hello_extra(&mut rfc7677_rng());
+    client
+        .authenticate(&rfc7677_challenge(), None)
+        .expect("authenticate");
     let welcome = Dict::new().with_authextra(
         [(
             "verifier".to_owned(),
@@ -343,15 +292,7 @@ fn scram_argon2id13_round_trip() {
     assert_eq!(challenge.get("kdf"), Some(&Value::from("argon2id13")));
     let auth = client.authenticate(&challenge, None).expect("authenticate");
 
-    let msg = AuthMessageParts {
-        authid: "alice",
-        client_nonce: &client_nonce,
-        nonce: &nonce,
-        salt: &cred.salt_base64(),
-        iterations: 2,
-        channel_binding: None,
-    }
-    .auth_message();
+    let msg = auth_message_with(&cred, "alice", (&client_nonce, &nonce), 2, None);
     assert_eq!(
         scram::verify_client_proof(&cred.stored_key, &msg, &auth.signature),
         Ok(())

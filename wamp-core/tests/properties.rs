@@ -287,88 +287,10 @@ fn arb_pattern_text(ctx: Ctx) -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// The type a well-known key must have (mirrors `KEY_RULES` in `src/dict.rs`).
-#[derive(Clone, Copy, Debug)]
-enum Rule {
-    Bool,
-    Str,
-    Uint,
-    Id,
-    IdList,
-    StrList,
-    Uri,
-    Map,
-    OneOf(&'static [&'static str]),
-    OneOfOrCustom(&'static [&'static str]),
-    ForwardFor,
-}
-
-const SERIALIZER_NAMES: &[&str] = &["native", "json", "msgpack", "cbor", "ubjson", "flatbuffers"];
-
-const KNOWN_KEYS: &[(&str, Rule)] = &[
-    ("acknowledge", Rule::Bool),
-    ("exclude_me", Rule::Bool),
-    ("disclose_me", Rule::Bool),
-    ("retain", Rule::Bool),
-    ("get_retained", Rule::Bool),
-    ("retained", Rule::Bool),
-    ("receive_progress", Rule::Bool),
-    ("progress", Rule::Bool),
-    ("disclose_caller", Rule::Bool),
-    ("forward_timeout", Rule::Bool),
-    ("x_acknowledged_delivery", Rule::Bool),
-    ("exclude", Rule::IdList),
-    ("eligible", Rule::IdList),
-    ("exclude_authid", Rule::StrList),
-    ("exclude_authrole", Rule::StrList),
-    ("eligible_authid", Rule::StrList),
-    ("eligible_authrole", Rule::StrList),
-    ("authmethods", Rule::StrList),
-    ("publisher", Rule::Id),
-    ("caller", Rule::Id),
-    ("publisher_authid", Rule::Str),
-    ("publisher_authrole", Rule::Str),
-    ("caller_authid", Rule::Str),
-    ("caller_authrole", Rule::Str),
-    ("authid", Rule::Str),
-    ("authrole", Rule::Str),
-    ("authmethod", Rule::Str),
-    ("authprovider", Rule::Str),
-    ("agent", Rule::Str),
-    ("message", Rule::Str),
-    ("transaction_hash", Rule::Str),
-    ("rkey", Rule::Str),
-    ("nkey", Rule::Str),
-    ("topic", Rule::Uri),
-    ("procedure", Rule::Uri),
-    ("timeout", Rule::Uint),
-    ("trustlevel", Rule::Uint),
-    ("roles", Rule::Map),
-    ("authextra", Rule::Map),
-    ("match", Rule::OneOf(&["exact", "prefix", "wildcard"])),
-    (
-        "invoke",
-        Rule::OneOf(&["single", "roundrobin", "random", "first", "last"]),
-    ),
-    ("mode", Rule::OneOf(&["skip", "kill", "killnowait"])),
-    ("forward_for", Rule::ForwardFor),
-    (
-        "enc_algo",
-        Rule::OneOfOrCustom(&["cryptobox", "mqtt", "xbr"]),
-    ),
-    ("enc_serializer", Rule::OneOfOrCustom(SERIALIZER_NAMES)),
-    ("enc_key", Rule::Str),
-    ("ppt_scheme", Rule::Str),
-    ("ppt_serializer", Rule::OneOfOrCustom(SERIALIZER_NAMES)),
-    (
-        "ppt_cipher",
-        Rule::OneOfOrCustom(&["xsalsa20poly1305", "aes256gcm"]),
-    ),
-    ("ppt_keyid", Rule::Str),
-];
+include!("../src/dict/key_rules.rs");
 
 fn is_known_key(key: &str) -> bool {
-    KNOWN_KEYS.iter().any(|(k, _)| *k == key)
+    KEY_RULES.iter().any(|(k, _)| *k == key)
 }
 
 fn arb_small_map(ctx: Ctx) -> BoxedStrategy<Map> {
@@ -423,7 +345,7 @@ fn arb_rule_value(rule: Rule, ctx: Ctx) -> BoxedStrategy<Value> {
 
 /// One well-known key with a value of its type.
 fn arb_known_entry(ctx: Ctx) -> BoxedStrategy<(String, Value)> {
-    Union::new(KNOWN_KEYS.iter().map(|&(key, rule)| {
+    Union::new(KEY_RULES.iter().map(|&(key, rule)| {
         arb_rule_value(rule, ctx)
             .prop_map(move |v| (key.to_owned(), v))
             .boxed()
@@ -1202,7 +1124,7 @@ fn arb_nasty_value() -> BoxedStrategy<Value> {
 
 fn arb_edit() -> BoxedStrategy<Edit> {
     let key = prop_oneof![
-        3 => select(KNOWN_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>()).prop_map(String::from),
+        3 => select(KEY_RULES.iter().map(|(k, _)| *k).collect::<Vec<_>>()).prop_map(String::from),
         1 => arb_key(),
     ];
     let code = prop_oneof![

@@ -134,6 +134,19 @@ pub struct Connection {
     events: VecDeque<Event>,
 }
 
+/// The [`Limits`] of a `ClientConfig` or a `ServerConfig`: both name them alike.
+macro_rules! limits_of {
+    ($config:expr) => {
+        Limits {
+            max_message_len: $config.max_message_len,
+            max_queued_bytes: $config.max_queued_bytes,
+            open_timeout: $config.open_timeout,
+            keepalive: $config.keepalive,
+            message_timeout: $config.message_timeout,
+        }
+    };
+}
+
 impl Connection {
     /// A client. Its handshake request is queued for [`poll_transmit`](Self::poll_transmit)
     /// at once; `now` starts the open timeout.
@@ -143,13 +156,7 @@ impl Connection {
             State::AwaitingReply {
                 requested: config.serializer,
             },
-            Limits {
-                max_message_len: config.max_message_len,
-                max_queued_bytes: config.max_queued_bytes,
-                open_timeout: config.open_timeout,
-                keepalive: config.keepalive,
-                message_timeout: config.message_timeout,
-            },
+            limits_of!(config),
             now,
         );
         connection.output.push_raw(&handshake::encode(
@@ -170,13 +177,7 @@ impl Connection {
         Self::new(
             Role::Server,
             State::AwaitingRequest { policy },
-            Limits {
-                max_message_len: config.max_message_len,
-                max_queued_bytes: config.max_queued_bytes,
-                open_timeout: config.open_timeout,
-                keepalive: config.keepalive,
-                message_timeout: config.message_timeout,
-            },
+            limits_of!(config),
             now,
         )
     }
@@ -428,13 +429,27 @@ impl Connection {
                 max,
             });
         }
+        self.queue_frame(ty, payload, |queued, frame, limit| {
+            RawSocketError::OutputFull {
+                queued,
+                frame,
+                limit,
+            }
+        })
+    }
+
+    /// Queues one frame unless the output is already over its bound. `refused` builds the
+    /// error from (queued, frame, limit): a refused send is the caller's to handle, a
+    /// refused PONG fails the connection, so the two report different variants.
+    fn queue_frame(
+        &mut self,
+        ty: FrameType,
+        payload: Bytes,
+        refused: impl FnOnce(usize, usize, usize) -> RawSocketError,
+    ) -> Result<(), RawSocketError> {
         let frame = HEADER_LEN + payload.len();
         if !self.output.accepts_more(self.max_queued_bytes) {
-            return Err(RawSocketError::OutputFull {
-                queued: self.output.queued(),
-                frame,
-                limit: self.max_queued_bytes,
-            });
+            return Err(refused(self.output.queued(), frame, self.max_queued_bytes));
         }
         self.output
             .push_frame(frame::encode_header(ty, payload.len()), payload);
@@ -509,18 +524,13 @@ impl Connection {
                         peer_max,
                     });
                 }
-                let frame = HEADER_LEN + payload.len();
-                if !self.output.accepts_more(self.max_queued_bytes) {
-                    return Err(RawSocketError::OutputLimitExceeded {
-                        queued: self.output.queued(),
+                return self.queue_frame(FrameType::Pong, payload, |queued, frame, limit| {
+                    RawSocketError::OutputLimitExceeded {
+                        queued,
                         frame,
-                        limit: self.max_queued_bytes,
-                    });
-                }
-                self.output.push_frame(
-                    frame::encode_header(FrameType::Pong, payload.len()),
-                    payload,
-                );
+                        limit,
+                    }
+                });
             }
         }
         Ok(())

@@ -196,9 +196,9 @@ fn a_clean_end_of_stream_is_the_peers_close() {
     assert_eq!(client.poll_event(), None, "told once");
 }
 
-#[test]
-fn a_frame_trickled_past_the_message_timeout_fails_the_connection() {
-    let t0 = Instant::now();
+/// A server with a 30 s message timeout whose handshake (JSON, 2^24 octets) completed at
+/// `t0`, its reply and events drained.
+fn open_server_with_message_timeout(t0: Instant) -> Connection {
     let mut server = Connection::server(
         ServerConfig {
             message_timeout: Some(30 * SECOND),
@@ -208,6 +208,13 @@ fn a_frame_trickled_past_the_message_timeout_fails_the_connection() {
     );
     server.handle_input(t0, &handshake(15, 1));
     let _ = (transmit(&mut server), events(&mut server));
+    server
+}
+
+#[test]
+fn a_frame_trickled_past_the_message_timeout_fails_the_connection() {
+    let t0 = Instant::now();
+    let mut server = open_server_with_message_timeout(t0);
     assert_eq!(server.poll_timeout(), None, "nothing arriving: no deadline");
     // A whole frame, then 20 bytes of a 60,000-byte one: the clock starts there.
     let big = frame(REGULAR, &[b' '; 60_000]);
@@ -237,15 +244,7 @@ fn a_frame_trickled_past_the_message_timeout_fails_the_connection() {
 #[test]
 fn a_frame_that_completes_in_time_stops_the_message_clock() {
     let t0 = Instant::now();
-    let mut server = Connection::server(
-        ServerConfig {
-            message_timeout: Some(30 * SECOND),
-            ..ServerConfig::default()
-        },
-        t0,
-    );
-    server.handle_input(t0, &handshake(15, 1));
-    let _ = (transmit(&mut server), events(&mut server));
+    let mut server = open_server_with_message_timeout(t0);
     let big = frame(REGULAR, &[b' '; 60_000]);
     server.handle_input(t0, &big[..1000]);
     assert_eq!(server.poll_timeout(), Some(t0 + 30 * SECOND));

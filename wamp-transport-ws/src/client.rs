@@ -1,7 +1,5 @@
 //! The client side: sends the upgrade request, checks the server's answer.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
 use tungstenite::client::IntoClientRequest;
@@ -20,15 +18,7 @@ pub struct WsClient {
     endpoint: WebSocket,
 }
 
-impl fmt::Debug for WsClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WsClient")
-            .field("open", &self.is_open())
-            .field("closed", &self.is_closed())
-            .field("serializer", &self.serializer())
-            .finish_non_exhaustive()
-    }
-}
+crate::endpoint::wraps_endpoint!(WsClient);
 
 impl WsClient {
     /// Starts a client: builds the upgrade request (a fresh `Sec-WebSocket-Key`, the
@@ -55,28 +45,5 @@ impl WsClient {
         Ok(WsClient {
             endpoint: WebSocket::client(config.options, request, now)?,
         })
-    }
-}
-
-impl WsClient {
-    /// The connection machine itself, for an owner that drives clients and servers
-    /// alike.
-    pub fn into_inner(self) -> WebSocket {
-        self.endpoint
-    }
-}
-
-/// Every method of the running connection ([`WebSocket`]).
-impl Deref for WsClient {
-    type Target = WebSocket;
-
-    fn deref(&self) -> &WebSocket {
-        &self.endpoint
-    }
-}
-
-impl DerefMut for WsClient {
-    fn deref_mut(&mut self) -> &mut WebSocket {
-        &mut self.endpoint
     }
 }

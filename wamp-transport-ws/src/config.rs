@@ -124,7 +124,22 @@ impl WsOptions {
 }
 
 macro_rules! common_setters {
-    () => {
+    (serializers: $serializers_doc:literal, header: $header_doc:literal) => {
+        #[doc = $serializers_doc]
+        pub fn serializers(
+            mut self,
+            serializers: impl IntoIterator<Item = SerializerKind>,
+        ) -> Self {
+            self.serializers = serializers.into_iter().collect();
+            self
+        }
+
+        #[doc = $header_doc]
+        pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+            self.headers.append(name, value);
+            self
+        }
+
         /// Sets [`WsOptions::max_message_size`].
         pub fn max_message_size(mut self, max: Option<usize>) -> Self {
             self.options.max_message_size = max;
@@ -216,20 +231,6 @@ impl ClientConfig {
         })
     }
 
-    /// Sets the serializers to offer, in preference order.
-    pub fn serializers(mut self, serializers: impl IntoIterator<Item = SerializerKind>) -> Self {
-        self.serializers = serializers.into_iter().collect();
-        self
-    }
-
-    /// Adds an extra request header.
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
-        self
-    }
-
-    common_setters!();
-
     pub(crate) fn check(&self) -> Result<(), UsageError> {
         self.options.check()?;
         check_serializers(&self.serializers)?;
@@ -250,6 +251,11 @@ impl ClientConfig {
         }
         check_headers(&self.headers, &[header::HOST])
     }
+
+    common_setters!(
+        serializers: "Sets the serializers to offer, in preference order.",
+        header: "Adds an extra request header."
+    );
 }
 
 /// The server's configuration.
@@ -308,20 +314,6 @@ impl ServerConfig {
         self
     }
 
-    /// Sets the serializers this server speaks.
-    pub fn serializers(mut self, serializers: impl IntoIterator<Item = SerializerKind>) -> Self {
-        self.serializers = serializers.into_iter().collect();
-        self
-    }
-
-    /// Adds an extra response header.
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
-        self
-    }
-
-    common_setters!();
-
     pub(crate) fn check(&self) -> Result<(), UsageError> {
         self.options.check()?;
         check_serializers(&self.serializers)?;
@@ -334,6 +326,11 @@ impl ServerConfig {
         }
         check_headers(&self.headers, &[])
     }
+
+    common_setters!(
+        serializers: "Sets the serializers this server speaks.",
+        header: "Adds an extra response header."
+    );
 }
 
 fn check_serializers(serializers: &[SerializerKind]) -> Result<(), UsageError> {

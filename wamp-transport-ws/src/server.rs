@@ -1,7 +1,5 @@
 //! The server side: answers the upgrade request, picks the subprotocol.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
 use crate::config::ServerConfig;
@@ -19,15 +17,7 @@ pub struct WsServer {
     endpoint: WebSocket,
 }
 
-impl fmt::Debug for WsServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WsServer")
-            .field("open", &self.is_open())
-            .field("closed", &self.is_closed())
-            .field("serializer", &self.serializer())
-            .finish_non_exhaustive()
-    }
-}
+crate::endpoint::wraps_endpoint!(WsServer);
 
 impl WsServer {
     /// Starts a server connection, waiting for the upgrade request.
@@ -36,28 +26,5 @@ impl WsServer {
         Ok(WsServer {
             endpoint: WebSocket::server(config, now),
         })
-    }
-}
-
-impl WsServer {
-    /// The connection machine itself, for an owner that drives clients and servers
-    /// alike.
-    pub fn into_inner(self) -> WebSocket {
-        self.endpoint
-    }
-}
-
-/// Every method of the running connection ([`WebSocket`]).
-impl Deref for WsServer {
-    type Target = WebSocket;
-
-    fn deref(&self) -> &WebSocket {
-        &self.endpoint
-    }
-}
-
-impl DerefMut for WsServer {
-    fn deref_mut(&mut self) -> &mut WebSocket {
-        &mut self.endpoint
     }
 }

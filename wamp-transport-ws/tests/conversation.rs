@@ -44,10 +44,7 @@ fn every_serializer_opens_exchanges_and_closes() {
         assert!(!pair.client.is_open() && !pair.client.is_closed());
         pair.pump();
         let server_closed = pair.server_events();
-        let info = expect_closed(&server_closed);
-        assert_eq!(info.code, CloseCode::NORMAL);
-        assert_eq!(info.reason, "wamp.close.normal");
-        assert_eq!(info.initiator, Initiator::Peer);
+        let info = expect_closed_by_peer(&server_closed, CloseCode::NORMAL, "wamp.close.normal");
         assert!(info.is_clean());
         let client_closed = pair.client_events();
         let info = expect_closed(&client_closed);
@@ -71,10 +68,7 @@ fn server_initiated_close() {
         .expect("close");
     pair.pump();
     let client_events = pair.client_events();
-    let info = expect_closed(&client_events);
-    assert_eq!(info.code, CloseCode::GOING_AWAY);
-    assert_eq!(info.reason, "shutting down");
-    assert_eq!(info.initiator, Initiator::Peer);
+    expect_closed_by_peer(&client_events, CloseCode::GOING_AWAY, "shutting down");
     let server_events = pair.server_events();
     assert_eq!(expect_closed(&server_events).initiator, Initiator::Local);
 }

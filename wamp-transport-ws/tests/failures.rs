@@ -251,13 +251,7 @@ fn garbage_after_the_handshake_fails_cleanly() {
 fn end_of_stream_after_open_is_a_reset() {
     let (mut server, now) = open_server(SerializerKind::Json, ServerConfig::new());
     server.handle_transport_closed(now);
-    let events = events_of_server(&mut server);
-    let info = expect_closed(&events);
-    assert_eq!(info.error, Some(WsError::ConnectionReset));
-    assert_eq!(
-        (info.code, info.initiator),
-        (CloseCode::ABNORMAL, Initiator::Peer)
-    );
+    expect_reset(&events_of_server(&mut server));
     assert!(server.poll_transmit().is_none());
 }
 
@@ -266,17 +260,7 @@ fn close_timeout() {
     let config = ServerConfig::new().close_timeout(secs(2));
     let (mut server, now) = open_server(SerializerKind::Json, config);
     server.close(now, CloseCode::NORMAL, "bye").expect("close");
-    assert_eq!(server.poll_timeout(), Some(now + secs(2)));
-    server.handle_timeout(now + secs(1));
-    assert!(!server.is_closed());
-    server.handle_timeout(now + secs(2));
-    assert!(server.is_closed());
-    assert_eq!(server.poll_timeout(), None);
-    let events = events_of_server(&mut server);
-    assert_eq!(
-        expect_closed(&events).error,
-        Some(WsError::CloseTimeout(secs(2)))
-    );
+    expect_timeout(&mut server, now, secs(2), WsError::CloseTimeout(secs(2)));
 }
 
 #[test]

@@ -6,8 +6,7 @@ use harness::*;
 use wamp_proto::SerializerKind::{self, Cbor, Json, MsgPack};
 use wamp_transport_ws::http::{HeaderName, HeaderValue};
 use wamp_transport_ws::{
-    ClientConfig, CloseCode, Initiator, ServerConfig, UsageError, WsClient, WsError, WsEvent,
-    WsServer,
+    ClientConfig, CloseCode, Initiator, ServerConfig, UsageError, WsClient, WsError, WsServer,
 };
 
 #[test]
@@ -61,8 +60,7 @@ fn offers_across_several_header_lines_and_unknown_tokens() {
         "\r\n\r\n",
         "\r\nSec-WebSocket-Protocol: wamp.2.cbor,wamp.2.msgpack , wamp.2.json\r\n\r\n",
     );
-    server.handle_input(now, request.as_bytes());
-    let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+    let response = http_answer(&mut server, now, request.as_bytes());
     assert_eq!(
         header_value(&response, "Sec-WebSocket-Protocol").as_deref(),
         Some("wamp.2.msgpack")
@@ -115,8 +113,7 @@ fn only_unknown_or_no_subprotocols_get_400() {
     for protocols in [Some("wamp.2.json.batched, mqtt"), Some(""), None] {
         let now = t0();
         let mut server = WsServer::new(ServerConfig::new(), now).expect("config");
-        server.handle_input(now, raw_request(protocols).as_bytes());
-        let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+        let response = http_answer(&mut server, now, raw_request(protocols).as_bytes());
         assert!(
             response.starts_with("HTTP/1.1 400"),
             "{protocols:?}: {response}"
@@ -153,17 +150,12 @@ fn a_server_choosing_what_was_not_offered_fails_the_client() {
 #[test]
 fn a_wrong_accept_key_fails_the_client() {
     let now = t0();
-    let mut client = WsClient::new(client_config(), now).expect("config");
-    let _ = drain_client(&mut client);
+    let mut client = requesting_client(now);
     let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                     Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
                     Sec-WebSocket-Protocol: wamp.2.cbor\r\n\r\n";
     client.handle_input(now, response.as_bytes());
-    let events = events_of_client(&mut client);
-    assert!(matches!(
-        expect_closed(&events).error,
-        Some(WsError::Handshake(_))
-    ));
+    expect_handshake_error(&events_of_client(&mut client));
 }
 
 #[test]
@@ -184,16 +176,12 @@ fn extra_headers_travel_both_ways() {
     let mut pair = Pair::new(client, server);
     pair.pump();
     let server_events = pair.server_events();
-    let Some(WsEvent::Open(open)) = server_events.first() else {
-        panic!("{server_events:?}")
-    };
+    let open = expect_open_first(&server_events);
     assert_eq!(open.headers["authorization"], "Bearer abc");
     assert_eq!(open.headers["host"], "router.example");
     assert_eq!(open.uri.path(), "/ws");
     let client_events = pair.client_events();
-    let Some(WsEvent::Open(open)) = client_events.first() else {
-        panic!("{client_events:?}")
-    };
+    let open = expect_open_first(&client_events);
     assert_eq!(open.headers["server"], "wamp-rs");
     assert_eq!(open.headers["sec-websocket-protocol"], "wamp.2.cbor");
     assert_eq!(open.uri.to_string(), "ws://localhost:8080/ws");
@@ -217,8 +205,7 @@ fn malformed_upgrade_requests_get_http_errors() {
     for (request, status) in cases {
         let now = t0();
         let mut server = WsServer::new(ServerConfig::new(), now).expect("config");
-        server.handle_input(now, request.as_bytes());
-        let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+        let response = http_answer(&mut server, now, request.as_bytes());
         assert!(response.starts_with(status), "{request:?}: {response}");
         if status.ends_with("426") {
             assert_eq!(
@@ -226,11 +213,7 @@ fn malformed_upgrade_requests_get_http_errors() {
                 Some("13")
             );
         }
-        let events = events_of_server(&mut server);
-        assert!(matches!(
-            expect_closed(&events).error,
-            Some(WsError::Handshake(_))
-        ));
+        expect_handshake_error(&events_of_server(&mut server));
         assert!(server.is_closed());
     }
 }
@@ -243,8 +226,7 @@ fn the_served_path_and_the_connection_limit_are_answered_in_http() {
         let now = t0();
         let mut server = WsServer::new(ServerConfig::new().path("/ws"), now).expect("config");
         server.handle_input(now, &request.as_bytes()[..split]);
-        server.handle_input(now, &request.as_bytes()[split..]);
-        let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+        let response = http_answer(&mut server, now, &request.as_bytes()[split..]);
         assert!(
             response.starts_with("HTTP/1.1 101"),
             "split at {split}: {response}"
@@ -252,8 +234,7 @@ fn the_served_path_and_the_connection_limit_are_answered_in_http() {
     }
     let now = t0();
     let mut server = WsServer::new(ServerConfig::new().path("/other"), now).expect("config");
-    server.handle_input(now, request.as_bytes());
-    let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+    let response = http_answer(&mut server, now, request.as_bytes());
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(
         response.ends_with("no WAMP endpoint at /ws (it is at /other)"),
@@ -267,8 +248,7 @@ fn the_served_path_and_the_connection_limit_are_answered_in_http() {
     let mut full = ServerConfig::new().path("/ws");
     full.max_connections_reached = true;
     let mut server = WsServer::new(full, now).expect("config");
-    server.handle_input(now, request.as_bytes());
-    let response = String::from_utf8(drain_server(&mut server)).expect("ascii");
+    let response = http_answer(&mut server, now, request.as_bytes());
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     let events = events_of_server(&mut server);
     assert!(matches!(
@@ -291,17 +271,12 @@ fn an_endless_head_is_refused() {
     assert!(response.starts_with("HTTP/1.1 431"), "{response}");
     assert!(server.is_closed());
 
-    let mut client = WsClient::new(client_config(), now).expect("config");
-    let _ = drain_client(&mut client);
+    let mut client = requesting_client(now);
     client.handle_input(now, b"HTTP/1.1 101 Switching Protocols\r\n");
     for _ in 0..70 {
         client.handle_input(now, line.as_bytes());
     }
-    let events = events_of_client(&mut client);
-    assert!(matches!(
-        expect_closed(&events).error,
-        Some(WsError::Handshake(_))
-    ));
+    expect_handshake_error(&events_of_client(&mut client));
 }
 
 #[test]
@@ -312,8 +287,7 @@ fn a_garbage_response_fails_the_client() {
         b"HTTP/1.1 200 OK\r\n\r\n",
     ] {
         let now = t0();
-        let mut client = WsClient::new(client_config(), now).expect("config");
-        let _ = drain_client(&mut client);
+        let mut client = requesting_client(now);
         client.handle_input(now, garbage);
         let events = events_of_client(&mut client);
         assert!(
@@ -331,17 +305,7 @@ fn open_timeout_fails_both_sides() {
     let now = t0();
     let config = client_config().open_timeout(secs(5));
     let mut client = WsClient::new(config, now).expect("config");
-    assert_eq!(client.poll_timeout(), Some(now + secs(5)));
-    client.handle_timeout(now + secs(4));
-    assert!(!client.is_closed());
-    client.handle_timeout(now + secs(5));
-    assert!(client.is_closed());
-    assert_eq!(client.poll_timeout(), None);
-    let events = events_of_client(&mut client);
-    assert_eq!(
-        expect_closed(&events).error,
-        Some(WsError::OpenTimeout(secs(5)))
-    );
+    expect_timeout(&mut client, now, secs(5), WsError::OpenTimeout(secs(5)));
 
     let mut server = WsServer::new(ServerConfig::new().open_timeout(secs(3)), now).expect("c");
     server.handle_input(now, b"GET /ws HTTP/1.1\r\n");
@@ -357,23 +321,15 @@ fn open_timeout_fails_both_sides() {
 #[test]
 fn end_of_stream_during_the_handshake() {
     let now = t0();
-    let mut client = WsClient::new(client_config(), now).expect("config");
-    let _ = drain_client(&mut client);
+    let mut client = requesting_client(now);
     client.handle_transport_closed(now);
-    let events = events_of_client(&mut client);
-    let info = expect_closed(&events);
-    assert_eq!(info.error, Some(WsError::ConnectionReset));
-    assert_eq!(
-        (info.code, info.initiator),
-        (CloseCode::ABNORMAL, Initiator::Peer)
-    );
+    expect_reset(&events_of_client(&mut client));
 }
 
 #[test]
 fn closing_before_open_closes_at_once() {
     let now = t0();
-    let mut client = WsClient::new(client_config(), now).expect("config");
-    let _ = drain_client(&mut client);
+    let mut client = requesting_client(now);
     client
         .close(now, CloseCode::GOING_AWAY, "never mind")
         .expect("close");

@@ -379,6 +379,9 @@ pub(crate) fn binding_data<'a>(
 }
 
 #[cfg(test)]
+pub(crate) mod fixed_rng;
+
+#[cfg(test)]
 pub(crate) mod test_support {
     //! Random garbage values for "never panics" loops.
 

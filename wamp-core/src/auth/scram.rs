@@ -333,6 +333,43 @@ pub(crate) fn check_server_signature(
         .map_err(|_| AuthError::ServerSignatureMismatch)
 }
 
+/// Draws a fresh client nonce of `len` bytes: the raw bytes and their base64 text.
+pub(crate) fn draw_nonce(rng: &mut dyn rand_core::CryptoRng, len: usize) -> (Vec<u8>, String) {
+    let mut raw = vec![0u8; len];
+    rng.fill_bytes(&mut raw);
+    let text = B64.encode(&raw);
+    (raw, text)
+}
+
+/// A CHALLENGE came before `hello_extra` drew a nonce.
+pub(crate) fn challenge_before_hello(method: &'static str) -> AuthError {
+    AuthError::OutOfOrder {
+        method,
+        what: "CHALLENGE before HELLO (hello_extra was not called)",
+    }
+}
+
+/// A WELCOME came before the CHALLENGE was answered: the router is unverified.
+pub(crate) fn welcome_before_challenge(method: &'static str) -> AuthError {
+    AuthError::OutOfOrder {
+        method,
+        what: "WELCOME without a completed CHALLENGE: the router was not verified",
+    }
+}
+
+/// A required string in `WELCOME.Details.authextra`; no authextra at all counts as an
+/// empty one (the field is missing).
+pub(crate) fn welcome_authextra_str<'a>(
+    welcome_details: &'a Dict,
+    method: &'static str,
+    field: &'static str,
+) -> Result<&'a str, AuthError> {
+    match welcome_details.authextra() {
+        Some(authextra) => req_str(authextra, method, field),
+        None => Err(AuthError::MissingField { method, field }),
+    }
+}
+
 /// The CHALLENGE's `salt`: its base64 text (it goes into the `AuthMessage`) and bytes.
 pub(crate) fn challenge_salt<'a>(
     extra: &'a Map,
@@ -604,9 +641,7 @@ impl ClientAuthenticator for Scram {
 
     /// Draws a fresh client nonce and returns `{nonce, channel_binding}`.
     fn hello_extra(&mut self, rng: &mut dyn rand_core::CryptoRng) -> Map {
-        let mut raw = vec![0u8; self.nonce_len];
-        rng.fill_bytes(&mut raw);
-        let client_nonce = B64.encode(&raw);
+        let (_, client_nonce) = draw_nonce(rng, self.nonce_len);
         let mut extra = Map::new();
         extra.insert("nonce".into(), Value::String(client_nonce.clone()));
         extra.insert(
@@ -625,10 +660,7 @@ impl ClientAuthenticator for Scram {
         let extra = challenge_extra.as_map();
         let client_nonce = self
             .client_nonce()
-            .ok_or(AuthError::OutOfOrder {
-                method: METHOD,
-                what: "CHALLENGE before HELLO (hello_extra was not called)",
-            })?
+            .ok_or(challenge_before_hello(METHOD))?
             .to_owned();
         let nonce = req_str(extra, METHOD, "nonce")?;
         if nonce.len() <= client_nonce.len() || !nonce.starts_with(&client_nonce) {
@@ -682,14 +714,9 @@ impl ClientAuthenticator for Scram {
             ..
         } = &self.state
         else {
-            return Err(AuthError::OutOfOrder {
-                method: METHOD,
-                what: "WELCOME without a completed CHALLENGE: the router was not verified",
-            });
+            return Err(welcome_before_challenge(METHOD));
         };
-        let empty = Map::new();
-        let authextra = welcome_details.authextra().unwrap_or(&empty);
-        let verifier = req_str(authextra, METHOD, "verifier")?;
+        let verifier = welcome_authextra_str(welcome_details, METHOD, "verifier")?;
         let verifier = verifier.strip_prefix("v=").unwrap_or(verifier);
         check_server_signature(server_key, auth_message, verifier)?;
         self.state = State::Idle;
@@ -700,35 +727,16 @@ impl ClientAuthenticator for Scram {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::test_support;
+    use crate::auth::fixed_rng::FixedRng;
+    use crate::auth::{scram, test_support};
 
-    /// An RNG that returns fixed bytes (then zeros).
-    struct FixedRng(Vec<u8>);
-
-    // Predictable on purpose (a test must reproduce from its input alone); the marker
-    // lets it stand where the API demands a cryptographic generator.
-    impl rand_core::CryptoRng for FixedRng {}
-
-    impl rand_core::RngCore for FixedRng {
-        fn next_u32(&mut self) -> u32 {
-            let mut b = [0; 4];
-            self.fill_bytes(&mut b);
-            u32::from_le_bytes(b)
-        }
-        fn next_u64(&mut self) -> u64 {
-            let mut b = [0; 8];
-            self.fill_bytes(&mut b);
-            u64::from_le_bytes(b)
-        }
-        fn fill_bytes(&mut self, dst: &mut [u8]) {
-            for d in dst {
-                *d = if self.0.is_empty() {
-                    0
-                } else {
-                    self.0.remove(0)
-                };
-            }
-        }
+    /// The client nonce a HELLO extra announces.
+    fn hello_nonce(hello: &Map) -> String {
+        hello
+            .get("nonce")
+            .and_then(Value::as_str)
+            .expect("nonce")
+            .to_owned()
     }
 
     fn low_limits() -> KdfLimits {
@@ -739,70 +747,44 @@ mod tests {
         }
     }
 
-    const RFC_CLIENT_NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
-    const RFC_NONCE: &str = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-    const RFC_SALT: &str = "W22ZaJ0SNY7soEsUEjb6gQ==";
+    // RFC_* constants and rfc7677_* fixtures, shared with tests/auth_vectors.rs.
+    include!("rfc7677.rs");
 
     /// RFC 7677 section 3, driven through the client.
     #[test]
     fn rfc7677_vector() {
-        let mut rng = FixedRng(B64.decode(RFC_CLIENT_NONCE).expect("b64"));
-        let mut scram = Scram::new("user", "pencil")
-            .expect("saslprep")
-            .with_nonce_len(15);
-        let hello = scram.hello_extra(&mut rng);
+        let mut scram = rfc7677_client();
+        let hello = scram.hello_extra(&mut rfc7677_rng());
         assert_eq!(hello.get("nonce"), Some(&Value::from(RFC_CLIENT_NONCE)));
         assert_eq!(hello.get("channel_binding"), Some(&Value::Null));
-        let challenge = Dict::new()
-            .with("nonce", RFC_NONCE)
-            .with("salt", RFC_SALT)
-            .with("kdf", "pbkdf2")
-            .with("iterations", 4096u32)
-            .with("memory", Value::Null);
+        let challenge = rfc7677_challenge().with("memory", Value::Null);
         let auth = scram.authenticate(&challenge, None).expect("authenticate");
-        assert_eq!(
-            auth.signature,
-            "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
-        );
+        assert_eq!(auth.signature, RFC_PROOF);
         assert_eq!(auth.extra.get("nonce"), Some(&Value::from(RFC_NONCE)));
         assert_eq!(auth.extra.get("channel_binding"), Some(&Value::Null));
         assert_eq!(auth.extra.get("cbind_data"), Some(&Value::Null));
 
         // The router side agrees.
-        let cred = derive_credential(
-            "pencil",
-            &B64.decode(RFC_SALT).expect("b64"),
-            Kdf::Pbkdf2 { iterations: 4096 },
-        )
-        .expect("credential");
-        let parts = AuthMessageParts {
-            authid: "user",
-            client_nonce: RFC_CLIENT_NONCE,
-            nonce: RFC_NONCE,
-            salt: RFC_SALT,
-            iterations: 4096,
-            channel_binding: None,
-        };
+        let cred = rfc7677_credential();
+        let msg = rfc7677_auth_message();
         assert_eq!(
-            parts.auth_message(),
+            msg,
             "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
              s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
         );
         assert_eq!(
-            verify_client_proof(&cred.stored_key, &parts.auth_message(), &auth.signature),
+            verify_client_proof(&cred.stored_key, &msg, &auth.signature),
             Ok(())
         );
-        let sig = server_signature(&cred.server_key, &parts.auth_message());
-        assert_eq!(sig, "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        let sig = server_signature(&cred.server_key, &msg);
+        assert_eq!(sig, RFC_SERVER_SIGNATURE);
 
         // Without, then with, the spec example's "v=" prefix.
         let welcome =
             |v: &str| Dict::new().with_authextra([("verifier".to_owned(), Value::from(v))].into());
         let again = |v: &str| {
-            let mut s = Scram::new("user", "pencil")
-                .expect("saslprep")
-                .with_nonce_len(15);
-            s.hello_extra(&mut FixedRng(B64.decode(RFC_CLIENT_NONCE).expect("b64")));
+            let mut s = rfc7677_client();
+            s.hello_extra(&mut rfc7677_rng());
             s.authenticate(&challenge, None).expect("authenticate");
             s.verify_welcome(&welcome(v))
         };
@@ -839,11 +821,7 @@ mod tests {
             .with_channel_binding(ChannelBindingKind::TlsExporter)
             .with_limits(low_limits());
         let hello = scram.hello_extra(&mut test_support::rng(3));
-        let client_nonce = hello
-            .get("nonce")
-            .and_then(Value::as_str)
-            .expect("nonce")
-            .to_owned();
+        let client_nonce = hello_nonce(&hello);
         assert_eq!(B64.decode(&client_nonce).expect("b64").len(), 16);
         assert_eq!(
             hello.get("channel_binding"),
@@ -862,25 +840,14 @@ mod tests {
             Some(&Value::from(B64.encode(cb.data)))
         );
 
-        let parts = AuthMessageParts {
-            authid: "a,b=c",
-            client_nonce: &client_nonce,
-            nonce: &nonce,
-            salt: &cred.salt_base64(),
-            iterations: 1,
-            channel_binding: Some((cb.kind, &cb.data)),
-        };
-        let msg = parts.auth_message();
+        let nonces = (client_nonce.as_str(), nonce.as_str());
+        let msg = auth_message_with(&cred, "a,b=c", nonces, 1, Some((cb.kind, &cb.data)));
         assert!(msg.starts_with("n=a=2Cb=3Dc,r="), "{msg}");
         assert_eq!(
             verify_client_proof(&cred.stored_key, &msg, &auth.signature),
             Ok(())
         );
-        let unbound = AuthMessageParts {
-            channel_binding: None,
-            ..parts
-        }
-        .auth_message();
+        let unbound = auth_message_with(&cred, "a,b=c", nonces, 1, None);
         assert!(verify_client_proof(&cred.stored_key, &unbound, &auth.signature).is_err());
         let welcome = Dict::new().with_authextra(
             [(
@@ -905,11 +872,7 @@ mod tests {
         ));
 
         let hello = scram.hello_extra(&mut test_support::rng(5));
-        let cn = hello
-            .get("nonce")
-            .and_then(Value::as_str)
-            .expect("nonce")
-            .to_owned();
+        let cn = hello_nonce(&hello);
         let ok = Dict::new()
             .with("nonce", format!("{cn}xyz"))
             .with("salt", "c2FsdHNhbHQ=")

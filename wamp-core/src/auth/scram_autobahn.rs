@@ -166,9 +166,7 @@ impl ClientAuthenticator for ScramAutobahn {
     /// Draws a fresh 16-byte client nonce and returns `{nonce}` (Autobahn sends nothing
     /// else).
     fn hello_extra(&mut self, rng: &mut dyn rand_core::CryptoRng) -> Map {
-        let mut raw_nonce = vec![0u8; DEFAULT_NONCE_LEN];
-        rng.fill_bytes(&mut raw_nonce);
-        let client_nonce = B64.encode(&raw_nonce);
+        let (raw_nonce, client_nonce) = scram::draw_nonce(rng, DEFAULT_NONCE_LEN);
         let mut extra = Map::new();
         extra.insert("nonce".into(), Value::String(client_nonce.clone()));
         self.state = State::Hello {
@@ -190,10 +188,7 @@ impl ClientAuthenticator for ScramAutobahn {
             raw_nonce,
         } = &self.state
         else {
-            return Err(AuthError::OutOfOrder {
-                method: METHOD,
-                what: "CHALLENGE before HELLO (hello_extra was not called)",
-            });
+            return Err(scram::challenge_before_hello(METHOD));
         };
         let nonce = req_str(extra, METHOD, "nonce")?;
         let raw = B64.decode(nonce).map_err(|_| AuthError::NonceMismatch)?;
@@ -237,14 +232,10 @@ impl ClientAuthenticator for ScramAutobahn {
             auth_message,
         } = &self.state
         else {
-            return Err(AuthError::OutOfOrder {
-                method: METHOD,
-                what: "WELCOME without a completed CHALLENGE: the router was not verified",
-            });
+            return Err(scram::welcome_before_challenge(METHOD));
         };
-        let empty = Map::new();
-        let authextra = welcome_details.authextra().unwrap_or(&empty);
-        let signature = req_str(authextra, METHOD, "scram_server_signature")?;
+        let signature =
+            scram::welcome_authextra_str(welcome_details, METHOD, "scram_server_signature")?;
         scram::check_server_signature(server_key, auth_message, signature)?;
         self.state = State::Idle;
         Ok(())
@@ -254,6 +245,7 @@ impl ClientAuthenticator for ScramAutobahn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::fixed_rng::FixedRng;
     use crate::auth::test_support;
 
     // The integration harness's Crossbar principal (tests/src/credentials.rs).
@@ -277,29 +269,8 @@ mod tests {
     const SERVER_SIGNATURE: &str = "Jh4GUOVv0zaVWEVM00aoTnTdJP5zUPuqiMY1W5hmB8Q=";
 
     /// An RNG that counts 0, 1, 2, ... so the client nonce is bytes 0..16.
-    struct CountingRng(u8);
-
-    // Predictable on purpose (a test must reproduce from its input alone); the marker
-    // lets it stand where the API demands a cryptographic generator.
-    impl rand_core::CryptoRng for CountingRng {}
-
-    impl rand_core::RngCore for CountingRng {
-        fn next_u32(&mut self) -> u32 {
-            let mut b = [0; 4];
-            self.fill_bytes(&mut b);
-            u32::from_le_bytes(b)
-        }
-        fn next_u64(&mut self) -> u64 {
-            let mut b = [0; 8];
-            self.fill_bytes(&mut b);
-            u64::from_le_bytes(b)
-        }
-        fn fill_bytes(&mut self, dst: &mut [u8]) {
-            for d in dst {
-                *d = self.0;
-                self.0 = self.0.wrapping_add(1);
-            }
-        }
+    fn counting_rng() -> FixedRng {
+        FixedRng((0..=u8::MAX).collect())
     }
 
     fn challenge() -> Dict {
@@ -318,7 +289,7 @@ mod tests {
     /// A client that has answered [`challenge`].
     fn authenticated() -> ScramAutobahn {
         let mut scram = ScramAutobahn::new(AUTHID, PASSWORD).expect("authid");
-        scram.hello_extra(&mut CountingRng(0));
+        scram.hello_extra(&mut counting_rng());
         scram
             .authenticate(&challenge(), None)
             .expect("authenticate");
@@ -341,7 +312,7 @@ mod tests {
         let mut scram = ScramAutobahn::new(AUTHID, PASSWORD).expect("authid");
         assert_eq!(scram.method(), "scram");
         assert_eq!(scram.authid(), Some(AUTHID));
-        let hello = scram.hello_extra(&mut CountingRng(0));
+        let hello = scram.hello_extra(&mut counting_rng());
         assert_eq!(
             hello,
             [("nonce".to_owned(), Value::from(CLIENT_NONCE))].into()
@@ -380,7 +351,7 @@ mod tests {
     #[test]
     fn a_wrong_password_gives_a_proof_the_router_refuses() {
         let mut scram = ScramAutobahn::new(AUTHID, "wrong").expect("authid");
-        scram.hello_extra(&mut CountingRng(0));
+        scram.hello_extra(&mut counting_rng());
         let auth = scram
             .authenticate(&challenge(), None)
             .expect("authenticate");
@@ -448,7 +419,7 @@ mod tests {
             scram.verify_welcome(&welcome(SERVER_SIGNATURE)),
             Err(AuthError::OutOfOrder { .. })
         ));
-        scram.hello_extra(&mut CountingRng(0));
+        scram.hello_extra(&mut counting_rng());
         let mut check = |d: Dict| scram.authenticate(&d, None).expect_err("refused");
 
         // Nonces that do not extend the client's: another prefix, no server part, not

@@ -97,45 +97,16 @@ impl ClientAuthenticator for WampCra {
         let signature = match opt_str(extra, METHOD, "salt")? {
             None => sign(self.secret.as_bytes(), challenge),
             Some(salt) => {
-                let iterations = match opt_u64(extra, METHOD, "iterations")? {
-                    None => DEFAULT_ITERATIONS,
-                    Some(0) => {
-                        return Err(AuthError::InvalidField {
-                            method: METHOD,
-                            field: "iterations",
-                            reason: "must be at least 1".into(),
-                        })
-                    }
-                    Some(n) if n > u64::from(self.max_iterations) => {
-                        return Err(AuthError::KdfCostTooHigh {
-                            method: METHOD,
-                            param: "iterations",
-                            value: n,
-                            ceiling: self.max_iterations.into(),
-                        })
-                    }
-                    // Fits: at most max_iterations, a u32.
-                    Some(n) => u32::try_from(n).unwrap_or(self.max_iterations),
-                };
-                let keylen = match opt_u64(extra, METHOD, "keylen")? {
-                    None => DEFAULT_KEYLEN,
-                    Some(0) => {
-                        return Err(AuthError::InvalidField {
-                            method: METHOD,
-                            field: "keylen",
-                            reason: "must be at least 1".into(),
-                        })
-                    }
-                    Some(n) if n > MAX_KEYLEN as u64 => {
-                        return Err(AuthError::KdfCostTooHigh {
-                            method: METHOD,
-                            param: "keylen",
-                            value: n,
-                            ceiling: MAX_KEYLEN as u64,
-                        })
-                    }
-                    Some(n) => usize::try_from(n).unwrap_or(MAX_KEYLEN),
-                };
+                let iterations = kdf_param(
+                    extra,
+                    "iterations",
+                    DEFAULT_ITERATIONS.into(),
+                    self.max_iterations.into(),
+                )?;
+                // Both fit: at most their maximum, a u32 and a usize.
+                let iterations = u32::try_from(iterations).unwrap_or(self.max_iterations);
+                let keylen = kdf_param(extra, "keylen", DEFAULT_KEYLEN as u64, MAX_KEYLEN as u64)?;
+                let keylen = usize::try_from(keylen).unwrap_or(MAX_KEYLEN);
                 let key = Zeroizing::new(derive_key(&self.secret, salt, iterations, keylen));
                 sign(key.as_bytes(), challenge)
             }
@@ -144,6 +115,26 @@ impl ClientAuthenticator for WampCra {
             signature,
             extra: Dict::new(),
         })
+    }
+}
+
+/// An optional salted-key parameter of the CHALLENGE: `default` when absent, refused when 0
+/// or above `max` (a cost ceiling against a hostile router).
+fn kdf_param(extra: &Map, field: &'static str, default: u64, max: u64) -> Result<u64, AuthError> {
+    match opt_u64(extra, METHOD, field)? {
+        None => Ok(default),
+        Some(0) => Err(AuthError::InvalidField {
+            method: METHOD,
+            field,
+            reason: "must be at least 1".into(),
+        }),
+        Some(n) if n > max => Err(AuthError::KdfCostTooHigh {
+            method: METHOD,
+            param: field,
+            value: n,
+            ceiling: max,
+        }),
+        Some(n) => Ok(n),
     }
 }
 

@@ -414,10 +414,38 @@ pub struct Yield {
     pub payload: Payload,
 }
 
-/// Any WAMP message.
-#[derive(Debug, Clone, PartialEq)]
-#[allow(missing_docs)] // each variant is documented by its struct
-pub enum Message {
+/// Declares [`Message`] with one variant per message struct, each named like its
+/// [`MessageType`], together with [`Message::message_type`] and the `From` impls, so the
+/// list of messages is written once.
+macro_rules! messages {
+    ($($variant:ident($ty:ident)),* $(,)?) => {
+        /// Any WAMP message.
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(missing_docs)] // each variant is documented by its struct
+        pub enum Message {
+            $($variant($ty),)*
+        }
+
+        impl Message {
+            /// The message's type.
+            pub fn message_type(&self) -> MessageType {
+                match self {
+                    $(Message::$variant(_) => MessageType::$variant,)*
+                }
+            }
+        }
+
+        $(
+            impl From<$ty> for Message {
+                fn from(m: $ty) -> Message {
+                    Message::$variant(m)
+                }
+            }
+        )*
+    };
+}
+
+messages!(
     Hello(Hello),
     Welcome(Welcome),
     Abort(Abort),
@@ -443,40 +471,9 @@ pub enum Message {
     Invocation(Invocation),
     Interrupt(Interrupt),
     Yield(Yield),
-}
+);
 
 impl Message {
-    /// The message's type.
-    pub fn message_type(&self) -> MessageType {
-        match self {
-            Message::Hello(_) => MessageType::Hello,
-            Message::Welcome(_) => MessageType::Welcome,
-            Message::Abort(_) => MessageType::Abort,
-            Message::Challenge(_) => MessageType::Challenge,
-            Message::Authenticate(_) => MessageType::Authenticate,
-            Message::Goodbye(_) => MessageType::Goodbye,
-            Message::Error(_) => MessageType::Error,
-            Message::Publish(_) => MessageType::Publish,
-            Message::Published(_) => MessageType::Published,
-            Message::Subscribe(_) => MessageType::Subscribe,
-            Message::Subscribed(_) => MessageType::Subscribed,
-            Message::Unsubscribe(_) => MessageType::Unsubscribe,
-            Message::Unsubscribed(_) => MessageType::Unsubscribed,
-            Message::Event(_) => MessageType::Event,
-            Message::EventReceived(_) => MessageType::EventReceived,
-            Message::Call(_) => MessageType::Call,
-            Message::Cancel(_) => MessageType::Cancel,
-            Message::Result(_) => MessageType::Result,
-            Message::Register(_) => MessageType::Register,
-            Message::Registered(_) => MessageType::Registered,
-            Message::Unregister(_) => MessageType::Unregister,
-            Message::Unregistered(_) => MessageType::Unregistered,
-            Message::Invocation(_) => MessageType::Invocation,
-            Message::Interrupt(_) => MessageType::Interrupt,
-            Message::Yield(_) => MessageType::Yield,
-        }
-    }
-
     /// The application payload, for the messages that carry one.
     pub fn payload(&self) -> Option<&Payload> {
         match self {
@@ -492,40 +489,3 @@ impl Message {
         }
     }
 }
-
-macro_rules! from_struct {
-    ($($variant:ident($ty:ident)),*) => {$(
-        impl From<$ty> for Message {
-            fn from(m: $ty) -> Message {
-                Message::$variant(m)
-            }
-        }
-    )*};
-}
-from_struct!(
-    Hello(Hello),
-    Welcome(Welcome),
-    Abort(Abort),
-    Challenge(Challenge),
-    Authenticate(Authenticate),
-    Goodbye(Goodbye),
-    Error(Error),
-    Publish(Publish),
-    Published(Published),
-    Subscribe(Subscribe),
-    Subscribed(Subscribed),
-    Unsubscribe(Unsubscribe),
-    Unsubscribed(Unsubscribed),
-    Event(Event),
-    EventReceived(EventReceived),
-    Call(Call),
-    Cancel(Cancel),
-    Result(CallResult),
-    Register(Register),
-    Registered(Registered),
-    Unregister(Unregister),
-    Unregistered(Unregistered),
-    Invocation(Invocation),
-    Interrupt(Interrupt),
-    Yield(Yield)
-);

@@ -122,6 +122,16 @@ macro_rules! forward_ser {
     )*};
 }
 
+/// Serializer methods that open a compound value: the same call on the wrapped serializer,
+/// its accessor wrapped in [`Compound`].
+macro_rules! forward_compound {
+    ($($method:ident($($arg:ident: $ty:ty),* $(,)?) -> $assoc:ident;)*) => {$(
+        fn $method(self, $($arg: $ty),*) -> Result<Self::$assoc, S::Error> {
+            self.0.$method($($arg),*).map(Compound)
+        }
+    )*};
+}
+
 impl<S: Serializer> Serializer for BinarySerializer<S> {
     type Ok = S::Ok;
     type Error = S::Error;
@@ -229,56 +239,24 @@ impl<S: Serializer> Serializer for BinarySerializer<S> {
             .serialize_newtype_variant(name, variant_index, variant, &Wrap(value))
     }
 
-    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
-        self.0.serialize_seq(len).map(Compound)
-    }
-
-    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
-        self.0.serialize_tuple(len).map(Compound)
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        name: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeTupleStruct, S::Error> {
-        self.0.serialize_tuple_struct(name, len).map(Compound)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        name: &'static str,
-        variant_index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeTupleVariant, S::Error> {
-        self.0
-            .serialize_tuple_variant(name, variant_index, variant, len)
-            .map(Compound)
-    }
-
-    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
-        self.0.serialize_map(len).map(Compound)
-    }
-
-    fn serialize_struct(
-        self,
-        name: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeStruct, S::Error> {
-        self.0.serialize_struct(name, len).map(Compound)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        name: &'static str,
-        variant_index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeStructVariant, S::Error> {
-        self.0
-            .serialize_struct_variant(name, variant_index, variant, len)
-            .map(Compound)
+    forward_compound! {
+        serialize_seq(len: Option<usize>) -> SerializeSeq;
+        serialize_tuple(len: usize) -> SerializeTuple;
+        serialize_tuple_struct(name: &'static str, len: usize) -> SerializeTupleStruct;
+        serialize_tuple_variant(
+            name: &'static str,
+            variant_index: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> SerializeTupleVariant;
+        serialize_map(len: Option<usize>) -> SerializeMap;
+        serialize_struct(name: &'static str, len: usize) -> SerializeStruct;
+        serialize_struct_variant(
+            name: &'static str,
+            variant_index: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> SerializeStructVariant;
     }
 
     fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
@@ -290,57 +268,55 @@ impl<S: Serializer> Serializer for BinarySerializer<S> {
     }
 }
 
-impl<C: ser::SerializeSeq> ser::SerializeSeq for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
+/// The `Serialize*` impls of [`Compound`] whose elements are all wrapped; the struct ones pass
+/// the field name along.
+macro_rules! wrap_elements {
+    ($($trait:ident::$method:ident),* $(,)?) => {$(
+        impl<C: ser::$trait> ser::$trait for Compound<C> {
+            type Ok = C::Ok;
+            type Error = C::Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.0.serialize_element(&Wrap(value))
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
+                self.0.$method(&Wrap(value))
+            }
 
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.0.end()
-    }
+            fn end(self) -> Result<C::Ok, C::Error> {
+                self.0.end()
+            }
+        }
+    )*};
+    ($($trait:ident),* $(,)? ; named) => {$(
+        impl<C: ser::$trait> ser::$trait for Compound<C> {
+            type Ok = C::Ok;
+            type Error = C::Error;
+
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), C::Error> {
+                self.0.serialize_field(key, &Wrap(value))
+            }
+
+            fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
+                self.0.skip_field(key)
+            }
+
+            fn end(self) -> Result<C::Ok, C::Error> {
+                self.0.end()
+            }
+        }
+    )*};
 }
 
-impl<C: ser::SerializeTuple> ser::SerializeTuple for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.0.serialize_element(&Wrap(value))
-    }
-
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.0.end()
-    }
+wrap_elements! {
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
 }
 
-impl<C: ser::SerializeTupleStruct> ser::SerializeTupleStruct for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.0.serialize_field(&Wrap(value))
-    }
-
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.0.end()
-    }
-}
-
-impl<C: ser::SerializeTupleVariant> ser::SerializeTupleVariant for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.0.serialize_field(&Wrap(value))
-    }
-
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.0.end()
-    }
-}
+wrap_elements!(SerializeStruct, SerializeStructVariant; named);
 
 impl<C: ser::SerializeMap> ser::SerializeMap for Compound<C> {
     type Ok = C::Ok;
@@ -362,48 +338,6 @@ impl<C: ser::SerializeMap> ser::SerializeMap for Compound<C> {
         value: &V,
     ) -> Result<(), C::Error> {
         self.0.serialize_entry(key, &Wrap(value))
-    }
-
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.0.end()
-    }
-}
-
-impl<C: ser::SerializeStruct> ser::SerializeStruct for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), C::Error> {
-        self.0.serialize_field(key, &Wrap(value))
-    }
-
-    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
-        self.0.skip_field(key)
-    }
-
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.0.end()
-    }
-}
-
-impl<C: ser::SerializeStructVariant> ser::SerializeStructVariant for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), C::Error> {
-        self.0.serialize_field(key, &Wrap(value))
-    }
-
-    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
-        self.0.skip_field(key)
     }
 
     fn end(self) -> Result<C::Ok, C::Error> {
@@ -439,10 +373,16 @@ struct BinaryEnumAccess<A>(A);
 /// Variant accessor adapter: payloads go through the binary adapters.
 struct BinaryVariantAccess<A>(A);
 
+/// Deserializer methods that make the same call on the wrapped deserializer (with the same
+/// leading arguments, if any), its visitor wrapped in [`BinaryVisitor`].
 macro_rules! forward_de {
-    ($($method:ident),* $(,)?) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.0.$method(BinaryVisitor(visitor))
+    ($($method:ident $(($($arg:ident: $ty:ty),*))?),* $(,)?) => {$(
+        fn $method<V: Visitor<'de>>(
+            self,
+            $($($arg: $ty,)*)?
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.$method($($($arg,)*)? BinaryVisitor(visitor))
         }
     )*};
 }
@@ -478,59 +418,13 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for BinaryDeserializer<D> {
         deserialize_ignored_any,
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_unit_struct(name, BinaryVisitor(visitor))
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.0
-            .deserialize_newtype_struct(name, BinaryVisitor(visitor))
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_tuple(len, BinaryVisitor(visitor))
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.0
-            .deserialize_tuple_struct(name, len, BinaryVisitor(visitor))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.0
-            .deserialize_struct(name, fields, BinaryVisitor(visitor))
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.0
-            .deserialize_enum(name, variants, BinaryVisitor(visitor))
+    forward_de! {
+        deserialize_unit_struct(name: &'static str),
+        deserialize_newtype_struct(name: &'static str),
+        deserialize_tuple(len: usize),
+        deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
     }
 
     fn is_human_readable(&self) -> bool {
@@ -542,6 +436,19 @@ macro_rules! forward_visit {
     ($($method:ident: $ty:ty),* $(,)?) => {$(
         fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
             self.0.$method(v)
+        }
+    )*};
+}
+
+/// Visits a string or byte string: one that starts with NUL is base64 binary, handed to
+/// the visitor as bytes; any other goes through `$method` unchanged.
+macro_rules! visit_nul_prefixed {
+    ($($method:ident: $ty:ty, $nul:expr);* $(;)?) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
+            match v.strip_prefix($nul) {
+                Some(b64) => self.0.visit_byte_buf(decode_binary(AsRef::<[u8]>::as_ref(b64))?),
+                None => self.0.$method(v),
+            }
         }
     )*};
 }
@@ -570,50 +477,17 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for BinaryVisitor<V> {
         visit_char: char,
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
-        match v.strip_prefix('\0') {
-            Some(b64) => self.0.visit_byte_buf(decode_binary(b64.as_bytes())?),
-            None => self.0.visit_str(v),
-        }
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
-        match v.strip_prefix('\0') {
-            Some(b64) => self.0.visit_byte_buf(decode_binary(b64.as_bytes())?),
-            None => self.0.visit_borrowed_str(v),
-        }
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
-        match v.strip_prefix('\0') {
-            Some(b64) => self.0.visit_byte_buf(decode_binary(b64.as_bytes())?),
-            None => self.0.visit_string(v),
-        }
-    }
-
     // serde_json's `deserialize_bytes` / `deserialize_byte_buf` hand a JSON
     // string over as its raw (unescaped) bytes, so the NUL prefix must be
-    // recognized here as well. A leading 0 byte can only come from a string
-    // starting with "\u0000".
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<V::Value, E> {
-        match v.strip_prefix(b"\0") {
-            Some(b64) => self.0.visit_byte_buf(decode_binary(b64)?),
-            None => self.0.visit_bytes(v),
-        }
-    }
-
-    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<V::Value, E> {
-        match v.strip_prefix(b"\0") {
-            Some(b64) => self.0.visit_byte_buf(decode_binary(b64)?),
-            None => self.0.visit_borrowed_bytes(v),
-        }
-    }
-
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<V::Value, E> {
-        match v.strip_prefix(b"\0") {
-            Some(b64) => self.0.visit_byte_buf(decode_binary(b64)?),
-            None => self.0.visit_byte_buf(v),
-        }
+    // recognized in byte strings as well. A leading 0 byte can only come from a
+    // string starting with "\u0000".
+    visit_nul_prefixed! {
+        visit_str: &str, '\0';
+        visit_borrowed_str: &'de str, '\0';
+        visit_string: String, '\0';
+        visit_bytes: &[u8], b"\0";
+        visit_borrowed_bytes: &'de [u8], b"\0";
+        visit_byte_buf: Vec<u8>, b"\0";
     }
 
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {

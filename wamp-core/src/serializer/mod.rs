@@ -12,6 +12,7 @@
 mod cbor_scan;
 mod json_binary;
 mod msgpack_scan;
+mod scan;
 
 use std::fmt;
 use std::ops::Range;
@@ -372,8 +373,9 @@ fn json_leading_integer(input: &[u8]) -> Option<Range<usize>> {
     (len > 0).then_some(start..start + len)
 }
 
-fn scan_failure_msgpack(e: msgpack_scan::SplitError) -> SplitFailure {
-    use msgpack_scan::SplitError as E;
+/// How a binary scanner's failure to split a message is reported.
+fn scan_failure(e: scan::SplitError) -> SplitFailure {
+    use scan::SplitError as E;
     match e {
         E::NotAnArray => SplitFailure {
             reason: "not an array".into(),
@@ -402,33 +404,16 @@ fn scan_failure_msgpack(e: msgpack_scan::SplitError) -> SplitFailure {
     }
 }
 
-fn scan_failure_cbor(e: cbor_scan::SplitError) -> SplitFailure {
-    use cbor_scan::SplitError as E;
-    match e {
-        E::NotAnArray => SplitFailure {
-            reason: "not an array".into(),
-            element: None,
-            parsed: vec![],
-        },
-        E::Header(err) => SplitFailure {
-            reason: format!("array header: {err:?}"),
-            element: None,
-            parsed: vec![],
-        },
-        E::Element {
-            index,
-            error,
-            parsed,
-        } => SplitFailure {
-            reason: format!("{error:?}"),
-            element: Some(index),
-            parsed,
-        },
-        E::TrailingBytes { at, parsed } => SplitFailure {
-            reason: format!("trailing bytes after the message at offset {at}"),
-            element: None,
-            parsed,
-        },
+/// Decodes `input` with `S` once its scanner has measured it (`scanned`): a scan error or
+/// bytes after the value fail before the serde decoder runs.
+fn decode_scanned<S: Serializer, T: DeserializeOwned>(
+    input: &[u8],
+    scanned: Result<usize, scan::ScanError>,
+) -> Result<T, String> {
+    match scanned {
+        Ok(n) if n == input.len() => S::decode_element(input),
+        Ok(n) => Err(format!("trailing bytes after the value at offset {n}")),
+        Err(e) => Err(format!("{e:?}")),
     }
 }
 
@@ -446,11 +431,7 @@ impl Serializer for MsgPack {
 
     fn decode_value<T: DeserializeOwned>(input: &[u8]) -> Result<T, String> {
         // Trailing bytes are checked first with the scanner, which rmp-serde does not do.
-        match msgpack_scan::value_len(input) {
-            Ok(n) if n == input.len() => Self::decode_element(input),
-            Ok(n) => Err(format!("trailing bytes after the value at offset {n}")),
-            Err(e) => Err(format!("{e:?}")),
-        }
+        decode_scanned::<Self, T>(input, msgpack_scan::value_len(input))
     }
 
     fn decode_element<T: DeserializeOwned>(element: &[u8]) -> Result<T, String> {
@@ -458,7 +439,7 @@ impl Serializer for MsgPack {
     }
 
     fn split_array(input: &[u8]) -> Result<Vec<Range<usize>>, SplitFailure> {
-        msgpack_scan::split_array(input).map_err(scan_failure_msgpack)
+        msgpack_scan::split_array(input).map_err(scan_failure)
     }
 
     fn write_array_start(out: &mut Vec<u8>, len: usize) {
@@ -501,11 +482,7 @@ impl Serializer for Cbor {
 
     fn decode_value<T: DeserializeOwned>(input: &[u8]) -> Result<T, String> {
         // The scanner bounds the nesting depth and finds trailing bytes before ciborium runs.
-        match cbor_scan::value_len(input) {
-            Ok(n) if n == input.len() => Self::decode_element(input),
-            Ok(n) => Err(format!("trailing bytes after the value at offset {n}")),
-            Err(e) => Err(format!("{e:?}")),
-        }
+        decode_scanned::<Self, T>(input, cbor_scan::value_len(input))
     }
 
     fn decode_element<T: DeserializeOwned>(element: &[u8]) -> Result<T, String> {
@@ -516,7 +493,7 @@ impl Serializer for Cbor {
     }
 
     fn split_array(input: &[u8]) -> Result<Vec<Range<usize>>, SplitFailure> {
-        cbor_scan::split_array(input).map_err(scan_failure_cbor)
+        cbor_scan::split_array(input).map_err(scan_failure)
     }
 
     fn write_array_start(out: &mut Vec<u8>, len: usize) {

@@ -15,7 +15,7 @@
 //! * a declared length or element count larger than the remaining input fails immediately with
 //!   [`ScanError::Truncated`], without allocating anything per declared element;
 //! * nesting is tracked with a fixed-size explicit stack instead of recursion, and anything nested
-//!   deeper than [`MAX_DEPTH`] is refused with [`ScanError::TooDeep`], so a later serde decode of
+//!   deeper than [`MAX_DEPTH`](super::scan::MAX_DEPTH) is refused with [`ScanError::TooDeep`], so a later serde decode of
 //!   bytes accepted here cannot exhaust the stack;
 //! * it runs in time linear in the input and [`value_len`] allocates nothing.
 //!
@@ -24,23 +24,8 @@
 
 use std::ops::Range;
 
-/// Deepest nesting of arrays/maps (and CBOR tags) accepted; deeper input is refused so that
-/// later serde decoding of the same bytes can never overflow the stack.
-///
-/// A scalar at top level has depth 0, `[1]` has depth 1, `[[1]]` depth 2; an empty container
-/// counts as a level too.
-pub(crate) const MAX_DEPTH: usize = 100;
-
-/// Why a byte sequence is not a complete, well-formed MessagePack value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ScanError {
-    /// input ended inside a value (offset where more bytes were needed)
-    Truncated { at: usize },
-    /// a byte sequence the format forbids (reserved marker byte, bad additional-info, break outside an indefinite item, ...)
-    Invalid { at: usize, reason: &'static str },
-    /// nesting deeper than MAX_DEPTH
-    TooDeep { at: usize },
-}
+use super::scan::{walk, Head};
+pub(crate) use super::scan::{ScanError, SplitError};
 
 /// Byte length of the single complete value that starts at `buf[0]`.
 ///
@@ -49,61 +34,13 @@ pub(crate) fn value_len(buf: &[u8]) -> Result<usize, ScanError> {
     scan(buf, 0, 0)
 }
 
-/// What went wrong splitting a top-level array.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SplitError {
-    /// the input does not start with an array header (or is empty)
-    NotAnArray,
-    /// element `index` could not be scanned; `parsed` holds the ranges of the elements before it
-    Element {
-        index: usize,
-        error: ScanError,
-        parsed: Vec<Range<usize>>,
-    },
-    /// the array header itself is truncated/invalid
-    Header(ScanError),
-    /// bytes remain after the array ends (offset of the first extra byte)
-    TrailingBytes {
-        at: usize,
-        parsed: Vec<Range<usize>>,
-    },
-}
-
 /// If `buf` is exactly one array, the byte range of each of its elements (ranges index into buf).
 ///
 /// The array itself counts as one nesting level, so elements may nest at most `MAX_DEPTH - 1`
 /// further levels (the same limit [`value_len`] applies to the whole buffer).
 pub(crate) fn split_array(buf: &[u8]) -> Result<Vec<Range<usize>>, SplitError> {
-    let (count, mut pos) = match array_header(buf) {
-        Some(Ok(header)) => header,
-        Some(Err(e)) => return Err(SplitError::Header(e)),
-        None => return Err(SplitError::NotAnArray),
-    };
-    // Every element takes at least one byte: never reserve more than the input can hold.
-    let remaining = buf.len().saturating_sub(pos);
-    let capacity = usize::try_from(count).map_or(remaining, |c| c.min(remaining));
-    let mut parsed = Vec::with_capacity(capacity);
-    let mut index = 0usize;
-    while u64::try_from(index).is_ok_and(|i| i < count) {
-        match scan(buf, pos, 1) {
-            Ok(end) => {
-                parsed.push(pos..end);
-                pos = end;
-                index += 1;
-            }
-            Err(error) => {
-                return Err(SplitError::Element {
-                    index,
-                    error,
-                    parsed,
-                })
-            }
-        }
-    }
-    if pos < buf.len() {
-        return Err(SplitError::TrailingBytes { at: pos, parsed });
-    }
-    Ok(parsed)
+    let header = array_header(buf).map(|header| header.map(|(count, pos)| (Some(count), pos)));
+    super::scan::split_elements(buf, header, |pos| scan(buf, pos, 1))
 }
 
 /// The element count if `buf` starts with an array header; None otherwise. (Cheap peek, used to test "is empty list".)
@@ -152,14 +89,6 @@ fn be_uint(bytes: &[u8], n: usize) -> Option<u64> {
     Some(field.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
 }
 
-/// What the header at some offset announced.
-enum Head {
-    /// A complete value without children, ending at this offset.
-    Leaf(usize),
-    /// A container whose children start at `start`; `items` counts keys and values separately.
-    Container { start: usize, items: u64 },
-}
-
 /// Reads the header of the value starting at `pos` and, for leaf values, skips the payload.
 #[inline]
 fn head(buf: &[u8], pos: usize) -> Result<Head, ScanError> {
@@ -192,7 +121,10 @@ fn head(buf: &[u8], pos: usize) -> Result<Head, ScanError> {
         if u64::try_from(remaining).is_ok_and(|r| items > r) {
             return Err(ScanError::Truncated { at: buf.len() });
         }
-        Ok(Head::Container { start, items })
+        Ok(Head::Container {
+            start,
+            frame: items,
+        })
     };
     match marker {
         // positive fixint, nil, false, true, negative fixint
@@ -242,67 +174,16 @@ fn head(buf: &[u8], pos: usize) -> Result<Head, ScanError> {
 
 /// End offset of the value starting at `start`, which is nested inside `outer_depth` containers.
 fn scan(buf: &[u8], start: usize, outer_depth: usize) -> Result<usize, ScanError> {
-    // Fast path, and keeps the stack below untouched for scalars.
-    let (mut pos, items) = match head(buf, start)? {
-        Head::Leaf(end) => return Ok(end),
-        Head::Container {
-            start: children,
-            items,
-        } => (children, items),
-    };
-    let max_open = MAX_DEPTH.saturating_sub(outer_depth);
-    if max_open == 0 {
-        return Err(ScanError::TooDeep { at: start });
-    }
-    if items == 0 {
-        return Ok(pos);
-    }
-    // `pending[i]` = children still to read in the container open at level `i`; always > 0
-    // for the open levels `0..depth`.
-    let mut pending = [0u64; MAX_DEPTH];
-    pending[0] = items;
-    let mut depth = 1usize;
-    loop {
-        let at = pos;
-        match head(buf, pos)? {
-            Head::Leaf(end) => pos = end,
-            Head::Container {
-                start: children,
-                items,
-            } => {
-                if depth >= max_open {
-                    return Err(ScanError::TooDeep { at });
-                }
-                pos = children;
-                if items > 0 {
-                    match pending.get_mut(depth) {
-                        Some(slot) => *slot = items,
-                        None => return Err(ScanError::TooDeep { at }),
-                    }
-                    depth += 1;
-                    continue;
-                }
-            }
-        }
-        // A value just ended: account for it in the enclosing containers, closing those that
-        // are now complete.
-        loop {
-            let Some(level) = depth.checked_sub(1) else {
-                return Ok(pos);
-            };
-            match pending.get_mut(level) {
-                Some(left) if *left > 1 => {
-                    *left -= 1;
-                    break;
-                }
-                _ => depth = level,
-            }
-        }
-    }
+    walk(buf, start, outer_depth, head)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::scan::test_support::{
+        each_random_value, keyed, mutants, random_inputs, random_items, single, this_scanner,
+        Scanner, XorShift, SIZES,
+    };
+    use super::super::scan::MAX_DEPTH;
     use super::*;
     use serde::ser::{SerializeMap, SerializeSeq};
     use serde::{Deserialize, Serialize, Serializer};
@@ -361,31 +242,7 @@ mod tests {
         rmp_serde::to_vec(v).expect("rmp-serde encodes")
     }
 
-    /// A one-element list of ranges.
-    fn single(range: Range<usize>) -> Vec<Range<usize>> {
-        vec![range]
-    }
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-        fn usize_below(&mut self, n: usize) -> usize {
-            usize::try_from(self.below(n as u64)).expect("fits")
-        }
-    }
-
-    const SIZES: [usize; 7] = [0, 23, 24, 255, 256, 65535, 65536];
+    const SCANNER: Scanner = this_scanner!();
     const EDGE_SIZES: [usize; 12] = [0, 1, 2, 3, 4, 8, 15, 16, 17, 31, 32, 33];
 
     fn scalars() -> Vec<V> {
@@ -435,13 +292,7 @@ mod tests {
             out.push(V::Map((0..n as u64).map(|i| (V::U(i), V::Nil)).collect()));
         }
         out.push(V::Arr(scalars()));
-        out.push(V::Map(
-            scalars()
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (V::Str(format!("k{i}")), v))
-                .collect(),
-        ));
+        out.push(V::Map(keyed(scalars(), V::Str)));
         out.push(V::Arr(vec![
             V::Arr(vec![]),
             V::Map(vec![]),
@@ -465,42 +316,16 @@ mod tests {
                 let len = [1, 2, 4, 8, 16, 0, 3, 17][rng.usize_below(8)];
                 V::Ext(rng.below(100) as i8, vec![0x9f; len])
             }
-            9 => V::Arr(
-                (0..rng.below(6))
-                    .map(|_| random_value(rng, depth - 1))
-                    .collect(),
-            ),
-            _ => V::Map(
-                (0..rng.below(5))
-                    .map(|_| (random_value(rng, depth - 1), random_value(rng, depth - 1)))
-                    .collect(),
-            ),
+            9 => V::Arr(random_items(rng, 6, |rng| random_value(rng, depth - 1))),
+            _ => V::Map(random_items(rng, 5, |rng| {
+                (random_value(rng, depth - 1), random_value(rng, depth - 1))
+            })),
         }
     }
 
     /// Every property a valid single encoding must satisfy.
     fn check_valid(bytes: &[u8]) {
-        assert_eq!(value_len(bytes), Ok(bytes.len()), "{}", hex::encode(bytes));
-        // Every prefix for small values; a sample (still including the first bytes) for big ones.
-        let step = if bytes.len() <= 4096 {
-            1
-        } else {
-            bytes.len() / 256
-        };
-        for k in (0..bytes.len())
-            .step_by(step)
-            .chain(bytes.len().saturating_sub(64)..bytes.len())
-        {
-            assert_eq!(
-                value_len(&bytes[..k]),
-                Err(ScanError::Truncated { at: k }),
-                "prefix {k} of {}",
-                hex::encode(bytes)
-            );
-        }
-        let mut extended = bytes.to_vec();
-        extended.extend_from_slice(&[0xc1, 0x00]);
-        assert_eq!(value_len(&extended), Ok(bytes.len()));
+        SCANNER.check_valid(bytes, &[0xc1, 0x00]);
     }
 
     /// Splitting an encoded array gives exactly the encodings of its elements.
@@ -511,35 +336,7 @@ mod tests {
         for (range, item) in ranges.iter().zip(items) {
             assert_eq!(bytes[range.clone()], enc(item)[..]);
         }
-        assert_eq!(array_len(&bytes), Some(items.len() as u64));
-        assert_eq!(map_len(&bytes), None);
-        // Trailing bytes.
-        let mut extended = bytes.clone();
-        extended.push(0xc0);
-        assert_eq!(
-            split_array(&extended),
-            Err(SplitError::TrailingBytes {
-                at: bytes.len(),
-                parsed: ranges.clone()
-            })
-        );
-        // Prefixes.
-        for k in 0..bytes.len() {
-            match split_array(&bytes[..k]) {
-                Err(SplitError::NotAnArray) => assert_eq!(k, 0),
-                Err(SplitError::Header(e)) => assert_eq!(e, ScanError::Truncated { at: k }),
-                Err(SplitError::Element {
-                    index,
-                    error,
-                    parsed,
-                }) => {
-                    assert_eq!(error, ScanError::Truncated { at: k });
-                    assert_eq!(parsed[..], ranges[..index]);
-                    assert!(ranges[index].end > k);
-                }
-                other => panic!("prefix {k}: unexpected {other:?}"),
-            }
-        }
+        SCANNER.check_split_array(&bytes, &ranges, 0xc0, false);
     }
 
     #[test]
@@ -705,19 +502,7 @@ mod tests {
             );
         }
         let huge = [0xdd, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5];
-        match split_array(&huge) {
-            Err(SplitError::Element {
-                index,
-                error,
-                parsed,
-            }) => {
-                assert_eq!(index, 5);
-                assert_eq!(error, ScanError::Truncated { at: 10 });
-                assert_eq!(parsed, vec![5..6, 6..7, 7..8, 8..9, 9..10]);
-                assert!(parsed.capacity() <= 5);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        SCANNER.check_huge_count(&huge, 10, &[5..6, 6..7, 7..8, 8..9, 9..10]);
     }
 
     fn nested_arrays(levels: usize) -> Vec<u8> {
@@ -736,16 +521,7 @@ mod tests {
         assert_eq!(enc(&decoded), ok);
         assert_eq!(split_array(&ok), Ok(single(1..ok.len())));
 
-        let deep = nested_arrays(MAX_DEPTH + 1);
-        assert_eq!(value_len(&deep), Err(ScanError::TooDeep { at: MAX_DEPTH }));
-        assert_eq!(
-            split_array(&deep),
-            Err(SplitError::Element {
-                index: 0,
-                error: ScanError::TooDeep { at: MAX_DEPTH },
-                parsed: vec![]
-            })
-        );
+        SCANNER.check_one_level_too_deep(&nested_arrays(MAX_DEPTH + 1));
 
         // Same with maps ({"": {"": ... 1}}) and a scalar at the bottom.
         let mut maps = Vec::new();
@@ -761,103 +537,44 @@ mod tests {
             Err(ScanError::TooDeep { at: 2 * MAX_DEPTH })
         );
 
-        // Very deep input fails on the depth check, not with a stack overflow.
-        let very_deep = vec![0x91; 1_000_000];
-        assert_eq!(
-            value_len(&very_deep),
-            Err(ScanError::TooDeep { at: MAX_DEPTH })
-        );
+        SCANNER.check_very_deep(0x91);
     }
 
     fn exercise(input: &[u8]) {
-        let len = value_len(input);
-        if let Ok(n) = len {
-            assert!(n > 0 && n <= input.len());
-        }
         // Differential check against rmp-serde: it decodes exactly the values the scanner
         // accepts (its own depth limit is far above MAX_DEPTH), with the same length.
-        let mut cursor = std::io::Cursor::new(input);
-        let mut de = rmp_serde::Deserializer::new(&mut cursor);
-        let decoded = serde::de::IgnoredAny::deserialize(&mut de).is_ok();
-        let consumed = usize::try_from(cursor.position()).expect("fits");
-        match len {
-            Ok(n) => assert!(decoded && n == consumed, "{}", hex::encode(input)),
-            Err(ScanError::TooDeep { .. }) => {}
-            Err(_) => assert!(!decoded, "{}", hex::encode(input)),
-        }
-        match split_array(input) {
-            Ok(ranges) => {
-                assert_eq!(len, Ok(input.len()));
-                let mut pos = ranges.first().map_or(input.len(), |r| r.start);
-                for r in &ranges {
-                    assert_eq!(r.start, pos);
-                    assert_eq!(value_len(&input[r.clone()]), Ok(r.len()));
-                    pos = r.end;
-                }
-                assert_eq!(pos, input.len());
+        let differential = |len: &Result<usize, ScanError>| {
+            let mut cursor = std::io::Cursor::new(input);
+            let mut de = rmp_serde::Deserializer::new(&mut cursor);
+            let decoded = serde::de::IgnoredAny::deserialize(&mut de).is_ok();
+            let consumed = usize::try_from(cursor.position()).expect("fits");
+            match len {
+                Ok(n) => assert!(decoded && *n == consumed, "{}", hex::encode(input)),
+                Err(ScanError::TooDeep { .. }) => {}
+                Err(_) => assert!(!decoded, "{}", hex::encode(input)),
             }
-            Err(SplitError::TrailingBytes { at, .. }) => assert_eq!(len, Ok(at)),
-            Err(SplitError::NotAnArray) => assert_eq!(array_len(input), None),
-            Err(SplitError::Header(_)) => assert_eq!(array_len(input), None),
-            Err(SplitError::Element { index, parsed, .. }) => {
-                assert_eq!(parsed.len(), index);
-                assert!(len.is_err());
-            }
-        }
-        let _ = map_len(input);
+        };
+        SCANNER.exercise(input, differential, |ranges| {
+            let end = SCANNER.check_contiguous(input, ranges, input.len());
+            assert_eq!(end, input.len());
+        });
     }
 
     #[test]
     fn fuzz_random_inputs() {
-        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
         // Bias towards structural bytes so that containers and length headers are common.
         let interesting = [
             0x90, 0x91, 0x92, 0x9f, 0x80, 0x81, 0x8f, 0xdc, 0xdd, 0xde, 0xdf, 0xc4, 0xc5, 0xc6,
             0xc7, 0xc8, 0xc9, 0xd4, 0xd8, 0xd9, 0xda, 0xdb, 0xc1, 0xff, 0x00, 0xa3,
         ];
-        let mut buf = Vec::with_capacity(64);
-        for _ in 0..200_000 {
-            buf.clear();
-            let len = rng.usize_below(65);
-            for _ in 0..len {
-                let byte = if rng.below(2) == 0 {
-                    interesting[rng.usize_below(interesting.len())]
-                } else {
-                    rng.next() as u8
-                };
-                buf.push(byte);
-            }
-            exercise(&buf);
-        }
+        random_inputs(&interesting, exercise);
     }
 
     #[test]
     fn fuzz_mutated_encodings() {
-        let mut rng = XorShift(0xdead_beef_cafe_f00d);
-        for _ in 0..5_000 {
-            let v = random_value(&mut rng, 4);
+        each_random_value(0xdead_beef_cafe_f00d, 5_000, random_value, |rng, v| {
             let valid = enc(&v);
-            for _ in 0..10 {
-                let mut m = valid.clone();
-                for _ in 0..=rng.below(3) {
-                    match rng.below(4) {
-                        0 if !m.is_empty() => {
-                            let i = rng.usize_below(m.len());
-                            m[i] = rng.next() as u8;
-                        }
-                        1 if !m.is_empty() => {
-                            let i = rng.usize_below(m.len());
-                            m[i] ^= 1 << rng.below(8);
-                        }
-                        2 => m.truncate(rng.usize_below(m.len() + 1)),
-                        _ => {
-                            let i = rng.usize_below(m.len() + 1);
-                            m.insert(i, rng.next() as u8);
-                        }
-                    }
-                }
-                exercise(&m);
-            }
-        }
+            mutants(rng, &valid, |rng| rng.next() as u8, exercise);
+        });
     }
 }

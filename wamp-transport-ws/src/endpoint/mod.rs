@@ -345,12 +345,7 @@ impl WebSocket {
             }
             State::Client(_) | State::Server(_) => {
                 // Nothing is on the wire to close yet.
-                self.finish(CloseInfo {
-                    code,
-                    reason,
-                    initiator: Initiator::Local,
-                    error: None,
-                });
+                self.finish_cleanly(code, reason, Initiator::Local);
             }
             other => self.state = other,
         }
@@ -482,21 +477,11 @@ impl WebSocket {
                     frames::close_payload(code, "")
                 };
                 self.write(frames::CLOSE, echo);
-                self.finish(CloseInfo {
-                    code,
-                    reason,
-                    initiator: Initiator::Peer,
-                    error: None,
-                });
+                self.finish_cleanly(code, reason, Initiator::Peer);
             }
             State::Closing { code, reason, .. } => {
                 // The echo of our Close: the closing handshake is complete.
-                self.finish(CloseInfo {
-                    code,
-                    reason,
-                    initiator: Initiator::Local,
-                    error: None,
-                });
+                self.finish_cleanly(code, reason, Initiator::Local);
             }
             other => self.state = other,
         }
@@ -529,6 +514,16 @@ impl WebSocket {
             reason,
             initiator,
             error: Some(error),
+        });
+    }
+
+    /// Closes after a completed (or never started) closing handshake: no error to report.
+    fn finish_cleanly(&mut self, code: CloseCode, reason: String, initiator: Initiator) {
+        self.finish(CloseInfo {
+            code,
+            reason,
+            initiator,
+            error: None,
         });
     }
 
@@ -581,6 +576,47 @@ fn truncate(s: &str, max: usize) -> &str {
     }
     &s[..end]
 }
+
+/// What [`WsClient`](crate::WsClient) and [`WsServer`](crate::WsServer) share as
+/// wrappers of the [`WebSocket`] in their `endpoint` field: a `Debug` that shows its state,
+/// `into_inner`, and `Deref`/`DerefMut` to every method of the running connection.
+macro_rules! wraps_endpoint {
+    ($wrapper:ident) => {
+        impl ::std::fmt::Debug for $wrapper {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($wrapper))
+                    .field("open", &self.is_open())
+                    .field("closed", &self.is_closed())
+                    .field("serializer", &self.serializer())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl $wrapper {
+            /// The connection machine itself, for an owner that drives clients and servers
+            /// alike.
+            pub fn into_inner(self) -> $crate::WebSocket {
+                self.endpoint
+            }
+        }
+
+        /// Every method of the running connection ([`WebSocket`]).
+        impl ::std::ops::Deref for $wrapper {
+            type Target = $crate::WebSocket;
+
+            fn deref(&self) -> &$crate::WebSocket {
+                &self.endpoint
+            }
+        }
+
+        impl ::std::ops::DerefMut for $wrapper {
+            fn deref_mut(&mut self) -> &mut $crate::WebSocket {
+                &mut self.endpoint
+            }
+        }
+    };
+}
+pub(crate) use wraps_endpoint;
 
 #[cfg(test)]
 mod tests {

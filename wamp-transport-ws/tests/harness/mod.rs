@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use wamp_proto::SerializerKind;
 use wamp_transport_ws::{
-    ClientConfig, CloseCode, CloseInfo, ServerConfig, WsClient, WsEvent, WsServer,
+    ClientConfig, CloseCode, CloseInfo, Initiator, OpenInfo, ServerConfig, WebSocket, WsClient,
+    WsError, WsEvent, WsServer,
 };
 
 /// The virtual clock starts at one real `Instant::now()`; everything after is `t0 + d`.
@@ -149,6 +150,44 @@ pub fn expect_closed(events: &[WsEvent]) -> &CloseInfo {
     closed(events).unwrap_or_else(|| panic!("no Closed event in {events:?}"))
 }
 
+/// Checks that `ws` times out exactly `after` past `now` (not a second earlier), leaves no
+/// deadline behind, and reports `error` in its Closed event.
+pub fn expect_timeout(ws: &mut WebSocket, now: Instant, after: Duration, error: WsError) {
+    assert_eq!(ws.poll_timeout(), Some(now + after));
+    ws.handle_timeout(now + after - secs(1));
+    assert!(!ws.is_closed());
+    ws.handle_timeout(now + after);
+    assert!(ws.is_closed());
+    assert_eq!(ws.poll_timeout(), None);
+    let events: Vec<WsEvent> = std::iter::from_fn(|| ws.poll_event()).collect();
+    assert_eq!(expect_closed(&events).error, Some(error));
+}
+
+/// A client whose upgrade request has been sent (and drained), awaiting the response.
+pub fn requesting_client(now: Instant) -> WsClient {
+    let mut client = WsClient::new(client_config(), now).expect("config");
+    let _ = drain_client(&mut client);
+    client
+}
+
+/// Checks that `events` end the connection with a failed HTTP handshake.
+pub fn expect_handshake_error(events: &[WsEvent]) {
+    assert!(matches!(
+        expect_closed(events).error,
+        Some(WsError::Handshake(_))
+    ));
+}
+
+/// Checks that `events` end the connection as a peer that vanished: a reset, code 1006.
+pub fn expect_reset(events: &[WsEvent]) {
+    let info = expect_closed(events);
+    assert_eq!(info.error, Some(WsError::ConnectionReset));
+    assert_eq!(
+        (info.code, info.initiator),
+        (CloseCode::ABNORMAL, Initiator::Peer)
+    );
+}
+
 pub fn opened(events: &[WsEvent]) -> Option<SerializerKind> {
     events.iter().find_map(|e| match e {
         WsEvent::Open(info) => Some(info.serializer),
@@ -173,12 +212,43 @@ pub fn raw_request(protocols: Option<&str>) -> String {
     )
 }
 
+/// Feeds `request` to `server` at `now` and returns what it answered, as text.
+pub fn http_answer(server: &mut WsServer, now: Instant, request: &[u8]) -> String {
+    server.handle_input(now, request);
+    String::from_utf8(drain_server(server)).expect("ascii response")
+}
+
+/// The Open event that must come first in `events`.
+pub fn expect_open_first(events: &[WsEvent]) -> &OpenInfo {
+    let Some(WsEvent::Open(open)) = events.first() else {
+        panic!("{events:?}")
+    };
+    open
+}
+
+/// Checks the Closed event of the side that did not start the closing handshake: the
+/// initiator's `code` and `reason`, with the peer as initiator. Returns it for more checks.
+pub fn expect_closed_by_peer<'a>(
+    events: &'a [WsEvent],
+    code: CloseCode,
+    reason: &str,
+) -> &'a CloseInfo {
+    let info = expect_closed(events);
+    assert_eq!(info.code, code);
+    assert_eq!(info.reason, reason);
+    assert_eq!(info.initiator, Initiator::Peer);
+    info
+}
+
 /// A server opened by a scripted client speaking `kind`.
 pub fn open_server(kind: SerializerKind, config: ServerConfig) -> (WsServer, Instant) {
     let now = t0();
     let mut server = WsServer::new(config, now).expect("server config");
-    server.handle_input(now, raw_request(Some(kind.subprotocol())).as_bytes());
-    let response = String::from_utf8(drain_server(&mut server)).expect("ascii response");
+    let response = http_answer(
+        &mut server,
+        now,
+        raw_request(Some(kind.subprotocol())).as_bytes(),
+    );
     assert!(response.starts_with("HTTP/1.1 101"), "{response}");
     assert!(
         response.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),

@@ -1,7 +1,6 @@
 //! Calling procedures: the [`Call`] builder, its [`CallResult`], and
 //! [`ProgressStream`] for progressive results.
 
-use std::fmt;
 use std::future::IntoFuture;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,11 +9,9 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use futures::{FutureExt, Stream};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wamp_proto::{CancelMode, Details, Options, Payload, Uri, Value};
 
-use crate::args::{first, ArgsBuilder};
+use crate::args::ArgsBuilder;
 use crate::command::{Command, Control, ReplySink};
 use crate::error::Error;
 use crate::queue::{queue, QueueRx};
@@ -29,21 +26,12 @@ pub struct CallResult {
 }
 
 impl CallResult {
-    /// Decodes the positional results (a tuple, `Vec`, or a struct read from a list).
-    pub fn args<A: DeserializeOwned>(&self) -> Result<A, Error> {
-        Ok(self.payload.args()?)
-    }
-
-    /// Decodes the keyword results (a struct or map).
-    pub fn kwargs<K: DeserializeOwned>(&self) -> Result<K, Error> {
-        Ok(self.payload.kwargs()?)
-    }
-
-    /// Decodes the first positional result, the common case of a procedure returning
-    /// one value.
-    pub fn first<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        first(&self.payload)
-    }
+    payload_decoders!(
+        "Decodes the positional results (a tuple, `Vec`, or a struct read from a list).",
+        "Decodes the keyword results (a struct or map).",
+        "Decodes the first positional result, the common case of a procedure returning \
+         one value."
+    );
 
     /// The RESULT details.
     pub fn details(&self) -> &Details {
@@ -94,15 +82,12 @@ pub struct Call {
     cancel_mode: CancelMode,
 }
 
-impl fmt::Debug for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Call")
-            .field("procedure", &self.procedure)
-            .field("options", &self.options)
-            .field("cancel_mode", &self.cancel_mode)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Call {
+    procedure,
+    options,
+    cancel_mode,
+    ..
+});
 
 impl Call {
     pub(crate) fn new(session: Session, procedure: Result<Uri, Error>) -> Call {
@@ -116,24 +101,11 @@ impl Call {
         }
     }
 
-    /// Sets the positional arguments: anything that serializes as a list (a tuple,
-    /// array or `Vec`).
-    pub fn args<A: Serialize + ?Sized>(mut self, args: &A) -> Self {
-        self.args.args(args);
-        self
-    }
-
-    /// Sets the keyword arguments: anything that serializes as a map (a struct or map).
-    pub fn kwargs<K: Serialize + ?Sized>(mut self, kwargs: &K) -> Self {
-        self.args.kwargs(kwargs);
-        self
-    }
-
-    /// Sets already encoded arguments (replacing `args` and `kwargs`).
-    pub fn payload(mut self, payload: Payload) -> Self {
-        self.args.payload(payload);
-        self
-    }
+    args_setters!(
+        "Sets the positional arguments: anything that serializes as a list (a tuple, \
+         array or `Vec`).",
+        "Sets the keyword arguments: anything that serializes as a map (a struct or map)."
+    );
 
     /// Asks the router to cancel the call after `timeout` (the `timeout` option, in
     /// whole milliseconds); the call then fails with `wamp.error.canceled` or
@@ -170,16 +142,11 @@ impl Call {
     /// yields its error last. Results the application does not read in time are
     /// dropped and reported as [`Error::Lagged`]; the final result is never dropped.
     pub fn progress(self) -> ProgressStream {
-        let Call {
-            session,
-            procedure,
-            args,
-            options,
-            cancel_mode,
-        } = self;
+        let session = self.session;
         let key = session.next_key();
         let (tx, rx) = queue(session.inner.stream_buffer);
-        let options = options.with_receive_progress(true);
+        let (procedure, args) = (self.procedure, self.args);
+        let options = self.options.with_receive_progress(true);
         let sender = session.clone();
         let send = async move {
             let procedure = procedure?;
@@ -198,7 +165,7 @@ impl Call {
         ProgressStream {
             session,
             key,
-            cancel_mode,
+            cancel_mode: self.cancel_mode,
             send: Some(send),
             rx,
             sent: false,
@@ -283,13 +250,7 @@ pub struct ProgressStream {
     done: bool,
 }
 
-impl fmt::Debug for ProgressStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProgressStream")
-            .field("cancel_mode", &self.cancel_mode)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(ProgressStream { cancel_mode, .. });
 
 impl Stream for ProgressStream {
     type Item = Result<CallResult, Error>;

@@ -176,15 +176,11 @@ impl fmt::Display for WampError {
     }
 }
 
-impl fmt::Debug for WampError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WampError")
-            .field("uri", &self.uri)
-            .field("payload", &self.payload)
-            .field("details", &self.details)
-            .finish()
-    }
-}
+debug_fields!(WampError {
+    uri,
+    payload,
+    details
+});
 
 impl std::error::Error for WampError {}
 

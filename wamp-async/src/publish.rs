@@ -1,12 +1,10 @@
 //! Publishing events: the [`Publish`] builder.
 
-use std::fmt;
 use std::future::IntoFuture;
 
 use futures::channel::oneshot;
 use futures::future::{BoxFuture, FutureExt};
-use serde::Serialize;
-use wamp_proto::{Options, Payload, PublicationId, SessionId, Uri, Value};
+use wamp_proto::{Options, PublicationId, SessionId, Uri, Value};
 
 use crate::args::ArgsBuilder;
 use crate::command::Command;
@@ -40,14 +38,7 @@ pub struct Publish {
     options: Options,
 }
 
-impl fmt::Debug for Publish {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Publish")
-            .field("topic", &self.topic)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Publish { topic, options, .. });
 
 impl Publish {
     pub(crate) fn new(session: Session, topic: Result<Uri, Error>) -> Publish {
@@ -60,23 +51,10 @@ impl Publish {
         }
     }
 
-    /// Sets the positional arguments (anything that serializes as a list).
-    pub fn args<A: Serialize + ?Sized>(mut self, args: &A) -> Self {
-        self.args.args(args);
-        self
-    }
-
-    /// Sets the keyword arguments (anything that serializes as a map).
-    pub fn kwargs<K: Serialize + ?Sized>(mut self, kwargs: &K) -> Self {
-        self.args.kwargs(kwargs);
-        self
-    }
-
-    /// Sets already encoded arguments (replacing `args` and `kwargs`).
-    pub fn payload(mut self, payload: Payload) -> Self {
-        self.args.payload(payload);
-        self
-    }
+    args_setters!(
+        "Sets the positional arguments (anything that serializes as a list).",
+        "Sets the keyword arguments (anything that serializes as a map)."
+    );
 
     /// Asks the router to acknowledge (or refuse) the publication.
     pub fn acknowledge(mut self, acknowledge: bool) -> Self {

@@ -11,14 +11,12 @@ use std::time::Duration;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::SinkExt;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wamp_proto::{
     Details, InvokePolicy, MatchPolicy, Options, Payload, RegistrationId, RequestId,
     SerializerKind, SessionId, Uri, Value,
 };
 
-use crate::args::first;
 use crate::command::{Answer, Command, Control};
 use crate::error::{encode_payload, Error, WampError};
 use crate::session::Session;
@@ -173,16 +171,13 @@ pub struct Invocation {
     pub(crate) interrupted: Interrupted,
 }
 
-impl fmt::Debug for Invocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Invocation")
-            .field("request", &self.request)
-            .field("procedure", &self.procedure)
-            .field("details", &self.details)
-            .field("payload", &self.payload)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Invocation {
+    request,
+    procedure,
+    details,
+    payload,
+    ..
+});
 
 impl Invocation {
     /// The procedure called: for a pattern registration the concrete URI the caller
@@ -201,20 +196,11 @@ impl Invocation {
         self.request
     }
 
-    /// Decodes the positional arguments.
-    pub fn args<A: DeserializeOwned>(&self) -> Result<A, Error> {
-        Ok(self.payload.args()?)
-    }
-
-    /// Decodes the keyword arguments.
-    pub fn kwargs<K: DeserializeOwned>(&self) -> Result<K, Error> {
-        Ok(self.payload.kwargs()?)
-    }
-
-    /// Decodes the first positional argument.
-    pub fn first<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        first(&self.payload)
-    }
+    payload_decoders!(
+        "Decodes the positional arguments.",
+        "Decodes the keyword arguments.",
+        "Decodes the first positional argument."
+    );
 
     /// The arguments as encoded.
     pub fn payload(&self) -> &Payload {
@@ -346,14 +332,7 @@ pub struct Registration {
     active: bool,
 }
 
-impl fmt::Debug for Registration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration")
-            .field("id", &self.id)
-            .field("procedure", &self.procedure)
-            .finish()
-    }
-}
+debug_fields!(Registration { id, procedure });
 
 impl Registration {
     /// The registration ID.

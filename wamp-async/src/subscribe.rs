@@ -1,6 +1,5 @@
 //! Receiving events: the [`Subscription`] stream and its [`Event`]s.
 
-use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -160,14 +159,7 @@ pub struct Subscription {
     active: bool,
 }
 
-impl fmt::Debug for Subscription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subscription")
-            .field("id", &self.id)
-            .field("topic", &self.topic)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Subscription { id, topic, .. });
 
 impl Subscription {
     /// The subscription ID (shared by every subscription of this session to the same

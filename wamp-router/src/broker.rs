@@ -9,16 +9,16 @@ use bytes::Bytes;
 use wamp_proto::dict::{Details, Dict, Options};
 use wamp_proto::error::EncodeError;
 use wamp_proto::id::{IdHashMap, PeerHashMap, PublicationId, SessionId, SubscriptionId};
-use wamp_proto::message::{self, Message, MessageType};
+use wamp_proto::message::{self, Message, MessageType, Publish, Subscribe, Unsubscribe};
 use wamp_proto::payload::Payload;
 use wamp_proto::serializer::SerializerKind;
 use wamp_proto::uri::{MatchPolicy, Uri};
 use wamp_proto::value::{Map, Value};
 
-use super::authorizer::{Action, Authorizer};
+use super::authorizer::Action;
 use super::meta::Testament;
-use super::patterns::PatternIndex;
-use super::realm::{Ctx, SessionInfo, Sessions};
+use super::patterns::{pattern_details, Held, PatternIndex};
+use super::realm::{Ctx, Inbound, Routed, SessionInfo, Sessions};
 
 #[derive(Debug)]
 pub(crate) struct Subscription {
@@ -31,18 +31,37 @@ pub(crate) struct Subscription {
 impl Subscription {
     /// The subscription meta API's description of it.
     pub fn details(&self) -> Map {
-        let mut m = Map::new();
-        m.insert("id".into(), Value::UInt(self.id.get()));
-        m.insert("uri".into(), Value::from(self.topic.as_str()));
-        m.insert("match".into(), Value::from(self.policy.as_str()));
-        m
+        pattern_details(self.id.get(), &self.topic, self.policy)
     }
 }
 
-/// Who published, as far as eligibility and disclosure care.
-struct Publisher<'a> {
-    session: Option<&'a SessionInfo>,
+/// One publication, as retention, eligibility and disclosure see it.
+struct Publication<'a> {
+    id: PublicationId,
+    topic: &'a Uri,
+    options: &'a Options,
+    /// Who published: none for the router's meta events.
+    publisher: Option<&'a SessionInfo>,
     disclose: bool,
+}
+
+impl<'a> Publication<'a> {
+    /// A publication under a new random ID.
+    fn new(
+        ctx: &mut Ctx<'_>,
+        topic: &'a Uri,
+        options: &'a Options,
+        publisher: Option<&'a SessionInfo>,
+        disclose: bool,
+    ) -> Self {
+        Publication {
+            id: PublicationId(ctx.random_id()),
+            topic,
+            options,
+            publisher,
+            disclose,
+        }
+    }
 }
 
 /// A retained event: the last one published with `retain` on its topic.
@@ -65,7 +84,7 @@ pub(crate) struct Broker {
     /// Retained topics, oldest first (to forget the oldest beyond the limit).
     retained_order: VecDeque<Uri>,
     /// How many subscriptions each session holds.
-    held: IdHashMap<SessionId, usize>,
+    held: Held,
 }
 
 /// A payload converted at most once per serializer, for fan-out.
@@ -115,44 +134,22 @@ impl Broker {
         self.patterns.matching(topic)
     }
 
-    pub fn subscribe(
-        &mut self,
-        sessions: &Sessions,
-        authz: &Authorizer,
-        session: SessionId,
-        msg: message::Subscribe,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
-        let Some(subscriber) = sessions.get(&session) else {
-            return Ok(());
-        };
+    pub fn subscribe(&mut self, req: Inbound<'_, Subscribe>, ctx: &mut Ctx<'_>) -> Routed {
+        let (subscriber, msg) = (req.from, &req.msg);
+        let session = subscriber.id;
         let policy = msg.options.match_policy().unwrap_or_default();
-        if let Err(why) = authz.authorize(&subscriber.authrole, Action::Subscribe, &msg.topic) {
-            return send_error(
-                ctx,
-                subscriber,
-                MessageType::Subscribe,
-                msg.request,
-                Uri::NOT_AUTHORIZED,
-                &why,
-            );
+        if let Err(why) = req.authorize(Action::Subscribe, &msg.topic) {
+            return req.refuse(ctx, Uri::NOT_AUTHORIZED, &why);
         }
         let existing = self.lookup(&msg.topic, policy);
         let holds = existing
             .and_then(|id| self.subs.get(&id))
             .is_some_and(|s| s.subscribers.contains(&session));
-        let held = self.held.get(&session).copied().unwrap_or(0);
-        if !holds && held >= ctx.limits.max_subscriptions_per_session {
-            let why =
-                format!("session {session} already holds {held} subscriptions, the most allowed");
-            return send_error(
-                ctx,
-                subscriber,
-                MessageType::Subscribe,
-                msg.request,
-                Uri::UNAVAILABLE,
-                &why,
-            );
+        if !holds {
+            let limit = ctx.limits.max_subscriptions_per_session;
+            if let Err(why) = self.held.room(session, limit, "subscriptions") {
+                return req.refuse(ctx, Uri::UNAVAILABLE, &why);
+            }
         }
         let (id, created) = match existing {
             Some(id) => (id, false),
@@ -174,7 +171,7 @@ impl Broker {
         };
         let added = sub.subscribers.insert(session);
         if added {
-            *self.held.entry(session).or_default() += 1;
+            self.held.add(session);
         }
         let details = sub.details();
         let _ = ctx.out.send(
@@ -246,16 +243,9 @@ impl Broker {
         }
     }
 
-    pub fn unsubscribe(
-        &mut self,
-        sessions: &Sessions,
-        session: SessionId,
-        msg: message::Unsubscribe,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
-        let Some(subscriber) = sessions.get(&session) else {
-            return Ok(());
-        };
+    pub fn unsubscribe(&mut self, req: Inbound<'_, Unsubscribe>, ctx: &mut Ctx<'_>) -> Routed {
+        let (subscriber, msg) = (req.from, &req.msg);
+        let session = subscriber.id;
         let holds = self
             .subs
             .get(&msg.subscription)
@@ -265,14 +255,7 @@ impl Broker {
                 "session {session} holds no subscription {}",
                 msg.subscription
             );
-            return send_error(
-                ctx,
-                subscriber,
-                MessageType::Unsubscribe,
-                msg.request,
-                Uri::NO_SUCH_SUBSCRIPTION,
-                &why,
-            );
+            return req.refuse(ctx, Uri::NO_SUCH_SUBSCRIPTION, &why);
         }
         self.detach(session, msg.subscription, ctx);
         let _ = ctx.out.send(
@@ -293,12 +276,7 @@ impl Broker {
         if !sub.subscribers.remove(&session) {
             return;
         }
-        if let Some(n) = self.held.get_mut(&session) {
-            *n -= 1;
-            if *n == 0 {
-                self.held.remove(&session);
-            }
-        }
+        self.held.release(session);
         let quiet = sub.topic.is_reserved();
         if !quiet {
             ctx.meta_event(
@@ -334,34 +312,19 @@ impl Broker {
         }
     }
 
-    pub fn publish(
-        &mut self,
-        sessions: &Sessions,
-        authz: &Authorizer,
-        session: SessionId,
-        msg: message::Publish,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
-        let Some(publisher) = sessions.get(&session) else {
-            return Ok(());
-        };
-        let acknowledge = msg.options.acknowledge() == Some(true);
+    pub fn publish(&mut self, req: Inbound<'_, Publish>, ctx: &mut Ctx<'_>) -> Routed {
+        let publisher = req.from;
+        let acknowledge = req.msg.options.acknowledge() == Some(true);
         // Without `acknowledge` the publisher expects no answer at all, and an ERROR for
         // a request it does not track would be a protocol violation on its side.
         let refuse = |ctx: &mut Ctx<'_>, error: Uri, why: &str| {
             if acknowledge {
-                send_error(
-                    ctx,
-                    publisher,
-                    MessageType::Publish,
-                    msg.request,
-                    error,
-                    why,
-                )
+                req.refuse(ctx, error, why)
             } else {
                 Ok(())
             }
         };
+        let msg = &req.msg;
         if msg.topic.is_reserved() {
             let why = format!(
                 "{} is reserved: only the router publishes to wamp. topics",
@@ -369,42 +332,22 @@ impl Broker {
             );
             return refuse(ctx, Uri::INVALID_URI, &why);
         }
-        let grant = match authz.authorize(&publisher.authrole, Action::Publish, &msg.topic) {
+        let grant = match req.authorize(Action::Publish, &msg.topic) {
             Ok(grant) => grant,
             Err(why) => return refuse(ctx, Uri::NOT_AUTHORIZED, &why),
         };
         let disclose = msg.options.disclose_me() == Some(true) || grant.disclose_publisher;
-        let publication = PublicationId(ctx.random_id());
-        if msg.options.retain() == Some(true) {
-            self.retain(
-                &msg.topic,
-                Retained {
-                    publication,
-                    payload: msg.payload.clone(),
-                    options: msg.options.clone(),
-                    publisher: Some((
-                        session,
-                        publisher.authid.clone(),
-                        publisher.authrole.clone(),
-                    )),
-                    disclose,
-                },
-                ctx.limits.max_retained_events,
-            );
+        let message::Publish {
+            request,
+            options,
+            topic,
+            payload,
+        } = req.msg;
+        let event = Publication::new(ctx, &topic, &options, Some(publisher), disclose);
+        if options.retain() == Some(true) {
+            self.retain(&event, &payload, ctx.limits.max_retained_events);
         }
-        let who = Publisher {
-            session: Some(publisher),
-            disclose,
-        };
-        let failed = self.deliver(
-            sessions,
-            &who,
-            &msg.topic,
-            publication,
-            msg.payload,
-            &msg.options,
-            ctx,
-        );
+        let failed = self.deliver(req.sessions, &event, payload, ctx);
         if !acknowledge {
             return Ok(());
         }
@@ -417,7 +360,7 @@ impl Broker {
                 ctx,
                 publisher,
                 MessageType::Publish,
-                msg.request,
+                request,
                 Uri::INVALID_ARGUMENT,
                 &why,
             );
@@ -425,8 +368,8 @@ impl Broker {
         let _ = ctx.out.send(
             publisher.conn,
             &Message::Published(message::Published {
-                request: msg.request,
-                publication,
+                request,
+                publication: event.id,
             }),
         );
         Ok(())
@@ -440,20 +383,9 @@ impl Broker {
         payload: Payload,
         ctx: &mut Ctx<'_>,
     ) {
-        let publication = PublicationId(ctx.random_id());
-        let who = Publisher {
-            session: None,
-            disclose: false,
-        };
-        let _ = self.deliver(
-            sessions,
-            &who,
-            topic,
-            publication,
-            payload,
-            &Options::new(),
-            ctx,
-        );
+        let options = Options::new();
+        let event = Publication::new(ctx, topic, &options, None, false);
+        let _ = self.deliver(sessions, &event, payload, ctx);
     }
 
     /// Publishes a leaving session's testament (it is no longer among `sessions`).
@@ -464,40 +396,31 @@ impl Broker {
         testament: Testament,
         ctx: &mut Ctx<'_>,
     ) {
-        let publication = PublicationId(ctx.random_id());
-        let who = Publisher {
-            session: Some(owner),
-            disclose: testament.options.disclose_me() == Some(true),
-        };
+        let disclose = testament.options.disclose_me() == Some(true);
+        let (topic, options) = (&testament.topic, &testament.options);
+        let event = Publication::new(ctx, topic, options, Some(owner), disclose);
         if testament.options.retain() == Some(true) {
-            self.retain(
-                &testament.topic,
-                Retained {
-                    publication,
-                    payload: testament.payload.clone(),
-                    options: testament.options.clone(),
-                    publisher: Some((owner.id, owner.authid.clone(), owner.authrole.clone())),
-                    disclose: who.disclose,
-                },
-                ctx.limits.max_retained_events,
-            );
+            self.retain(&event, &testament.payload, ctx.limits.max_retained_events);
         }
-        let _ = self.deliver(
-            sessions,
-            &who,
-            &testament.topic,
-            publication,
-            testament.payload,
-            &testament.options,
-            ctx,
-        );
+        let _ = self.deliver(sessions, &event, testament.payload, ctx);
     }
 
-    fn retain(&mut self, topic: &Uri, event: Retained, limit: usize) {
+    /// Keeps `event` as its topic's retained event.
+    fn retain(&mut self, event: &Publication<'_>, payload: &Payload, limit: usize) {
         if limit == 0 {
             return;
         }
-        if self.retained.insert(topic.clone(), event).is_some() {
+        let retained = Retained {
+            publication: event.id,
+            payload: payload.clone(),
+            options: event.options.clone(),
+            publisher: event
+                .publisher
+                .map(|p| (p.id, p.authid.clone(), p.authrole.clone())),
+            disclose: event.disclose,
+        };
+        let topic = event.topic;
+        if self.retained.insert(topic.clone(), retained).is_some() {
             return;
         }
         self.retained_order.push_back(topic.clone());
@@ -512,20 +435,22 @@ impl Broker {
     /// Sends EVENTs to every eligible subscriber of every matching subscription, in
     /// subscription then session order. Returns a conversion failure, if any subscriber
     /// could not be served.
-    #[allow(clippy::too_many_arguments)] // one publication's whole description
     fn deliver(
         &self,
         sessions: &Sessions,
-        publisher: &Publisher<'_>,
-        topic: &Uri,
-        publication: PublicationId,
+        event: &Publication<'_>,
         payload: Payload,
-        options: &Options,
         ctx: &mut Ctx<'_>,
     ) -> Option<(SerializerKind, EncodeError)> {
+        let Publication {
+            id: publication,
+            topic,
+            options,
+            ..
+        } = *event;
         let mut payload = Converted::new(payload);
         let mut failure = None;
-        let publisher_id = publisher.session.map(|s| s.id);
+        let publisher_id = event.publisher.map(|s| s.id);
         for id in self.matching(topic) {
             let Some(sub) = self.subs.get(&id) else {
                 continue;
@@ -534,7 +459,7 @@ impl Broker {
             if sub.policy != MatchPolicy::Exact {
                 details = details.with_topic(topic.as_str());
             }
-            if let (true, Some(p)) = (publisher.disclose, publisher.session) {
+            if let (true, Some(p)) = (event.disclose, event.publisher) {
                 details = details
                     .with_publisher(p.id)
                     .with_publisher_authid(p.authid.as_str())

@@ -170,7 +170,7 @@ use wamp_proto::uri::Uri;
 use wamp_proto::value::Map;
 
 use authorizer::Authorizer;
-use connection::{Budgets, ConnState, Connections, Overflow};
+use connection::{Budgets, ConnState, Connection, Connections, Overflow};
 use handshake::{Identity, RealmAuth, Step};
 use realm::{Ctx, Kill, Realm, SessionInfo};
 use timers::{Timer, Timers};
@@ -394,11 +394,7 @@ impl Router {
         conn: ConnectionId,
         binding: ChannelBinding,
     ) -> Result<(), RouterUsageError> {
-        let c = self
-            .conns
-            .get_mut(conn)
-            .ok_or(RouterUsageError::UnknownConnection(conn))?;
-        c.channel_binding = Some(binding);
+        self.known_conn(conn)?.channel_binding = Some(binding);
         Ok(())
     }
 
@@ -409,12 +405,15 @@ impl Router {
         conn: ConnectionId,
         details: Map,
     ) -> Result<(), RouterUsageError> {
-        let c = self
-            .conns
-            .get_mut(conn)
-            .ok_or(RouterUsageError::UnknownConnection(conn))?;
-        c.transport = details;
+        self.known_conn(conn)?.transport = details;
         Ok(())
+    }
+
+    /// A connection the application names, which must exist.
+    fn known_conn(&mut self, conn: ConnectionId) -> Result<&mut Connection, RouterUsageError> {
+        self.conns
+            .get_mut(conn)
+            .ok_or(RouterUsageError::UnknownConnection(conn))
     }
 
     /// The connection's writer is full: keep its messages queued (within the byte
@@ -446,10 +445,10 @@ impl Router {
         now: Instant,
         conn: ConnectionId,
     ) -> Result<(), RouterUsageError> {
-        match self.conns.set_paused(conn, false, now) {
-            None => Err(RouterUsageError::UnknownConnection(conn)),
-            Some(_) => Ok(()),
-        }
+        self.conns
+            .set_paused(conn, false, now)
+            .map(|_| ())
+            .ok_or(RouterUsageError::UnknownConnection(conn))
     }
 
     /// One received message, still encoded. A frame that does not decode is a protocol

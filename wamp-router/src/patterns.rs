@@ -2,9 +2,10 @@
 //! (registrations) both keep: exact URIs, prefixes and wildcard patterns, each mapped to
 //! the ID registered under it, and the lookups each role needs.
 
-use wamp_proto::id::{IdHashMap, PeerHashMap};
+use wamp_proto::id::{IdHashMap, PeerHashMap, SessionId};
 use wamp_proto::uri::MatchPolicy;
 use wamp_proto::uri::Uri;
+use wamp_proto::value::{Map, Value};
 
 /// Patterns of the three match policies, one ID per pattern and policy.
 #[derive(Debug)]
@@ -23,6 +24,47 @@ impl<I> Default for PatternIndex<I> {
             exact: PeerHashMap::default(),
             prefix: PeerHashMap::default(),
             wildcard: IdHashMap::default(),
+        }
+    }
+}
+
+/// The meta API's description of a subscription or registration: its ID, URI and match
+/// policy (a registration adds its invocation policy).
+pub(crate) fn pattern_details(id: u64, uri: &Uri, policy: MatchPolicy) -> Map {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::UInt(id));
+    m.insert("uri".into(), Value::from(uri.as_str()));
+    m.insert("match".into(), Value::from(policy.as_str()));
+    m
+}
+
+/// How many subscriptions (or registrations) each session holds, against the
+/// per-session limit.
+#[derive(Debug, Default)]
+pub(crate) struct Held(IdHashMap<SessionId, usize>);
+
+impl Held {
+    /// `Err` with the refusal's message when `session` already holds `limit` `what`s.
+    pub(crate) fn room(&self, session: SessionId, limit: usize, what: &str) -> Result<(), String> {
+        let held = self.0.get(&session).copied().unwrap_or(0);
+        if held < limit {
+            return Ok(());
+        }
+        Err(format!(
+            "session {session} already holds {held} {what}, the most allowed"
+        ))
+    }
+
+    pub(crate) fn add(&mut self, session: SessionId) {
+        *self.0.entry(session).or_default() += 1;
+    }
+
+    pub(crate) fn release(&mut self, session: SessionId) {
+        if let Some(n) = self.0.get_mut(&session) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&session);
+            }
         }
     }
 }

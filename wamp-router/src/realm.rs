@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use wamp_proto::dict::Details;
-use wamp_proto::id::{Id, RequestIdGenerator, SessionId, MAX_ID};
+use wamp_proto::id::{Id, RequestId, SessionId, MAX_ID};
 use wamp_proto::message::{self, Message, MessageType};
 use wamp_proto::payload::Payload;
 use wamp_proto::serializer::SerializerKind;
 use wamp_proto::uri::Uri;
 use wamp_proto::value::{Map, Value};
 
-use super::authorizer::{Action, Authorizer};
-use super::broker::Broker;
+use super::authorizer::{Action, Authorizer, Grant};
+use super::broker::{send_error, Broker};
 use super::config::{Limits, RealmConfig};
 use super::connection::Connections;
 use super::dealer::Dealer;
@@ -87,8 +87,6 @@ pub(crate) struct SessionInfo {
     /// The roles and features it announced in HELLO.
     pub roles: Details,
     pub transport: Map,
-    /// Router-to-callee INVOCATION request IDs.
-    pub invocation_ids: RequestIdGenerator,
     pub testaments: Vec<Testament>,
 }
 
@@ -111,7 +109,6 @@ impl SessionInfo {
             authprovider: identity.authprovider.to_owned(),
             roles,
             transport,
-            invocation_ids: RequestIdGenerator::new(),
             testaments: Vec::new(),
         }
     }
@@ -138,6 +135,64 @@ impl SessionInfo {
 }
 
 pub(crate) type Sessions = BTreeMap<SessionId, SessionInfo>;
+
+/// A message from a joined session, with what the broker and dealer read of the realm
+/// to route it. The sender is looked up once, here, for every role.
+pub(crate) struct Inbound<'a, M> {
+    pub sessions: &'a Sessions,
+    pub authz: &'a Authorizer,
+    /// The session that sent it.
+    pub from: &'a SessionInfo,
+    pub msg: M,
+}
+
+/// What routing a message returns: `Err` is a protocol violation by its sender.
+pub(crate) type Routed = Result<(), String>;
+
+impl<M> Inbound<'_, M> {
+    /// Whether the sender's role may do `action` on `uri`; `Err` says why not.
+    pub fn authorize(&self, action: Action, uri: &str) -> Result<Grant, String> {
+        self.authz.authorize(&self.from.authrole, action, uri)
+    }
+}
+
+/// A request the broker or dealer may answer with an ERROR.
+pub(crate) trait Request {
+    const TYPE: MessageType;
+    fn request(&self) -> RequestId;
+}
+
+// Each of these carries its request ID in `request`, and its type is its name.
+macro_rules! requests {
+    ($($kind:ident),*) => {$(
+        impl Request for message::$kind {
+            const TYPE: MessageType = MessageType::$kind;
+            fn request(&self) -> RequestId {
+                self.request
+            }
+        }
+    )*};
+}
+requests!(Subscribe, Unsubscribe, Publish, Register, Unregister);
+
+impl<M: Request> Inbound<'_, M> {
+    /// Refuses the request: an ERROR to the sender, with `why` as its only argument.
+    pub fn refuse(&self, ctx: &mut Ctx<'_>, error: Uri, why: &str) -> Routed {
+        send_error(ctx, self.from, M::TYPE, self.msg.request(), error, why)
+    }
+}
+
+impl<'a> Inbound<'a, ()> {
+    /// The same sender with its message.
+    fn with<M>(&self, msg: M) -> Inbound<'a, M> {
+        Inbound {
+            sessions: self.sessions,
+            authz: self.authz,
+            from: self.from,
+            msg,
+        }
+    }
+}
 
 pub(crate) struct Realm {
     pub name: Uri,
@@ -180,7 +235,7 @@ impl Realm {
     ) -> Option<SessionInfo> {
         let mut info = self.sessions.remove(&session)?;
         self.broker.remove_session(session, ctx);
-        self.dealer.remove_session(&mut self.sessions, session, ctx);
+        self.dealer.remove_session(&self.sessions, session, ctx);
         // The spec: `detached` testaments before `destroyed` ones, each in the order
         // they were added. Without session resumption both fire now.
         let mut testaments = std::mem::take(&mut info.testaments);
@@ -212,7 +267,7 @@ impl Realm {
         let sessions = std::mem::take(&mut self.sessions);
         for id in sessions.keys() {
             self.broker.remove_session(*id, ctx);
-            self.dealer.remove_session(&mut Sessions::new(), *id, ctx);
+            self.dealer.remove_session(&Sessions::new(), *id, ctx);
         }
         ctx.meta.clear();
         sessions.into_values().collect()
@@ -227,34 +282,53 @@ impl Realm {
         ctx: &mut Ctx<'_>,
     ) -> Result<(), String> {
         let result = match message {
-            Message::Publish(m) => {
-                self.broker
-                    .publish(&self.sessions, &self.authz, session, m, ctx)
-            }
-            Message::Subscribe(m) => {
-                self.broker
-                    .subscribe(&self.sessions, &self.authz, session, m, ctx)
-            }
-            Message::Unsubscribe(m) => self.broker.unsubscribe(&self.sessions, session, m, ctx),
             // A part of a call the dealer holds is the dealer's, whatever its URI.
             Message::Call(m)
                 if m.procedure.is_reserved() && !self.dealer.owns_call(session, m.request) =>
             {
                 self.meta_call(session, m, ctx)
             }
-            Message::Call(m) => self
-                .dealer
-                .call(&mut self.sessions, &self.authz, session, m, ctx),
-            Message::Cancel(m) => self.dealer.cancel(&self.sessions, session, m, ctx),
-            Message::Register(m) => {
-                self.dealer
-                    .register(&self.sessions, &self.authz, session, m, ctx)
+            message => self.route(session, message, ctx),
+        };
+        self.flush_meta(ctx);
+        result
+    }
+
+    /// Routes a message for the broker or the dealer.
+    fn route(
+        &mut self,
+        session: SessionId,
+        message: Message,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), String> {
+        let Realm {
+            sessions,
+            authz,
+            broker,
+            dealer,
+            ..
+        } = self;
+        let Some(from) = sessions.get(&session) else {
+            return Ok(());
+        };
+        let at = Inbound {
+            sessions: &*sessions,
+            authz: &*authz,
+            from,
+            msg: (),
+        };
+        match message {
+            Message::Publish(m) => broker.publish(at.with(m), ctx),
+            Message::Subscribe(m) => broker.subscribe(at.with(m), ctx),
+            Message::Unsubscribe(m) => broker.unsubscribe(at.with(m), ctx),
+            Message::Call(m) => dealer.call(at.with(m), ctx),
+            Message::Cancel(m) => dealer.cancel(at.with(m), ctx),
+            Message::Register(m) => dealer.register(at.with(m), ctx),
+            Message::Unregister(m) => dealer.unregister(at.with(m), ctx),
+            Message::Yield(m) => dealer.yield_(at.with(m), ctx),
+            Message::Error(m) if m.request_type == MessageType::Invocation => {
+                dealer.invocation_error(at.with(m), ctx)
             }
-            Message::Unregister(m) => self.dealer.unregister(&self.sessions, session, m, ctx),
-            Message::Yield(m) => self.dealer.yield_(&self.sessions, session, m, ctx),
-            Message::Error(m) if m.request_type == MessageType::Invocation => self
-                .dealer
-                .invocation_error(&self.sessions, session, m, ctx),
             Message::Error(m) => Err(format!(
                 "ERROR for a {} request: a client may only answer INVOCATION with ERROR",
                 m.request_type
@@ -265,9 +339,7 @@ impl Realm {
                 "{} is not a message a client sends in an established session",
                 other.message_type()
             )),
-        };
-        self.flush_meta(ctx);
-        result
+        }
     }
 
     /// A call to a `wamp.` procedure: the meta API, or nothing.

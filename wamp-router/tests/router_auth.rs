@@ -13,7 +13,7 @@ use wamp_proto::auth::scram::{self, Kdf, KdfLimits};
 use wamp_proto::auth::{
     Anonymous, ChannelBinding, ChannelBindingKind, Cryptosign, Scram, Ticket, WampCra,
 };
-use wamp_proto::message::{Authenticate, Hello};
+use wamp_proto::message::Authenticate;
 use wamp_proto::session::{CloseReason, SessionConfig, SessionEvent};
 use wamp_proto::{Dict, Message, Payload, SerializerKind, Uri};
 use wamp_router::{
@@ -31,10 +31,7 @@ fn pubkey() -> String {
 
 /// `realm1` with role `user` (everything allowed) and one principal of every method.
 fn auth_realm() -> RealmConfig {
-    RealmConfig::new("realm1")
-        .expect("a valid value")
-        .role(RoleConfig::new("user").permit(Permission::everything()))
-        .role(RoleConfig::new("guest").permit(Permission::everything()))
+    permissive_realm1(&["user", "guest"])
         .ticket("joe", "user", "secret!!!")
         .wampcra("peter", "user", "secret1")
         .wampcra_salted(
@@ -79,6 +76,36 @@ fn attempt(
     }
 }
 
+fn scram(authid: &str, password: &str) -> Scram {
+    Scram::new(authid, password).expect("a valid value")
+}
+
+/// Joins with `auth`; see [`attempt`].
+fn attempt_with(
+    net: &mut Net,
+    auth: impl wamp_proto::auth::ClientAuthenticator + 'static,
+) -> Result<(String, String, String), (Uri, String)> {
+    attempt(net, session(auth))
+}
+
+/// `auth` joins as `authid` (role `user`) by `method`.
+fn assert_joins(
+    net: &mut Net,
+    auth: impl wamp_proto::auth::ClientAuthenticator + 'static,
+    authid: &str,
+    method: &str,
+) {
+    assert_eq!(attempt_with(net, auth), joined(authid, method));
+}
+
+/// `auth` is refused as not authorized; returns the refusal's message.
+fn not_authorized(
+    net: &mut Net,
+    auth: impl wamp_proto::auth::ClientAuthenticator + 'static,
+) -> String {
+    refused(attempt_with(net, auth), &Uri::NOT_AUTHORIZED)
+}
+
 fn joined(authid: &str, method: &str) -> Result<(String, String, String), (Uri, String)> {
     Ok((authid.to_owned(), "user".to_owned(), method.to_owned()))
 }
@@ -97,7 +124,7 @@ fn refused(r: Result<(String, String, String), (Uri, String)>, reason: &Uri) -> 
 fn anonymous_gets_a_random_authid_whatever_it_claims() {
     let mut net = Net::new(realm1());
     let (authid, role, method) =
-        attempt(&mut net, session(Anonymous::new().with_authid("admin"))).expect("joins");
+        attempt_with(&mut net, Anonymous::new().with_authid("admin")).expect("joins");
     assert!(
         authid.starts_with("anonymous-") && authid != "admin",
         "{authid}"
@@ -110,19 +137,10 @@ fn anonymous_gets_a_random_authid_whatever_it_claims() {
 #[test]
 fn ticket_right_and_wrong() {
     let mut net = Net::new(config(auth_realm()));
-    assert_eq!(
-        attempt(&mut net, session(Ticket::new("joe", "secret!!!"))),
-        joined("joe", "ticket")
-    );
-    let m = refused(
-        attempt(&mut net, session(Ticket::new("joe", "secret"))),
-        &Uri::NOT_AUTHORIZED,
-    );
+    assert_joins(&mut net, Ticket::new("joe", "secret!!!"), "joe", "ticket");
+    let m = not_authorized(&mut net, Ticket::new("joe", "secret"));
     assert!(m.contains("joe"), "{m}");
-    let m = refused(
-        attempt(&mut net, session(Ticket::new("nobody", "x"))),
-        &Uri::NOT_AUTHORIZED,
-    );
+    let m = not_authorized(&mut net, Ticket::new("nobody", "x"));
     assert!(m.contains("nobody"), "{m}");
     let log = net.router_events();
     assert!(log.iter().any(
@@ -138,54 +156,34 @@ fn ticket_stored_as_an_argon2id_hash() {
         .role(RoleConfig::new("user"))
         .ticket("joe", "user", &phc);
     let mut net = Net::new(config(realm));
-    assert_eq!(
-        attempt(&mut net, session(Ticket::new("joe", "secret!!!"))),
-        joined("joe", "ticket")
-    );
-    refused(
-        attempt(&mut net, session(Ticket::new("joe", &phc))),
-        &Uri::NOT_AUTHORIZED,
-    );
-    refused(
-        attempt(&mut net, session(Ticket::new("joe", "secret!!"))),
-        &Uri::NOT_AUTHORIZED,
-    );
+    assert_joins(&mut net, Ticket::new("joe", "secret!!!"), "joe", "ticket");
+    not_authorized(&mut net, Ticket::new("joe", &phc));
+    not_authorized(&mut net, Ticket::new("joe", "secret!!"));
 }
 
 #[test]
 fn wampcra_plain_and_salted_right_and_wrong() {
     let mut net = Net::new(config(auth_realm()));
-    assert_eq!(
-        attempt(&mut net, session(WampCra::new("peter", "secret1"))),
-        joined("peter", "wampcra")
+    assert_joins(
+        &mut net,
+        WampCra::new("peter", "secret1"),
+        "peter",
+        "wampcra",
     );
-    assert_eq!(
-        attempt(&mut net, session(WampCra::new("paul", "secret2"))),
-        joined("paul", "wampcra")
-    );
-    refused(
-        attempt(&mut net, session(WampCra::new("peter", "secret2"))),
-        &Uri::NOT_AUTHORIZED,
-    );
-    refused(
-        attempt(&mut net, session(WampCra::new("paul", "secret1"))),
-        &Uri::NOT_AUTHORIZED,
-    );
+    assert_joins(&mut net, WampCra::new("paul", "secret2"), "paul", "wampcra");
+    not_authorized(&mut net, WampCra::new("peter", "secret2"));
+    not_authorized(&mut net, WampCra::new("paul", "secret1"));
 }
 
 #[test]
 fn wampcra_challenge_names_the_session_it_will_get() {
     let mut net = Net::new(config(auth_realm()));
-    let raw = net.open_raw(J);
-    net.send_raw(
-        raw,
-        Hello {
-            realm: uri("realm1"),
-            details: Dict::new()
-                .with_role("caller", [])
-                .with_authmethods(["wampcra"])
-                .with_authid("paul"),
-        },
+    let raw = net.raw_hello(
+        J,
+        Dict::new()
+            .with_role("caller", [])
+            .with_authmethods(["wampcra"])
+            .with_authid("paul"),
     );
     let challenge = match &net.recv_raw(raw)[..] {
         [Message::Challenge(c)] => c.clone(),
@@ -218,25 +216,20 @@ fn wampcra_challenge_names_the_session_it_will_get() {
 #[test]
 fn cryptosign_right_and_wrong() {
     let mut net = Net::new(config(auth_realm()));
-    assert_eq!(
-        attempt(
-            &mut net,
-            session(Cryptosign::new(Some("client01".into()), SEED))
-        ),
-        joined("client01", "cryptosign")
+    assert_joins(
+        &mut net,
+        Cryptosign::new(Some("client01".into()), SEED),
+        "client01",
+        "cryptosign",
     );
     // Without an authid the key names the principal.
-    assert_eq!(
-        attempt(&mut net, session(Cryptosign::new(None, SEED))),
-        joined("client01", "cryptosign")
+    assert_joins(
+        &mut net,
+        Cryptosign::new(None, SEED),
+        "client01",
+        "cryptosign",
     );
-    let m = refused(
-        attempt(
-            &mut net,
-            session(Cryptosign::new(Some("client01".into()), [8; 32])),
-        ),
-        &Uri::NOT_AUTHORIZED,
-    );
+    let m = not_authorized(&mut net, Cryptosign::new(Some("client01".into()), [8; 32]));
     assert!(m.contains("not authorized"), "{m}");
 
     // The right key announced, a forged signature sent.
@@ -249,29 +242,22 @@ fn cryptosign_right_and_wrong() {
             extra: Dict::new(),
         },
     );
-    match &net.recv_raw(raw)[..] {
-        [Message::Abort(a)] => assert_eq!(a.reason, Uri::NOT_AUTHORIZED),
-        other => panic!("{other:?}"),
-    }
+    net.expect_abort(raw, Uri::NOT_AUTHORIZED);
 }
 
 /// Sends a cryptosign HELLO for the right key on a new raw connection; returns the
 /// connection and the 32-byte challenge.
 fn cryptosign_challenge(net: &mut Net) -> (usize, [u8; 32]) {
-    let raw = net.open_raw(J);
-    net.send_raw(
-        raw,
-        Hello {
-            realm: uri("realm1"),
-            details: Dict::new()
-                .with_role("caller", [])
-                .with_authmethods(["cryptosign"])
-                .with_authextra(
-                    [("pubkey".to_owned(), pubkey().into())]
-                        .into_iter()
-                        .collect(),
-                ),
-        },
+    let raw = net.raw_hello(
+        J,
+        Dict::new()
+            .with_role("caller", [])
+            .with_authmethods(["cryptosign"])
+            .with_authextra(
+                [("pubkey".to_owned(), pubkey().into())]
+                    .into_iter()
+                    .collect(),
+            ),
     );
     let challenge = match &net.recv_raw(raw)[..] {
         [Message::Challenge(c)] => c.clone(),
@@ -321,6 +307,15 @@ fn cryptosign_challenges_are_never_reused_and_a_signature_does_not_replay() {
     assert!(matches!(&net.recv_raw(first)[..], [Message::Welcome(_)]));
 }
 
+/// A session bound to the TLS channel joins when both ends see the same channel.
+fn assert_joins_bound(net: &mut Net, config: SessionConfig, channel: u8) {
+    let p = net.connect_bound(config, Some(binding(channel)), Some(binding(channel)));
+    assert!(matches!(
+        net.peers[p].events.pop_front(),
+        Some(SessionEvent::Joined(_))
+    ));
+}
+
 fn binding(data: u8) -> ChannelBinding {
     ChannelBinding {
         kind: ChannelBindingKind::TlsUnique,
@@ -337,11 +332,7 @@ fn cryptosign_with_channel_binding() {
                 .with_channel_binding(ChannelBindingKind::TlsUnique),
         )
     };
-    let p = net.connect_bound(bound(), Some(binding(1)), Some(binding(1)));
-    assert!(matches!(
-        net.peers[p].events.pop_front(),
-        Some(SessionEvent::Joined(_))
-    ));
+    assert_joins_bound(&mut net, bound(), 1);
     // Different channels on the two ends (a man in the middle): refused.
     let p = net.connect_bound(bound(), Some(binding(1)), Some(binding(2)));
     match net.closed(p) {
@@ -359,27 +350,14 @@ fn cryptosign_with_channel_binding() {
 #[test]
 fn scram_right_and_wrong() {
     let mut net = Net::new(config(auth_realm()));
-    assert_eq!(
-        attempt(
-            &mut net,
-            session(Scram::new("scramuser", "pencil").expect("a valid value"))
-        ),
-        joined("scramuser", "wamp-scram")
+    assert_joins(
+        &mut net,
+        scram("scramuser", "pencil"),
+        "scramuser",
+        "wamp-scram",
     );
-    refused(
-        attempt(
-            &mut net,
-            session(Scram::new("scramuser", "pencil2").expect("a valid value")),
-        ),
-        &Uri::NOT_AUTHORIZED,
-    );
-    refused(
-        attempt(
-            &mut net,
-            session(Scram::new("nobody", "pencil").expect("a valid value")),
-        ),
-        &Uri::NOT_AUTHORIZED,
-    );
+    not_authorized(&mut net, scram("scramuser", "pencil2"));
+    not_authorized(&mut net, scram("nobody", "pencil"));
 }
 
 #[test]
@@ -408,27 +386,14 @@ fn scram_with_argon2_and_with_a_stored_credential() {
         kdf: PBKDF2,
     });
     let mut net = Net::new(config(realm));
-    assert_eq!(
-        attempt(
-            &mut net,
-            session(Scram::new("argonuser", "pencil").expect("a valid value"))
-        ),
-        joined("argonuser", "wamp-scram")
+    assert_joins(
+        &mut net,
+        scram("argonuser", "pencil"),
+        "argonuser",
+        "wamp-scram",
     );
-    assert_eq!(
-        attempt(
-            &mut net,
-            session(Scram::new("stored", "hunter2").expect("a valid value"))
-        ),
-        joined("stored", "wamp-scram")
-    );
-    refused(
-        attempt(
-            &mut net,
-            session(Scram::new("stored", "hunter3").expect("a valid value")),
-        ),
-        &Uri::NOT_AUTHORIZED,
-    );
+    assert_joins(&mut net, scram("stored", "hunter2"), "stored", "wamp-scram");
+    not_authorized(&mut net, scram("stored", "hunter3"));
 }
 
 #[test]
@@ -441,11 +406,7 @@ fn scram_with_channel_binding() {
                 .with_channel_binding(ChannelBindingKind::TlsUnique),
         )
     };
-    let p = net.connect_bound(bound(), Some(binding(3)), Some(binding(3)));
-    assert!(matches!(
-        net.peers[p].events.pop_front(),
-        Some(SessionEvent::Joined(_))
-    ));
+    assert_joins_bound(&mut net, bound(), 3);
     let p = net.connect_bound(bound(), Some(binding(3)), Some(binding(4)));
     match net.closed(p) {
         Some(CloseReason::Aborted { reason, message }) => {
@@ -490,7 +451,7 @@ fn method_selection() {
         "the refusal names what is accepted: {m}"
     );
     refused(
-        attempt(&mut net, session(WampCra::new("joe", "t"))),
+        attempt_with(&mut net, WampCra::new("joe", "t")),
         &no_auth_method(),
     );
 
@@ -563,16 +524,9 @@ fn authorization_refusals_say_what_was_refused() {
     net.register(svc, "com.other.op", Dict::new());
 
     // Allowed.
-    let request = net
-        .s(joe)
-        .call(uri("com.app.op"), Payload::empty(), Dict::new())
-        .expect("the call is accepted");
-    net.pump();
+    let request = net.start_call(joe, "com.app.op", Payload::empty(), Dict::new());
     let inv = net.invocation(svc);
-    net.s(svc)
-        .yield_(inv.request, Dict::new(), Payload::empty())
-        .expect("the yield is accepted");
-    net.pump();
+    net.yield_now(svc, inv.request, Dict::new(), Payload::empty());
     assert!(net.reply(joe, request).is_ok());
     let count: u64 = net
         .meta(joe, "wamp.session.count", Payload::empty())
@@ -598,48 +552,19 @@ fn authorization_refusals_say_what_was_refused() {
         "refused calls reach no callee"
     );
 
-    let request = net
-        .s(joe)
-        .register(uri("com.app.mine"), Dict::new())
-        .expect("the register is accepted");
-    net.pump();
-    let r = net.reply(joe, request);
+    let r = net.try_register(joe, uri("com.app.mine"), Dict::new());
     assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
     assert!(error_message(&r).contains("register"));
 
-    let request = net
-        .s(joe)
-        .subscribe(uri("com.other.t"), Dict::new())
-        .expect("the subscribe is accepted");
-    net.pump();
-    let r = net.reply(joe, request);
+    let r = net.try_subscribe(joe, uri("com.other.t"), Dict::new());
     assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
     assert!(error_message(&r).contains("subscribe"));
 
     // Publishing: the exact permission allows, the prefix one does not.
-    net.subscribe(
-        svc,
-        "com.app.",
-        Dict::new().with_match_policy(wamp_proto::MatchPolicy::Prefix),
-    );
-    let ok = net
-        .s(joe)
-        .publish(
-            uri("com.app.news"),
-            Payload::empty(),
-            Dict::new().with_acknowledge(true),
-        )
-        .expect("the publish is accepted");
-    let no = net
-        .s(joe)
-        .publish(
-            uri("com.app.gossip"),
-            Payload::empty(),
-            Dict::new().with_acknowledge(true),
-        )
-        .expect("the publish is accepted");
-    net.pump();
-    assert!(net.reply(joe, ok).is_ok());
+    net.subscribe(svc, "com.app.", by_prefix());
+    let ok = net.publish_acknowledged(joe, "com.app.news");
+    let no = net.publish_acknowledged(joe, "com.app.gossip");
+    assert!(net.settled(joe, ok).is_ok());
     let r = net.reply(joe, no);
     assert_eq!(error_uri(&r), Uri::NOT_AUTHORIZED.as_str());
     assert!(error_message(&r).contains("publish"));

@@ -33,10 +33,13 @@ fn limits() -> Limits {
     }
 }
 
-fn net() -> Net {
+/// A network with backpressure and small limits, and a session joined per serializer
+/// in `kinds`, in that order.
+fn backpressured<const N: usize>(kinds: [SerializerKind; N]) -> (Net, [usize; N]) {
     let mut net = Net::new(realm1().limits(limits()));
     net.backpressure = true;
-    net
+    let peers = kinds.map(|kind| net.join(kind));
+    (net, peers)
 }
 
 fn publish_n(net: &mut Net, publisher: usize, from: u64, n: u64) {
@@ -95,10 +98,11 @@ fn left_slow(log: &[RouterEvent]) -> Vec<&LeaveReason> {
 
 #[test]
 fn a_congested_reader_holds_its_publisher_instead_of_losing_events() {
-    let mut net = net();
-    let slow = net.join(SerializerKind::Json);
-    let fast = net.join(SerializerKind::Json);
-    let publisher = net.join(SerializerKind::Json);
+    let (mut net, [slow, fast, publisher]) = backpressured([
+        SerializerKind::Json,
+        SerializerKind::Json,
+        SerializerKind::Json,
+    ]);
     net.subscribe(slow, "t", Dict::new());
     net.subscribe(fast, "t", Dict::new());
     let (slow_conn, pub_conn) = (net.peers[slow].conn, net.peers[publisher].conn);
@@ -142,9 +146,8 @@ fn a_congested_reader_holds_its_publisher_instead_of_losing_events() {
 
 #[test]
 fn a_stuck_reader_is_cut_after_the_write_timeout_and_told_why() {
-    let mut net = net();
-    let observer = net.join(SerializerKind::Json);
-    let stuck = net.join(SerializerKind::MsgPack);
+    let (mut net, [observer, stuck]) =
+        backpressured([SerializerKind::Json, SerializerKind::MsgPack]);
     let readers: Vec<usize> = (0..3).map(|_| net.join(SerializerKind::Json)).collect();
     let publisher = net.join(SerializerKind::Json);
     net.subscribe(observer, "wamp.session.on_leave", Dict::new());
@@ -198,9 +201,8 @@ fn a_stuck_reader_is_cut_after_the_write_timeout_and_told_why() {
 
 #[test]
 fn a_reader_that_makes_progress_is_never_cut() {
-    let mut net = net();
-    let reader = net.join(SerializerKind::Json);
-    let publisher = net.join(SerializerKind::Json);
+    let (mut net, [reader, publisher]) =
+        backpressured([SerializerKind::Json, SerializerKind::Json]);
     net.subscribe(reader, "t", Dict::new());
     let mut got = Vec::new();
     // Full for 9 s at a time, for a minute: slow, but never stuck for the deadline.
@@ -256,11 +258,12 @@ fn a_backlog_over_the_byte_budget_is_cut_at_once_and_gets_abort() {
 
 #[test]
 fn a_held_publisher_does_not_hold_unrelated_sessions() {
-    let mut net = net();
-    let stuck = net.join(SerializerKind::Json);
-    let publisher = net.join(SerializerKind::Json);
-    let callee = net.join(SerializerKind::Json);
-    let caller = net.join(SerializerKind::Cbor);
+    let (mut net, [stuck, publisher, callee, caller]) = backpressured([
+        SerializerKind::Json,
+        SerializerKind::Json,
+        SerializerKind::Json,
+        SerializerKind::Cbor,
+    ]);
     net.subscribe(stuck, "t", Dict::new());
     net.register(callee, "com.echo", Dict::new());
     pause(&mut net, stuck);
@@ -290,9 +293,7 @@ fn a_held_publisher_does_not_hold_unrelated_sessions() {
 
 #[test]
 fn a_caller_that_does_not_read_its_results_holds_itself() {
-    let mut net = net();
-    let callee = net.join(SerializerKind::Json);
-    let caller = net.join(SerializerKind::Json);
+    let (mut net, [callee, caller]) = backpressured([SerializerKind::Json, SerializerKind::Json]);
     net.register(callee, "com.echo", Dict::new());
     pause(&mut net, caller);
     let body = "z".repeat(BODY);

@@ -9,7 +9,7 @@ mod router_harness;
 use router_harness::*;
 use wamp_proto::session::{Outcome, SessionConfig};
 use wamp_proto::{Dict, MatchPolicy, Payload, SerializerKind, Uri};
-use wamp_router::{Allow, Disclose, Permission, RealmConfig, RoleConfig, RouterConfig};
+use wamp_router::RouterConfig;
 
 const J: SerializerKind = SerializerKind::Json;
 
@@ -28,9 +28,7 @@ fn topic_args(net: &mut Net, id: usize) -> Vec<(String, i64)> {
 #[test]
 fn exact_subscription_receives_events_with_the_payload() {
     for kind in SerializerKind::ALL {
-        let mut net = Net::new(realm1());
-        let sub = net.join(kind);
-        let publisher = net.join(kind);
+        let (mut net, [sub, publisher]) = Net::joined([kind, kind]);
         let id = net.subscribe(sub, "com.app.news", Dict::new());
         net.publish(
             publisher,
@@ -58,16 +56,10 @@ fn exact_subscription_receives_events_with_the_payload() {
 
 #[test]
 fn one_subscription_id_per_topic_and_policy_shared_by_subscribers() {
-    let mut net = Net::new(realm1());
-    let a = net.join(J);
-    let b = net.join(SerializerKind::Cbor);
+    let (mut net, [a, b]) = Net::joined([J, SerializerKind::Cbor]);
     let exact_a = net.subscribe(a, "com.t", Dict::new());
     let exact_b = net.subscribe(b, "com.t", Dict::new());
-    let prefix = net.subscribe(
-        a,
-        "com.t",
-        Dict::new().with_match_policy(MatchPolicy::Prefix),
-    );
+    let prefix = net.subscribe(a, "com.t", by_prefix());
     assert_eq!(exact_a, exact_b);
     assert_ne!(exact_a, prefix);
     // Subscribing again returns the same ID (and the session counts it).
@@ -76,19 +68,9 @@ fn one_subscription_id_per_topic_and_policy_shared_by_subscribers() {
 
 #[test]
 fn prefix_and_wildcard_subscriptions_carry_the_concrete_topic() {
-    let mut net = Net::new(realm1());
-    let sub = net.join(J);
-    let publisher = net.join(J);
-    let prefix = net.subscribe(
-        sub,
-        "com.app.",
-        Dict::new().with_match_policy(MatchPolicy::Prefix),
-    );
-    let wildcard = net.subscribe(
-        sub,
-        "com..update",
-        Dict::new().with_match_policy(MatchPolicy::Wildcard),
-    );
+    let (mut net, [sub, publisher]) = Net::joined([J, J]);
+    let prefix = net.subscribe(sub, "com.app.", by_prefix());
+    let wildcard = net.subscribe(sub, "com..update", by_wildcard());
     for (i, topic) in [
         "com.app.x",
         "com.app.update",
@@ -126,14 +108,8 @@ fn prefix_and_wildcard_subscriptions_carry_the_concrete_topic() {
 
 #[test]
 fn prefix_matching_is_a_plain_string_prefix() {
-    let mut net = Net::new(realm1());
-    let sub = net.join(J);
-    let publisher = net.join(J);
-    net.subscribe(
-        sub,
-        "interop.pattern",
-        Dict::new().with_match_policy(MatchPolicy::Prefix),
-    );
+    let (mut net, [sub, publisher]) = Net::joined([J, J]);
+    net.subscribe(sub, "interop.pattern", by_prefix());
     for (i, t) in [
         "interop.pattern",
         "interop.pattern.x",
@@ -157,18 +133,9 @@ fn prefix_matching_is_a_plain_string_prefix() {
 
 #[test]
 fn acknowledged_publications_get_published_with_the_event_publication_id() {
-    let mut net = Net::new(realm1());
-    let sub = net.join(J);
-    let publisher = net.join(J);
+    let (mut net, [sub, publisher]) = Net::joined([J, J]);
     net.subscribe(sub, "t", Dict::new());
-    let request = net
-        .s(publisher)
-        .publish(
-            uri("t"),
-            Payload::empty(),
-            Dict::new().with_acknowledge(true),
-        )
-        .expect("the publish is accepted");
+    let request = net.publish_acknowledged(publisher, "t");
     net.pump();
     let Ok(Outcome::Published(publication)) = net.reply(publisher, request) else {
         panic!("no PUBLISHED")
@@ -181,8 +148,7 @@ fn acknowledged_publications_get_published_with_the_event_publication_id() {
 
 #[test]
 fn exclude_me_defaults_to_true() {
-    let mut net = Net::new(realm1());
-    let a = net.join(J);
+    let (mut net, [a]) = Net::joined([J]);
     net.subscribe(a, "t", Dict::new());
     net.publish(a, "t", args(J, &(1,)), Dict::new());
     assert!(net.deliveries(a).is_empty());
@@ -192,10 +158,7 @@ fn exclude_me_defaults_to_true() {
 
 fn roles_realm() -> RouterConfig {
     RouterConfig::new().realm(
-        RealmConfig::new("realm1")
-            .expect("a valid value")
-            .role(RoleConfig::new("user").permit(Permission::everything()))
-            .role(RoleConfig::new("admin").permit(Permission::everything()))
+        permissive_realm1(&["user", "admin"])
             .ticket("alice", "user", "a")
             .ticket("bob", "user", "b")
             .ticket("carol", "admin", "c"),
@@ -280,31 +243,12 @@ fn exclusion_and_eligibility_by_session_authid_and_authrole() {
 
 #[test]
 fn publisher_disclosure_on_request_and_by_role() {
-    let config = RouterConfig::new().realm(
-        RealmConfig::new("realm1")
-            .expect("a valid value")
-            .role(
-                RoleConfig::new("anonymous")
-                    .permit(Permission::everything())
-                    .permit(Permission::prefix("loud.", Allow::ALL).disclose(Disclose {
-                        caller: false,
-                        publisher: true,
-                    })),
-            )
-            .allow_anonymous("anonymous"),
-    );
-    let mut net = Net::new(config);
-    let sub = net.join(J);
-    let publisher = net.join(J);
+    let (mut net, [sub, publisher]) =
+        Net::with_peers(disclosing_realm1("loud.", DISCLOSE_PUBLISHER), [J, J]);
     net.subscribe(sub, "quiet.t", Dict::new());
     net.subscribe(sub, "loud.t", Dict::new());
     let me = net.session_id(publisher);
-    let authid = net
-        .s(publisher)
-        .router_details()
-        .authid()
-        .expect("WELCOME names an authid")
-        .to_owned();
+    let authid = net.authid(publisher);
 
     net.publish(publisher, "quiet.t", Payload::empty(), Dict::new());
     net.publish(
@@ -325,8 +269,7 @@ fn publisher_disclosure_on_request_and_by_role() {
 
 #[test]
 fn retained_events_are_delivered_on_subscribe_with_get_retained() {
-    let mut net = Net::new(realm1());
-    let publisher = net.join(J);
+    let (mut net, [publisher]) = Net::joined([J]);
     net.publish(
         publisher,
         "status.a",
@@ -380,10 +323,7 @@ fn retained_events_are_delivered_on_subscribe_with_get_retained() {
 
 #[test]
 fn retained_events_respect_the_publish_eligibility() {
-    let mut net = Net::new(realm1());
-    let publisher = net.join(J);
-    let a = net.join(J);
-    let b = net.join(J);
+    let (mut net, [publisher, a, b]) = Net::joined([J, J, J]);
     let sb = net.session_id(b);
     net.publish(
         publisher,
@@ -399,11 +339,13 @@ fn retained_events_respect_the_publish_eligibility() {
 
 #[test]
 fn retained_topics_are_bounded() {
-    let mut net = Net::new(realm1().limits(wamp_router::Limits {
-        max_retained_events: 2,
-        ..Default::default()
-    }));
-    let publisher = net.join(J);
+    let (mut net, [publisher]) = Net::with_peers(
+        realm1().limits(wamp_router::Limits {
+            max_retained_events: 2,
+            ..Default::default()
+        }),
+        [J],
+    );
     for (i, t) in ["r.a", "r.b", "r.c"].iter().enumerate() {
         net.publish(publisher, t, args(J, &(i,)), Dict::new().with_retain(true));
     }
@@ -424,15 +366,8 @@ fn retained_topics_are_bounded() {
 
 #[test]
 fn events_arrive_in_publication_order_per_publisher_across_topics() {
-    let mut net = Net::new(realm1());
-    let sub = net.join(SerializerKind::Cbor);
-    let p1 = net.join(J);
-    let p2 = net.join(SerializerKind::MsgPack);
-    net.subscribe(
-        sub,
-        "x.",
-        Dict::new().with_match_policy(MatchPolicy::Prefix),
-    );
+    let (mut net, [sub, p1, p2]) = Net::joined([SerializerKind::Cbor, J, SerializerKind::MsgPack]);
+    net.subscribe(sub, "x.", by_prefix());
     for i in 0..50i64 {
         let (p, t) = if i % 3 == 0 { (p2, "x.b") } else { (p1, "x.a") };
         let kind = net.peers[p].kind;
@@ -454,10 +389,7 @@ fn events_arrive_in_publication_order_per_publisher_across_topics() {
 
 #[test]
 fn unsubscribe_stops_events_and_unknown_subscriptions_are_errors() {
-    let mut net = Net::new(realm1());
-    let sub = net.join(J);
-    let other = net.join(J);
-    let publisher = net.join(J);
+    let (mut net, [sub, other, publisher]) = Net::joined([J, J, J]);
     let id = net.subscribe(sub, "t", Dict::new());
     net.subscribe(other, "t", Dict::new());
     let request = net
@@ -499,28 +431,16 @@ fn unsubscribe_stops_events_and_unknown_subscriptions_are_errors() {
 
 #[test]
 fn publishing_to_reserved_topics_is_refused() {
-    let mut net = Net::new(realm1());
-    let p = net.join(J);
-    let request = net
-        .s(p)
-        .publish(
-            uri("wamp.session.on_join"),
-            Payload::empty(),
-            Dict::new().with_acknowledge(true),
-        )
-        .expect("the publish is accepted");
-    net.pump();
-    let r = net.reply(p, request);
+    let (mut net, [p]) = Net::joined([J]);
+    let request = net.publish_acknowledged(p, "wamp.session.on_join");
+    let r = net.settled(p, request);
     assert_eq!(error_uri(&r), Uri::INVALID_URI.as_str());
     assert!(error_message(&r).contains("reserved"));
 }
 
 #[test]
 fn a_leaving_subscriber_stops_getting_events_and_others_continue() {
-    let mut net = Net::new(realm1());
-    let a = net.join(J);
-    let b = net.join(J);
-    let publisher = net.join(J);
+    let (mut net, [a, b, publisher]) = Net::joined([J, J, J]);
     net.subscribe(a, "t", Dict::new());
     net.subscribe(b, "t", Dict::new());
     net.drop_transport(a);
@@ -530,21 +450,18 @@ fn a_leaving_subscriber_stops_getting_events_and_others_continue() {
 
 #[test]
 fn subscriptions_per_session_are_bounded() {
-    let mut net = Net::new(realm1().limits(wamp_router::Limits {
-        max_subscriptions_per_session: 2,
-        ..Default::default()
-    }));
-    let a = net.join(J);
+    let (mut net, [a]) = Net::with_peers(
+        realm1().limits(wamp_router::Limits {
+            max_subscriptions_per_session: 2,
+            ..Default::default()
+        }),
+        [J],
+    );
     let first = net.subscribe(a, "t.1", Dict::new());
     net.subscribe(a, "t.2", Dict::new());
     // Subscribing again to one it holds is no new subscription.
     assert_eq!(net.subscribe(a, "t.1", Dict::new()), first);
-    let request = net
-        .s(a)
-        .subscribe(uri("t.3"), Dict::new())
-        .expect("the subscribe is accepted");
-    net.pump();
-    let r = net.reply(a, request);
+    let r = net.try_subscribe(a, uri("t.3"), Dict::new());
     assert_eq!(error_uri(&r), Uri::UNAVAILABLE.as_str());
     assert!(
         error_message(&r).contains("subscriptions"),

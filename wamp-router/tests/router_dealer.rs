@@ -8,13 +8,13 @@
 mod router_harness;
 
 use router_harness::*;
-use wamp_proto::message::{self, Call, Cancel, Hello, Invocation, Register, Yield};
+use wamp_proto::message::{self, Call, Cancel, Invocation, Register, Yield};
 use wamp_proto::session::{Outcome, RequestError, SessionEvent};
 use wamp_proto::{
     CancelMode, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Payload, RequestId,
     SerializerKind, Uri,
 };
-use wamp_router::{Allow, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig};
+use wamp_router::Limits;
 
 const J: SerializerKind = SerializerKind::Json;
 
@@ -24,14 +24,7 @@ fn req(n: u64) -> RequestId {
 
 /// A raw peer joins `realm1` announcing `features` for `role`.
 fn raw_join(net: &mut Net, role: &str, features: &[&str]) -> usize {
-    let raw = net.open_raw(J);
-    net.send_raw(
-        raw,
-        Hello {
-            realm: uri("realm1"),
-            details: Dict::new().with_role(role, features.iter().copied()),
-        },
-    );
+    let raw = net.raw_hello(J, Dict::new().with_role(role, features.iter().copied()));
     match &net.recv_raw(raw)[..] {
         [Message::Welcome(_)] => raw,
         other => panic!("{other:?}"),
@@ -51,6 +44,33 @@ fn raw_register(net: &mut Net, raw: usize, procedure: &str) -> wamp_proto::Regis
         [Message::Registered(r)] => r.registration,
         other => panic!("{other:?}"),
     }
+}
+
+/// The callee's only event is an INTERRUPT of `invocation` in `mode`.
+fn assert_interrupted(net: &mut Net, callee: usize, invocation: RequestId, mode: CancelMode) {
+    let events = net.events(callee);
+    assert!(
+        matches!(
+            &events[..],
+            [SessionEvent::Interrupt { request, mode: Some(m), .. }] if *request == invocation && *m == mode
+        ),
+        "{events:?}"
+    );
+}
+
+/// CALL request 1, without arguments.
+fn call_1(procedure: &str, options: wamp_proto::Options) -> Call {
+    Call {
+        request: req(1),
+        options,
+        procedure: uri(procedure),
+        payload: Payload::empty(),
+    }
+}
+
+/// A raw caller sends [`call_1`].
+fn raw_call(net: &mut Net, raw: usize, procedure: &str, options: wamp_proto::Options) {
+    net.send_raw(raw, call_1(procedure, options));
 }
 
 fn raw_invocation(net: &mut Net, raw: usize) -> Invocation {
@@ -78,15 +98,9 @@ fn serve_doubling(net: &mut Net, callee: usize) -> usize {
 #[test]
 fn a_call_is_routed_to_the_callee_and_its_result_back() {
     for kind in SerializerKind::ALL {
-        let mut net = Net::new(realm1());
-        let callee = net.join(kind);
-        let caller = net.join(kind);
+        let (mut net, [callee, caller]) = Net::joined([kind, kind]);
         let reg = net.register(callee, "com.double", Dict::new());
-        let request = net
-            .s(caller)
-            .call(uri("com.double"), args(kind, &(21,)), Dict::new())
-            .expect("the call is accepted");
-        net.pump();
+        let request = net.start_call(caller, "com.double", args(kind, &(21,)), Dict::new());
         let inv = net.invocation(callee);
         assert_eq!(inv.registration, reg);
         assert_eq!(inv.procedure, "com.double");
@@ -102,23 +116,14 @@ fn a_call_is_routed_to_the_callee_and_its_result_back() {
 fn serve_doubling_one(net: &mut Net, callee: usize, inv: wamp_proto::session::InvocationEvent) {
     let (x,): (i64,) = inv.payload.args().expect("decodable arguments");
     let kind = net.peers[callee].kind;
-    net.s(callee)
-        .yield_(inv.request, Dict::new(), args(kind, &(x * 2,)))
-        .expect("the yield is accepted");
-    net.pump();
+    net.yield_now(callee, inv.request, Dict::new(), args(kind, &(x * 2,)));
 }
 
 #[test]
 fn callee_errors_reach_the_caller_with_their_payload() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(SerializerKind::Cbor);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([SerializerKind::Cbor, J]);
     net.register(callee, "com.fail", Dict::new());
-    let request = net
-        .s(caller)
-        .call(uri("com.fail"), Payload::empty(), Dict::new())
-        .expect("the call is accepted");
-    net.pump();
+    let request = net.start_call(caller, "com.fail", Payload::empty(), Dict::new());
     let inv = net.invocation(callee);
     net.s(callee)
         .invocation_error(
@@ -128,16 +133,14 @@ fn callee_errors_reach_the_caller_with_their_payload() {
             args(SerializerKind::Cbor, &("no way",)),
         )
         .expect("the error is accepted");
-    net.pump();
-    let r = net.reply(caller, request);
+    let r = net.settled(caller, request);
     assert_eq!(error_uri(&r), "com.app.error.bad");
     assert_eq!(error_message(&r), "no way");
 }
 
 #[test]
 fn calling_an_unregistered_procedure_is_no_such_procedure() {
-    let mut net = Net::new(realm1());
-    let caller = net.join(J);
+    let (mut net, [caller]) = Net::joined([J]);
     let r = net.call(caller, "com.nothing", Payload::empty(), Dict::new());
     assert_eq!(error_uri(&r), Uri::NO_SUCH_PROCEDURE.as_str());
     assert!(error_message(&r).contains("com.nothing"));
@@ -148,8 +151,7 @@ fn calling_an_unregistered_procedure_is_no_such_procedure() {
 
 #[test]
 fn registration_precedence_follows_the_spec() {
-    let mut net = Net::new(realm1());
-    let caller = net.join(J);
+    let (mut net, [caller]) = Net::joined([J]);
     let regs: Vec<(&str, MatchPolicy)> = vec![
         ("a1.b2.c3.d4.e55", MatchPolicy::Exact),
         ("a1.b2.c3", MatchPolicy::Prefix),
@@ -196,8 +198,7 @@ fn registration_precedence_follows_the_spec() {
                 (!invs.is_empty()).then_some(i)
             })
             .collect();
-        net.pump();
-        let r = net.reply(caller, request);
+        let r = net.settled(caller, request);
         match expect {
             Some(i) => {
                 assert_eq!(served, vec![i], "{procedure}");
@@ -213,24 +214,10 @@ fn registration_precedence_follows_the_spec() {
 
 #[test]
 fn wildcard_precedence_picks_the_longest_leading_components() {
-    let mut net = Net::new(realm1());
-    let caller = net.join(J);
-    let wide = net.join(J);
-    let narrow = net.join(J);
-    net.register(
-        wide,
-        "a1...d4",
-        Dict::new().with_match_policy(MatchPolicy::Wildcard),
-    );
-    net.register(
-        narrow,
-        "a1.b2..d4",
-        Dict::new().with_match_policy(MatchPolicy::Wildcard),
-    );
-    net.s(caller)
-        .call(uri("a1.b2.c3.d4"), Payload::empty(), Dict::new())
-        .expect("the call is accepted");
-    net.pump();
+    let (mut net, [caller, wide, narrow]) = Net::joined([J, J, J]);
+    net.register(wide, "a1...d4", by_wildcard());
+    net.register(narrow, "a1.b2..d4", by_wildcard());
+    net.start_call(caller, "a1.b2.c3.d4", Payload::empty(), Dict::new());
     assert_eq!(net.invocations(narrow).len(), 1);
     assert!(net.invocations(wide).is_empty());
 }
@@ -253,11 +240,7 @@ fn shared(net: &mut Net, policy: InvokePolicy, n: usize) -> (usize, Vec<usize>) 
 fn who_serves(net: &mut Net, caller: usize, callees: &[usize], calls: usize) -> Vec<usize> {
     let mut out = Vec::new();
     for i in 0..calls {
-        let request = net
-            .s(caller)
-            .call(uri("com.shared"), args(J, &(i,)), Dict::new())
-            .expect("the call is accepted");
-        net.pump();
+        let request = net.start_call(caller, "com.shared", args(J, &(i,)), Dict::new());
         for (k, c) in callees.iter().enumerate() {
             if serve_doubling(net, *c) > 0 {
                 out.push(k);
@@ -303,9 +286,7 @@ fn shared_registrations_invoke_by_policy() {
 
 #[test]
 fn conflicting_registrations_are_refused() {
-    let mut net = Net::new(realm1());
-    let a = net.join(J);
-    let b = net.join(J);
+    let (mut net, [a, b]) = Net::joined([J, J]);
     net.register(a, "com.single", Dict::new());
     net.register(
         a,
@@ -336,41 +317,24 @@ fn conflicting_registrations_are_refused() {
         ),
     ];
     for (who, procedure, options, says) in cases {
-        let request = net
-            .s(who)
-            .register(uri(procedure), options)
-            .expect("the register is accepted");
-        net.pump();
-        let r = net.reply(who, request);
+        let r = net.try_register(who, uri(procedure), options);
         assert_eq!(error_uri(&r), Uri::PROCEDURE_ALREADY_EXISTS.as_str());
         assert!(error_message(&r).contains(says), "{}", error_message(&r));
     }
     // The same URI with another match policy is another registration.
-    net.register(
-        b,
-        "com.single",
-        Dict::new().with_match_policy(MatchPolicy::Prefix),
-    );
+    net.register(b, "com.single", by_prefix());
 }
 
 #[test]
 fn reserved_procedures_cannot_be_registered() {
-    let mut net = Net::new(realm1());
-    let a = net.join(J);
-    let request = net
-        .s(a)
-        .register(uri("wamp.session.count"), Dict::new())
-        .expect("the register is accepted");
-    net.pump();
-    let r = net.reply(a, request);
+    let (mut net, [a]) = Net::joined([J]);
+    let r = net.try_register(a, uri("wamp.session.count"), Dict::new());
     assert_eq!(error_uri(&r), Uri::INVALID_URI.as_str());
 }
 
 #[test]
 fn unregister_and_unknown_registrations() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([J, J]);
     let reg = net.register(callee, "com.x", Dict::new());
     let request = net
         .s(callee)
@@ -404,24 +368,8 @@ fn unregister_and_unknown_registrations() {
 
 #[test]
 fn caller_disclosure_on_request_by_registration_and_by_role() {
-    let config = RouterConfig::new().realm(
-        RealmConfig::new("realm1")
-            .expect("a valid value")
-            .role(
-                RoleConfig::new("anonymous")
-                    .permit(Permission::everything())
-                    .permit(
-                        Permission::prefix("audited.", Allow::ALL).disclose(Disclose {
-                            caller: true,
-                            publisher: false,
-                        }),
-                    ),
-            )
-            .allow_anonymous("anonymous"),
-    );
-    let mut net = Net::new(config);
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) =
+        Net::with_peers(disclosing_realm1("audited.", DISCLOSE_CALLER), [J, J]);
     let me = net.session_id(caller);
     net.register(callee, "plain", Dict::new());
     net.register(callee, "curious", Dict::new().with_disclose_caller(true));
@@ -447,28 +395,20 @@ fn caller_disclosure_on_request_by_registration_and_by_role() {
         } else {
             assert_eq!(inv.details.caller(), None, "{procedure}");
         }
-        net.s(callee)
-            .yield_(inv.request, Dict::new(), Payload::empty())
-            .expect("the yield is accepted");
-        net.pump();
+        net.yield_now(callee, inv.request, Dict::new(), Payload::empty());
     }
 }
 
 #[test]
 fn progressive_results_are_relayed_then_the_final_one() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(SerializerKind::MsgPack);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([SerializerKind::MsgPack, J]);
     net.register(callee, "com.count", Dict::new());
-    let request = net
-        .s(caller)
-        .call(
-            uri("com.count"),
-            Payload::empty(),
-            Dict::new().with_receive_progress(true),
-        )
-        .expect("the call is accepted");
-    net.pump();
+    let request = net.start_call(
+        caller,
+        "com.count",
+        Payload::empty(),
+        Dict::new().with_receive_progress(true),
+    );
     let inv = net.invocation(callee);
     assert!(inv.receive_progress());
     for i in 0..3 {
@@ -480,14 +420,12 @@ fn progressive_results_are_relayed_then_the_final_one() {
             )
             .expect("the yield is accepted");
     }
-    net.s(callee)
-        .yield_(
-            inv.request,
-            Dict::new(),
-            args(SerializerKind::MsgPack, &("done",)),
-        )
-        .expect("the yield is accepted");
-    net.pump();
+    net.yield_now(
+        callee,
+        inv.request,
+        Dict::new(),
+        args(SerializerKind::MsgPack, &("done",)),
+    );
     let events = net.events(caller);
     let progress: Vec<i64> = events
         .iter()
@@ -513,14 +451,12 @@ fn progress_is_not_offered_to_a_callee_that_cannot_send_it() {
     let raw = raw_join(&mut net, "callee", &["call_canceling"]);
     raw_register(&mut net, raw, "com.p");
     let caller = net.join(J);
-    net.s(caller)
-        .call(
-            uri("com.p"),
-            Payload::empty(),
-            Dict::new().with_receive_progress(true),
-        )
-        .expect("the call is accepted");
-    net.pump();
+    net.start_call(
+        caller,
+        "com.p",
+        Payload::empty(),
+        Dict::new().with_receive_progress(true),
+    );
     let inv = raw_invocation(&mut net, raw);
     assert_eq!(inv.details.receive_progress(), None);
     // A progressive YIELD anyway is the callee's protocol violation.
@@ -532,10 +468,7 @@ fn progress_is_not_offered_to_a_callee_that_cannot_send_it() {
             payload: Payload::empty(),
         },
     );
-    match &net.recv_raw(raw)[..] {
-        [Message::Abort(a)] => assert_eq!(a.reason, Uri::PROTOCOL_VIOLATION),
-        other => panic!("{other:?}"),
-    }
+    net.expect_abort(raw, Uri::PROTOCOL_VIOLATION);
     // ... and the caller learns its callee is gone.
     let events = net.events(caller);
     assert!(
@@ -583,10 +516,7 @@ fn progressive_call_invocations_go_to_one_callee_under_one_invocation() {
         vec![(1, false, true), (2, true, true), (3, true, false)]
     );
     assert!(parts.iter().all(|p| p.request == parts[0].request));
-    net.s(callees[0])
-        .yield_(parts[0].request, Dict::new(), args(J, &(6,)))
-        .expect("the yield is accepted");
-    net.pump();
+    net.yield_now(callees[0], parts[0].request, Dict::new(), args(J, &(6,)));
     let (sum,): (i64,) = result_args(net.reply(caller, request));
     assert_eq!(sum, 6);
 }
@@ -594,37 +524,22 @@ fn progressive_call_invocations_go_to_one_callee_under_one_invocation() {
 #[test]
 fn progressive_call_invocations_need_both_ends() {
     // A caller that did not announce the feature breaks the protocol.
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
+    let (mut net, [callee]) = Net::joined([J]);
     net.register(callee, "com.p", Dict::new());
     let raw = raw_join(&mut net, "caller", &[]);
-    net.send_raw(
-        raw,
-        Call {
-            request: req(1),
-            options: Dict::new().with_progress(true),
-            procedure: uri("com.p"),
-            payload: Payload::empty(),
-        },
-    );
-    match &net.recv_raw(raw)[..] {
-        [Message::Abort(a)] => assert_eq!(a.reason, Uri::PROTOCOL_VIOLATION),
-        other => panic!("{other:?}"),
-    }
+    raw_call(&mut net, raw, "com.p", Dict::new().with_progress(true));
+    net.expect_abort(raw, Uri::PROTOCOL_VIOLATION);
     // A callee without it: the caller gets feature_not_supported.
     let mut net = Net::new(realm1());
     let raw = raw_join(&mut net, "callee", &[]);
     raw_register(&mut net, raw, "com.p");
     let caller = net.join(J);
-    let request = net
-        .s(caller)
-        .call(
-            uri("com.p"),
-            Payload::empty(),
-            Dict::new().with_progress(true),
-        )
-        .expect("the call is accepted");
-    net.pump();
+    let request = net.start_call(
+        caller,
+        "com.p",
+        Payload::empty(),
+        Dict::new().with_progress(true),
+    );
     let r = net.reply(caller, request);
     assert_eq!(error_uri(&r), Uri::FEATURE_NOT_SUPPORTED.as_str());
     assert!(net.recv_raw(raw).is_empty());
@@ -632,23 +547,14 @@ fn progressive_call_invocations_need_both_ends() {
 
 #[test]
 fn a_call_id_in_flight_is_a_protocol_violation() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
+    let (mut net, [callee]) = Net::joined([J]);
     net.register(callee, "com.x", Dict::new());
     let raw = raw_join(&mut net, "caller", &["progressive_call_invocations"]);
-    let call = Call {
-        request: req(1),
-        options: Dict::new(),
-        procedure: uri("com.x"),
-        payload: Payload::empty(),
-    };
+    let call = call_1("com.x", Dict::new());
     net.send_raw(raw, call.clone());
     assert!(net.recv_raw(raw).is_empty());
     net.send_raw(raw, call);
-    match &net.recv_raw(raw)[..] {
-        [Message::Abort(a)] => assert_eq!(a.reason, Uri::PROTOCOL_VIOLATION),
-        other => panic!("{other:?}"),
-    }
+    net.expect_abort(raw, Uri::PROTOCOL_VIOLATION);
     // The callee's invocation is interrupted (the caller is gone).
     let events = net.events(callee);
     assert!(
@@ -665,19 +571,10 @@ fn a_call_id_in_flight_is_a_protocol_violation() {
 
 /// A raw caller (to see the router's own answers) and a session callee.
 fn cancel_setup() -> (Net, usize, usize) {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
+    let (mut net, [callee]) = Net::joined([J]);
     net.register(callee, "com.slow", Dict::new());
     let caller = raw_join(&mut net, "caller", &["call_canceling"]);
-    net.send_raw(
-        caller,
-        Call {
-            request: req(1),
-            options: Dict::new(),
-            procedure: uri("com.slow"),
-            payload: Payload::empty(),
-        },
-    );
+    raw_call(&mut net, caller, "com.slow", Dict::new());
     (net, caller, callee)
 }
 
@@ -712,10 +609,7 @@ fn cancel_skip_answers_at_once_and_leaves_the_callee_alone() {
         .iter()
         .any(|e| matches!(e, SessionEvent::Interrupt { .. })));
     // The late result is dropped quietly (not a violation by the callee).
-    net.s(callee)
-        .yield_(inv.request, Dict::new(), Payload::empty())
-        .expect("the yield is accepted");
-    net.pump();
+    net.yield_now(callee, inv.request, Dict::new(), Payload::empty());
     assert!(net.recv_raw(caller).is_empty());
     assert!(net.s(callee).is_established());
 }
@@ -726,14 +620,7 @@ fn cancel_kill_interrupts_and_waits_for_the_callee() {
     let inv = net.invocation(callee);
     cancel(&mut net, caller, Some(CancelMode::Kill));
     assert!(net.recv_raw(caller).is_empty(), "kill waits for the callee");
-    let events = net.events(callee);
-    assert!(
-        matches!(
-            &events[..],
-            [SessionEvent::Interrupt { request, mode: Some(CancelMode::Kill), .. }] if *request == inv.request
-        ),
-        "{events:?}"
-    );
+    assert_interrupted(&mut net, callee, inv.request, CancelMode::Kill);
     // Autobahn's callee stops with runtime_error; the caller learns it was canceled.
     net.s(callee)
         .invocation_error(
@@ -753,10 +640,7 @@ fn cancel_kill_interrupts_and_waits_for_the_callee() {
     let (mut net, caller, callee) = cancel_setup();
     let inv = net.invocation(callee);
     cancel(&mut net, caller, Some(CancelMode::Kill));
-    net.s(callee)
-        .yield_(inv.request, Dict::new(), args(J, &(7,)))
-        .expect("the yield is accepted");
-    net.pump();
+    net.yield_now(callee, inv.request, Dict::new(), args(J, &(7,)));
     assert!(matches!(&net.recv_raw(caller)[..], [Message::Result(_)]));
 }
 
@@ -799,15 +683,7 @@ fn cancel_of_a_callee_without_call_canceling_is_skip() {
     let callee = raw_join(&mut net, "callee", &[]);
     raw_register(&mut net, callee, "com.slow");
     let caller = raw_join(&mut net, "caller", &["call_canceling"]);
-    net.send_raw(
-        caller,
-        Call {
-            request: req(1),
-            options: Dict::new(),
-            procedure: uri("com.slow"),
-            payload: Payload::empty(),
-        },
-    );
+    raw_call(&mut net, caller, "com.slow", Dict::new());
     let inv = raw_invocation(&mut net, callee);
     cancel(&mut net, caller, Some(CancelMode::Kill));
     match &net.recv_raw(caller)[..] {
@@ -835,15 +711,9 @@ fn cancel_of_a_callee_without_call_canceling_is_skip() {
 #[test]
 fn cancel_through_the_session_api() {
     for mode in [CancelMode::Skip, CancelMode::Kill, CancelMode::KillNoWait] {
-        let mut net = Net::new(realm1());
-        let callee = net.join(J);
-        let caller = net.join(SerializerKind::Cbor);
+        let (mut net, [callee, caller]) = Net::joined([J, SerializerKind::Cbor]);
         net.register(callee, "com.slow", Dict::new());
-        let request = net
-            .s(caller)
-            .call(uri("com.slow"), Payload::empty(), Dict::new())
-            .expect("the call is accepted");
-        net.pump();
+        let request = net.start_call(caller, "com.slow", Payload::empty(), Dict::new());
         let inv = net.invocation(callee);
         net.s(caller)
             .cancel(request, mode)
@@ -871,19 +741,14 @@ fn cancel_through_the_session_api() {
 
 #[test]
 fn a_call_times_out_at_its_deadline() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([J, J]);
     net.register(callee, "com.slow", Dict::new());
-    let request = net
-        .s(caller)
-        .call(
-            uri("com.slow"),
-            Payload::empty(),
-            Dict::new().with_timeout(1500),
-        )
-        .expect("the call is accepted");
-    net.pump();
+    let request = net.start_call(
+        caller,
+        "com.slow",
+        Payload::empty(),
+        Dict::new().with_timeout(1500),
+    );
     let inv = net.invocation(callee);
     // The dealer enforces it; the callee is not told the timeout.
     assert_eq!(inv.details.timeout(), None);
@@ -901,43 +766,30 @@ fn a_call_times_out_at_its_deadline() {
         }
     )));
     // The late answer is dropped quietly.
-    net.s(callee)
-        .yield_(inv.request, Dict::new(), Payload::empty())
-        .expect("the yield is accepted");
-    net.pump();
+    net.yield_now(callee, inv.request, Dict::new(), Payload::empty());
     assert!(net.events(caller).is_empty());
     assert!(net.s(callee).is_established());
 }
 
 #[test]
 fn a_callee_asking_for_the_timeout_gets_it_and_enforces_it() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([J, J]);
     net.register(callee, "com.slow", Dict::new().with_forward_timeout(true));
-    net.s(caller)
-        .call(
-            uri("com.slow"),
-            Payload::empty(),
-            Dict::new().with_timeout(500),
-        )
-        .expect("the call is accepted");
-    net.pump();
+    net.start_call(
+        caller,
+        "com.slow",
+        Payload::empty(),
+        Dict::new().with_timeout(500),
+    );
     assert_eq!(net.invocation(callee).details.timeout(), Some(500));
     assert_eq!(net.router.poll_timeout(), None);
 }
 
 #[test]
 fn a_leaving_callee_fails_its_calls_and_loses_its_registrations() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([J, J]);
     net.register(callee, "com.slow", Dict::new());
-    let request = net
-        .s(caller)
-        .call(uri("com.slow"), Payload::empty(), Dict::new())
-        .expect("the call is accepted");
-    net.pump();
+    let request = net.start_call(caller, "com.slow", Payload::empty(), Dict::new());
     let callee_session = net.session_id(callee);
     net.drop_transport(callee);
     let r = net.reply(caller, request);
@@ -953,39 +805,25 @@ fn a_leaving_callee_fails_its_calls_and_loses_its_registrations() {
 
 #[test]
 fn a_leaving_caller_interrupts_its_calls() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([J, J]);
     net.register(callee, "com.slow", Dict::new());
-    net.s(caller)
-        .call(uri("com.slow"), Payload::empty(), Dict::new())
-        .expect("the call is accepted");
-    net.pump();
+    net.start_call(caller, "com.slow", Payload::empty(), Dict::new());
     let inv = net.invocation(callee);
     net.drop_transport(caller);
-    let events = net.events(callee);
-    assert!(
-        matches!(
-            &events[..],
-            [SessionEvent::Interrupt { request, mode: Some(CancelMode::KillNoWait), .. }] if *request == inv.request
-        ),
-        "{events:?}"
-    );
-    net.s(callee)
-        .yield_(inv.request, Dict::new(), Payload::empty())
-        .expect("the yield is accepted");
-    net.pump();
+    assert_interrupted(&mut net, callee, inv.request, CancelMode::KillNoWait);
+    net.yield_now(callee, inv.request, Dict::new(), Payload::empty());
     assert!(net.s(callee).is_established());
 }
 
 #[test]
 fn calls_in_flight_per_session_are_bounded() {
-    let mut net = Net::new(realm1().limits(Limits {
-        max_calls_per_session: 3,
-        ..Limits::default()
-    }));
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::with_peers(
+        realm1().limits(Limits {
+            max_calls_per_session: 3,
+            ..Limits::default()
+        }),
+        [J, J],
+    );
     net.register(callee, "com.slow", Dict::new());
     let requests: Vec<RequestId> = (0..4)
         .map(|_| {
@@ -1026,44 +864,36 @@ fn invocation_ids_are_sequential_per_callee() {
 
 #[test]
 fn registrations_per_session_are_bounded() {
-    let mut net = Net::new(realm1().limits(Limits {
-        max_registrations_per_session: 2,
-        ..Limits::default()
-    }));
-    let a = net.join(J);
+    let (mut net, [a]) = Net::with_peers(
+        realm1().limits(Limits {
+            max_registrations_per_session: 2,
+            ..Limits::default()
+        }),
+        [J],
+    );
     let first = net.register(a, "p.1", Dict::new());
     net.register(a, "p.2", Dict::new());
-    let request = net
-        .s(a)
-        .register(uri("p.3"), Dict::new())
-        .expect("the register is accepted");
-    net.pump();
-    let r = net.reply(a, request);
+    let r = net.try_register(a, uri("p.3"), Dict::new());
     assert_eq!(error_uri(&r), Uri::UNAVAILABLE.as_str());
     assert!(error_message(&r).contains("registrations"));
     let request = net
         .s(a)
         .unregister(first)
         .expect("the unregister is accepted");
-    net.pump();
-    assert!(net.reply(a, request).is_ok());
+    assert!(net.settled(a, request).is_ok());
     net.register(a, "p.3", Dict::new());
 }
 
 #[test]
 fn an_enormous_timeout_neither_panics_nor_fires() {
-    let mut net = Net::new(realm1());
-    let callee = net.join(J);
-    let caller = net.join(J);
+    let (mut net, [callee, caller]) = Net::joined([J, J]);
     net.register(callee, "com.slow", Dict::new());
-    net.s(caller)
-        .call(
-            uri("com.slow"),
-            Payload::empty(),
-            Dict::new().with_timeout(u64::MAX),
-        )
-        .expect("the call is accepted");
-    net.pump();
+    net.start_call(
+        caller,
+        "com.slow",
+        Payload::empty(),
+        Dict::new().with_timeout(u64::MAX),
+    );
     assert_eq!(net.invocations(callee).len(), 1);
     // Beyond what `Instant` can hold there is no deadline; otherwise it is far away.
     let far = net.now + secs(1_000_000_000);

@@ -8,7 +8,7 @@ mod router_harness;
 use router_harness::*;
 use serde_json::{json, Value as Json};
 use wamp_proto::session::{CloseReason, SessionConfig};
-use wamp_proto::{Dict, InvokePolicy, MatchPolicy, Payload, SerializerKind, Uri};
+use wamp_proto::{Dict, InvokePolicy, Payload, SerializerKind, Uri};
 use wamp_router::{Permission, RealmConfig, RoleConfig, RouterConfig};
 
 const J: SerializerKind = SerializerKind::Json;
@@ -32,16 +32,15 @@ fn events_json(net: &mut Net, id: usize) -> Vec<(String, Json)> {
 
 #[test]
 fn session_count_list_and_get() {
-    let mut net = Net::new(
+    let (mut net, [a, b]) = Net::with_peers(
         RouterConfig::new().realm(
             RealmConfig::anonymous("realm1")
                 .expect("a valid realm")
                 .role(RoleConfig::new("user").permit(Permission::everything()))
                 .ticket("joe", "user", "t"),
         ),
+        [J, SerializerKind::Cbor],
     );
-    let a = net.join(J);
-    let b = net.join(SerializerKind::Cbor);
     let joe = net.join_with(
         SessionConfig::new(uri("realm1")).authenticator(wamp_proto::auth::Ticket::new("joe", "t")),
     );
@@ -123,18 +122,12 @@ fn transport_details_appear_in_session_get() {
 
 #[test]
 fn on_join_and_on_leave_events() {
-    let mut net = Net::new(realm1());
-    let watcher = net.join(J);
+    let (mut net, [watcher]) = Net::joined([J]);
     net.subscribe(watcher, "wamp.session.on_join", Dict::new());
     net.subscribe(watcher, "wamp.session.on_leave", Dict::new());
     let b = net.join(SerializerKind::MsgPack);
     let sb = net.session_id(b);
-    let authid = net
-        .s(b)
-        .router_details()
-        .authid()
-        .expect("WELCOME names an authid")
-        .to_owned();
+    let authid = net.authid(b);
     net.drop_transport(b);
     let got = events_json(&mut net, watcher);
     assert_eq!(got.len(), 2);
@@ -155,9 +148,7 @@ fn on_join_and_on_leave_events() {
 
 #[test]
 fn session_kill_sends_goodbye_to_the_target() {
-    let mut net = Net::new(realm1());
-    let admin = net.join(J);
-    let victim = net.join(J);
+    let (mut net, [admin, victim]) = Net::joined([J, J]);
     let sv = net.session_id(victim);
     let sa = net.session_id(admin);
     let r = net.call(
@@ -265,8 +256,7 @@ fn kill_by_authid_authrole_and_all_spare_the_caller() {
 
 #[test]
 fn registration_meta_procedures_and_events() {
-    let mut net = Net::new(realm1());
-    let watcher = net.join(J);
+    let (mut net, [watcher]) = Net::joined([J]);
     for t in ["on_create", "on_register", "on_unregister", "on_delete"] {
         net.subscribe(watcher, &format!("wamp.registration.{t}"), Dict::new());
     }
@@ -276,16 +266,8 @@ fn registration_meta_procedures_and_events() {
     let rr = Dict::new().with_invoke(InvokePolicy::RoundRobin);
     let exact = net.register(c1, "com.x", rr.clone());
     net.register(c2, "com.x", rr);
-    let prefix = net.register(
-        c1,
-        "com.",
-        Dict::new().with_match_policy(MatchPolicy::Prefix),
-    );
-    let wild = net.register(
-        c2,
-        "com..y",
-        Dict::new().with_match_policy(MatchPolicy::Wildcard),
-    );
+    let prefix = net.register(c1, "com.", by_prefix());
+    let wild = net.register(c2, "com..y", by_wildcard());
 
     let got = events_json(&mut net, watcher);
     assert_eq!(got[0].0, "wamp.registration.on_create");
@@ -397,8 +379,7 @@ fn registration_meta_procedures_and_events() {
 
 #[test]
 fn subscription_meta_procedures_and_events() {
-    let mut net = Net::new(realm1());
-    let watcher = net.join(J);
+    let (mut net, [watcher]) = Net::joined([J]);
     for t in ["on_create", "on_subscribe", "on_unsubscribe", "on_delete"] {
         net.subscribe(watcher, &format!("wamp.subscription.{t}"), Dict::new());
     }
@@ -411,11 +392,7 @@ fn subscription_meta_procedures_and_events() {
     let (sa, sb) = (net.session_id(a), net.session_id(b));
     let exact = net.subscribe(a, "com.t", Dict::new());
     net.subscribe(b, "com.t", Dict::new());
-    let prefix = net.subscribe(
-        b,
-        "com.",
-        Dict::new().with_match_policy(MatchPolicy::Prefix),
-    );
+    let prefix = net.subscribe(b, "com.", by_prefix());
     let got = events_json(&mut net, watcher);
     assert_eq!(got[0].0, "wamp.subscription.on_create");
     assert_eq!(
@@ -497,8 +474,7 @@ fn subscription_meta_procedures_and_events() {
         .s(a)
         .unsubscribe(exact)
         .expect("the unsubscribe is accepted");
-    net.pump();
-    assert!(net.reply(a, request).is_ok());
+    assert!(net.settled(a, request).is_ok());
     net.drop_transport(b);
     let got = events_json(&mut net, watcher);
     assert_eq!(
@@ -531,8 +507,7 @@ fn subscription_meta_procedures_and_events() {
 #[test]
 fn testaments_are_published_when_the_session_goes_away() {
     for kind in SerializerKind::ALL {
-        let mut net = Net::new(realm1());
-        let watcher = net.join(J);
+        let (mut net, [watcher]) = Net::joined([J]);
         net.subscribe(watcher, "com.app.gone", Dict::new());
         let dying = net.join(kind);
         for (text, scope) in [
@@ -580,9 +555,7 @@ fn testaments_are_published_when_the_session_goes_away() {
 
 #[test]
 fn testaments_can_be_flushed_and_obey_publish_options() {
-    let mut net = Net::new(realm1());
-    let a = net.join(J);
-    let b = net.join(J);
+    let (mut net, [a, b]) = Net::joined([J, J]);
     net.subscribe(a, "t", Dict::new());
     net.subscribe(b, "t", Dict::new());
     let sb = net.session_id(b);
@@ -638,7 +611,7 @@ fn testaments_can_be_flushed_and_obey_publish_options() {
 
 #[test]
 fn testament_refusals() {
-    let mut net = Net::new(
+    let (mut net, [a]) = Net::with_peers(
         RouterConfig::new()
             .realm(
                 RealmConfig::new("realm1")
@@ -654,8 +627,8 @@ fn testament_refusals() {
                 max_testaments: 2,
                 ..Default::default()
             }),
+        [J],
     );
-    let a = net.join(J);
     let add = |net: &mut Net, topic: &str| {
         net.call(
             a,
@@ -690,8 +663,7 @@ fn testament_refusals() {
 fn a_realm_without_the_meta_api_has_no_meta_procedures_or_events() {
     let mut realm = RealmConfig::anonymous("realm1").expect("a valid realm");
     realm.meta_api = false;
-    let mut net = Net::new(RouterConfig::new().realm(realm));
-    let a = net.join(J);
+    let (mut net, [a]) = Net::with_peers(RouterConfig::new().realm(realm), [J]);
     assert!(!net.s(a).router_supports("dealer", "registration_meta_api"));
     assert!(!net.s(a).router_supports("broker", "session_meta_api"));
     net.subscribe(a, "wamp.session.on_join", Dict::new());

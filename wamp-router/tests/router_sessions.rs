@@ -16,18 +16,30 @@ use wamp_proto::session::{CloseReason, Outcome, SessionConfig, SessionEvent};
 use wamp_proto::{Dict, Message, MessageType, Payload, RequestId, SerializerKind, Uri};
 use wamp_router::{LeaveReason, Limits, RealmConfig, RouterConfig, RouterEvent};
 
+/// The roles a HELLO announces here: caller and callee, without features.
+fn roles() -> Dict {
+    Dict::new().with_role("caller", []).with_role("callee", [])
+}
+
 fn hello(realm: &str) -> Hello {
     Hello {
         realm: uri(realm),
-        details: Dict::new().with_role("caller", []).with_role("callee", []),
+        details: roles(),
+    }
+}
+
+/// A client's GOODBYE, closing normally.
+fn goodbye() -> Goodbye {
+    Goodbye {
+        details: Dict::new(),
+        reason: Uri::CLOSE_NORMAL,
     }
 }
 
 #[test]
 fn welcome_announces_roles_features_and_identity() {
     for kind in SerializerKind::ALL {
-        let mut net = Net::new(realm1());
-        let a = net.join(kind);
+        let (mut net, [a]) = Net::joined([kind]);
         let details = net.s(a).router_details().clone();
         for (role, feature) in [
             ("broker", "publisher_identification"),
@@ -88,8 +100,7 @@ fn session_ids_are_random_and_unique() {
 
 #[test]
 fn goodbye_is_answered_with_goodbye_and_out() {
-    let mut net = Net::new(realm1());
-    let a = net.join(SerializerKind::Json);
+    let (mut net, [a]) = Net::joined([SerializerKind::Json]);
     let session = net.session_id(a);
     let now = net.now;
     net.s(a)
@@ -117,16 +128,9 @@ fn goodbye_is_answered_with_goodbye_and_out() {
 #[test]
 fn the_goodbye_reply_uses_goodbye_and_out_on_the_wire() {
     let mut net = Net::new(realm1());
-    let raw = net.open_raw(SerializerKind::Json);
-    net.send_raw(raw, hello("realm1"));
+    let raw = net.raw_hello(SerializerKind::Json, roles());
     assert!(matches!(net.recv_raw(raw)[..], [Message::Welcome(_)]));
-    net.send_raw(
-        raw,
-        Goodbye {
-            details: Dict::new(),
-            reason: Uri::CLOSE_NORMAL,
-        },
-    );
+    net.send_raw(raw, goodbye());
     match &net.recv_raw(raw)[..] {
         [Message::Goodbye(g)] => assert_eq!(g.reason, Uri::GOODBYE_AND_OUT),
         other => panic!("{other:?}"),
@@ -140,15 +144,8 @@ fn the_goodbye_reply_uses_goodbye_and_out_on_the_wire() {
 #[test]
 fn an_idle_transport_after_goodbye_is_closed_at_the_handshake_deadline() {
     let mut net = Net::new(realm1());
-    let raw = net.open_raw(SerializerKind::Json);
-    net.send_raw(raw, hello("realm1"));
-    net.send_raw(
-        raw,
-        Goodbye {
-            details: Dict::new(),
-            reason: Uri::CLOSE_NORMAL,
-        },
-    );
+    let raw = net.raw_hello(SerializerKind::Json, roles());
+    net.send_raw(raw, goodbye());
     net.recv_raw(raw);
     net.advance(secs(9));
     assert!(net.peers[raw].open);
@@ -254,8 +251,7 @@ fn protocol_violations_abort_the_offender_only() {
         ),
     ];
     for (what, joined, offense) in cases {
-        let mut net = Net::new(realm1());
-        let bystander = net.join(SerializerKind::Json);
+        let (mut net, [bystander]) = Net::joined([SerializerKind::Json]);
         let sub = net.subscribe(bystander, "a.b", Dict::new());
         let raw = net.open_raw(SerializerKind::MsgPack);
         if joined {
@@ -332,14 +328,7 @@ fn undecodable_bytes_are_a_protocol_violation() {
 #[test]
 fn hello_without_roles_is_a_protocol_violation() {
     let mut net = Net::new(realm1());
-    let raw = net.open_raw(SerializerKind::Json);
-    net.send_raw(
-        raw,
-        Hello {
-            realm: uri("realm1"),
-            details: Dict::new(),
-        },
-    );
+    let raw = net.raw_hello(SerializerKind::Json, Dict::new());
     match &net.recv_raw(raw)[..] {
         [Message::Abort(a)] => {
             assert_eq!(a.reason, Uri::PROTOCOL_VIOLATION);
@@ -375,31 +364,22 @@ fn handshake_deadline_aborts_an_unanswered_challenge() {
             .ticket("joe", "user", "secret"),
     );
     let mut net = Net::new(config);
-    let raw = net.open_raw(SerializerKind::Json);
-    net.send_raw(
-        raw,
-        Hello {
-            realm: uri("realm1"),
-            details: Dict::new()
-                .with_role("caller", [])
-                .with_authmethods(["ticket"])
-                .with_authid("joe"),
-        },
+    let raw = net.raw_hello(
+        SerializerKind::Json,
+        Dict::new()
+            .with_role("caller", [])
+            .with_authmethods(["ticket"])
+            .with_authid("joe"),
     );
     assert!(matches!(net.recv_raw(raw)[..], [Message::Challenge(_)]));
     net.advance(secs(10));
-    match &net.recv_raw(raw)[..] {
-        [Message::Abort(a)] => assert_eq!(a.reason, Uri::TIMEOUT),
-        other => panic!("{other:?}"),
-    }
+    net.expect_abort(raw, Uri::TIMEOUT);
     assert!(!net.peers[raw].open);
 }
 
 #[test]
 fn router_close_sends_goodbye_and_drops_the_transport_on_the_reply() {
-    let mut net = Net::new(realm1());
-    let a = net.join(SerializerKind::Json);
-    let b = net.join(SerializerKind::Json);
+    let (mut net, [a, b]) = Net::joined([SerializerKind::Json, SerializerKind::Json]);
     let sub = net.subscribe(b, "wamp.session.on_leave", Dict::new());
     let conn = net.peers[a].conn;
     let session = net.session_id(a);
@@ -433,8 +413,7 @@ fn router_close_sends_goodbye_and_drops_the_transport_on_the_reply() {
 #[test]
 fn router_goodbye_without_reply_is_dropped_at_the_goodbye_deadline() {
     let mut net = Net::new(realm1());
-    let raw = net.open_raw(SerializerKind::Json);
-    net.send_raw(raw, hello("realm1"));
+    let raw = net.raw_hello(SerializerKind::Json, roles());
     net.recv_raw(raw);
     let conn = net.peers[raw].conn;
     net.router
@@ -461,9 +440,7 @@ fn router_goodbye_without_reply_is_dropped_at_the_goodbye_deadline() {
 
 #[test]
 fn shutdown_says_goodbye_to_everyone_and_refuses_new_sessions() {
-    let mut net = Net::new(realm1());
-    let a = net.join(SerializerKind::Json);
-    let b = net.join(SerializerKind::Cbor);
+    let (mut net, [a, b]) = Net::joined([SerializerKind::Json, SerializerKind::Cbor]);
     net.subscribe(b, "wamp.session.on_leave", Dict::new());
     let raw = net.open_raw(SerializerKind::Json);
     net.router.shutdown(net.now);
@@ -490,8 +467,7 @@ fn shutdown_says_goodbye_to_everyone_and_refuses_new_sessions() {
 
 #[test]
 fn transport_loss_ends_the_session() {
-    let mut net = Net::new(realm1());
-    let a = net.join(SerializerKind::Json);
+    let (mut net, [a]) = Net::joined([SerializerKind::Json]);
     let session = net.session_id(a);
     net.drop_transport(a);
     assert!(net.router_events().iter().any(|e| matches!(
@@ -504,9 +480,7 @@ fn transport_loss_ends_the_session() {
 
 #[test]
 fn a_paused_connection_gets_its_messages_on_resume_in_order() {
-    let mut net = Net::new(realm1());
-    let sub = net.join(SerializerKind::Json);
-    let publisher = net.join(SerializerKind::Json);
+    let (mut net, [sub, publisher]) = Net::joined([SerializerKind::Json, SerializerKind::Json]);
     net.subscribe(sub, "t", Dict::new());
     let conn = net.peers[sub].conn;
     let now = net.now;
@@ -539,9 +513,7 @@ fn a_paused_connection_gets_its_messages_on_resume_in_order() {
 fn sessions_with_different_serializers_interoperate() {
     for caller_kind in SerializerKind::ALL {
         for callee_kind in SerializerKind::ALL {
-            let mut net = Net::new(realm1());
-            let callee = net.join(callee_kind);
-            let caller = net.join(caller_kind);
+            let (mut net, [callee, caller]) = Net::joined([callee_kind, caller_kind]);
             net.register(callee, "com.echo", Dict::new());
             let payload = Payload::encode(
                 caller_kind,
@@ -555,18 +527,11 @@ fn sessions_with_different_serializers_interoperate() {
                 &std::collections::BTreeMap::from([("k", vec![1, 2])]),
             )
             .expect("encodable payload");
-            let request = net
-                .s(caller)
-                .call(uri("com.echo"), payload.clone(), Dict::new())
-                .expect("the call is accepted");
-            net.pump();
+            let request = net.start_call(caller, "com.echo", payload.clone(), Dict::new());
             let inv = net.invocation(callee);
             assert_eq!(inv.payload.format(), Some(callee_kind));
             assert_eq!(inv.payload, payload, "{caller_kind} -> {callee_kind}");
-            net.s(callee)
-                .yield_(inv.request, Dict::new(), inv.payload.clone())
-                .expect("the yield is accepted");
-            net.pump();
+            net.yield_now(callee, inv.request, Dict::new(), inv.payload.clone());
             match net.reply(caller, request) {
                 Ok(Outcome::Result { payload: back, .. }) => {
                     assert_eq!(back.format(), Some(caller_kind));
@@ -581,8 +546,7 @@ fn sessions_with_different_serializers_interoperate() {
 #[test]
 fn payloads_between_sessions_of_one_serializer_are_forwarded_byte_for_byte() {
     for kind in SerializerKind::ALL {
-        let mut net = Net::new(realm1());
-        let sub = net.join(kind);
+        let (mut net, [sub]) = Net::joined([kind]);
         let raw = net.open_raw(kind);
         net.send_raw(raw, hello("realm1"));
         net.recv_raw(raw);

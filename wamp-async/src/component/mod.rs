@@ -214,14 +214,8 @@ impl std::fmt::Debug for Component {
 
 /// Builds a [`Component`].
 pub struct ComponentBuilder {
-    transports: Vec<TransportSpec>,
-    join: JoinConfig,
-    extra: wamp_proto::Value,
-    is_fatal: FatalFn,
-    main: Option<SessionFn>,
-    hooks: Hooks,
-    registrations: Vec<Declared<crate::RegisterOptions, Arc<dyn crate::Handler>>>,
-    subscriptions: Vec<Declared<crate::SubscribeOptions, EventHandler>>,
+    /// The component being built (never running yet, so `stop` stays empty).
+    inner: Inner,
     errors: Vec<String>,
 }
 
@@ -237,14 +231,17 @@ impl Component {
     /// Starts building a component for `realm1` with no transport yet.
     pub fn builder() -> ComponentBuilder {
         ComponentBuilder {
-            transports: Vec::new(),
-            join: JoinConfig::new("realm1"),
-            extra: wamp_proto::Value::Null,
-            is_fatal: Arc::new(is_auth_rejection),
-            main: None,
-            hooks: Hooks::default(),
-            registrations: Vec::new(),
-            subscriptions: Vec::new(),
+            inner: Inner {
+                transports: Vec::new(),
+                join: JoinConfig::new("realm1"),
+                extra: wamp_proto::Value::Null,
+                is_fatal: Arc::new(is_auth_rejection),
+                main: None,
+                hooks: Hooks::default(),
+                registrations: Vec::new(),
+                subscriptions: Vec::new(),
+                stop: Mutex::new(None),
+            },
             errors: Vec::new(),
         }
     }
@@ -474,6 +471,23 @@ impl Component {
     }
 }
 
+/// A [`ComponentBuilder`] method that adds a session hook to the list of the same name
+/// (with the bounds of every session function, as for `main`).
+macro_rules! session_hook {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn $name<F, Fut>(mut self, hook: F) -> Self
+        where
+            F: Fn(Session) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+        {
+            self.inner.hooks.$name.push(session_fn(hook));
+            self
+        }
+    };
+}
+
 impl ComponentBuilder {
     /// Adds a transport: a URL (`"ws://host:port/path"`, `"rs://host:port"`, `"wss://…"`,
     /// `"rss://…"`, `"unix:///path"`), a [`TransportConfig`](crate::TransportConfig) or a
@@ -485,7 +499,7 @@ impl ComponentBuilder {
         T::Error: std::fmt::Display,
     {
         match transport.try_into() {
-            Ok(spec) => self.transports.push(spec),
+            Ok(spec) => self.inner.transports.push(spec),
             Err(error) => self.errors.push(format!("transport: {error}")),
         }
         self
@@ -494,7 +508,7 @@ impl ComponentBuilder {
     /// Sets the realm (default `realm1`).
     #[must_use]
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.join.realm = realm.into();
+        self.inner.join.realm = realm.into();
         self
     }
 
@@ -502,21 +516,21 @@ impl ComponentBuilder {
     /// in the order added.
     #[must_use]
     pub fn auth(mut self, auth: Auth) -> Self {
-        self.join.auth.push(auth);
+        self.inner.join.auth.push(auth);
         self
     }
 
     /// Replaces the whole join configuration (realm, authentication, timeouts, buffers).
     #[must_use]
     pub fn join_config(mut self, join: JoinConfig) -> Self {
-        self.join = join;
+        self.inner.join = join;
         self
     }
 
     /// Application data for hooks and `main` to read back with [`Component::extra`].
     #[must_use]
     pub fn extra(mut self, extra: impl Into<wamp_proto::Value>) -> Self {
-        self.extra = extra.into();
+        self.inner.extra = extra.into();
         self
     }
 
@@ -525,7 +539,7 @@ impl ComponentBuilder {
     /// rejections fatal; `|_| false` retries everything, as Autobahn does by default.
     #[must_use]
     pub fn is_fatal(mut self, is_fatal: impl Fn(&Failure) -> bool + Send + Sync + 'static) -> Self {
-        self.is_fatal = Arc::new(is_fatal);
+        self.inner.is_fatal = Arc::new(is_fatal);
         self
     }
 
@@ -540,56 +554,38 @@ impl ComponentBuilder {
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        self.main = Some(session_fn(main));
+        self.inner.main = Some(session_fn(main));
         self
     }
 
-    /// Runs when the transport is up and the session joined, before the declared
-    /// registrations and subscriptions.
-    #[must_use]
-    pub fn on_connect<F, Fut>(mut self, hook: F) -> Self
-    where
-        F: Fn(Session) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        self.hooks.on_connect.push(session_fn(hook));
-        self
-    }
+    session_hook!(
+        /// Runs when the transport is up and the session joined, before the declared
+        /// registrations and subscriptions.
+        on_connect
+    );
 
-    /// Runs after every join, once the declared registrations and subscriptions are in
-    /// place. An `Err` ends the component ([`ComponentError::Hook`]).
-    #[must_use]
-    pub fn on_join<F, Fut>(mut self, hook: F) -> Self
-    where
-        F: Fn(Session) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        self.hooks.on_join.push(session_fn(hook));
-        self
-    }
+    session_hook!(
+        /// Runs after every join, once the declared registrations and subscriptions are in
+        /// place. An `Err` ends the component ([`ComponentError::Hook`]).
+        on_join
+    );
 
-    /// Runs after every `on_join` hook finished.
-    #[must_use]
-    pub fn on_ready<F, Fut>(mut self, hook: F) -> Self
-    where
-        F: Fn(Session) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        self.hooks.on_ready.push(session_fn(hook));
-        self
-    }
+    session_hook!(
+        /// Runs after every `on_join` hook finished.
+        on_ready
+    );
 
     /// Called when a session ends, with why.
     #[must_use]
     pub fn on_leave(mut self, hook: impl Fn(&CloseReason) + Send + Sync + 'static) -> Self {
-        self.hooks.on_leave.push(Arc::new(hook));
+        self.inner.hooks.on_leave.push(Arc::new(hook));
         self
     }
 
     /// Called after `on_leave`, with whether the session ended by a clean GOODBYE.
     #[must_use]
     pub fn on_disconnect(mut self, hook: impl Fn(bool) + Send + Sync + 'static) -> Self {
-        self.hooks.on_disconnect.push(Arc::new(hook));
+        self.inner.hooks.on_disconnect.push(Arc::new(hook));
         self
     }
 
@@ -600,14 +596,14 @@ impl ComponentBuilder {
         mut self,
         hook: impl Fn(&ConnectFailure) + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.on_connect_failure.push(Arc::new(hook));
+        self.inner.hooks.on_connect_failure.push(Arc::new(hook));
         self
     }
 
     /// Called before each backoff wait, with the delay.
     #[must_use]
     pub fn on_retry(mut self, hook: impl Fn(&Retry) + Send + Sync + 'static) -> Self {
-        self.hooks.on_retry.push(Arc::new(hook));
+        self.inner.hooks.on_retry.push(Arc::new(hook));
         self
     }
 
@@ -629,7 +625,7 @@ impl ComponentBuilder {
         options: crate::RegisterOptions,
         handler: H,
     ) -> Self {
-        self.registrations.push(Declared {
+        self.inner.registrations.push(Declared {
             uri: procedure.into(),
             options,
             handler: Arc::new(handler),
@@ -660,7 +656,7 @@ impl ComponentBuilder {
         F: Fn(crate::Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.subscriptions.push(Declared {
+        self.inner.subscriptions.push(Declared {
             uri: topic.into(),
             options,
             handler: Arc::new(move |event| Box::pin(handler(event))),
@@ -674,25 +670,16 @@ impl ComponentBuilder {
         if let Some(error) = self.errors.into_iter().next() {
             return Err(ComponentError::Config(error));
         }
-        if self.transports.is_empty() {
+        if self.inner.transports.is_empty() {
             return Err(ComponentError::Config(
                 "no transport: add one with .transport(url)".into(),
             ));
         }
-        Uri::parse(&self.join.realm)
-            .map_err(|e| ComponentError::Config(format!("realm {:?}: {e}", self.join.realm)))?;
+        Uri::parse(&self.inner.join.realm).map_err(|e| {
+            ComponentError::Config(format!("realm {:?}: {e}", self.inner.join.realm))
+        })?;
         Ok(Component {
-            inner: Arc::new(Inner {
-                transports: self.transports,
-                join: self.join,
-                extra: self.extra,
-                is_fatal: self.is_fatal,
-                main: self.main,
-                hooks: self.hooks,
-                registrations: self.registrations,
-                subscriptions: self.subscriptions,
-                stop: Mutex::new(None),
-            }),
+            inner: Arc::new(self.inner),
         })
     }
 }

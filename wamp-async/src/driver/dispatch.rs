@@ -125,9 +125,12 @@ impl<R: Runtime> Driver<R> {
     // ---- commands ----------------------------------------------------------------
 
     pub(super) fn on_command(&mut self, now: Instant, command: Command) {
-        if self.close_reason.is_some() || self.session.is_none() {
+        if self.close_reason.is_some() {
             return self.refuse(command);
         }
+        let Some(session) = &mut self.session else {
+            return self.refuse(command);
+        };
         match command {
             Command::Call {
                 key,
@@ -136,9 +139,6 @@ impl<R: Runtime> Driver<R> {
                 options,
                 reply,
             } => {
-                let Some(session) = &mut self.session else {
-                    return;
-                };
                 let waiting = Waiting::Call { key, sink: reply };
                 match session.call_with_token(procedure, payload, options, Some(waiting)) {
                     Ok(request) => {
@@ -153,9 +153,6 @@ impl<R: Runtime> Driver<R> {
                 handler,
                 reply,
             } => {
-                let Some(session) = &mut self.session else {
-                    return;
-                };
                 let waiting = Waiting::Register {
                     procedure: procedure.clone(),
                     handler,
@@ -176,9 +173,6 @@ impl<R: Runtime> Driver<R> {
                 sink,
                 reply,
             } => {
-                let Some(session) = &mut self.session else {
-                    return;
-                };
                 let waiting = Waiting::Subscribe { key, sink, reply };
                 if let Err(e) = session.subscribe_with_token(topic, options, Some(waiting)) {
                     refused(e);
@@ -195,9 +189,6 @@ impl<R: Runtime> Driver<R> {
                 options,
                 reply,
             } => {
-                let Some(session) = &mut self.session else {
-                    return;
-                };
                 if options.acknowledge() == Some(true) {
                     let waiting = Waiting::Publish { reply };
                     if let Err(e) =
@@ -220,9 +211,6 @@ impl<R: Runtime> Driver<R> {
                 message,
                 reply,
             } => {
-                if self.session.is_none() {
-                    return;
-                }
                 // The session sends GOODBYE once the running handlers have answered
                 // (bounded by the GOODBYE timeout).
                 match self.start_leave(now, reason, message) {

@@ -132,22 +132,14 @@ async fn tls_then_serve<R: Runtime>(start: Start<R>, stream: BoxStream) {
 impl<R: Runtime> Start<R> {
     /// The connection task for a ready stream (`None` if no framer can be made).
     fn into_conn(self, stream: BoxStream, binding: Option<ChannelBinding>) -> Option<Conn<R>> {
-        let Start {
-            ctx,
-            spec,
-            peer,
-            key,
-            full,
-            guard,
-            deadline,
-        } = self;
-        if full {
+        let ctx = self.ctx;
+        if self.full {
             tracing::warn!(
                 max = ctx.options.max_connections,
                 "at the connection limit: refusing a connection"
             );
         }
-        let framer = match spec.framer(ctx.rt.now(), full) {
+        let framer = match self.spec.framer(ctx.rt.now(), self.full) {
             Ok(framer) => framer,
             Err(error) => {
                 // Checked when the listener was made, so this does not happen.
@@ -170,9 +162,9 @@ impl<R: Runtime> Start<R> {
             options,
             stop,
             to_router,
-            spec,
-            key,
-            peer,
+            spec: self.spec,
+            key: self.key,
+            peer: self.peer,
             binding,
             pump: Pump::new(stream, framer),
             pending: VecDeque::new(),
@@ -185,10 +177,10 @@ impl<R: Runtime> Start<R> {
             serializer: None,
             opened: false,
             reported: false,
-            handshake_deadline: Some(deadline),
+            handshake_deadline: Some(self.deadline),
             linger_deadline: None,
             phase: Phase::Serving,
-            _guard: guard,
+            _guard: self.guard,
         })
     }
 }

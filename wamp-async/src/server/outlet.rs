@@ -223,13 +223,23 @@ mod tests {
 
     use super::*;
 
+    /// Takes what is queued: the poll's answer and how many messages it took.
+    fn take(receiver: &mut OutletReceiver, cx: &mut Context<'_>) -> (Poll<Taken>, usize) {
+        let mut taken = VecDeque::new();
+        let got = receiver.poll_take(cx, &mut taken);
+        (got, taken.len())
+    }
+
+    fn ready(room: bool, closed: bool) -> Poll<Taken> {
+        Poll::Ready(Taken { room, closed })
+    }
+
     #[test]
     fn a_full_outlet_says_so_and_reports_room_once_taken() {
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
         let (mut outlet, mut receiver) = Outlet::new(100);
-        let mut taken = VecDeque::new();
-        assert!(receiver.poll_take(&mut cx, &mut taken).is_pending());
+        assert!(take(&mut receiver, &mut cx).0.is_pending());
         assert_eq!(
             outlet.push(Bytes::from_static(&[0; 60])),
             Pushed::Queued { first: true }
@@ -239,30 +249,13 @@ mod tests {
             Pushed::Full { first: false }
         );
         outlet.wake();
-        let got = receiver.poll_take(&mut cx, &mut taken);
-        assert_eq!(
-            got,
-            Poll::Ready(Taken {
-                room: true,
-                closed: false
-            })
-        );
-        assert_eq!(taken.len(), 2);
-        taken.clear();
+        assert_eq!(take(&mut receiver, &mut cx), (ready(true, false), 2));
         assert_eq!(
             outlet.push(Bytes::from_static(&[2; 10])),
             Pushed::Queued { first: true }
         );
         outlet.close();
-        let got = receiver.poll_take(&mut cx, &mut taken);
-        assert_eq!(
-            got,
-            Poll::Ready(Taken {
-                room: false,
-                closed: true
-            })
-        );
-        assert_eq!(taken.len(), 1);
+        assert_eq!(take(&mut receiver, &mut cx), (ready(false, true), 1));
         drop(receiver);
         assert_eq!(outlet.push(Bytes::from_static(&[3])), Pushed::Gone);
     }

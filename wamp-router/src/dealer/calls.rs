@@ -5,17 +5,9 @@
 use super::*;
 
 impl Dealer {
-    pub fn call(
-        &mut self,
-        sessions: &mut Sessions,
-        authz: &Authorizer,
-        session: SessionId,
-        msg: message::Call,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
-        let Some(caller) = sessions.get(&session) else {
-            return Ok(());
-        };
+    pub fn call(&mut self, req: Inbound<'_, Call>, ctx: &mut Ctx<'_>) -> Routed {
+        let (caller, msg) = (req.from, &req.msg);
+        let session = caller.id;
         // Progressive call invocations reuse the call's request ID for every part.
         if let Some(&key) = self
             .by_caller
@@ -28,7 +20,7 @@ impl Dealer {
                     msg.request
                 ));
             }
-            self.continue_call(sessions, key, msg, ctx);
+            self.continue_call(req.sessions, key, req.msg, ctx);
             return Ok(());
         }
         if self
@@ -47,7 +39,7 @@ impl Dealer {
             );
         }
         let (caller_conn, caller_kind, request) = (caller.conn, caller.serializer, msg.request);
-        if let Err((error, why)) = self.start_call(sessions, authz, session, msg, parts, ctx) {
+        if let Err((error, why)) = self.start_call(req, parts, ctx) {
             let _ = ctx
                 .out
                 .send(caller_conn, &call_error(caller_kind, request, error, &why));
@@ -79,20 +71,21 @@ impl Dealer {
     /// Routes a new call to a callee; `Err` is the ERROR for the caller.
     pub(super) fn start_call(
         &mut self,
-        sessions: &mut Sessions,
-        authz: &Authorizer,
-        session: SessionId,
-        msg: message::Call,
+        req: Inbound<'_, Call>,
         parts: bool,
         ctx: &mut Ctx<'_>,
     ) -> Result<(), (Uri, String)> {
-        let Some(caller) = sessions.get(&session) else {
-            return Ok(());
-        };
-        let grant = match authz.authorize(&caller.authrole, Action::Call, &msg.procedure) {
+        let grant = match req.authorize(Action::Call, &req.msg.procedure) {
             Ok(grant) => grant,
             Err(why) => return Err((Uri::NOT_AUTHORIZED, why)),
         };
+        let Inbound {
+            sessions,
+            from: caller,
+            msg,
+            ..
+        } = req;
+        let session = caller.id;
         let in_flight = self.by_caller.get(&session).map_or(0, HashMap::len);
         if in_flight >= ctx.limits.max_calls_per_session {
             let why = format!(
@@ -159,11 +152,9 @@ impl Dealer {
         }
         let callee_conn = callee.conn;
         let busy = self.by_callee.get(&entry.session);
-        let Some(callee) = sessions.get_mut(&entry.session) else {
-            return Ok(());
-        };
+        let ids = self.invocation_ids.entry(entry.session).or_default();
         let invocation = loop {
-            let id = callee.invocation_ids.next();
+            let id = ids.next();
             if !busy.is_some_and(|m| m.contains_key(&id)) {
                 break id;
             }
@@ -253,17 +244,9 @@ impl Dealer {
         }
     }
 
-    pub fn yield_(
-        &mut self,
-        sessions: &Sessions,
-        session: SessionId,
-        msg: message::Yield,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
-        let Some(key) = self.answering(session, msg.request, "YIELD")? else {
-            return Ok(());
-        };
-        let Some(call) = self.calls.get(&key) else {
+    pub fn yield_(&mut self, req: Inbound<'_, Yield>, ctx: &mut Ctx<'_>) -> Routed {
+        let (sessions, msg) = (req.sessions, req.msg);
+        let Some((key, call)) = self.answering(req.from.id, msg.request, "YIELD")? else {
             return Ok(());
         };
         let progress = msg.options.progress() == Some(true);
@@ -300,15 +283,11 @@ impl Dealer {
 
     pub fn invocation_error(
         &mut self,
-        sessions: &Sessions,
-        session: SessionId,
-        msg: message::Error,
+        req: Inbound<'_, message::Error>,
         ctx: &mut Ctx<'_>,
     ) -> Result<(), String> {
-        let Some(key) = self.answering(session, msg.request, "ERROR")? else {
-            return Ok(());
-        };
-        let Some(call) = self.calls.get(&key) else {
+        let (sessions, msg) = (req.sessions, req.msg);
+        let Some((key, call)) = self.answering(req.from.id, msg.request, "ERROR")? else {
             return Ok(());
         };
         // After a `kill` cancel the caller learns that its call was canceled, whatever
@@ -338,16 +317,17 @@ impl Dealer {
         Ok(())
     }
 
-    /// The call a callee's answer belongs to: `Ok(None)` for an answer the router
-    /// already gave up on, `Err` for one to an invocation that never was.
+    /// The call a callee's answer belongs to, and its key: `Ok(None)` for an answer the
+    /// router already gave up on, `Err` for one to an invocation that never was.
     pub(super) fn answering(
         &self,
         callee: SessionId,
         invocation: RequestId,
         what: &str,
-    ) -> Result<Option<u64>, String> {
+    ) -> Result<Option<(u64, &ActiveCall)>, String> {
         if let Some(&key) = self.by_callee.get(&callee).and_then(|m| m.get(&invocation)) {
-            return Ok(Some(key));
+            // Every key in `by_callee` names a call in `calls`.
+            return Ok(self.calls.get(&key).map(|call| (key, call)));
         }
         if self
             .abandoned
@@ -361,17 +341,12 @@ impl Dealer {
         ))
     }
 
-    pub fn cancel(
-        &mut self,
-        sessions: &Sessions,
-        session: SessionId,
-        msg: message::Cancel,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
+    pub fn cancel(&mut self, req: Inbound<'_, Cancel>, ctx: &mut Ctx<'_>) -> Routed {
+        let (sessions, msg) = (req.sessions, req.msg);
         // A CANCEL that crossed the answer finds nothing: fine.
         let Some(&key) = self
             .by_caller
-            .get(&session)
+            .get(&req.from.id)
             .and_then(|m| m.get(&msg.request))
         else {
             return Ok(());

@@ -8,15 +8,16 @@ mod calls;
 use std::collections::{HashMap, VecDeque};
 
 use wamp_proto::dict::{CancelMode, Details, Dict, InvokePolicy};
-use wamp_proto::id::{IdHashMap, PeerHashMap, RegistrationId, RequestId, SessionId};
-use wamp_proto::message::{self, Message, MessageType};
+use wamp_proto::id::{
+    IdHashMap, PeerHashMap, RegistrationId, RequestId, RequestIdGenerator, SessionId,
+};
+use wamp_proto::message::{self, Call, Cancel, Message, MessageType, Register, Unregister, Yield};
 use wamp_proto::uri::{MatchPolicy, Uri};
 use wamp_proto::value::{Map, Value};
 
-use super::authorizer::{Action, Authorizer};
-use super::broker::send_error;
-use super::patterns::PatternIndex;
-use super::realm::{call_error, Ctx, Sessions};
+use super::authorizer::Action;
+use super::patterns::{pattern_details, Held, PatternIndex};
+use super::realm::{call_error, Ctx, Inbound, Routed, Sessions};
 use super::timers::Timer;
 
 /// How many answers to forget per callee (for invocations ended early) and stray
@@ -40,10 +41,7 @@ pub(crate) struct Registration {
 impl Registration {
     /// The registration meta API's description of it.
     pub fn details(&self) -> Map {
-        let mut m = Map::new();
-        m.insert("id".into(), Value::UInt(self.id.get()));
-        m.insert("uri".into(), Value::from(self.procedure.as_str()));
-        m.insert("match".into(), Value::from(self.policy.as_str()));
+        let mut m = pattern_details(self.id.get(), &self.procedure, self.policy);
         m.insert("invoke".into(), Value::from(self.invoke.as_str()));
         m
     }
@@ -96,7 +94,22 @@ pub(crate) struct Dealer {
     /// Per caller: progressive calls answered while parts were still coming.
     finished_parts: IdHashMap<SessionId, VecDeque<RequestId>>,
     /// How many registrations each session holds.
-    held: IdHashMap<SessionId, usize>,
+    held: Held,
+    /// Per callee: its INVOCATION request IDs.
+    invocation_ids: IdHashMap<SessionId, RequestIdGenerator>,
+}
+
+/// The keys of a session's calls in `index` (as caller or as callee), oldest first.
+fn sorted_calls(
+    index: &IdHashMap<SessionId, PeerHashMap<RequestId, u64>>,
+    session: SessionId,
+) -> Vec<u64> {
+    let mut keys: Vec<u64> = index
+        .get(&session)
+        .map(|m| m.values().copied().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
 }
 
 fn remember(queue: &mut VecDeque<RequestId>, id: RequestId) {
@@ -127,29 +140,17 @@ impl Dealer {
         self.patterns.list()
     }
 
-    pub fn register(
-        &mut self,
-        sessions: &Sessions,
-        authz: &Authorizer,
-        session: SessionId,
-        msg: message::Register,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
-        let Some(callee) = sessions.get(&session) else {
-            return Ok(());
-        };
-        let refuse = |ctx: &mut Ctx<'_>, error: Uri, why: &str| {
-            send_error(ctx, callee, MessageType::Register, msg.request, error, why)
-        };
+    pub fn register(&mut self, req: Inbound<'_, Register>, ctx: &mut Ctx<'_>) -> Routed {
+        let (msg, session) = (&req.msg, req.from.id);
         if msg.procedure.is_reserved() {
             let why = format!(
                 "{} is reserved: wamp. procedures are the router's",
                 msg.procedure
             );
-            return refuse(ctx, Uri::INVALID_URI, &why);
+            return req.refuse(ctx, Uri::INVALID_URI, &why);
         }
-        if let Err(why) = authz.authorize(&callee.authrole, Action::Register, &msg.procedure) {
-            return refuse(ctx, Uri::NOT_AUTHORIZED, &why);
+        if let Err(why) = req.authorize(Action::Register, &msg.procedure) {
+            return req.refuse(ctx, Uri::NOT_AUTHORIZED, &why);
         }
         let policy = msg.options.match_policy().unwrap_or_default();
         let invoke = msg.options.invoke().unwrap_or_default();
@@ -158,11 +159,9 @@ impl Dealer {
             disclose_caller: msg.options.disclose_caller() == Some(true),
             forward_timeout: msg.options.forward_timeout() == Some(true),
         };
-        let held = self.held.get(&session).copied().unwrap_or(0);
-        if held >= ctx.limits.max_registrations_per_session {
-            let why =
-                format!("session {session} already holds {held} registrations, the most allowed");
-            return refuse(ctx, Uri::UNAVAILABLE, &why);
+        let limit = ctx.limits.max_registrations_per_session;
+        if let Err(why) = self.held.room(session, limit, "registrations") {
+            return req.refuse(ctx, Uri::UNAVAILABLE, &why);
         }
         let (id, created) = match self.lookup(&msg.procedure, policy) {
             Some(id) => {
@@ -193,7 +192,7 @@ impl Dealer {
                     None
                 };
                 if let Some(why) = conflict {
-                    return refuse(ctx, Uri::PROCEDURE_ALREADY_EXISTS, &why);
+                    return req.refuse(ctx, Uri::PROCEDURE_ALREADY_EXISTS, &why);
                 }
                 reg.callees.push(entry);
                 (id, false)
@@ -215,9 +214,9 @@ impl Dealer {
                 (id, true)
             }
         };
-        *self.held.entry(session).or_default() += 1;
+        self.held.add(session);
         let _ = ctx.out.send(
-            callee.conn,
+            req.from.conn,
             &Message::Registered(message::Registered {
                 request: msg.request,
                 registration: id,
@@ -241,29 +240,14 @@ impl Dealer {
         Ok(())
     }
 
-    pub fn unregister(
-        &mut self,
-        sessions: &Sessions,
-        session: SessionId,
-        msg: message::Unregister,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(), String> {
-        let Some(callee) = sessions.get(&session) else {
-            return Ok(());
-        };
+    pub fn unregister(&mut self, req: Inbound<'_, Unregister>, ctx: &mut Ctx<'_>) -> Routed {
+        let (msg, session) = (&req.msg, req.from.id);
         if !self.detach(session, msg.registration, ctx) {
             let why = format!(
                 "session {session} holds no registration {}",
                 msg.registration
             );
-            return send_error(
-                ctx,
-                callee,
-                MessageType::Unregister,
-                msg.request,
-                Uri::NO_SUCH_REGISTRATION,
-                &why,
-            );
+            return req.refuse(ctx, Uri::NO_SUCH_REGISTRATION, &why);
         }
         // Invocations already sent for it still run to their end, except those whose
         // arguments are still coming: their next part could not name the registration.
@@ -278,7 +262,7 @@ impl Dealer {
         cut.sort();
         for key in cut {
             self.fail_call(
-                sessions,
+                req.sessions,
                 key,
                 Uri::CANCELED,
                 "the callee unregistered before the call's arguments were complete",
@@ -286,7 +270,7 @@ impl Dealer {
             );
         }
         let _ = ctx.out.send(
-            callee.conn,
+            req.from.conn,
             &Message::Unregistered(message::Unregistered {
                 request: Some(msg.request),
                 details: Details::new(),
@@ -304,12 +288,7 @@ impl Dealer {
             return false;
         };
         reg.callees.remove(i);
-        if let Some(n) = self.held.get_mut(&session) {
-            *n -= 1;
-            if *n == 0 {
-                self.held.remove(&session);
-            }
-        }
+        self.held.release(session);
         if reg.next > i {
             reg.next -= 1;
         }
@@ -331,12 +310,7 @@ impl Dealer {
 
     /// A leaving session's registrations go, its calls are abandoned (the callees
     /// interrupted), and the calls it was serving fail for their callers.
-    pub fn remove_session(
-        &mut self,
-        sessions: &mut Sessions,
-        session: SessionId,
-        ctx: &mut Ctx<'_>,
-    ) {
+    pub fn remove_session(&mut self, sessions: &Sessions, session: SessionId, ctx: &mut Ctx<'_>) {
         let mut held: Vec<RegistrationId> = self
             .regs
             .values()
@@ -347,22 +321,10 @@ impl Dealer {
         for id in held {
             self.detach(session, id, ctx);
         }
-        let mut as_caller: Vec<u64> = self
-            .by_caller
-            .get(&session)
-            .map(|m| m.values().copied().collect())
-            .unwrap_or_default();
-        as_caller.sort();
-        for key in as_caller {
+        for key in sorted_calls(&self.by_caller, session) {
             self.finish(sessions, key, Ending::Abandoned { interrupt: true }, ctx);
         }
-        let mut as_callee: Vec<u64> = self
-            .by_callee
-            .get(&session)
-            .map(|m| m.values().copied().collect())
-            .unwrap_or_default();
-        as_callee.sort();
-        for key in as_callee {
+        for key in sorted_calls(&self.by_callee, session) {
             if let Some(call) = self.calls.get(&key) {
                 if let Some(caller) = sessions.get(&call.caller) {
                     let why = format!("the callee (session {session}) left before answering");
@@ -378,5 +340,6 @@ impl Dealer {
         self.by_callee.remove(&session);
         self.abandoned.remove(&session);
         self.finished_parts.remove(&session);
+        self.invocation_ids.remove(&session);
     }
 }

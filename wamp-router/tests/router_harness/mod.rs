@@ -28,13 +28,16 @@ use serde::Serialize;
 use wamp_proto::auth::ChannelBinding;
 use wamp_proto::session::{
     CloseReason, EventDelivery, InvocationEvent, Outcome, RequestError, Session, SessionConfig,
-    SessionEvent,
+    SessionEvent, UsageError,
 };
 use wamp_proto::{
     Dict, Message, Options, Payload, RegistrationId, RequestId, SerializerKind, SessionId,
     SubscriptionId, Uri,
 };
-use wamp_router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
+use wamp_router::{
+    Allow, ConnectionId, Disclose, Permission, RealmConfig, RoleConfig, Router, RouterConfig,
+    RouterEvent,
+};
 
 pub struct Peer {
     pub conn: ConnectionId,
@@ -80,6 +83,27 @@ pub fn pattern(s: &str) -> Uri {
     Uri::parse_with(s, wamp_proto::uri::UriRule::LoosePattern).expect("a valid pattern")
 }
 
+/// Options for a prefix subscription or registration.
+pub fn by_prefix() -> Options {
+    Dict::new().with_match_policy(wamp_proto::MatchPolicy::Prefix)
+}
+
+/// Options for a wildcard subscription or registration.
+pub fn by_wildcard() -> Options {
+    Dict::new().with_match_policy(wamp_proto::MatchPolicy::Wildcard)
+}
+
+/// A request's answer, as the client session reports it.
+pub type Reply = Result<Outcome, RequestError>;
+
+/// `s` as the URI or the pattern that the match policy in `options` asks for.
+fn uri_for(s: &str, options: &Options) -> Uri {
+    match options.match_policy() {
+        Some(wamp_proto::MatchPolicy::Prefix | wamp_proto::MatchPolicy::Wildcard) => pattern(s),
+        _ => uri(s),
+    }
+}
+
 pub fn args<A: Serialize>(kind: SerializerKind, a: &A) -> Payload {
     Payload::encode_args(kind, a).expect("encodable args")
 }
@@ -97,9 +121,61 @@ pub fn realm1() -> RouterConfig {
     RouterConfig::new().realm(RealmConfig::anonymous("realm1").expect("valid realm"))
 }
 
+/// `realm1` with these roles, each allowed everything.
+pub fn permissive_realm1(roles: &[&str]) -> RealmConfig {
+    let realm = RealmConfig::new("realm1").expect("a valid value");
+    roles.iter().fold(realm, |realm, role| {
+        realm.role(RoleConfig::new(role).permit(Permission::everything()))
+    })
+}
+
+/// Callers are disclosed to callees (for [`disclosing_realm1`]).
+pub const DISCLOSE_CALLER: Disclose = Disclose {
+    caller: true,
+    publisher: false,
+};
+
+/// Publishers are disclosed to subscribers (for [`disclosing_realm1`]).
+pub const DISCLOSE_PUBLISHER: Disclose = Disclose {
+    caller: false,
+    publisher: true,
+};
+
+/// `realm1` where `anonymous` may do everything, and what it does under `prefix` is
+/// disclosed as `disclose` says.
+pub fn disclosing_realm1(prefix: &str, disclose: Disclose) -> RouterConfig {
+    RouterConfig::new().realm(
+        RealmConfig::new("realm1")
+            .expect("a valid value")
+            .role(
+                RoleConfig::new("anonymous")
+                    .permit(Permission::everything())
+                    .permit(Permission::prefix(prefix, Allow::ALL).disclose(disclose)),
+            )
+            .allow_anonymous("anonymous"),
+    )
+}
+
 impl Net {
     pub fn new(config: RouterConfig) -> Net {
         Net::with_seed(config, 1)
+    }
+
+    /// A network on [`realm1`] with a session joined per serializer in `kinds`, in
+    /// that order.
+    pub fn joined<const N: usize>(kinds: [SerializerKind; N]) -> (Net, [usize; N]) {
+        Net::with_peers(realm1(), kinds)
+    }
+
+    /// A network on `config` with a session joined (to `realm1`) per serializer
+    /// in `kinds`, in that order.
+    pub fn with_peers<const N: usize>(
+        config: RouterConfig,
+        kinds: [SerializerKind; N],
+    ) -> (Net, [usize; N]) {
+        let mut net = Net::new(config);
+        let peers = kinds.map(|kind| net.join(kind));
+        (net, peers)
     }
 
     pub fn with_seed(config: RouterConfig, seed: u64) -> Net {
@@ -197,6 +273,19 @@ impl Net {
             rx: Vec::new(),
         });
         self.peers.len() - 1
+    }
+
+    /// Opens a raw peer that says HELLO to `realm1` with `details`.
+    pub fn raw_hello(&mut self, kind: SerializerKind, details: Dict) -> usize {
+        let raw = self.open_raw(kind);
+        self.send_raw(
+            raw,
+            wamp_proto::message::Hello {
+                realm: uri("realm1"),
+                details,
+            },
+        );
+        raw
     }
 
     /// A raw peer sends a message.
@@ -404,6 +493,89 @@ impl Net {
             .s(id)
             .call(uri(procedure), payload, options)
             .expect("call");
+        self.settled(id, request)
+    }
+
+    /// Sends a CALL and pumps, without waiting for the answer.
+    pub fn start_call(
+        &mut self,
+        id: usize,
+        procedure: &str,
+        payload: Payload,
+        options: Options,
+    ) -> RequestId {
+        let request = self
+            .s(id)
+            .call(uri(procedure), payload, options)
+            .expect("the call is accepted");
+        self.pump();
+        request
+    }
+
+    /// A callee yields for `invocation`, and the network pumps.
+    pub fn yield_now(
+        &mut self,
+        id: usize,
+        invocation: RequestId,
+        options: Options,
+        payload: Payload,
+    ) {
+        self.s(id)
+            .yield_(invocation, options, payload)
+            .expect("the yield is accepted");
+        self.pump();
+    }
+
+    /// A raw peer's only message is an ABORT with `reason`.
+    pub fn expect_abort(&mut self, raw: usize, reason: Uri) {
+        match &self.recv_raw(raw)[..] {
+            [Message::Abort(a)] => assert_eq!(a.reason, reason),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Has a session peer send a request, and takes its answer, whatever it is.
+    pub fn try_request(
+        &mut self,
+        id: usize,
+        send: impl FnOnce(&mut Session) -> Result<RequestId, UsageError>,
+    ) -> Result<Outcome, RequestError> {
+        let request = send(self.s(id)).expect("the request is accepted");
+        self.settled(id, request)
+    }
+
+    /// Sends a REGISTER and takes its answer, whatever it is.
+    pub fn try_register(&mut self, id: usize, procedure: Uri, options: Options) -> Reply {
+        self.try_request(id, |s| s.register(procedure, options))
+    }
+
+    /// Sends a SUBSCRIBE and takes its answer, whatever it is.
+    pub fn try_subscribe(&mut self, id: usize, topic: Uri, options: Options) -> Reply {
+        self.try_request(id, |s| s.subscribe(topic, options))
+    }
+
+    /// Sends a PUBLISH without arguments that asks for an acknowledgement (no pump).
+    pub fn publish_acknowledged(&mut self, id: usize, topic: &str) -> RequestId {
+        self.s(id)
+            .publish(
+                uri(topic),
+                Payload::empty(),
+                Dict::new().with_acknowledge(true),
+            )
+            .expect("the publish is accepted")
+    }
+
+    /// The authid the router gave a session peer in WELCOME.
+    pub fn authid(&mut self, id: usize) -> String {
+        self.s(id)
+            .router_details()
+            .authid()
+            .expect("WELCOME names an authid")
+            .to_owned()
+    }
+
+    /// Pumps, then takes the reply to `request`.
+    pub fn settled(&mut self, id: usize, request: RequestId) -> Result<Outcome, RequestError> {
         self.pump();
         self.reply(id, request)
     }
@@ -425,34 +597,10 @@ impl Net {
     }
 
     pub fn register(&mut self, id: usize, procedure: &str, options: Options) -> RegistrationId {
-        let policy = options.match_policy();
-        let p = match policy {
-            Some(wamp_proto::MatchPolicy::Prefix | wamp_proto::MatchPolicy::Wildcard) => {
-                pattern(procedure)
-            }
-            _ => uri(procedure),
-        };
-        let request = self.s(id).register(p, options).expect("register");
-        self.pump();
-        match self.reply(id, request) {
+        let request = self.s(id).register(uri_for(procedure, &options), options);
+        match self.settled(id, request.expect("register")) {
             Ok(Outcome::Registered(r)) => r,
             other => panic!("REGISTER {procedure} failed: {other:?}"),
-        }
-    }
-
-    pub fn subscribe(&mut self, id: usize, topic: &str, options: Options) -> SubscriptionId {
-        let policy = options.match_policy();
-        let t = match policy {
-            Some(wamp_proto::MatchPolicy::Prefix | wamp_proto::MatchPolicy::Wildcard) => {
-                pattern(topic)
-            }
-            _ => uri(topic),
-        };
-        let request = self.s(id).subscribe(t, options).expect("subscribe");
-        self.pump();
-        match self.reply(id, request) {
-            Ok(Outcome::Subscribed(s)) => s,
-            other => panic!("SUBSCRIBE {topic} failed: {other:?}"),
         }
     }
 
@@ -463,18 +611,33 @@ impl Net {
         self.pump();
     }
 
-    /// The invocations a callee received (removed from its events).
-    pub fn invocations(&mut self, id: usize) -> Vec<InvocationEvent> {
-        let events = &mut self.peers[id].events;
+    pub fn subscribe(&mut self, id: usize, topic: &str, options: Options) -> SubscriptionId {
+        let request = self.s(id).subscribe(uri_for(topic, &options), options);
+        match self.settled(id, request.expect("subscribe")) {
+            Ok(Outcome::Subscribed(s)) => s,
+            other => panic!("SUBSCRIBE {topic} failed: {other:?}"),
+        }
+    }
+
+    /// The events of a session peer that `pick` selects (removed from its events).
+    fn take<T>(&mut self, id: usize, pick: impl Fn(&SessionEvent) -> Option<T>) -> Vec<T> {
         let mut out = Vec::new();
-        events.retain(|e| match e {
-            SessionEvent::Invocation(inv) => {
-                out.push(inv.clone());
+        self.peers[id].events.retain(|e| match pick(e) {
+            Some(picked) => {
+                out.push(picked);
                 false
             }
-            _ => true,
+            None => true,
         });
         out
+    }
+
+    /// The invocations a callee received (removed from its events).
+    pub fn invocations(&mut self, id: usize) -> Vec<InvocationEvent> {
+        self.take(id, |e| match e {
+            SessionEvent::Invocation(inv) => Some(inv.clone()),
+            _ => None,
+        })
     }
 
     /// The one invocation a callee received.
@@ -486,16 +649,10 @@ impl Net {
 
     /// The events a subscriber received (removed from its events).
     pub fn deliveries(&mut self, id: usize) -> Vec<EventDelivery> {
-        let events = &mut self.peers[id].events;
-        let mut out = Vec::new();
-        events.retain(|e| match e {
-            SessionEvent::Event(ev) => {
-                out.push(ev.clone());
-                false
-            }
-            _ => true,
-        });
-        out
+        self.take(id, |e| match e {
+            SessionEvent::Event(ev) => Some(ev.clone()),
+            _ => None,
+        })
     }
 
     /// The close reason of a session peer, if it closed.

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::future::{select, Either};
-use wamp_runtime::Runtime;
+use wamp_runtime::{IntoTransport, JoinConfig, Runtime, Session};
 
 /// An error an example reports (and exits non-zero with).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -101,6 +101,21 @@ where
     Fut: Future<Output = Result<T, BoxError>>,
 {
     async_std::task::block_on(program(wamp_async_std::AsyncStdRuntime))
+}
+
+/// Joins `realm1` anonymously at the router of [`Args::url`] and says so: the start of
+/// the RPC examples.
+#[allow(clippy::print_stdout)] // an example prints what it does
+pub async fn join_realm1<R: Runtime>(rt: &R, args: &Args) -> Result<Session, BoxError> {
+    let url = args.url();
+    let session = wamp_runtime::connect(
+        rt,
+        &url.as_str().into_transport()?,
+        &JoinConfig::new("realm1"),
+    )
+    .await?;
+    println!("joined realm1 on {url} as session {}", session.id());
+    Ok(session)
 }
 
 /// Waits `delay` on the runtime's clock.

@@ -15,7 +15,7 @@ use std::pin::pin;
 
 use futures::future::{select, Either};
 use wamp_examples::{Args, BoxError};
-use wamp_runtime::{IntoTransport, Invocation, JoinConfig, Runtime, WampError, Yield};
+use wamp_runtime::{Invocation, Runtime, WampError, Yield};
 
 /// `com.example.add2(a, b)`: the sum, or the error `com.example.error.overflow`.
 async fn add2(invocation: Invocation) -> Result<Yield, WampError> {
@@ -33,14 +33,7 @@ async fn add2(invocation: Invocation) -> Result<Yield, WampError> {
 }
 
 async fn rpc_callee<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
-    let url = args.url();
-    let session = wamp_runtime::connect(
-        &rt,
-        &url.as_str().into_transport()?,
-        &JoinConfig::new("realm1"),
-    )
-    .await?;
-    println!("joined realm1 on {url} as session {}", session.id());
+    let session = wamp_examples::join_realm1(&rt, &args).await?;
 
     // The procedure stays registered as long as this handle lives.
     let registration = session.register("com.example.add2", add2).await?;

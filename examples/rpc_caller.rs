@@ -15,17 +15,10 @@
 use std::time::Duration;
 
 use wamp_examples::{Args, BoxError};
-use wamp_runtime::{Error, IntoTransport, JoinConfig, Runtime, Uri};
+use wamp_runtime::{Error, Runtime, Uri};
 
 async fn rpc_caller<R: Runtime>(rt: R, args: Args) -> Result<(), BoxError> {
-    let url = args.url();
-    let session = wamp_runtime::connect(
-        &rt,
-        &url.as_str().into_transport()?,
-        &JoinConfig::new("realm1"),
-    )
-    .await?;
-    println!("joined realm1 on {url} as session {}", session.id());
+    let session = wamp_examples::join_realm1(&rt, &args).await?;
 
     // A call with typed arguments and a typed result.
     let sum: i64 = match session

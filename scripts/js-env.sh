@@ -25,9 +25,9 @@ env_dir="${WAMP_JS_ENV:-$repo/target/js-env}"
 node="${NODE:-node}"
 npm="${NPM:-npm}"
 marker_name=".wamp-interop-lock"
-
-log() { printf 'js-env: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+env_name="js-env"
+# shellcheck source=env-lib.sh
+. "$script_dir/env-lib.sh"
 
 [ -f "$pins/package.json" ] || die "missing $pins/package.json"
 [ -f "$pins/package-lock.json" ] || die "missing $pins/package-lock.json"
@@ -39,15 +39,12 @@ up_to_date() {
         && [ -f "$env_dir/node_modules/autobahn/package.json" ]
 }
 
-print_modules() {
+print_env() {
     printf '%s\n' "$(cd "$env_dir/node_modules" && pwd -P)"
 }
 
 # Fast path: no lock, no npm.
-if up_to_date; then
-    print_modules
-    exit 0
-fi
+exit_if_ready
 
 command -v "$node" >/dev/null 2>&1 || die "no $node on PATH (Node.js >= 20 is needed)"
 command -v "$npm" >/dev/null 2>&1 || die "no $npm on PATH"
@@ -55,16 +52,7 @@ major="$("$node" -p 'process.versions.node.split(".")[0]')"
 [ "$major" -ge 20 ] || die "$node is version $("$node" --version); Node.js >= 20 is needed"
 
 mkdir -p "$env_dir"
-
-# Serialize concurrent runs (parallel tests) that would install into the same directory.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$env_dir.lock"
-    flock 9
-    if up_to_date; then
-        print_modules
-        exit 0
-    fi
-fi
+lock_then_exit_if_ready "$env_dir.lock"
 
 start=$SECONDS
 log "installing $(sed -n 's/.*"autobahn": *"\([^"]*\)".*/autobahn@\1/p' "$pins/package.json" | head -n1) into $env_dir"
@@ -85,4 +73,4 @@ for (const name of ["Connection", "auth_cra", "auth_cryptosign"]) {
 printf '%s\n' "$want" >"$env_dir/$marker_name.tmp"
 mv -f "$env_dir/$marker_name.tmp" "$env_dir/$marker_name"
 log "ready in $((SECONDS - start))s"
-print_modules
+print_env

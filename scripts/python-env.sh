@@ -25,9 +25,9 @@ req_file="$script_dir/requirements-interop.txt"
 venv="${WAMP_PY_VENV:-$repo/target/py-venv}"
 base_python="${PYTHON:-python3}"
 marker_name=".wamp-interop-requirements"
-
-log() { printf 'python-env: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+env_name="python-env"
+# shellcheck source=env-lib.sh
+. "$script_dir/env-lib.sh"
 
 [ -f "$req_file" ] || die "missing $req_file"
 
@@ -43,29 +43,17 @@ up_to_date() {
     venv_ok && [ -f "$venv/$marker_name" ] && [ "$(cat "$venv/$marker_name")" = "$want" ]
 }
 
-print_python() {
+print_env() {
     local abs
     abs="$(cd "$venv" && pwd -P)"
     printf '%s\n' "$abs/bin/python"
 }
 
 # Fast path: no lock, no pip.
-if up_to_date; then
-    print_python
-    exit 0
-fi
+exit_if_ready
 
 mkdir -p "$(dirname "$venv")"
-
-# Serialize concurrent runs (e.g. parallel tests) that would build the same venv.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$venv.lock"
-    flock 9
-    if up_to_date; then
-        print_python
-        exit 0
-    fi
-fi
+lock_then_exit_if_ready "$venv.lock"
 
 start=$SECONDS
 
@@ -114,4 +102,4 @@ fi
 printf '%s\n' "$want" >"$venv/$marker_name.tmp"
 mv -f "$venv/$marker_name.tmp" "$venv/$marker_name"
 log "venv ready in $((SECONDS - start))s"
-print_python
+print_env

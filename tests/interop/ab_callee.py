@@ -25,7 +25,6 @@ The common options (TLS, authentication) are described in ab_common.py.
 import asyncio
 import sys
 
-from autobahn.asyncio.component import Component
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallResult, RegisterOptions
 
@@ -46,11 +45,7 @@ def main():
         p.error("--calls wants a positive number")
 
     state = {"served": 0, "registered": False}
-    component = Component(
-        transports=[ab_common.transport(p, ns)],
-        realm=ns.realm,
-        authentication=ab_common.authentication(p, ns),
-    )
+    component = ab_common.make_component(p, ns)
 
     @component.on_join
     async def joined(session, details):

@@ -17,7 +17,6 @@ The common options (TLS, authentication, --timeout) are described in ab_common.p
 import json
 import sys
 
-from autobahn.asyncio.component import Component
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallResult
 
@@ -49,11 +48,7 @@ def main():
         p.error("ARGS_JSON must be a JSON array and KWARGS_JSON a JSON object")
 
     outcome = {}
-    component = Component(
-        transports=[ab_common.transport(p, ns)],
-        realm=ns.realm,
-        authentication=ab_common.authentication(p, ns),
-    )
+    component = ab_common.make_component(p, ns)
 
     @component.on_join
     async def joined(session, details):

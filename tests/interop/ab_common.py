@@ -31,6 +31,7 @@ import sys
 from urllib.parse import urlsplit
 
 import txaio
+from autobahn.asyncio.component import Component
 
 SERIALIZERS = ("json", "msgpack", "cbor")
 
@@ -65,22 +66,34 @@ def _split_credential(p, flag, value):
     return authid, secret
 
 
+# Each credential option: the Component's authentication method (also the option's
+# name) and the key its secret goes under.
+_CREDENTIALS = (
+    ("ticket", "ticket"),
+    ("wampcra", "secret"),
+    ("cryptosign", "privkey"),
+    ("scram", "password"),
+)
+
+
 def authentication(p, ns):
     """The Component's `authentication` dict for the credentials given on the command line."""
     auth = {}
-    if ns.ticket:
-        authid, ticket = _split_credential(p, "ticket", ns.ticket)
-        auth["ticket"] = {"authid": authid, "ticket": ticket}
-    if ns.wampcra:
-        authid, secret = _split_credential(p, "wampcra", ns.wampcra)
-        auth["wampcra"] = {"authid": authid, "secret": secret}
-    if ns.cryptosign:
-        authid, seed = _split_credential(p, "cryptosign", ns.cryptosign)
-        auth["cryptosign"] = {"authid": authid, "privkey": seed}
-    if ns.scram:
-        authid, password = _split_credential(p, "scram", ns.scram)
-        auth["scram"] = {"authid": authid, "password": password}
+    for method, secret_key in _CREDENTIALS:
+        value = getattr(ns, method)
+        if value:
+            authid, secret = _split_credential(p, method, value)
+            auth[method] = {"authid": authid, secret_key: secret}
     return auth
+
+
+def make_component(p, ns):
+    """The Component both scripts run: URL's transport, REALM, the command line's credentials."""
+    return Component(
+        transports=[transport(p, ns)],
+        realm=ns.realm,
+        authentication=authentication(p, ns),
+    )
 
 
 def transport(p, ns):

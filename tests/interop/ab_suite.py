@@ -468,15 +468,21 @@ async def expect_error(ctx, awaitable, uri, what):
 # --------------------------------------------------------------------------------------
 # Checks run on every endpoint (ctx, ep)
 
+def check_registry(checks):
+    """A decorator factory: `@named("x")` appends ("x", fn) to `checks`, in source order."""
+
+    def named(name):
+        def register(fn):
+            checks.append((name, fn))
+            return fn
+
+        return register
+
+    return named
+
+
 ENDPOINT_CHECKS = []
-
-
-def per_endpoint(name):
-    def register(fn):
-        ENDPOINT_CHECKS.append((name, fn))
-        return fn
-
-    return register
+per_endpoint = check_registry(ENDPOINT_CHECKS)
 
 
 @per_endpoint("rpc.args_kwargs")
@@ -902,14 +908,7 @@ async def pubsub_publisher_disclosure(ctx, ep):
 # Checks run once (ctx, endpoints, auth)
 
 ONCE_CHECKS = []
-
-
-def once(name):
-    def register(fn):
-        ONCE_CHECKS.append((name, fn))
-        return fn
-
-    return register
+once = check_registry(ONCE_CHECKS)
 
 
 @once("interop.mixed_serializers.rpc")

@@ -386,55 +386,79 @@ class Gen:
 
 
 def build_messages(g):
-    """Builders: one function per message class, (gen, level) -> message."""
+    """Builders: one function per message class, (gen, level) -> message.
+
+    Every random draw happens in the same order as the option rows are listed, so a
+    seed always yields the same messages.
+    """
     from autobahn.wamp import message as m
 
-    def hello(lv):
+    def pick(lv, rows):
+        """Options from ``(key, probability, make)`` rows, in row order: each row draws
+        ``want`` first and, when wanted, its value. A tuple key takes a tuple value
+        (options Autobahn only writes together)."""
         kw = {}
-        if g.want(lv, 0.5):
-            kw["authmethods"] = g.r.sample(AUTHMETHODS, g.r.randint(1, 4))
-        if g.want(lv, 0.5):
-            kw["authid"] = g.name()
-        if g.want(lv, 0.3):
-            kw["authrole"] = g.choice(["user", "admin", "anonymous"])
-        if g.want(lv, 0.3):
-            kw["authextra"] = {"pubkey": g.r.randbytes(32).hex(), "trustroot": None,
-                               "channel_binding": None, **g.dict(n=g.r.randint(0, 3))}
-        if g.want(lv, 0.2):
-            kw["resumable"] = g.r.random() < 0.5 or lv == "max"
-        if g.want(lv, 0.1):
-            kw["resume_session"] = g.id()
-            kw["resume_token"] = g.r.randbytes(16).hex()
+        for key, p, make in rows:
+            if g.want(lv, p):
+                value = make()
+                if isinstance(key, tuple):
+                    kw.update(zip(key, value))
+                else:
+                    kw[key] = value
+        return kw
+
+    def maybe(lv, p, make):
+        return make() if g.want(lv, p) else None
+
+    def flag(lv, p):
+        """An on/off option that is always on at level "max"."""
+        return lambda: lv == "max" or g.r.random() < p
+
+    def peer(role, p_id, p_auth, authroles):
+        """The disclosed session, authid and authrole of a caller/callee/publisher."""
+        return [(role, p_id, g.id), (role + "_authid", p_auth, g.name),
+                (role + "_authrole", p_auth, lambda: g.choice(authroles))]
+
+    def match_policy(lv, p, at_max):
+        return maybe(lv, p, lambda: at_max if lv == "max" else g.choice(["exact", "prefix", "wildcard"]))
+
+    def resume_token():
+        return g.r.randbytes(16).hex()
+
+    transaction_hash = ("transaction_hash", 0.1, lambda: g.r.randbytes(8).hex())
+    forward_for = ("forward_for", 0.05, g.forward_for)
+
+    def hello(lv):
+        kw = pick(lv, [
+            ("authmethods", 0.5, lambda: g.r.sample(AUTHMETHODS, g.r.randint(1, 4))),
+            ("authid", 0.5, g.name),
+            ("authrole", 0.3, lambda: g.choice(["user", "admin", "anonymous"])),
+            ("authextra", 0.3, lambda: {"pubkey": g.r.randbytes(32).hex(), "trustroot": None,
+                                        "channel_binding": None, **g.dict(n=g.r.randint(0, 3))}),
+            ("resumable", 0.2, lambda: g.r.random() < 0.5 or lv == "max"),
+            (("resume_session", "resume_token"), 0.1, lambda: (g.id(), resume_token())),
+        ])
         return m.Hello(g.realm(), g.roles(["subscriber", "publisher", "caller", "callee"], lv), **kw)
 
     def welcome(lv):
-        kw = {}
-        if g.want(lv, 0.5):
-            kw["realm"] = g.realm()
-        if g.want(lv, 0.5):
-            kw["authid"] = g.name()
-        # Autobahn writes authmethod only when authrole is set (and writes null if
-        # authrole is set without authmethod): generate them together.
-        if g.want(lv, 0.5):
-            kw["authrole"] = g.choice(["user", "admin", "anonymous"])
-            kw["authmethod"] = g.choice(AUTHMETHODS)
-        if g.want(lv, 0.4):
-            kw["authprovider"] = g.choice(["static", "dynamic", "database"])
-        if g.want(lv, 0.3):
-            kw["authextra"] = {"x_cb_node": "node1", **g.dict(n=g.r.randint(1, 3))}
-        if g.want(lv, 0.2):
-            kw["resumed"] = True
-        if g.want(lv, 0.2):
-            kw["resumable"] = True
-            kw["resume_token"] = g.r.randbytes(16).hex()
-        if g.want(lv, 0.3):
-            kw["custom"] = {"x_" + g.choice(["cb_node", "cb_worker", "cb_peer", "trace"]): g.value(),
-                            "x_ab": g.scalar()}
+        kw = pick(lv, [
+            ("realm", 0.5, g.realm),
+            ("authid", 0.5, g.name),
+            # Autobahn writes authmethod only when authrole is set (and writes null if
+            # authrole is set without authmethod): generate them together.
+            (("authrole", "authmethod"), 0.5,
+             lambda: (g.choice(["user", "admin", "anonymous"]), g.choice(AUTHMETHODS))),
+            ("authprovider", 0.4, lambda: g.choice(["static", "dynamic", "database"])),
+            ("authextra", 0.3, lambda: {"x_cb_node": "node1", **g.dict(n=g.r.randint(1, 3))}),
+            ("resumed", 0.2, lambda: True),
+            (("resumable", "resume_token"), 0.2, lambda: (True, resume_token())),
+            ("custom", 0.3, lambda: {"x_" + g.choice(["cb_node", "cb_worker", "cb_peer", "trace"]): g.value(),
+                                     "x_ab": g.scalar()}),
+        ])
         return m.Welcome(g.id(), g.roles(["broker", "dealer"], lv), **kw)
 
     def abort(lv):
-        msg = g.choice(["realm does not exist", "no such role", "😀 nope", "x" * 300]) \
-            if g.want(lv, 0.6) else None
+        msg = maybe(lv, 0.6, lambda: g.choice(["realm does not exist", "no such role", "😀 nope", "x" * 300]))
         return m.Abort(g.choice(ABORT_REASONS), message=msg)
 
     def challenge(lv):
@@ -454,11 +478,10 @@ def build_messages(g):
         return m.Authenticate(sig, extra)
 
     def goodbye(lv):
-        kw = {}
-        if g.want(lv, 0.5):
-            kw["message"] = g.choice(["bye", "shutting down", "tschüss 👋"])
-        if g.want(lv, 0.2):
-            kw["resumable"] = True
+        kw = pick(lv, [
+            ("message", 0.5, lambda: g.choice(["bye", "shutting down", "tschüss 👋"])),
+            ("resumable", 0.2, lambda: True),
+        ])
         return m.Goodbye(g.choice(GOODBYE_REASONS), **kw)
 
     def error(lv):
@@ -469,84 +492,62 @@ def build_messages(g):
         if lv == "max":
             req_type = m.Call.MESSAGE_TYPE
         args, kwargs = g.args_kwargs(lv)
-        kw = {}
-        if req_type == m.Call.MESSAGE_TYPE:
-            if g.want(lv, 0.3):
-                kw["callee"] = g.id()
-            if g.want(lv, 0.3):
-                kw["callee_authid"] = g.name()
-            if g.want(lv, 0.3):
-                kw["callee_authrole"] = g.choice(["user", "backend"])
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
+        callee = peer("callee", 0.3, 0.3, ["user", "backend"]) if req_type == m.Call.MESSAGE_TYPE else []
+        kw = pick(lv, [*callee, forward_for])
         return m.Error(req_type, g.id(), g.choice(ERROR_URIS), args=args, kwargs=kwargs, **kw)
 
     def publish(lv):
         args, kwargs = g.args_kwargs(lv)
-        kw = {}
-        if g.want(lv, 0.4):
-            kw["acknowledge"] = lv == "max" or g.r.random() < 0.7
-        if g.want(lv, 0.3):
-            kw["exclude_me"] = lv != "max" and g.r.random() < 0.5
-        for opt, make in (("exclude", g.ids), ("exclude_authid", g.names),
-                          ("exclude_authrole", g.names), ("eligible", g.ids),
-                          ("eligible_authid", g.names), ("eligible_authrole", g.names)):
-            if g.want(lv, 0.15):
-                kw[opt] = make()
-        if g.want(lv, 0.2):
-            kw["retain"] = lv == "max" or g.r.random() < 0.7
-        if g.want(lv, 0.1):
-            kw["transaction_hash"] = g.r.randbytes(8).hex()
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
+        kw = pick(lv, [
+            ("acknowledge", 0.4, flag(lv, 0.7)),
+            ("exclude_me", 0.3, lambda: lv != "max" and g.r.random() < 0.5),
+            *((opt, 0.15, make) for opt, make in (
+                ("exclude", g.ids), ("exclude_authid", g.names), ("exclude_authrole", g.names),
+                ("eligible", g.ids), ("eligible_authid", g.names), ("eligible_authrole", g.names))),
+            ("retain", 0.2, flag(lv, 0.7)),
+            transaction_hash,
+            forward_for,
+        ])
         return m.Publish(g.id(), g.uri(), args=args, kwargs=kwargs, **kw)
 
-    def published(lv):
-        return m.Published(g.id(), g.id())
+    def acknowledgement(cls):
+        """PUBLISHED, SUBSCRIBED, REGISTERED: a request id and the new object's id."""
+        return lambda lv: cls(g.id(), g.id())
 
     def subscribe(lv):
-        match = None
-        if g.want(lv, 0.5):
-            match = "wildcard" if lv == "max" else g.choice(["exact", "prefix", "wildcard"])
-        get_retained = (lv == "max" or g.r.random() < 0.5) if g.want(lv, 0.2) else None
-        ff = g.forward_for() if g.want(lv, 0.05) else None
+        match = match_policy(lv, 0.5, "wildcard")
+        get_retained = maybe(lv, 0.2, flag(lv, 0.5))
+        ff = maybe(lv, 0.05, g.forward_for)
         return m.Subscribe(g.id(), g.pattern_uri(match), match=match,
                            get_retained=get_retained, forward_for=ff)
 
-    def subscribed(lv):
-        return m.Subscribed(g.id(), g.id())
+    def withdrawal(cls):
+        """UNSUBSCRIBE, UNREGISTER: a request id and the object's id."""
+        def build(lv):
+            ff = maybe(lv, 0.1, g.forward_for)
+            return cls(g.id(), g.id(), forward_for=ff)
+        return build
 
-    def unsubscribe(lv):
-        ff = g.forward_for() if g.want(lv, 0.1) else None
-        return m.Unsubscribe(g.id(), g.id(), forward_for=ff)
-
-    def unsubscribed(lv):
-        # Autobahn only accepts a subscription detail together with request id 0
-        # (router-initiated revocation).
-        if g.want(lv, 0.4):
-            reason = g.choice(REVOCATION_REASONS) if g.want(lv, 0.6) else None
-            return m.Unsubscribed(0, subscription=g.id(), reason=reason)
-        return m.Unsubscribed(g.id())
+    def withdrawn(cls, detail):
+        """UNSUBSCRIBED, UNREGISTERED. Autobahn only accepts the subscription or
+        registration detail together with request id 0 (router-initiated revocation)."""
+        def build(lv):
+            if g.want(lv, 0.4):
+                reason = maybe(lv, 0.6, lambda: g.choice(REVOCATION_REASONS))
+                return cls(0, **{detail: g.id()}, reason=reason)
+            return cls(g.id())
+        return build
 
     def event(lv):
         args, kwargs = g.args_kwargs(lv)
-        kw = {}
-        if g.want(lv, 0.3):
-            kw["publisher"] = g.id()
-        if g.want(lv, 0.2):
-            kw["publisher_authid"] = g.name()
-        if g.want(lv, 0.2):
-            kw["publisher_authrole"] = g.choice(["user", "sensor"])
-        if g.want(lv, 0.3):
-            kw["topic"] = g.uri()
-        if g.want(lv, 0.2):
-            kw["retained"] = True
-        if g.want(lv, 0.1):
-            kw["transaction_hash"] = g.r.randbytes(8).hex()
-        if g.want(lv, 0.1):
-            kw["x_acknowledged_delivery"] = lv == "max" or g.r.random() < 0.5
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
+        kw = pick(lv, [
+            *peer("publisher", 0.3, 0.2, ["user", "sensor"]),
+            ("topic", 0.3, g.uri),
+            ("retained", 0.2, lambda: True),
+            transaction_hash,
+            ("x_acknowledged_delivery", 0.1, flag(lv, 0.5)),
+            forward_for,
+        ])
         return m.Event(g.id(), g.id(), args=args, kwargs=kwargs, **kw)
 
     def event_received(lv):
@@ -554,119 +555,67 @@ def build_messages(g):
 
     def call(lv):
         args, kwargs = g.args_kwargs(lv)
-        kw = {}
-        if g.want(lv, 0.3):
-            kw["timeout"] = g.choice([0, 1, 1000, 30000, 2**31 - 1, 2**53])
-        if g.want(lv, 0.3):
-            kw["receive_progress"] = lv == "max" or g.r.random() < 0.7
-        if g.want(lv, 0.1):
-            kw["transaction_hash"] = g.r.randbytes(8).hex()
-        if g.want(lv, 0.1):
-            kw["caller"] = g.id()
-        if g.want(lv, 0.1):
-            kw["caller_authid"] = g.name()
-        if g.want(lv, 0.1):
-            kw["caller_authrole"] = g.choice(["user", "frontend"])
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
+        kw = pick(lv, [
+            ("timeout", 0.3, lambda: g.choice([0, 1, 1000, 30000, 2**31 - 1, 2**53])),
+            ("receive_progress", 0.3, flag(lv, 0.7)),
+            transaction_hash,
+            *peer("caller", 0.1, 0.1, ["user", "frontend"]),
+            forward_for,
+        ])
         return m.Call(g.id(), g.uri(), args=args, kwargs=kwargs, **kw)
 
     def cancel(lv):
-        mode = g.choice(["skip", "kill", "killnowait"]) if g.want(lv, 0.7) else None
-        ff = g.forward_for() if g.want(lv, 0.05) else None
+        mode = maybe(lv, 0.7, lambda: g.choice(["skip", "kill", "killnowait"]))
+        ff = maybe(lv, 0.05, g.forward_for)
         return m.Cancel(g.id(), mode=mode, forward_for=ff)
 
-    def result(lv):
-        args, kwargs = g.args_kwargs(lv)
-        kw = {}
-        if g.want(lv, 0.3):
-            kw["progress"] = lv == "max" or g.r.random() < 0.7
-        if g.want(lv, 0.2):
-            kw["callee"] = g.id()
-        if g.want(lv, 0.2):
-            kw["callee_authid"] = g.name()
-        if g.want(lv, 0.2):
-            kw["callee_authrole"] = g.choice(["user", "backend"])
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
-        return m.Result(g.id(), args=args, kwargs=kwargs, **kw)
+    def outcome(cls):
+        """RESULT, YIELD: the same options, from the callee's side."""
+        def build(lv):
+            args, kwargs = g.args_kwargs(lv)
+            kw = pick(lv, [
+                ("progress", 0.3, flag(lv, 0.7)),
+                *peer("callee", 0.2, 0.2, ["user", "backend"]),
+                forward_for,
+            ])
+            return cls(g.id(), args=args, kwargs=kwargs, **kw)
+        return build
 
     def register(lv):
-        match = None
-        if g.want(lv, 0.4):
-            match = "prefix" if lv == "max" else g.choice(["exact", "prefix", "wildcard"])
-        kw = {}
-        if g.want(lv, 0.4):
-            kw["invoke"] = "roundrobin" if lv == "max" else g.choice(
-                ["single", "first", "last", "roundrobin", "random"])
-        if g.want(lv, 0.2):
-            kw["concurrency"] = g.choice([1, 2, 100, 2**31 - 1])
-        if g.want(lv, 0.2):
-            kw["force_reregister"] = lv == "max" or g.r.random() < 0.5
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
+        match = match_policy(lv, 0.4, "prefix")
+        kw = pick(lv, [
+            ("invoke", 0.4, lambda: "roundrobin" if lv == "max" else g.choice(
+                ["single", "first", "last", "roundrobin", "random"])),
+            ("concurrency", 0.2, lambda: g.choice([1, 2, 100, 2**31 - 1])),
+            ("force_reregister", 0.2, flag(lv, 0.5)),
+            forward_for,
+        ])
         return m.Register(g.id(), g.pattern_uri(match), match=match, **kw)
-
-    def registered(lv):
-        return m.Registered(g.id(), g.id())
-
-    def unregister(lv):
-        ff = g.forward_for() if g.want(lv, 0.1) else None
-        return m.Unregister(g.id(), g.id(), forward_for=ff)
-
-    def unregistered(lv):
-        if g.want(lv, 0.4):
-            reason = g.choice(REVOCATION_REASONS) if g.want(lv, 0.6) else None
-            return m.Unregistered(0, registration=g.id(), reason=reason)
-        return m.Unregistered(g.id())
 
     def invocation(lv):
         args, kwargs = g.args_kwargs(lv)
-        kw = {}
-        if g.want(lv, 0.2):
-            kw["timeout"] = g.choice([0, 1, 1000, 30000, 2**31 - 1])
-        if g.want(lv, 0.3):
-            kw["receive_progress"] = lv == "max" or g.r.random() < 0.7
-        if g.want(lv, 0.3):
-            kw["caller"] = g.id()
-        if g.want(lv, 0.2):
-            kw["caller_authid"] = g.name()
-        if g.want(lv, 0.2):
-            kw["caller_authrole"] = g.choice(["user", "frontend"])
-        if g.want(lv, 0.3):
-            kw["procedure"] = g.uri()
-        if g.want(lv, 0.1):
-            kw["transaction_hash"] = g.r.randbytes(8).hex()
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
+        kw = pick(lv, [
+            ("timeout", 0.2, lambda: g.choice([0, 1, 1000, 30000, 2**31 - 1])),
+            ("receive_progress", 0.3, flag(lv, 0.7)),
+            *peer("caller", 0.3, 0.2, ["user", "frontend"]),
+            ("procedure", 0.3, g.uri),
+            transaction_hash,
+            forward_for,
+        ])
         return m.Invocation(g.id(), g.id(), args=args, kwargs=kwargs, **kw)
 
     def interrupt(lv):
-        mode = g.choice(["kill", "killnowait"]) if g.want(lv, 0.7) else None
-        reason = g.choice(["wamp.error.canceled", "wamp.error.timeout", "com.example.stop"]) \
-            if g.want(lv, 0.3) else None
-        ff = g.forward_for() if g.want(lv, 0.05) else None
+        mode = maybe(lv, 0.7, lambda: g.choice(["kill", "killnowait"]))
+        reason = maybe(lv, 0.3, lambda: g.choice(["wamp.error.canceled", "wamp.error.timeout", "com.example.stop"]))
+        ff = maybe(lv, 0.05, g.forward_for)
         return m.Interrupt(g.id(), mode=mode, reason=reason, forward_for=ff)
 
-    def yield_(lv):
-        args, kwargs = g.args_kwargs(lv)
-        kw = {}
-        if g.want(lv, 0.3):
-            kw["progress"] = lv == "max" or g.r.random() < 0.7
-        if g.want(lv, 0.2):
-            kw["callee"] = g.id()
-        if g.want(lv, 0.2):
-            kw["callee_authid"] = g.name()
-        if g.want(lv, 0.2):
-            kw["callee_authrole"] = g.choice(["user", "backend"])
-        if g.want(lv, 0.05):
-            kw["forward_for"] = g.forward_for()
-        return m.Yield(g.id(), args=args, kwargs=kwargs, **kw)
-
     return [hello, welcome, abort, challenge, authenticate, goodbye, error,
-            publish, published, subscribe, subscribed, unsubscribe, unsubscribed,
-            event, event_received, call, cancel, result, register, registered,
-            unregister, unregistered, invocation, interrupt, yield_]
+            publish, acknowledgement(m.Published), subscribe, acknowledgement(m.Subscribed),
+            withdrawal(m.Unsubscribe), withdrawn(m.Unsubscribed, "subscription"),
+            event, event_received, call, cancel, outcome(m.Result), register,
+            acknowledgement(m.Registered), withdrawal(m.Unregister),
+            withdrawn(m.Unregistered, "registration"), invocation, interrupt, outcome(m.Yield)]
 
 
 def describe(value):

@@ -61,7 +61,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::OnceLock;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -221,7 +221,14 @@ impl SuiteTarget {
         target.ws_urls = vec![router.ws_url()];
         target.rawsocket_urls = vec![router.rawsocket_url()];
         target.auth_urls = vec![router.ws_auth_url(), router.rawsocket_auth_url()];
-        target.principals = vec![
+        target.with_harness_principals(AuthMethod::AutobahnScram)
+    }
+
+    /// Sets [`principals`](Self::principals) and [`restricted`](Self::restricted) to
+    /// those of [`credentials`](crate::credentials), the SCRAM principal speaking `scram`
+    /// (Autobahn's [`AuthMethod::AutobahnScram`] or the spec's [`AuthMethod::WampScram`]).
+    pub fn with_harness_principals(mut self, scram: AuthMethod) -> Self {
+        self.principals = vec![
             Principal::new(AuthMethod::Ticket, TICKET_AUTHID, TICKET),
             Principal::new(AuthMethod::WampCra, WAMPCRA_AUTHID, WAMPCRA_SECRET),
             Principal::new(
@@ -234,14 +241,14 @@ impl SuiteTarget {
                 CRYPTOSIGN_AUTHID,
                 CRYPTOSIGN_SEED_HEX,
             ),
-            Principal::new(AuthMethod::AutobahnScram, SCRAM_AUTHID, SCRAM_PASSWORD),
+            Principal::new(scram, SCRAM_AUTHID, SCRAM_PASSWORD),
         ];
-        target.restricted = Some(Restricted {
+        self.restricted = Some(Restricted {
             authid: RESTRICTED_AUTHID.into(),
             ticket: RESTRICTED_TICKET.into(),
             allowed_prefix: RESTRICTED_ALLOWED_PREFIX.into(),
         });
-        target
+        self
     }
 
     /// The longest a suite process may run.
@@ -338,6 +345,46 @@ pub fn failures(checks: &[Check], known: &[KnownFailure]) -> Vec<String> {
         _ => complaints.push("the suite did not report suite.done (it ended early)".into()),
     }
     complaints
+}
+
+/// One suite's `run` (begun at `started`), for a test to judge: when it ran, reports it on
+/// stderr (how many checks passed, in how long, and each failed one) and adds to
+/// `complaints` each failure not in `known` (see [`failures`]), and returns the checks;
+/// when it did not run, adds why.
+pub fn tally(
+    suite: &str,
+    run: Result<Vec<Check>>,
+    started: Instant,
+    known: &[KnownFailure],
+    complaints: &mut Vec<String>,
+) -> Option<Vec<Check>> {
+    match run {
+        Ok(checks) => {
+            report(suite, &checks, started);
+            complaints.extend(
+                failures(&checks, known)
+                    .into_iter()
+                    .map(|c| format!("{suite}: {c}")),
+            );
+            Some(checks)
+        }
+        Err(e) => {
+            complaints.push(format!("{suite} did not run: {e}"));
+            None
+        }
+    }
+}
+
+fn report(suite: &str, checks: &[Check], started: Instant) {
+    let passed = checks.iter().filter(|c| c.ok).count();
+    eprintln!(
+        "{suite}: {} checks, {passed} passed, in {:?}",
+        checks.len(),
+        started.elapsed()
+    );
+    for check in checks.iter().filter(|c| !c.ok) {
+        eprintln!("  not ok {}: {}", check.name, check.detail);
+    }
 }
 
 /// Runs `tests/interop/ab_suite.py` against `target` with the interop venv's Python.

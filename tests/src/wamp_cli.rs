@@ -231,17 +231,24 @@ pub fn run_wamp(args: &[&str]) -> Output {
 
 /// [`run_wamp`] with extra environment variables.
 pub fn run_wamp_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let child = Command::new(wamp_binary())
+    let mut command = Command::new(wamp_binary());
+    command
         .args(args)
         .env_remove("RUST_LOG")
-        .env_remove("WAMP_SECRET")
+        .env_remove("WAMP_SECRET");
+    let child = spawn_piped(&mut command, env).expect("spawn wamp");
+    finish(child, CLIENT_LIMIT, &format!("wamp {}", args.join(" ")))
+}
+
+/// Spawns `command` with `env` added to its environment, its stdin closed, and its
+/// stdout and stderr piped (for [`finish`], or for a test that reads them as they come).
+pub fn spawn_piped(command: &mut Command, env: &[(&str, &str)]) -> std::io::Result<Child> {
+    command
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn wamp");
-    finish(child, CLIENT_LIMIT, &format!("wamp {}", args.join(" ")))
 }
 
 /// Waits up to `limit` for `child` (killed after that) and gathers its output.

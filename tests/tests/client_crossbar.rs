@@ -17,13 +17,13 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    authentication, bounded, join, on_both_runtimes, rpc_and_pubsub_over, transports, Endpoints,
+    authentication, join, on_both_runtimes, refused, rpc_and_pubsub_over, transports, Endpoints,
     Scram,
 };
 use wamp_integration::credentials::{AUTHENTICATED_ROLE, SCRAM_AUTHID, SCRAM_PASSWORD};
 use wamp_integration::{Crossbar, CrossbarOptions, REALM};
 use wamp_tokio::wamp_runtime::{
-    self, Auth, ConnectError, JoinConfig, Runtime, SerializerKind, TransportConfig, Uri,
+    Auth, ConnectError, JoinConfig, Runtime, SerializerKind, TransportConfig, Uri,
 };
 
 #[test]
@@ -92,21 +92,13 @@ async fn scram_autobahn<R: Runtime>(rt: R, url: String) {
     assert_eq!(details.authid.as_deref(), Some(SCRAM_AUTHID));
     assert_eq!(details.authrole.as_deref(), Some(AUTHENTICATED_ROLE));
     assert_eq!(details.authmethod.as_deref(), Some("scram"));
-    bounded(&rt, "leave", session.leave())
-        .await
-        .expect("leaves");
+    common::leave(&rt, &session).await;
 
     for auth in [
         Auth::scram_autobahn(SCRAM_AUTHID, "not the password"),
         Auth::scram_autobahn("nobody", SCRAM_PASSWORD),
     ] {
-        let err = bounded(
-            &rt,
-            "wrong scram",
-            wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
-        )
-        .await
-        .expect_err("refused");
+        let err = refused(&rt, &transport, &JoinConfig::new(REALM).auth(auth)).await;
         assert!(
             matches!(&err, ConnectError::Aborted { reason, .. } if reason == &Uri::NOT_AUTHORIZED),
             "scram: {err}"

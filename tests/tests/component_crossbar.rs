@@ -8,7 +8,9 @@
 //! Every case is written once, generic over the [`Runtime`], and run on Tokio and
 //! async-std.
 
-use std::future::{Future, IntoFuture};
+mod common;
+
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,18 +21,22 @@ use wamp_integration::credentials::*;
 use wamp_integration::{Crossbar, CrossbarOptions, REALM};
 use wamp_tokio::wamp_runtime::component::{Failure, Retry};
 use wamp_tokio::wamp_runtime::{
-    self, ApplicationRunner, Auth, CloseReason, Component, ComponentError, Invocation, JoinConfig,
-    RetryPolicy, Runtime, Session, TransportConfig, TransportSpec, Yield,
+    self, ApplicationRunner, Auth, CloseReason, Component, ComponentBuilder, ComponentError,
+    Invocation, JoinConfig, RetryPolicy, Runtime, Session, TransportConfig, TransportSpec, Yield,
 };
 
 const CASE_LIMIT: Duration = Duration::from_secs(40);
 
+use common::{
+    assert_retries_while_down, forward_string_events, on_both_runtimes, record_retries,
+    retrying_transport, within, BuildReporting,
+};
+
+/// Like `common::bounded`, with this file's longer limit.
 async fn bounded<R: Runtime, T>(rt: &R, what: &str, future: impl IntoFuture<Output = T>) -> T {
-    let deadline = rt.sleep_until(Instant::now() + CASE_LIMIT);
-    match select(std::pin::pin!(future.into_future()), deadline).await {
-        Either::Left((value, _)) => value,
-        Either::Right(_) => panic!("{what}: no outcome within {CASE_LIMIT:?}"),
-    }
+    within(rt, CASE_LIMIT, future)
+        .await
+        .unwrap_or_else(|| panic!("{what}: no outcome within {CASE_LIMIT:?}"))
 }
 
 async fn client<R: Runtime>(rt: &R, url: &str) -> Session {
@@ -183,6 +189,21 @@ async fn lifecycle_and_main<R: Runtime>(rt: R, ws: String, tag: String) {
     );
 }
 
+/// Builds `component` and runs it (bounded; `what` names the run) until it gives up, as
+/// it must: its error, and when it started.
+async fn gives_up<R: Runtime>(
+    rt: &R,
+    what: &str,
+    component: ComponentBuilder,
+) -> (ComponentError, Instant) {
+    let component = component.build().expect("a valid component");
+    let started = Instant::now();
+    let err = bounded(rt, what, component.start(rt))
+        .await
+        .expect_err("gives up");
+    (err, started)
+}
+
 /// A wrong ticket is fatal by default: one attempt, no retry, `Exhausted` naming the
 /// abort reason. With `is_fatal` saying no, the retries follow the policy and stop after
 /// `max_retries`.
@@ -194,13 +215,8 @@ async fn auth_rejection_and_retry_budget<R: Runtime>(rt: R, ws_auth: String, ref
         .on_connect_failure({
             let failures = failures.clone();
             move |f| failures.push(format!("fatal={} {}", f.fatal, f.failure))
-        })
-        .build()
-        .expect("a valid component");
-    let started = Instant::now();
-    let err = bounded(&rt, "fatal auth", component.start(&rt))
-        .await
-        .expect_err("refused");
+        });
+    let (err, started) = gives_up(&rt, "fatal auth", component).await;
     let ComponentError::Exhausted {
         last: Failure::Connect(last),
     } = &err
@@ -217,20 +233,10 @@ async fn auth_rejection_and_retry_budget<R: Runtime>(rt: R, ws_auth: String, ref
     let policy = quick_retry(Some(3));
     let retries = Arc::new(Mutex::new(Vec::new()));
     let component = Component::builder()
-        .transport(
-            TransportSpec::new(TransportConfig::new(&refused).expect("url")).retry(policy.clone()),
-        )
+        .transport(retrying_transport(&refused, &policy))
         .is_fatal(|_| false)
-        .on_retry({
-            let retries = retries.clone();
-            move |retry: &Retry| retries.lock().expect("retries").push(*retry)
-        })
-        .build()
-        .expect("a valid component");
-    let started = Instant::now();
-    let err = bounded(&rt, "retry budget", component.start(&rt))
-        .await
-        .expect_err("gives up");
+        .on_retry(record_retries(&retries));
+    let (err, started) = gives_up(&rt, "retry budget", component).await;
     assert!(matches!(err, ComponentError::Exhausted { .. }), "{err}");
     let retries = retries.lock().expect("retries").clone();
     assert_eq!(
@@ -337,28 +343,6 @@ async fn run_and_runner<R: Runtime>(rt: R, ws: String, rs: String, refused: Stri
     assert!(matches!(err, ComponentError::Exhausted { .. }), "{err}");
 }
 
-fn on_both_runtimes<F, Fut, G, GFut>(name: &str, tokio_case: F, async_std_case: G)
-where
-    F: FnOnce(wamp_tokio::TokioRuntime) -> Fut,
-    Fut: Future<Output = ()>,
-    G: FnOnce(wamp_async_std::AsyncStdRuntime) -> GFut,
-    GFut: Future<Output = ()>,
-{
-    let started = Instant::now();
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
-    tokio.block_on(tokio_case(rt));
-    let tokio_time = started.elapsed();
-    async_std::task::block_on(async_std_case(wamp_async_std::AsyncStdRuntime));
-    eprintln!(
-        "{name}: tokio {tokio_time:?}, async-std {:?}",
-        started.elapsed() - tokio_time
-    );
-}
-
 fn refused_url() -> String {
     format!(
         "rs://127.0.0.1:{}",
@@ -411,6 +395,39 @@ async fn off_thread<T: Send + 'static>(
     rx.await.expect("the harness thread answers")
 }
 
+/// A fresh client session on `url` finds the component's declarations at work: `ping`
+/// answers "pong", and `word` published on `topic` reaches the component's handler,
+/// which forwards it to `events`.
+async fn declarations_work<R: Runtime>(
+    rt: &R,
+    url: &str,
+    ping: &str,
+    topic: &str,
+    word: &str,
+    events: &mut mpsc::UnboundedReceiver<String>,
+) {
+    let caller = client(rt, url).await;
+    let pong: String = bounded(rt, &format!("ping before {word}"), caller.call(ping))
+        .await
+        .expect("ping")
+        .first()
+        .expect("pong");
+    assert_eq!(pong, "pong");
+    bounded(
+        rt,
+        &format!("publish {word}"),
+        caller.publish(topic).args(&(word,)).acknowledge(true),
+    )
+    .await
+    .expect("published");
+    assert_eq!(
+        bounded(rt, &format!("event {word}"), events.next())
+            .await
+            .as_deref(),
+        Some(word)
+    );
+}
+
 /// The router is stopped while a component is joined and started again on the same
 /// ports: the component rejoins within its backoff, its declared registration and
 /// subscription work on the new session, and the delays it waited follow the policy.
@@ -424,20 +441,11 @@ async fn reconnect<R: Runtime>(rt: R, crossbar: Arc<Mutex<Crossbar>>, url: Strin
     let ping = format!("{tag}.ping");
     let topic = format!("{tag}.topic");
     let component = Component::builder()
-        .transport(
-            TransportSpec::new(TransportConfig::new(&url).expect("url")).retry(policy.clone()),
-        )
+        .transport(retrying_transport(&url, &policy))
         .register(ping.clone(), |_inv: Invocation| async move {
             Ok(Yield::args(&("pong",))?)
         })
-        .subscribe(topic.clone(), move |event| {
-            let events_tx = events_tx.clone();
-            async move {
-                if let Ok((s,)) = event.args::<(String,)>() {
-                    let _ = events_tx.unbounded_send(s);
-                }
-            }
-        })
+        .subscribe(topic.clone(), forward_string_events(events_tx))
         .on_ready({
             let joins = joins.clone();
             move |session: Session| {
@@ -449,39 +457,13 @@ async fn reconnect<R: Runtime>(rt: R, crossbar: Arc<Mutex<Crossbar>>, url: Strin
                 }
             }
         })
-        .on_leave(move |reason| {
-            let _ = left_tx.unbounded_send(reason.uri().to_string());
-        })
-        .on_retry({
-            let retries = retries.clone();
-            move |retry| retries.lock().expect("retries").push(*retry)
-        })
-        .build()
-        .expect("a valid component");
+        .build_reporting(left_tx, &retries);
     let stopper = component.clone();
     let running = component.start(&rt);
     let test = async {
         // Joined, and the declared procedure and topic work.
         bounded(&rt, "first join", joined_rx.next()).await;
-        let caller = client(&rt, &url).await;
-        let pong: String = bounded(&rt, "ping", caller.call(&ping))
-            .await
-            .expect("ping")
-            .first()
-            .expect("pong");
-        assert_eq!(pong, "pong");
-        bounded(
-            &rt,
-            "publish",
-            caller.publish(&topic).args(&("one",)).acknowledge(true),
-        )
-        .await
-        .expect("published");
-        assert_eq!(
-            bounded(&rt, "event one", events_rx.next()).await.as_deref(),
-            Some("one")
-        );
-        drop(caller);
+        declarations_work(&rt, &url, &ping, &topic, "one", &mut events_rx).await;
 
         // Router down: the session is lost and the component retries.
         let stopped_at = Instant::now();
@@ -494,13 +476,7 @@ async fn reconnect<R: Runtime>(rt: R, crossbar: Arc<Mutex<Crossbar>>, url: Strin
             "a lost router is not a normal leave"
         );
         // Let a few retries fail against the closed port.
-        rt.sleep_until(Instant::now() + Duration::from_millis(1500))
-            .await;
-        let failed_retries = retries.lock().expect("retries").len();
-        assert!(
-            failed_retries >= 2,
-            "retried while the router was down: {failed_retries}"
-        );
+        assert_retries_while_down(&rt, &retries).await;
         off_thread(&crossbar, |c| c.restart())
             .await
             .expect("crossbar starts again");
@@ -513,25 +489,7 @@ async fn reconnect<R: Runtime>(rt: R, crossbar: Arc<Mutex<Crossbar>>, url: Strin
             rejoin < policy.max_retry_delay + Duration::from_secs(3),
             "rejoined {rejoin:?} after the restart"
         );
-        let caller = client(&rt, &url).await;
-        let pong: String = bounded(&rt, "ping again", caller.call(&ping))
-            .await
-            .expect("ping after reconnect")
-            .first()
-            .expect("pong");
-        assert_eq!(pong, "pong");
-        bounded(
-            &rt,
-            "publish again",
-            caller.publish(&topic).args(&("two",)).acknowledge(true),
-        )
-        .await
-        .expect("published");
-        assert_eq!(
-            bounded(&rt, "event two", events_rx.next()).await.as_deref(),
-            Some("two")
-        );
-        drop(caller);
+        declarations_work(&rt, &url, &ping, &topic, "two", &mut events_rx).await;
 
         // The delays: first retry waits the initial delay, then grow, capped, jitter bounded.
         let retries = retries.lock().expect("retries").clone();

@@ -19,8 +19,9 @@
 //! serve the whole file; every Python caller is its own short process. All of them are
 //! stopped by their pids when the test ends.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::future::{Future, IntoFuture};
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -34,12 +35,13 @@ use wamp_integration::autobahn::{self, CallOutcome, Callee, Peer, Serializer};
 use wamp_integration::credentials::ANONYMOUS_ROLE;
 use wamp_integration::{Crossbar, CrossbarOptions, REALM};
 use wamp_tokio::wamp_runtime::{
-    self, Component, Error, Handler, Invocation, JoinConfig, RetryPolicy, Runtime, SerializerKind,
-    Session, TransportConfig, TransportSpec, Uri, WampError, Yield,
+    self, Component, Error, Handler, Invocation, JoinConfig, Registration, RetryPolicy, Runtime,
+    SerializerKind, Session, TransportConfig, TransportSpec, Uri, WampError, Yield,
 };
 
-/// The longest any one step of a case may take.
-const CASE_LIMIT: Duration = Duration::from_secs(30);
+// `bounded` holds every step of a case to `common::CASE_LIMIT` (30 s).
+use common::{bounded, on_tokio};
+
 /// The bound of one `ab_caller.py` run (plus the interpreter's start).
 const CALL_LIMIT: Duration = Duration::from_secs(20);
 /// How long a Python callee may take to report an invocation it has already answered.
@@ -154,13 +156,16 @@ impl PythonCallees {
     }
 }
 
-/// Runs `future` on the runtime's timer with a deadline; a hang fails the case.
-async fn bounded<R: Runtime, T>(rt: &R, what: &str, future: impl IntoFuture<Output = T>) -> T {
-    let deadline = rt.sleep_until(Instant::now() + CASE_LIMIT);
-    match select(std::pin::pin!(future.into_future()), deadline).await {
-        Either::Left((value, _)) => value,
-        Either::Right(_) => panic!("{what}: no outcome within {CASE_LIMIT:?}"),
-    }
+/// Registers `handler` for `procedure` on `session`, bounded.
+async fn register<R: Runtime>(
+    rt: &R,
+    session: &Session,
+    procedure: String,
+    handler: impl Handler,
+) -> Registration {
+    bounded(rt, "register", session.register(procedure.clone(), handler))
+        .await
+        .unwrap_or_else(|e| panic!("register {procedure}: {e}"))
 }
 
 fn transport_config(
@@ -317,9 +322,7 @@ async fn our_caller<R: Runtime>(
             .next_call(INVOCATION_LIMIT)
             .unwrap_or_else(|e| panic!("{}: {e}", what("progress invocation")));
     }
-    bounded(&rt, "leave", session.leave())
-        .await
-        .expect("leaves");
+    common::leave(&rt, &session).await;
 }
 
 /// `{tag}.echo(a, b, text, times=n, nested=v)`: `[a + b, text * n]` with keyword results
@@ -445,24 +448,10 @@ async fn our_callee<R: Runtime>(
             )
             .await
             .unwrap_or_else(|e| panic!("{tag}: connect: {e}"));
-            let _echo = bounded(
-                &rt,
-                "register",
-                session.register(format!("{tag}.echo"), echo),
-            )
-            .await
-            .expect("register echo");
-            let _fail = bounded(
-                &rt,
-                "register",
-                session.register(format!("{tag}.fail"), fail),
-            )
-            .await
-            .expect("register fail");
+            let _echo = register(&rt, &session, format!("{tag}.echo"), echo).await;
+            let _fail = register(&rt, &session, format!("{tag}.fail"), fail).await;
             let outcomes = python_callers(&rt, urls, transport, serializer, &tag, invalid).await;
-            bounded(&rt, "leave", session.leave())
-                .await
-                .expect("leaves");
+            common::leave(&rt, &session).await;
             outcomes
         }
         Transport::RawSocket => {
@@ -557,16 +546,6 @@ async fn our_callee<R: Runtime>(
         Some(CallOutcome::Error { uri, .. }) => assert_eq!(uri, Uri::INVALID_ARGUMENT.as_str()),
         Some(other) => panic!("{tag}: undecodable arguments from Python: {other:?}"),
     }
-}
-
-/// Runs `case` to completion on a fresh current-thread Tokio runtime.
-fn on_tokio<F: Future<Output = ()>>(case: impl FnOnce(wamp_tokio::TokioRuntime) -> F) {
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
-    tokio.block_on(case(rt));
 }
 
 #[test]

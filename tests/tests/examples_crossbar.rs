@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{kill_process, Pid, Signal};
 use wamp_integration::cargo_build::{self, wait_timeout};
 use wamp_integration::credentials::*;
+use wamp_integration::wamp_cli::spawn_piped;
 use wamp_integration::{Crossbar, CrossbarOptions};
 
 /// How long one example may run (they take well under a second against a local router).
@@ -80,15 +81,8 @@ impl Examples {
         if runtime == ASYNC_STD {
             command.args(["--runtime", runtime.0]);
         }
-        command
-            .args(args)
-            .env_remove("WAMP_URL")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
+        command.args(args).env_remove("WAMP_URL");
+        let mut child = spawn_piped(&mut command, env)
             .unwrap_or_else(|e| panic!("spawn example {name} on {}: {e}", runtime.0));
         let label = format!(
             "{name} on {} {} (pid {})",

@@ -44,6 +44,19 @@ fn check<T>(router: &Crossbar, result: wamp_integration::Result<T>) -> T {
     }
 }
 
+/// Starts an ab_callee.py that serves `procedure` at `url` until it is stopped.
+fn start_callee(router: &Crossbar, url: String, serializer: Serializer, procedure: &str) -> Callee {
+    check(
+        router,
+        Callee::start(&Peer::new(url, serializer), procedure, None),
+    )
+}
+
+/// Calls `procedure` through ab_caller.py without arguments.
+fn call_bare(peer: &Peer, procedure: &str) -> wamp_integration::Result<CallOutcome> {
+    autobahn::call(peer, procedure, &json!([]), &json!({}), CALL_LIMIT)
+}
+
 /// Calls through ab_caller.py and expects a RESULT; returns (args, kwargs).
 fn call_ok(
     router: &Crossbar,
@@ -67,10 +80,7 @@ fn call_ok(
 
 /// Calls through ab_caller.py and expects an ERROR (or an ABORT reason); returns its URI.
 fn call_err(router: &Crossbar, peer: &Peer, procedure: &str) -> String {
-    let outcome = check(
-        router,
-        autobahn::call(peer, procedure, &json!([]), &json!({}), CALL_LIMIT),
-    );
+    let outcome = check(router, call_bare(peer, procedure));
     match outcome {
         CallOutcome::Error { uri, .. } => uri,
         other => panic!("{procedure} via {} should fail: {other:?}", peer.url),
@@ -161,10 +171,7 @@ fn autobahn_peers_talk_over_websocket_rawsocket_and_unix_socket() {
     // another serializer (so the router translates between them).
     for (i, serializer) in Serializer::ALL.into_iter().enumerate() {
         let procedure = format!("test.harness.ws.{}", serializer.as_str());
-        let mut callee = check(
-            &router,
-            Callee::start(&Peer::new(router.ws_url(), serializer), &procedure, None),
-        );
+        let mut callee = start_callee(&router, router.ws_url(), serializer, &procedure);
         let other = Serializer::ALL[(i + 1) % Serializer::ALL.len()];
         for caller in [serializer, other] {
             let tag = format!("ws {} -> {}", caller.as_str(), serializer.as_str());
@@ -212,14 +219,7 @@ fn autobahn_peers_talk_over_websocket_rawsocket_and_unix_socket() {
 
     // An application error travels back with its URI and arguments.
     let procedure = "test.harness.error";
-    let mut callee = check(
-        &router,
-        Callee::start(
-            &Peer::new(router.ws_url(), Serializer::Json),
-            procedure,
-            None,
-        ),
-    );
+    let mut callee = start_callee(&router, router.ws_url(), Serializer::Json, procedure);
     let outcome = check(
         &router,
         autobahn::call(
@@ -252,14 +252,7 @@ fn autobahn_peers_talk_over_websocket_rawsocket_and_unix_socket() {
 fn static_principals_authenticate_on_the_auth_transports() {
     let router = start(CrossbarOptions::default());
     let procedure = "test.harness.whoami";
-    let mut callee = check(
-        &router,
-        Callee::start(
-            &Peer::new(router.ws_url(), Serializer::Json),
-            procedure,
-            None,
-        ),
-    );
+    let mut callee = start_callee(&router, router.ws_url(), Serializer::Json, procedure);
 
     let cases = [
         (Auth::ticket(), TICKET_AUTHID),
@@ -313,14 +306,7 @@ fn tls_transports_serve_callers_that_trust_the_test_ca() {
     assert!(rss.starts_with("rss://127.0.0.1:"));
 
     let procedure = "test.harness.tls";
-    let mut callee = check(
-        &router,
-        Callee::start(
-            &Peer::new(router.ws_url(), Serializer::Cbor),
-            procedure,
-            None,
-        ),
-    );
+    let mut callee = start_callee(&router, router.ws_url(), Serializer::Cbor, procedure);
     // Anonymous over wss, and a principal over rss.
     assert_echo(
         &router,
@@ -342,10 +328,7 @@ fn tls_transports_serve_callers_that_trust_the_test_ca() {
 
     // Without the test CA the certificate is not trusted: the TLS is real.
     let untrusting = Peer::new(wss, Serializer::Json);
-    let outcome = check(
-        &router,
-        autobahn::call(&untrusting, procedure, &json!([]), &json!({}), CALL_LIMIT),
-    );
+    let outcome = check(&router, call_bare(&untrusting, procedure));
     let CallOutcome::Error { uri, args, .. } = outcome else {
         panic!("a caller that does not trust the CA got through: {outcome:?}");
     };
@@ -376,14 +359,7 @@ fn restart_keeps_the_ports() {
     assert!(!pids_using_dir(&cbdir).contains(&old_pid));
 
     let procedure = "test.harness.restart";
-    let mut callee = check(
-        &router,
-        Callee::start(
-            &Peer::new(router.rawsocket_url(), Serializer::Json),
-            procedure,
-            None,
-        ),
-    );
+    let mut callee = start_callee(&router, router.rawsocket_url(), Serializer::Json, procedure);
     assert_echo(
         &router,
         &Peer::new(router.ws_url(), Serializer::Cbor),
@@ -464,14 +440,8 @@ fn a_peer_that_cannot_connect_fails_with_its_output() {
     assert!(message.contains("exited with exit status: 1"), "{message}");
     assert!(message.contains("never registered"), "{message}");
 
-    let outcome = autobahn::call(
-        &nowhere,
-        "test.harness.nowhere",
-        &json!([]),
-        &json!({}),
-        CALL_LIMIT,
-    )
-    .expect("the caller reports the failure");
+    let outcome =
+        call_bare(&nowhere, "test.harness.nowhere").expect("the caller reports the failure");
     let CallOutcome::Error { uri, args, .. } = outcome else {
         panic!("{outcome:?}");
     };

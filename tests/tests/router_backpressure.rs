@@ -9,18 +9,19 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::bounded;
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use common::{bounded, Bare};
+use futures::io::AsyncReadExt;
 use futures::StreamExt;
 use serde_json::json;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{
-    Invocation, JoinConfig, Limits, RealmConfig, RouterBuilder, RouterConfig, Runtime,
-    SerializerKind, TransportConfig, Yield,
+    Invocation, JoinConfig, Limits, ListenerConfig, RealmConfig, RouterBuilder, RouterConfig,
+    RouterHandle, Runtime, SerializerKind, TransportConfig, Yield,
 };
 use wamp_tokio::TokioRuntime;
 
@@ -35,49 +36,55 @@ fn a_stuck_reader_is_cut_while_a_hundred_readers_get_every_event() {
     common::on_two_threads(case);
 }
 
-async fn case(rt: TokioRuntime) {
+/// Our router, anonymous on `REALM`, that cuts a writer stuck for `write_timeout`, with
+/// one `listener` (on port 0); and that listener's address.
+async fn start_router(
+    rt: &TokioRuntime,
+    write_timeout: Duration,
+    listener: ListenerConfig,
+) -> (RouterHandle, SocketAddr) {
     let limits = Limits {
-        write_timeout: WRITE_TIMEOUT,
+        write_timeout,
         ..Limits::default()
     };
-    let high_water = limits.transmit_high_water;
     let config = RouterConfig::new()
         .realm(RealmConfig::anonymous(REALM).expect("a realm"))
         .limits(limits);
     let router = RouterBuilder::new(rt.clone(), config)
-        .listen_rawsocket("127.0.0.1:0")
+        .listen(listener)
         .start()
         .await
         .expect("the router starts");
     let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
-    let url = format!("rs://{addr}");
-    let transport = TransportConfig::new(&url)
+    (router, addr)
+}
+
+/// What a bare client sends to subscribe to `TOPIC`: HELLO, then SUBSCRIBE.
+fn subscribe() -> [serde_json::Value; 2] {
+    [
+        json!([1, REALM, {"roles": {"subscriber": {}}}]),
+        json!([32, 1, {}, TOPIC]),
+    ]
+}
+
+/// MessagePack over RawSocket to `addr`.
+fn msgpack_transport(addr: SocketAddr) -> TransportConfig {
+    TransportConfig::new(&format!("rs://{addr}"))
         .expect("a valid URL")
-        .serializer(SerializerKind::MsgPack);
+        .serializer(SerializerKind::MsgPack)
+}
+
+async fn case(rt: TokioRuntime) {
+    let high_water = Limits::default().transmit_high_water;
+    let (router, addr) =
+        start_router(&rt, WRITE_TIMEOUT, ListenerConfig::rawsocket("127.0.0.1:0")).await;
+    let transport = msgpack_transport(addr);
     // Every event fits in a subscription's queue, so a reader that is scheduled late
     // still loses nothing on its own side.
     let join = JoinConfig::new(REALM).stream_buffer(EVENTS as usize + 16);
 
     // The stuck reader: joins and subscribes by hand, then never reads again.
-    let mut stuck = rt
-        .connect_tcp(addr.ip().to_string(), addr.port())
-        .await
-        .expect("connects");
-    stuck
-        .write_all(&[0x7f, 0xf1, 0, 0])
-        .await
-        .expect("handshake");
-    let mut reply = [0u8; 4];
-    stuck.read_exact(&mut reply).await.expect("handshake reply");
-    for message in [
-        json!([1, REALM, {"roles": {"subscriber": {}}}]),
-        json!([32, 1, {}, TOPIC]),
-    ] {
-        let payload = serde_json::to_vec(&message).expect("JSON");
-        let mut frame = vec![0, 0, 0, payload.len() as u8];
-        frame.extend_from_slice(&payload);
-        stuck.write_all(&frame).await.expect("sent");
-    }
+    let stuck = common::bare_client_that_sent(&rt, addr, Bare::RawSocket, &subscribe()).await;
 
     let mut readers = Vec::new();
     for _ in 0..READERS {
@@ -199,32 +206,16 @@ fn a_stuck_websocket_reader_is_told_why_in_abort_and_the_close_frame() {
 }
 
 async fn websocket_case(rt: TokioRuntime) {
-    let limits = Limits {
-        write_timeout: Duration::from_millis(500),
-        ..Limits::default()
-    };
-    let config = RouterConfig::new()
-        .realm(RealmConfig::anonymous(REALM).expect("a realm"))
-        .limits(limits);
-    let router = RouterBuilder::new(rt.clone(), config)
-        .listen_ws("127.0.0.1:0", "/ws")
-        .start()
-        .await
-        .expect("the router starts");
+    let (router, addr) = start_router(
+        &rt,
+        Duration::from_millis(500),
+        ListenerConfig::websocket("127.0.0.1:0", "/ws"),
+    )
+    .await;
     let url = router.listeners()[0].url().expect("a URL");
-    let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
 
     // A bare WebSocket client: the upgrade, masked text frames, then silence.
-    let mut stuck = common::bare_websocket(&rt, addr).await;
-    for message in [
-        json!([1, REALM, {"roles": {"subscriber": {}}}]),
-        json!([32, 1, {}, TOPIC]),
-    ] {
-        stuck
-            .write_all(&common::masked_text_frame(&message))
-            .await
-            .expect("sent");
-    }
+    let mut stuck = common::bare_client_that_sent(&rt, addr, Bare::WebSocket, &subscribe()).await;
 
     let publisher = common::join(
         &rt,
@@ -309,22 +300,9 @@ const CALLS: u32 = 4000;
 #[test]
 fn a_caller_and_a_callee_with_megabytes_in_flight_do_not_hold_each_other() {
     common::on_two_threads(|rt| async move {
-        let limits = Limits {
-            write_timeout: WRITE_TIMEOUT,
-            ..Limits::default()
-        };
-        let config = RouterConfig::new()
-            .realm(RealmConfig::anonymous(REALM).expect("a realm"))
-            .limits(limits);
-        let router = RouterBuilder::new(rt.clone(), config)
-            .listen_rawsocket("127.0.0.1:0")
-            .start()
-            .await
-            .expect("the router starts");
-        let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
-        let transport = TransportConfig::new(&format!("rs://{addr}"))
-            .expect("a valid URL")
-            .serializer(SerializerKind::MsgPack);
+        let (router, addr) =
+            start_router(&rt, WRITE_TIMEOUT, ListenerConfig::rawsocket("127.0.0.1:0")).await;
+        let transport = msgpack_transport(addr);
         // Every call may be running at once (none is refused as over the limit).
         let callee = common::join(
             &rt,

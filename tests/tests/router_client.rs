@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{
-    authentication, bounded, join, on_both_runtimes, rpc_and_pubsub, rpc_and_pubsub_over,
+    authentication, bounded, join, on_both_runtimes, refused, rpc_and_pubsub, rpc_and_pubsub_over,
     transports, Endpoints, Scram,
 };
 use futures::future::{select, Either};
@@ -210,9 +210,7 @@ async fn authentication_everywhere<R: Runtime>(rt: R) {
         session.details().authrole.as_deref(),
         Some(AUTHENTICATED_ROLE)
     );
-    bounded(&rt, "leave", session.leave())
-        .await
-        .expect("leaves");
+    common::leave(&rt, &session).await;
     let wrong = JoinConfig::new(REALM).auth(Auth::ticket(TICKET_AUTHID, "wrong"));
     let err = bounded(&rt, "wrong ticket", routers.auth.connect_local(wrong))
         .await
@@ -260,9 +258,7 @@ async fn transports_and_failures<R: Runtime>(rt: R) {
         assert_eq!(t["channel_serializer"], json!("cbor"), "{details}");
         let reported = t["peer"].as_str().unwrap_or_default();
         assert!(reported.starts_with(peer), "{details}");
-        bounded(&rt, "leave", session.leave())
-            .await
-            .expect("leaves");
+        common::leave(&rt, &session).await;
     }
     let in_process = local(&rt, &routers.open, JoinConfig::new(REALM)).await;
     let (details,): (Value,) = bounded(
@@ -281,13 +277,7 @@ async fn transports_and_failures<R: Runtime>(rt: R) {
 
     let wrong_path = routers.endpoints.ws.replace("/ws", "/nothing");
     let transport = TransportConfig::new(&wrong_path).expect("valid URL");
-    let err = bounded(
-        &rt,
-        "wrong path",
-        wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM)),
-    )
-    .await
-    .expect_err("no endpoint there");
+    let err = refused(&rt, &transport, &JoinConfig::new(REALM)).await;
     assert!(
         matches!(err, ConnectError::Transport(_)),
         "a wrong path: {err}"
@@ -549,16 +539,10 @@ async fn connection_limit_and_unix_websocket<R: Runtime>(rt: R) {
         .expect("a handshake reply");
     assert_eq!(reply, [0x7f, 0x40, 0, 0], "error 4: too many connections");
     let transport = TransportConfig::new(&ws).expect("valid URL");
-    let err = bounded(
-        &rt,
-        "refusal",
-        wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM)),
-    )
-    .await
-    .expect_err("refused");
+    let err = refused(&rt, &transport, &JoinConfig::new(REALM)).await;
     assert!(err.to_string().contains("503"), "{err}");
     drop(raw);
-    bounded(&rt, "leave", first.leave()).await.expect("leaves");
+    common::leave(&rt, &first).await;
 
     // Once the first connection is gone, the upgrade over the Unix socket succeeds.
     let request = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
@@ -651,20 +635,8 @@ struct RawClient {
 
 impl RawClient {
     async fn connect<R: Runtime>(rt: &R, addr: SocketAddr) -> RawClient {
-        let mut stream = rt
-            .connect_tcp(addr.ip().to_string(), addr.port())
-            .await
-            .expect("connects");
         // Magic, 16 MiB limit and JSON; the router answers in kind.
-        stream
-            .write_all(&[0x7f, 0xf1, 0, 0])
-            .await
-            .expect("handshake sent");
-        let mut reply = [0u8; 4];
-        stream
-            .read_exact(&mut reply)
-            .await
-            .expect("handshake reply");
+        let (stream, reply) = common::bare_rawsocket(rt, addr).await;
         assert_eq!((reply[0], reply[1] & 0x0f), (0x7f, 1), "{reply:?}");
         RawClient { stream }
     }
@@ -676,11 +648,7 @@ impl RawClient {
     }
 
     async fn send(&mut self, message: Value) {
-        let payload = serde_json::to_vec(&message).expect("JSON");
-        let len = u32::try_from(payload.len()).expect("a small message");
-        let mut frame = vec![0u8];
-        frame.extend_from_slice(&len.to_be_bytes()[1..]);
-        frame.extend_from_slice(&payload);
+        let frame = common::rawsocket_frame(&message);
         self.stream.write_all(&frame).await.expect("sent");
     }
 
@@ -767,9 +735,7 @@ fn the_runtime_crates_build_routers() {
                 .expect("starts");
             let url = router.listeners()[0].url().expect("a URL");
             let session = connect(&rt, &url, SerializerKind::Json).await;
-            bounded(&rt, "leave", session.leave())
-                .await
-                .expect("leaves");
+            common::leave(&rt, &session).await;
             bounded(&rt, "shutdown", router.shutdown()).await;
         },
         |rt| async move {
@@ -780,9 +746,7 @@ fn the_runtime_crates_build_routers() {
                 .expect("starts");
             let url = router.listeners()[0].url().expect("a URL");
             let session = connect(&rt, &url, SerializerKind::Cbor).await;
-            bounded(&rt, "leave", session.leave())
-                .await
-                .expect("leaves");
+            common::leave(&rt, &session).await;
             bounded(&rt, "shutdown", router.shutdown()).await;
         },
     );

@@ -21,10 +21,10 @@ use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::component::Retry;
 use wamp_tokio::wamp_runtime::{
     Component, Error, Invocation, JoinConfig, RetryPolicy, Runtime, Session, TransportConfig,
-    TransportSpec, WampError, Yield,
+    WampError, Yield,
 };
 
-use common::{bounded, on_tokio};
+use common::{bounded, forward_string_events, on_tokio, retrying_transport, BuildReporting};
 
 /// "At once": a killed router resets the connections, so the client learns within a
 /// scheduling delay, not a keepalive.
@@ -35,6 +35,17 @@ fn start_router(port: u16) -> RouterProcess {
     let (router, urls) = RouterProcess::start(&["--ws", &ws, "--rawsocket", "", "--realm", REALM]);
     assert_eq!(urls.len(), 1, "one listener: {urls:?}");
     router
+}
+
+/// Calls the component's `com.example.echo` with `word` (`what` names the call) and
+/// expects `word` back.
+async fn assert_echoes<R: Runtime>(rt: &R, caller: &Session, word: &str, what: &str) {
+    let echoed: String = bounded(rt, what, caller.call("com.example.echo").args(&(word,)))
+        .await
+        .expect(what)
+        .first()
+        .expect("a string");
+    assert_eq!(echoed, word);
 }
 
 #[test]
@@ -56,9 +67,7 @@ fn a_killed_router_fails_pending_calls_at_once_and_components_come_back() {
         let (events_tx, mut events) = mpsc::unbounded::<String>();
         let retries = Arc::new(Mutex::new(Vec::<Retry>::new()));
         let component = Component::builder()
-            .transport(
-                TransportSpec::new(TransportConfig::new(&url).expect("url")).retry(policy.clone()),
-            )
+            .transport(retrying_transport(&url, &policy))
             .register("com.example.echo", |inv: Invocation| async move {
                 let (s,): (String,) = inv.args()?;
                 Ok(Yield::args(&(s,))?)
@@ -66,14 +75,7 @@ fn a_killed_router_fails_pending_calls_at_once_and_components_come_back() {
             .register("com.example.slow", |_: Invocation| async {
                 futures::future::pending::<Result<Yield, WampError>>().await
             })
-            .subscribe("com.example.topic", move |event| {
-                let events_tx = events_tx.clone();
-                async move {
-                    if let Ok((s,)) = event.args::<(String,)>() {
-                        let _ = events_tx.unbounded_send(s);
-                    }
-                }
-            })
+            .subscribe("com.example.topic", forward_string_events(events_tx))
             .on_ready(move |session: Session| {
                 let ready_tx = ready_tx.clone();
                 async move {
@@ -81,15 +83,7 @@ fn a_killed_router_fails_pending_calls_at_once_and_components_come_back() {
                     Ok(())
                 }
             })
-            .on_leave(move |reason| {
-                let _ = left_tx.unbounded_send(reason.uri().to_string());
-            })
-            .on_retry({
-                let retries = retries.clone();
-                move |retry| retries.lock().expect("retries").push(*retry)
-            })
-            .build()
-            .expect("a valid component");
+            .build_reporting(left_tx, &retries);
         let stopper = component.clone();
         let running = component.start(&rt);
 
@@ -97,13 +91,7 @@ fn a_killed_router_fails_pending_calls_at_once_and_components_come_back() {
             let first = bounded(&rt, "the component joins", ready.next()).await;
             let transport = TransportConfig::new(&url).expect("url");
             let caller = common::join(&rt, &transport, &JoinConfig::new(REALM)).await;
-            let echoed: String =
-                bounded(&rt, "echo", caller.call("com.example.echo").args(&("a",)))
-                    .await
-                    .expect("echo")
-                    .first()
-                    .expect("a string");
-            assert_eq!(echoed, "a");
+            assert_echoes(&rt, &caller, "a", "echo").await;
 
             // Three calls are in the callee's hands when the router dies.
             let pending = futures::future::join_all(
@@ -143,13 +131,7 @@ fn a_killed_router_fails_pending_calls_at_once_and_components_come_back() {
             assert_ne!(reason, "wamp.close.normal", "a crash is not a normal leave");
 
             // While nothing listens, the component retries with its backoff.
-            rt.sleep_until(Instant::now() + Duration::from_millis(1500))
-                .await;
-            let while_down = retries.lock().expect("retries").len();
-            assert!(
-                while_down >= 2,
-                "retries while the router was down: {while_down}"
-            );
+            common::assert_retries_while_down(&rt, &retries).await;
 
             *router.lock().expect("router") = Some(start_router(port));
             let restarted = Instant::now();
@@ -164,13 +146,7 @@ fn a_killed_router_fails_pending_calls_at_once_and_components_come_back() {
             // The first call after the restart succeeds: the procedure was registered
             // again before the component said it was ready.
             let caller = common::join(&rt, &transport, &JoinConfig::new(REALM)).await;
-            let echoed: String =
-                bounded(&rt, "echo", caller.call("com.example.echo").args(&("b",)))
-                    .await
-                    .expect("the first call after the restart")
-                    .first()
-                    .expect("a string");
-            assert_eq!(echoed, "b");
+            assert_echoes(&rt, &caller, "b", "the first call after the restart").await;
             bounded(
                 &rt,
                 "publish",

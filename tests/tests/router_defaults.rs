@@ -59,41 +59,33 @@ async fn joined_websocket(rt: &TokioRuntime, addr: std::net::SocketAddr) -> BoxS
     };
     let mut welcome = vec![0u8; len];
     ws.read_exact(&mut welcome).await.expect("WELCOME");
-    assert!(
-        welcome.starts_with(b"[2,"),
-        "{}",
-        String::from_utf8_lossy(&welcome)
-    );
+    assert_welcome(&welcome);
     ws
 }
 
 /// A bare RawSocket (JSON) client joined to the router at `addr`.
 async fn joined_rawsocket(rt: &TokioRuntime, addr: std::net::SocketAddr) -> BoxStream {
-    let mut rs = rt
-        .connect_tcp(addr.ip().to_string(), addr.port())
-        .await
-        .expect("connects");
-    rs.write_all(&[0x7f, 0xf1, 0, 0]).await.expect("handshake");
-    let mut reply = [0u8; 4];
-    rs.read_exact(&mut reply).await.expect("handshake reply");
+    let (mut rs, reply) = common::bare_rawsocket(rt, addr).await;
     assert_eq!(reply[0], 0x7f, "{reply:?}");
-    let hello = serde_json::to_vec(&hello()).expect("JSON");
-    let len = u32::try_from(hello.len()).expect("short");
-    rs.write_all(&len.to_be_bytes())
+    rs.write_all(&common::rawsocket_frame(&hello()))
         .await
-        .expect("frame header");
-    rs.write_all(&hello).await.expect("HELLO");
+        .expect("HELLO");
     let mut header = [0u8; 4];
     rs.read_exact(&mut header).await.expect("WELCOME header");
     let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
     let mut welcome = vec![0u8; len];
     rs.read_exact(&mut welcome).await.expect("WELCOME");
-    assert!(
-        welcome.starts_with(b"[2,"),
-        "{}",
-        String::from_utf8_lossy(&welcome)
-    );
+    assert_welcome(&welcome);
     rs
+}
+
+/// `payload` is a WELCOME (JSON).
+fn assert_welcome(payload: &[u8]) {
+    assert!(
+        payload.starts_with(b"[2,"),
+        "{}",
+        String::from_utf8_lossy(payload)
+    );
 }
 
 async fn live_caller(rt: &TokioRuntime, url: &str, until: Instant) -> Session {

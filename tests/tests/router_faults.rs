@@ -13,12 +13,12 @@ use std::future::IntoFuture;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use std::time::{Duration, Instant};
 
-use common::{bounded, on_tokio, wait_for_sessions};
+use common::{bounded, on_tokio, wait_for_sessions, Bare};
 use wamp_integration::fault_proxy::FaultProxy;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{
-    Invocation, JoinConfig, ListenerConfig, RealmConfig, RouterBuilder, RouterConfig, RouterHandle,
-    Runtime, Session, TransportConfig, WampError, Yield,
+    CallResult, Error, Invocation, JoinConfig, ListenerConfig, RealmConfig, Registration,
+    RouterBuilder, RouterConfig, RouterHandle, Runtime, Session, TransportConfig, WampError, Yield,
 };
 use wamp_tokio::TokioRuntime;
 
@@ -77,24 +77,11 @@ fn a_callee_that_vanishes_mid_call_fails_the_call() {
         let router = start(&rt).await;
         let proxy = FaultProxy::start(ws_addr(&router)).expect("a proxy");
         let callee = join_through(&rt, &proxy).await;
-        let _slow = callee
-            .register("com.example.slow", |_: Invocation| async {
-                futures::future::pending::<Result<Yield, WampError>>().await
-            })
-            .await
-            .expect("registered");
+        let _slow = register_slow(&callee).await;
         let caller = common::join(&rt, &direct(&router), &JoinConfig::new(REALM)).await;
 
-        let call = caller.call("com.example.slow").into_future();
-        let watch = async {
-            // The call is in the callee's hands; then its network goes.
-            rt.sleep_until(Instant::now() + Duration::from_millis(100))
-                .await;
-            proxy.stall();
-            Instant::now()
-        };
-        let (outcome, stalled) = bounded(&rt, "the call", futures::future::join(call, watch)).await;
-        let failed_after = stalled.elapsed();
+        // The call is in the callee's hands; then its network goes.
+        let (outcome, failed_after) = call_slow_then(&rt, &caller, || proxy.stall()).await;
         let error = outcome.expect_err("the call fails");
         assert!(
             failed_after < FOUND_WITHIN,
@@ -116,24 +103,11 @@ fn a_cut_connection_fails_pending_calls_at_once() {
     on_tokio(|rt| async move {
         let router = start(&rt).await;
         let callee = common::join(&rt, &direct(&router), &JoinConfig::new(REALM)).await;
-        let _slow = callee
-            .register("com.example.slow", |_: Invocation| async {
-                futures::future::pending::<Result<Yield, WampError>>().await
-            })
-            .await
-            .expect("registered");
+        let _slow = register_slow(&callee).await;
         let proxy = FaultProxy::start(ws_addr(&router)).expect("a proxy");
         let caller = join_through(&rt, &proxy).await;
 
-        let call = caller.call("com.example.slow").into_future();
-        let cut = async {
-            rt.sleep_until(Instant::now() + Duration::from_millis(100))
-                .await;
-            proxy.cut();
-            Instant::now()
-        };
-        let (outcome, cut_at) = bounded(&rt, "the call", futures::future::join(call, cut)).await;
-        let failed_after = cut_at.elapsed();
+        let (outcome, failed_after) = call_slow_then(&rt, &caller, || proxy.cut()).await;
         outcome.expect_err("the call fails");
         // Not after a keepalive: the end of the stream is news at once.
         assert!(failed_after < INTERVAL, "failed after {failed_after:?}");
@@ -162,11 +136,10 @@ fn garbage_after_joining_ends_only_that_session() {
             br#"[2, 1, {}]"#,
         ];
         for (n, bytes) in garbage.iter().enumerate() {
-            let mut peer = common::bare_websocket(&rt, ws_addr(&router)).await;
             let hello = serde_json::json!([1, REALM, {"roles": {"caller": {}}}]);
-            peer.write_all(&common::masked_text_frame(&hello))
-                .await
-                .expect("HELLO sent");
+            let mut peer =
+                common::bare_client_that_sent(&rt, ws_addr(&router), Bare::WebSocket, &[hello])
+                    .await;
             wait_for_sessions(&rt, &router, 3).await;
             let mask = [9u8, 8, 7, 6];
             let mut frame = vec![0x81, 0x80 | bytes.len() as u8];
@@ -190,6 +163,35 @@ fn garbage_after_joining_ends_only_that_session() {
         }
         bounded(&rt, "shutdown", router.shutdown()).await;
     });
+}
+
+/// Registers `com.example.slow` on `callee`: its calls are never answered.
+async fn register_slow(callee: &Session) -> Registration {
+    callee
+        .register("com.example.slow", |_: Invocation| async {
+            futures::future::pending::<Result<Yield, WampError>>().await
+        })
+        .await
+        .expect("registered")
+}
+
+/// Calls `com.example.slow` through `caller` and applies `fault` 100 ms later, when the
+/// call is in the callee's hands; the call's outcome, and how long after the fault it
+/// came.
+async fn call_slow_then(
+    rt: &TokioRuntime,
+    caller: &Session,
+    fault: impl FnOnce(),
+) -> (Result<CallResult, Error>, Duration) {
+    let call = caller.call("com.example.slow").into_future();
+    let faulted = async {
+        rt.sleep_until(Instant::now() + Duration::from_millis(100))
+            .await;
+        fault();
+        Instant::now()
+    };
+    let (outcome, faulted_at) = bounded(rt, "the call", futures::future::join(call, faulted)).await;
+    (outcome, faulted_at.elapsed())
 }
 
 /// A router with a WebSocket listener that pings after [`INTERVAL`] of silence.

@@ -9,15 +9,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bounded, on_tokio, wait_for_sessions};
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use common::{bounded, on_tokio, wait_for_sessions, Bare};
+use futures::io::AsyncWriteExt;
 use serde_json::json;
 use wamp_integration::REALM;
 use wamp_tokio::wamp_runtime::{
     JoinConfig, ListenerConfig, RealmConfig, RouterBuilder, RouterConfig, RouterHandle, Runtime,
     TransportConfig,
 };
-use wamp_tokio::{BoxStream, TokioRuntime};
+use wamp_tokio::TokioRuntime;
 
 const INTERVAL: Duration = Duration::from_millis(300);
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -39,54 +39,20 @@ fn a_client_trickling_a_frame_is_dropped_at_the_message_timeout() {
 
 async fn websocket_case(rt: TokioRuntime) {
     let listener = ListenerConfig::websocket("127.0.0.1:0", "/ws");
-    drops_the_silent_one(rt, listener, |rt, addr| async move {
-        let mut silent = common::bare_websocket(&rt, addr).await;
-        let hello = json!([1, REALM, {"roles": {"caller": {}}}]);
-        silent
-            .write_all(&common::masked_text_frame(&hello))
-            .await
-            .expect("HELLO sent");
-        silent
-    })
-    .await;
+    drops_the_silent_one(rt, listener, Bare::WebSocket).await;
 }
 
 async fn rawsocket_case(rt: TokioRuntime) {
     // Our client answers RawSocket PING (Autobahn's does not: RawSocket pings are off
     // by default for that reason).
     let listener = ListenerConfig::rawsocket("127.0.0.1:0");
-    drops_the_silent_one(rt, listener, |rt, addr| async move {
-        let mut silent = rt
-            .connect_tcp(addr.ip().to_string(), addr.port())
-            .await
-            .expect("connects");
-        silent
-            .write_all(&[0x7f, 0xf1, 0, 0])
-            .await
-            .expect("handshake");
-        let mut reply = [0u8; 4];
-        silent
-            .read_exact(&mut reply)
-            .await
-            .expect("handshake reply");
-        let hello =
-            serde_json::to_vec(&json!([1, REALM, {"roles": {"caller": {}}}])).expect("JSON");
-        let mut frame = vec![0, 0, 0, hello.len() as u8];
-        frame.extend_from_slice(&hello);
-        silent.write_all(&frame).await.expect("HELLO sent");
-        silent
-    })
-    .await;
+    drops_the_silent_one(rt, listener, Bare::RawSocket).await;
 }
 
-/// A live client joins `listener` with our library, and a silent one with `silent_join`
-/// (which sends HELLO and then reads nothing); the silent one is dropped after the
-/// interval and the timeout, the live one, as idle, still works.
-async fn drops_the_silent_one<F, Fut>(rt: TokioRuntime, listener: ListenerConfig, silent_join: F)
-where
-    F: FnOnce(TokioRuntime, std::net::SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = BoxStream>,
-{
+/// A live client joins `listener` with our library, and a silent one, a `bare` client,
+/// sends HELLO and then reads nothing; the silent one is dropped after the interval and
+/// the timeout, the live one, as idle, still works.
+async fn drops_the_silent_one(rt: TokioRuntime, listener: ListenerConfig, bare: Bare) {
     let router = start(&rt, listener).await;
     let addr = router.listeners()[0].addr.tcp().expect("a TCP address");
     let url = router.listeners()[0].url().expect("a URL");
@@ -96,7 +62,8 @@ where
         &JoinConfig::new(REALM),
     )
     .await;
-    let _silent = silent_join(rt.clone(), addr).await;
+    let hello = json!([1, REALM, {"roles": {"caller": {}}}]);
+    let _silent = common::bare_client_that_sent(&rt, addr, bare, &[hello]).await;
     let joined = Instant::now();
     wait_for_sessions(&rt, &router, 2).await;
     // From now on the silent one reads nothing: the pings go unanswered.

@@ -44,10 +44,7 @@ fn raise_nofile() -> u64 {
 
 #[test]
 fn ten_thousand_joined_sessions_each_make_a_call() {
-    let n: usize = std::env::var("WAMP_SESSIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let n: usize = common::env_or("WAMP_SESSIONS", 10_000);
     let fds = raise_nofile();
     assert!(
         fds >= n as u64 + SPARE_FDS,

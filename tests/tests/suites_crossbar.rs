@@ -10,9 +10,7 @@
 
 use std::time::Instant;
 
-use wamp_integration::suites::{
-    failures, run_js_suite, run_python_suite, Check, KnownFailure, SuiteTarget,
-};
+use wamp_integration::suites::{run_js_suite, run_python_suite, tally, KnownFailure, SuiteTarget};
 use wamp_integration::{Crossbar, CrossbarOptions};
 
 /// Checks Crossbar.io 26.10.1 fails for reasons of its own (measured; see
@@ -22,18 +20,6 @@ const CROSSBAR_KNOWN_FAILURES: &[KnownFailure] = &[KnownFailure {
     reason: "Crossbar never completes a call canceled in skip mode: it sends the caller no \
              ERROR and drops the callee's late YIELD (interop-notes, 'How they behave' 2)",
 }];
-
-fn report(suite: &str, checks: &[Check], started: Instant) {
-    let passed = checks.iter().filter(|c| c.ok).count();
-    eprintln!(
-        "{suite}: {} checks, {passed} passed, in {:?}",
-        checks.len(),
-        started.elapsed()
-    );
-    for check in checks.iter().filter(|c| !c.ok) {
-        eprintln!("  not ok {}: {}", check.name, check.detail);
-    }
-}
 
 #[test]
 fn autobahn_python_and_js_suites_pass_against_crossbar() {
@@ -47,32 +33,20 @@ fn autobahn_python_and_js_suites_pass_against_crossbar() {
     let mut complaints = Vec::new();
 
     let started = Instant::now();
-    match run_python_suite(&target) {
-        Ok(checks) => {
-            report("ab_suite.py", &checks, started);
-            complaints.extend(
-                failures(&checks, CROSSBAR_KNOWN_FAILURES)
-                    .into_iter()
-                    .map(|c| format!("ab_suite.py: {c}")),
-            );
-        }
-        Err(e) => complaints.push(format!("ab_suite.py did not run: {e}")),
-    }
+    let run = run_python_suite(&target);
+    tally(
+        "ab_suite.py",
+        run,
+        started,
+        CROSSBAR_KNOWN_FAILURES,
+        &mut complaints,
+    );
 
     // Autobahn|JS has no cancel checks, so nothing of its run is a known failure.
     target.deadline = std::time::Duration::from_secs(30);
     let started = Instant::now();
-    match run_js_suite(&target) {
-        Ok(checks) => {
-            report("abjs_suite.mjs", &checks, started);
-            complaints.extend(
-                failures(&checks, &[])
-                    .into_iter()
-                    .map(|c| format!("abjs_suite.mjs: {c}")),
-            );
-        }
-        Err(e) => complaints.push(format!("abjs_suite.mjs did not run: {e}")),
-    }
+    let run = run_js_suite(&target);
+    tally("abjs_suite.mjs", run, started, &[], &mut complaints);
 
     if !complaints.is_empty() {
         router.print_log();

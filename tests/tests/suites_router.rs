@@ -18,19 +18,18 @@
 //! is bounded in time and stopped by its pid. The whole file takes a few seconds once the
 //! binary is built (each suite about 1.5 s against our router).
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use wamp_integration::autobahn::{Callee, Peer, Serializer};
-use wamp_integration::credentials::*;
 use wamp_integration::ports::free_ports;
 use wamp_integration::suites::{
-    failures, run_js_suite, run_python_suite, wamp_router_config, AuthMethod, Check, Principal,
-    Restricted, SuiteTarget, ALLOW_EVERYTHING,
+    run_js_suite, run_python_suite, tally, wamp_router_config, AuthMethod, Check, SuiteTarget,
+    ALLOW_EVERYTHING,
 };
 use wamp_integration::wamp_cli::{
-    finish, run_wamp, wamp_binary, RouterProcess, CLIENT_LIMIT, STOP_LIMIT,
+    finish, run_wamp, spawn_piped, wamp_binary, RouterProcess, CLIENT_LIMIT, STOP_LIMIT,
 };
 use wamp_integration::{TestPki, REALM, TLS_SERVER_NAME};
 
@@ -51,41 +50,11 @@ fn suites_target(urls: &[String]) -> SuiteTarget {
         "{urls:?}"
     );
     target.auth_urls = [target.ws_urls.clone(), target.rawsocket_urls.clone()].concat();
-    target.principals = vec![
-        Principal::new(AuthMethod::Ticket, TICKET_AUTHID, TICKET),
-        Principal::new(AuthMethod::WampCra, WAMPCRA_AUTHID, WAMPCRA_SECRET),
-        Principal::new(
-            AuthMethod::WampCraSalted,
-            WAMPCRA_SALTED_AUTHID,
-            WAMPCRA_SALTED_SECRET,
-        ),
-        Principal::new(
-            AuthMethod::Cryptosign,
-            CRYPTOSIGN_AUTHID,
-            CRYPTOSIGN_SEED_HEX,
-        ),
-        Principal::new(AuthMethod::WampScram, SCRAM_AUTHID, SCRAM_PASSWORD),
-    ];
-    target.restricted = Some(Restricted {
-        authid: RESTRICTED_AUTHID.into(),
-        ticket: RESTRICTED_TICKET.into(),
-        allowed_prefix: RESTRICTED_ALLOWED_PREFIX.into(),
-    });
+    // Our router speaks the spec's WAMP-SCRAM.
+    target = target.with_harness_principals(AuthMethod::WampScram);
     // Bounds for the whole test: the suites start no check after their deadline.
     target.deadline = Duration::from_secs(30);
     target
-}
-
-fn report(suite: &str, checks: &[Check], started: Instant) {
-    let passed = checks.iter().filter(|c| c.ok).count();
-    eprintln!(
-        "{suite}: {} checks, {passed} passed, in {:?}",
-        checks.len(),
-        started.elapsed()
-    );
-    for check in checks.iter().filter(|c| !c.ok) {
-        eprintln!("  not ok {}: {}", check.name, check.detail);
-    }
 }
 
 /// Asserts that a sample of checks ran (each kind of endpoint, the groups issue 6 names):
@@ -111,60 +80,44 @@ fn autobahn_python_and_js_suites_pass_against_wamp_router() {
 
     // One suite after the other: the meta API checks count sessions.
     let started = Instant::now();
-    match run_python_suite(&target) {
-        Ok(checks) => {
-            report("ab_suite.py", &checks, started);
-            assert_coverage(
-                "ab_suite.py",
-                &checks,
-                &[
-                    "rpc.cancel.skip@ws/json",
-                    "rpc.cancel.kill@ws/msgpack",
-                    "rpc.cancel.killnowait@ws/cbor",
-                    "rpc.progressive@rs/cbor",
-                    "pubsub.eligible_authid@rs/json",
-                    "meta.session.on_leave",
-                    "authz.publish_denied",
-                    "auth.wamp-scram.right@ws",
-                    "auth.wamp-scram.wrong@rs",
-                    "auth.cryptosign.bad_signature@rs",
-                    "auth.wampcra-salted.wrong@ws",
-                ],
-            );
-            complaints.extend(
-                // No known failures: every check must pass against our router.
-                failures(&checks, &[])
-                    .into_iter()
-                    .map(|c| format!("ab_suite.py: {c}")),
-            );
-        }
-        Err(e) => complaints.push(format!("ab_suite.py did not run: {e}")),
+    let run = run_python_suite(&target);
+    // No known failures: every check must pass against our router.
+    if let Some(checks) = tally("ab_suite.py", run, started, &[], &mut complaints) {
+        assert_coverage(
+            "ab_suite.py",
+            &checks,
+            &[
+                "rpc.cancel.skip@ws/json",
+                "rpc.cancel.kill@ws/msgpack",
+                "rpc.cancel.killnowait@ws/cbor",
+                "rpc.progressive@rs/cbor",
+                "pubsub.eligible_authid@rs/json",
+                "meta.session.on_leave",
+                "authz.publish_denied",
+                "auth.wamp-scram.right@ws",
+                "auth.wamp-scram.wrong@rs",
+                "auth.cryptosign.bad_signature@rs",
+                "auth.wampcra-salted.wrong@ws",
+            ],
+        );
     }
 
     let started = Instant::now();
-    match run_js_suite(&target) {
-        Ok(checks) => {
-            report("abjs_suite.mjs", &checks, started);
-            assert_coverage(
-                "abjs_suite.mjs",
-                &checks,
-                &[
-                    "rpc.progressive@ws/msgpack",
-                    "pubsub.publisher_disclosure@ws/cbor",
-                    "rpc.caller_disclosure@rs/json",
-                    "auth.cryptosign.bad_signature@rs",
-                    "auth.wampcra-salted.wrong@ws",
-                    "authz.register_denied",
-                    "meta.session.get",
-                ],
-            );
-            complaints.extend(
-                failures(&checks, &[])
-                    .into_iter()
-                    .map(|c| format!("abjs_suite.mjs: {c}")),
-            );
-        }
-        Err(e) => complaints.push(format!("abjs_suite.mjs did not run: {e}")),
+    let run = run_js_suite(&target);
+    if let Some(checks) = tally("abjs_suite.mjs", run, started, &[], &mut complaints) {
+        assert_coverage(
+            "abjs_suite.mjs",
+            &checks,
+            &[
+                "rpc.progressive@ws/msgpack",
+                "pubsub.publisher_disclosure@ws/cbor",
+                "rpc.caller_disclosure@rs/json",
+                "auth.cryptosign.bad_signature@rs",
+                "auth.wampcra-salted.wrong@ws",
+                "authz.register_denied",
+                "meta.session.get",
+            ],
+        );
     }
 
     // Autobahn|Python sessions still joined when the router stops are told goodbye
@@ -283,14 +236,13 @@ role = "anonymous"
 
     // A subscriber stays connected over rss:// while the router is stopped.
     let rss = format!("rss://{TLS_SERVER_NAME}:{}", ports[1]);
-    let subscriber = Command::new(wamp_binary())
-        .args(["subscribe", &rss, "--ca", &ca, "com.example.tls"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wamp subscribe");
+    let subscriber = spawn_piped(
+        Command::new(wamp_binary())
+            .args(["subscribe", &rss, "--ca", &ca, "com.example.tls"])
+            .env_remove("RUST_LOG"),
+        &[],
+    )
+    .expect("spawn wamp subscribe");
 
     let wss = format!("wss://{TLS_SERVER_NAME}:{}/ws", ports[0]);
     // Once the subscriber has joined, there are two sessions.

@@ -457,6 +457,12 @@ pub fn call_or_publish(ser: Ser, code: u64, request: u64, uri: &str, args: &[u8]
         .finish()
 }
 
+/// `[code, seq, {}, uri, [seq, blob]]`: a CALL or PUBLISH whose request ID is also its
+/// first argument, so the reply or event tells which one it answers.
+pub fn numbered_call_or_publish(ser: Ser, code: u64, seq: u64, uri: &str, blob: &[u8]) -> Vec<u8> {
+    call_or_publish(ser, code, seq, uri, &args(ser, seq, blob))
+}
+
 /// `[70, request, {}, args]`
 pub fn yield_(ser: Ser, request: u64, args: &[u8]) -> Vec<u8> {
     Builder::new(ser, 4, 32 + args.len())

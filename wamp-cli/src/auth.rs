@@ -118,28 +118,21 @@ mod tests {
                 authid: Some("joe".into())
             })
         );
-        assert_eq!(
-            auth(Some(AuthMethod::Ticket), Some("joe"), Some("t"), None).expect("ok"),
-            Some(Auth::ticket("joe", "t"))
-        );
-        assert_eq!(
-            auth(Some(AuthMethod::Wampcra), Some("joe"), Some("s"), None).expect("ok"),
-            Some(Auth::wampcra("joe", "s"))
-        );
-        assert_eq!(
-            auth(Some(AuthMethod::Scram), Some("joe"), Some("p"), None).expect("ok"),
-            Some(Auth::scram("joe", "p"))
-        );
-        assert_eq!(
-            auth(
-                Some(AuthMethod::ScramAutobahn),
-                Some("joe"),
-                Some("p"),
-                None
-            )
-            .expect("ok"),
-            Some(Auth::scram_autobahn("joe", "p"))
-        );
+        for (method, secret, expected) in [
+            (AuthMethod::Ticket, "t", Auth::ticket("joe", "t")),
+            (AuthMethod::Wampcra, "s", Auth::wampcra("joe", "s")),
+            (AuthMethod::Scram, "p", Auth::scram("joe", "p")),
+            (
+                AuthMethod::ScramAutobahn,
+                "p",
+                Auth::scram_autobahn("joe", "p"),
+            ),
+        ] {
+            assert_eq!(
+                auth(Some(method), Some("joe"), Some(secret), None).expect("ok"),
+                Some(expected)
+            );
+        }
         let cs = auth(Some(AuthMethod::Cryptosign), None, Some(KEY), None)
             .expect("ok")
             .expect("some");
@@ -149,27 +142,19 @@ mod tests {
 
     #[test]
     fn the_secret_comes_from_the_environment_when_not_given() {
-        assert_eq!(
-            auth(
-                Some(AuthMethod::Ticket),
-                Some("joe"),
-                None,
-                Some("env".into())
-            )
-            .expect("ok"),
-            Some(Auth::ticket("joe", "env"))
-        );
-        // The flag wins over the environment.
-        assert_eq!(
-            auth(
-                Some(AuthMethod::Ticket),
-                Some("joe"),
-                Some("flag"),
-                Some("env".into())
-            )
-            .expect("ok"),
-            Some(Auth::ticket("joe", "flag"))
-        );
+        // (--secret, WAMP_SECRET, the ticket used): the flag wins over the environment.
+        for (flag, env, used) in [(None, "env", "env"), (Some("flag"), "env", "flag")] {
+            assert_eq!(
+                auth(
+                    Some(AuthMethod::Ticket),
+                    Some("joe"),
+                    flag,
+                    Some(env.into())
+                )
+                .expect("ok"),
+                Some(Auth::ticket("joe", used))
+            );
+        }
     }
 
     #[test]

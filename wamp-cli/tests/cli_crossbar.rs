@@ -8,7 +8,7 @@
 //! for with a bound and killed by its pid if it overstays.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use wamp_integration::credentials::*;
+use wamp_integration::wamp_cli::spawn_piped;
 use wamp_integration::{Crossbar, CrossbarOptions};
 
 /// Bound of one short command (connect, one request, leave).
@@ -140,13 +141,8 @@ impl Wamp {
         command
             .args(args)
             .env_remove("WAMP_SECRET")
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
+            .env_remove("RUST_LOG");
+        let mut child = spawn_piped(&mut command, env)
             .unwrap_or_else(|e| panic!("cannot run wamp {args:?}: {e}"));
         let stdout = Lines::read(child.stdout.take().expect("piped"));
         let stderr = Lines::read(child.stderr.take().expect("piped"));
@@ -650,132 +646,45 @@ fn authentication(router: &Crossbar) {
         Wamp::start(&args, env).finish(RUN_LIMIT)
     };
     let wrong_key = "0000000000000000000000000000000000000000000000000000000000000001";
+    // `--authmethod METHOD --authid AUTHID --secret SECRET`.
+    let credentials = |method, authid, secret| {
+        [
+            "--authmethod",
+            method,
+            "--authid",
+            authid,
+            "--secret",
+            secret,
+        ]
+    };
     for url in [ws.as_str(), rs.as_str()] {
-        // Right.
-        publish(
-            url,
-            &[
-                "--authmethod",
-                "ticket",
-                "--authid",
-                TICKET_AUTHID,
-                "--secret",
-                TICKET,
-            ],
-            &[],
-        )
-        .expect_code(0);
+        // Right; the ticket also through WAMP_SECRET.
+        publish(url, &credentials("ticket", TICKET_AUTHID, TICKET), &[]).expect_code(0);
         publish(
             url,
             &["--authmethod", "ticket", "--authid", TICKET_AUTHID],
             &[("WAMP_SECRET", TICKET)],
         )
         .expect_code(0);
-        publish(
-            url,
-            &[
-                "--authmethod",
-                "wampcra",
-                "--authid",
-                WAMPCRA_AUTHID,
-                "--secret",
-                WAMPCRA_SECRET,
-            ],
-            &[],
-        )
-        .expect_code(0);
-        publish(
-            url,
-            &[
-                "--authmethod",
-                "wampcra",
-                "--authid",
-                WAMPCRA_SALTED_AUTHID,
-                "--secret",
-                WAMPCRA_SALTED_SECRET,
-            ],
-            &[],
-        )
-        .expect_code(0);
-        publish(
-            url,
-            &[
-                "--authmethod",
-                "cryptosign",
-                "--authid",
-                CRYPTOSIGN_AUTHID,
-                "--secret",
-                CRYPTOSIGN_SEED_HEX,
-            ],
-            &[],
-        )
-        .expect_code(0);
-        // Crossbar's SCRAM is Autobahn's earlier draft: `scram-autobahn`.
-        publish(
-            url,
-            &[
-                "--authmethod",
-                "scram-autobahn",
-                "--authid",
-                SCRAM_AUTHID,
-                "--secret",
-                SCRAM_PASSWORD,
-            ],
-            &[],
-        )
-        .expect_code(0);
+        for auth in [
+            credentials("wampcra", WAMPCRA_AUTHID, WAMPCRA_SECRET),
+            credentials("wampcra", WAMPCRA_SALTED_AUTHID, WAMPCRA_SALTED_SECRET),
+            credentials("cryptosign", CRYPTOSIGN_AUTHID, CRYPTOSIGN_SEED_HEX),
+            // Crossbar's SCRAM is Autobahn's earlier draft: `scram-autobahn`.
+            credentials("scram-autobahn", SCRAM_AUTHID, SCRAM_PASSWORD),
+        ] {
+            publish(url, &auth, &[]).expect_code(0);
+        }
         // Wrong: the router refuses the session.
         for auth in [
-            &[
-                "--authmethod",
-                "ticket",
-                "--authid",
-                TICKET_AUTHID,
-                "--secret",
-                "wrong",
-            ][..],
-            &[
-                "--authmethod",
-                "wampcra",
-                "--authid",
-                WAMPCRA_AUTHID,
-                "--secret",
-                "wrong",
-            ],
-            &[
-                "--authmethod",
-                "wampcra",
-                "--authid",
-                WAMPCRA_SALTED_AUTHID,
-                "--secret",
-                "wrong",
-            ],
-            &[
-                "--authmethod",
-                "cryptosign",
-                "--authid",
-                CRYPTOSIGN_AUTHID,
-                "--secret",
-                wrong_key,
-            ],
-            &[
-                "--authmethod",
-                "ticket",
-                "--authid",
-                "nobody",
-                "--secret",
-                TICKET,
-            ],
-            &[
-                "--authmethod",
-                "scram-autobahn",
-                "--authid",
-                SCRAM_AUTHID,
-                "--secret",
-                "wrong",
-            ],
+            credentials("ticket", TICKET_AUTHID, "wrong"),
+            credentials("wampcra", WAMPCRA_AUTHID, "wrong"),
+            credentials("wampcra", WAMPCRA_SALTED_AUTHID, "wrong"),
+            credentials("cryptosign", CRYPTOSIGN_AUTHID, wrong_key),
+            credentials("ticket", "nobody", TICKET),
+            credentials("scram-autobahn", SCRAM_AUTHID, "wrong"),
         ] {
-            publish(url, auth, &[])
+            publish(url, &auth, &[])
                 .expect_code(3)
                 .expect_stderr("wamp.error.not_authorized");
         }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::future::{Future, IntoFuture};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
@@ -15,10 +16,11 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use wamp_integration::credentials::*;
 use wamp_integration::REALM;
+use wamp_tokio::wamp_runtime::component::{Component, ComponentBuilder, Retry};
 use wamp_tokio::wamp_runtime::{
-    self, Auth, CloseReason, ConnectError, Error, Invocation, JoinConfig, MatchPolicy,
-    RegisterOptions, Runtime, SerializerKind, Session, SubscribeOptions, TransportConfig, Uri,
-    WampError, Yield,
+    self, Auth, CloseReason, ConnectError, Error, Event, Invocation, JoinConfig, MatchPolicy,
+    RegisterOptions, RetryPolicy, Runtime, SerializerKind, Session, SubscribeOptions,
+    TransportConfig, TransportSpec, Uri, WampError, Yield,
 };
 
 /// The longest any one case may take.
@@ -353,9 +355,7 @@ pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
             "{method}"
         );
         assert_eq!(details.authmethod.as_deref(), Some(method), "{method}");
-        bounded(&rt, "leave", session.leave())
-            .await
-            .expect("leaves");
+        leave(&rt, &session).await;
     }
     let other_key = "00".repeat(32);
     let wrong = [
@@ -367,13 +367,7 @@ pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
     ];
     for auth in wrong {
         let method = auth.method();
-        let err = bounded(
-            &rt,
-            "wrong credentials",
-            wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM).auth(auth)),
-        )
-        .await
-        .expect_err("refused");
+        let err = refused(&rt, &transport, &JoinConfig::new(REALM).auth(auth)).await;
         assert!(
             matches!(&err, ConnectError::Aborted { reason, .. } if reason == &Uri::NOT_AUTHORIZED),
             "{method}: {err}"
@@ -396,29 +390,15 @@ pub async fn authentication<R: Runtime>(rt: R, url: String, scram: Scram) {
             assert_eq!(details.authid.as_deref(), Some(SCRAM_AUTHID));
             assert_eq!(details.authmethod.as_deref(), Some("wamp-scram"));
             assert_eq!(details.authrole.as_deref(), Some(AUTHENTICATED_ROLE));
-            bounded(&rt, "leave", session.leave())
-                .await
-                .expect("leaves");
+            leave(&rt, &session).await;
             let wrong = JoinConfig::new(REALM).auth(Auth::scram(SCRAM_AUTHID, "not the password"));
-            let err = bounded(
-                &rt,
-                "wrong scram",
-                wamp_runtime::connect(&rt, &transport, &wrong),
-            )
-            .await
-            .expect_err("refused");
+            let err = refused(&rt, &transport, &wrong).await;
             assert!(err.is_auth_rejection(), "scram: {err}");
         }
         (scram, outcome) => panic!("scram {scram:?}: {outcome:?}"),
     }
     // No method at all on an authenticated-only transport.
-    let err = bounded(
-        &rt,
-        "anonymous",
-        wamp_runtime::connect(&rt, &transport, &JoinConfig::new(REALM)),
-    )
-    .await
-    .expect_err("anonymous refused");
+    let err = refused(&rt, &transport, &JoinConfig::new(REALM)).await;
     assert!(matches!(err, ConnectError::Aborted { .. }), "{err}");
 }
 
@@ -440,23 +420,13 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
             authenticated.details().authid.as_deref(),
             Some(TICKET_AUTHID)
         );
-        bounded(&rt, "leave", session.leave())
-            .await
-            .expect("leaves");
-        bounded(&rt, "leave", authenticated.leave())
-            .await
-            .expect("leaves");
+        leave(&rt, &session).await;
+        leave(&rt, &authenticated).await;
         // The system's roots do not know the harness CA.
         let untrusted = TransportConfig::new(url).expect("valid URL");
-        match bounded(
-            &rt,
-            "untrusted",
-            wamp_runtime::connect(&rt, &untrusted, &JoinConfig::new(REALM)),
-        )
-        .await
-        {
+        match refused(&rt, &untrusted, &JoinConfig::new(REALM)).await {
             // The certificate error itself is kept as the source, not a string of it.
-            Err(ConnectError::Tls(source)) => assert!(
+            ConnectError::Tls(source) => assert!(
                 format!("{source:?}").contains("InvalidCertificate"),
                 "{url} without the CA: {source:?}"
             ),
@@ -467,14 +437,8 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
             .expect("valid URL")
             .tls_roots_pem(router.ca_pem.as_bytes())
             .tls_server_name("not-the-router.example");
-        match bounded(
-            &rt,
-            "wrong name",
-            wamp_runtime::connect(&rt, &wrong_name, &JoinConfig::new(REALM)),
-        )
-        .await
-        {
-            Err(ConnectError::Tls(source)) => assert!(
+        match refused(&rt, &wrong_name, &JoinConfig::new(REALM)).await {
+            ConnectError::Tls(source) => assert!(
                 format!("{source:?}").contains("NotValidForName"),
                 "{url} under another name: {source:?}"
             ),
@@ -484,13 +448,7 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
     // Plain TCP to the TLS port: a clear error at once, not a hang or a session.
     let plain_url = router.wss.replacen("wss://", "ws://", 1);
     let plain = TransportConfig::new(&plain_url).expect("valid URL");
-    let err = bounded(
-        &rt,
-        "plain TCP to a TLS port",
-        wamp_runtime::connect(&rt, &plain, &JoinConfig::new(REALM)),
-    )
-    .await
-    .expect_err("no session without TLS");
+    let err = refused(&rt, &plain, &JoinConfig::new(REALM)).await;
     assert!(
         matches!(err, ConnectError::Transport(_) | ConnectError::Io(_)),
         "{plain_url}: {err:?}"
@@ -520,19 +478,11 @@ pub async fn transports<R: Runtime>(rt: R, router: &Endpoints) {
         .args()
         .expect("args");
         assert_eq!(back.0, "over unix");
-        bounded(&rt, "leave", session.leave())
-            .await
-            .expect("leaves");
+        leave(&rt, &session).await;
     }
 
     let ws = TransportConfig::new(&router.ws).expect("valid URL");
-    let err = bounded(
-        &rt,
-        "no such realm",
-        wamp_runtime::connect(&rt, &ws, &JoinConfig::new("no.such.realm")),
-    )
-    .await
-    .expect_err("no such realm");
+    let err = refused(&rt, &ws, &JoinConfig::new("no.such.realm")).await;
     assert_eq!(err.abort_reason(), Some(&Uri::NO_SUCH_REALM), "{err}");
     assert!(!err.is_auth_rejection());
     // The session closes cleanly when the last handle goes: the router sees GOODBYE.
@@ -554,12 +504,7 @@ where
     GFut: Future<Output = ()>,
 {
     let started = Instant::now();
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
-    tokio.block_on(tokio_case(rt));
+    on_tokio(tokio_case);
     let tokio_time = started.elapsed();
     async_std::task::block_on(async_std_case(wamp_async_std::AsyncStdRuntime));
     eprintln!(
@@ -606,6 +551,72 @@ pub async fn bare_websocket<R: Runtime>(
     stream
 }
 
+/// A bare RawSocket client on `addr` (a TCP stream that has sent the handshake for JSON
+/// and a 16 MiB limit), with the router's 4-byte handshake reply, for tests that need a
+/// peer that misbehaves.
+pub async fn bare_rawsocket<R: Runtime>(
+    rt: &R,
+    addr: std::net::SocketAddr,
+) -> (wamp_tokio::BoxStream, [u8; 4]) {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = rt
+        .connect_tcp(addr.ip().to_string(), addr.port())
+        .await
+        .expect("connects");
+    stream
+        .write_all(&[0x7f, 0xf1, 0, 0])
+        .await
+        .expect("handshake sent");
+    let mut reply = [0u8; 4];
+    stream
+        .read_exact(&mut reply)
+        .await
+        .expect("handshake reply");
+    (stream, reply)
+}
+
+/// The transport of a bare client, which frames JSON messages by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bare {
+    /// [`bare_websocket`], masked text frames ([`masked_text_frame`]).
+    WebSocket,
+    /// [`bare_rawsocket`], regular frames ([`rawsocket_frame`]).
+    RawSocket,
+}
+
+/// A bare client on `addr` that has sent `messages`, one frame each, and reads nothing
+/// unless the test does (a peer that joins and then stops reading, say).
+pub async fn bare_client_that_sent<R: Runtime>(
+    rt: &R,
+    addr: std::net::SocketAddr,
+    transport: Bare,
+    messages: &[Value],
+) -> wamp_tokio::BoxStream {
+    use futures::io::AsyncWriteExt;
+    let mut stream = match transport {
+        Bare::WebSocket => bare_websocket(rt, addr).await,
+        Bare::RawSocket => bare_rawsocket(rt, addr).await.0,
+    };
+    for message in messages {
+        let frame = match transport {
+            Bare::WebSocket => masked_text_frame(message),
+            Bare::RawSocket => rawsocket_frame(message),
+        };
+        stream.write_all(&frame).await.expect("sent");
+    }
+    stream
+}
+
+/// `message` as JSON in one regular RawSocket frame.
+pub fn rawsocket_frame(message: &Value) -> Vec<u8> {
+    let payload = serde_json::to_vec(message).expect("JSON");
+    let len = u32::try_from(payload.len()).expect("a small message");
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&len.to_be_bytes()[1..]);
+    frame.extend_from_slice(&payload);
+    frame
+}
+
 /// `message` as JSON in one masked text frame, as a client sends it (under 126 bytes).
 pub fn masked_text_frame(message: &Value) -> Vec<u8> {
     let payload = serde_json::to_vec(message).expect("JSON");
@@ -619,23 +630,122 @@ pub fn masked_text_frame(message: &Value) -> Vec<u8> {
 
 /// Runs `case` on a two-thread Tokio runtime, as `wamp router` runs on this machine.
 pub fn on_two_threads<F: Future<Output = ()>>(case: impl FnOnce(wamp_tokio::TokioRuntime) -> F) {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
-    tokio.block_on(case(rt));
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    block_on_tokio(builder, case);
 }
 
 /// Runs `case` on a one-thread Tokio runtime.
 pub fn on_tokio<F: Future<Output = ()>>(case: impl FnOnce(wamp_tokio::TokioRuntime) -> F) {
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    block_on_tokio(tokio::runtime::Builder::new_current_thread(), case);
+}
+
+/// Runs `case` to completion on the runtime `builder` makes (with all its drivers).
+fn block_on_tokio<F: Future<Output = ()>>(
+    mut builder: tokio::runtime::Builder,
+    case: impl FnOnce(wamp_tokio::TokioRuntime) -> F,
+) {
+    let tokio = builder.enable_all().build().expect("a tokio runtime");
     let rt = wamp_tokio::TokioRuntime::from_handle(tokio.handle().clone());
     tokio.block_on(case(rt));
+}
+
+/// A component transport on `url` that reconnects by `policy`.
+pub fn retrying_transport(url: &str, policy: &RetryPolicy) -> TransportSpec {
+    TransportSpec::new(TransportConfig::new(url).expect("url")).retry(policy.clone())
+}
+
+/// A component event handler that sends each event's one string argument to `tx`.
+pub fn forward_string_events(
+    tx: mpsc::UnboundedSender<String>,
+) -> impl Fn(Event) -> std::future::Ready<()> + Send + Sync + 'static {
+    move |event| {
+        if let Ok((s,)) = event.args::<(String,)>() {
+            let _ = tx.unbounded_send(s);
+        }
+        std::future::ready(())
+    }
+}
+
+/// A component under test, built with the hooks by which it reports how it lost and
+/// sought its router.
+pub trait BuildReporting {
+    /// Adds hooks that send each leave's reason URI to `left` and append each retry to
+    /// `retries` (see [`record_retries`]), and builds the component.
+    fn build_reporting(
+        self,
+        left: mpsc::UnboundedSender<String>,
+        retries: &Arc<Mutex<Vec<Retry>>>,
+    ) -> Component;
+}
+
+impl BuildReporting for ComponentBuilder {
+    fn build_reporting(
+        self,
+        left: mpsc::UnboundedSender<String>,
+        retries: &Arc<Mutex<Vec<Retry>>>,
+    ) -> Component {
+        self.on_leave(move |reason: &CloseReason| {
+            let _ = left.unbounded_send(reason.uri().to_string());
+        })
+        .on_retry(record_retries(retries))
+        .build()
+        .expect("a valid component")
+    }
+}
+
+/// Waits 1.5 s while the router is down and asserts that the component, whose `on_retry`
+/// is [`record_retries`] into `retries`, has retried at least twice by then.
+pub async fn assert_retries_while_down<R: Runtime>(rt: &R, retries: &Arc<Mutex<Vec<Retry>>>) {
+    rt.sleep_until(Instant::now() + Duration::from_millis(1500))
+        .await;
+    let while_down = retries.lock().expect("retries").len();
+    assert!(
+        while_down >= 2,
+        "retries while the router was down: {while_down}"
+    );
+}
+
+/// A component `on_retry` hook that appends each retry to `retries`.
+pub fn record_retries(retries: &Arc<Mutex<Vec<Retry>>>) -> impl Fn(&Retry) + Send + Sync + 'static {
+    let retries = retries.clone();
+    move |retry| retries.lock().expect("retries").push(*retry)
+}
+
+/// The environment variable `name` parsed as a `T`; `default` when it is unset or does
+/// not parse.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Connects (bounded) where the router, or the way to it, must refuse the session; the
+/// error.
+pub async fn refused<R: Runtime>(
+    rt: &R,
+    transport: &TransportConfig,
+    join: &JoinConfig,
+) -> ConnectError {
+    match bounded(
+        rt,
+        "a refused connect",
+        wamp_runtime::connect(rt, transport, join),
+    )
+    .await
+    {
+        Ok(_) => panic!(
+            "{}: joined, but the session should be refused",
+            transport.endpoint
+        ),
+        Err(e) => e,
+    }
+}
+
+/// Leaves `session` (bounded), and the router must answer the GOODBYE.
+pub async fn leave<R: Runtime>(rt: &R, session: &Session) {
+    bounded(rt, "leave", session.leave()).await.expect("leaves");
 }
 
 /// What `wamp.session.count` says (the asking session included).

@@ -168,13 +168,7 @@ pub async fn run(target: &Target, combo: Combo, plan: Plan) -> Result<Outcome> {
             }
         }
         sent += 1;
-        let frame = wamp::call_or_publish(
-            ser,
-            code::PUBLISH,
-            sent,
-            &topic,
-            &wamp::args(ser, sent, &blob),
-        );
+        let frame = wamp::numbered_call_or_publish(ser, code::PUBLISH, sent, &topic, &blob);
         publisher.send(frame).await?;
     }
     client::sync(&publisher.tx, Duration::from_secs(60)).await?;

@@ -104,13 +104,7 @@ pub async fn latency_samples(
     let mut request = 0u64;
     while started.elapsed() < warmup + measure {
         request += 1;
-        let frame = wamp::call_or_publish(
-            ser,
-            code::CALL,
-            request,
-            &procedure,
-            &wamp::args(ser, request, &blob),
-        );
+        let frame = wamp::numbered_call_or_publish(ser, code::CALL, request, &procedure, &blob);
         let sent = Instant::now();
         caller.send(frame).await?;
         let reply = within(Duration::from_secs(10), "call reply", async {
@@ -200,13 +194,7 @@ pub async fn throughput(
         tasks.spawn(async move {
             let (tx, mut inbox, _writer) = conn.split();
             let call = |request: u64| {
-                wamp::call_or_publish(
-                    ser,
-                    code::CALL,
-                    request,
-                    &procedure,
-                    &wamp::args(ser, request, &blob),
-                )
+                wamp::numbered_call_or_publish(ser, code::CALL, request, &procedure, &blob)
             };
             let mut request = 0u64;
             let mut outstanding = 0usize;

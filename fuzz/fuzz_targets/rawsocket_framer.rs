@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::{
     ClientConfig, Closed, Connection, Event, MaxMessageLen, RawSocketError, Role, ServerConfig,
 };

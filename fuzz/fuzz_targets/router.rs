@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{epoch, XorShift};
 use libfuzzer_sys::fuzz_target;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_router::{RealmConfig, Router, RouterConfig};
 
 fn router() -> Router {

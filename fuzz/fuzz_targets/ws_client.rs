@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::epoch;
 use libfuzzer_sys::fuzz_target;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_ws::{ClientConfig, CloseCode, WsClient, WsEvent};
 
 /// The answer's subprotocol; the client offers only the first two.

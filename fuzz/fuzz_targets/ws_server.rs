@@ -25,7 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::epoch;
 use libfuzzer_sys::fuzz_target;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_ws::{ServerConfig, Validation, WsEvent, WsServer};
 
 const PROTOCOLS: [&str; 4] = [

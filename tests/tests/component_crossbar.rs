@@ -19,11 +19,11 @@ use futures::future::{select, Either};
 use futures::StreamExt;
 use wamp_integration::credentials::*;
 use wamp_integration::{Crossbar, CrossbarOptions, REALM};
-use wamp_tokio::wamp_runtime::component::{Failure, Retry};
 use wamp_tokio::wamp_runtime::{
     self, ApplicationRunner, Auth, CloseReason, Component, ComponentBuilder, ComponentError,
     Invocation, JoinConfig, RetryPolicy, Runtime, Session, TransportConfig, TransportSpec, Yield,
 };
+use wamp_tokio::wamp_runtime::{Failure, Retry};
 
 const CASE_LIMIT: Duration = Duration::from_secs(40);
 

@@ -1,5 +1,5 @@
 //! Our client (`wamp-runtime` through `wamp-tokio` and `wamp-async-std`) against our own
-//! router (`wamp_runtime::server`), each on both runtimes: the same feature cases that
+//! router (`wamp_runtime::RouterBuilder`), each on both runtimes: the same feature cases that
 //! run against Crossbar.io in `client_crossbar.rs` (shared in `common/`), over
 //! WebSocket, RawSocket, TLS (wss, rss), a Unix socket and in-process, all three
 //! serializers, and caller and callee on different serializers; every authentication

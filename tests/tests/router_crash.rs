@@ -18,7 +18,7 @@ use futures::StreamExt;
 use wamp_integration::ports::free_ports;
 use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::REALM;
-use wamp_tokio::wamp_runtime::component::Retry;
+use wamp_tokio::wamp_runtime::Retry;
 use wamp_tokio::wamp_runtime::{
     Component, Error, Invocation, JoinConfig, RetryPolicy, Runtime, Session, TransportConfig,
     WampError, Yield,

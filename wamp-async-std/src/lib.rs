@@ -5,7 +5,7 @@
 //! This crate is a thin adapter: [`AsyncStdRuntime`] gives the connection loop and the
 //! router of [`wamp_runtime`] async-std's tasks and sockets and `async-io`'s timers, and
 //! everything else is `wamp_runtime`'s API, re-exported here. See the [`wamp_runtime`] docs
-//! for the session API and [`wamp_runtime::server`] for the router.
+//! for the session API and [`wamp_runtime::RouterBuilder`] for the router.
 //!
 //! ```no_run
 //! use wamp_async_std::{JoinConfig, SerializerKind, TransportConfig};
@@ -147,7 +147,7 @@ impl Listener for UnixListener {
 }
 
 /// The embedded router on async-std: [`Router::builder`] starts one. See
-/// [`wamp_runtime::server`]. Needs the `router` feature.
+/// [`wamp_runtime::RouterBuilder`]. Needs the `router` feature.
 #[cfg(feature = "router")]
 #[derive(Debug)]
 pub enum Router {}
@@ -191,7 +191,7 @@ pub async fn run_application<F, Fut>(
 ) -> Result<(), ComponentError>
 where
     F: Fn(Session) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), component::BoxError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), wamp_runtime::BoxError>> + Send + 'static,
 {
     runner.run(&AsyncStdRuntime, main, auto_reconnect).await
 }

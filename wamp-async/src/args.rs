@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use wamp_proto::{Payload, SerializerKind};
+use wamp_proto::{serializer::SerializerKind, Payload};
 
 use crate::error::Error;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use futures::channel::{mpsc, oneshot};
 use futures::FutureExt;
 use tracing::Instrument;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::{self as rawsocket, HandshakeErrorCode, RawSocketError};
 use wamp_transport_ws::http::{HeaderName, HeaderValue};
 use wamp_transport_ws::{self as ws, Validation};

@@ -9,8 +9,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wamp_proto::session::{CloseReason, RequestError, UsageError};
-use wamp_proto::uri::UriRule;
-use wamp_proto::{Details, EncodeError, Payload, PayloadError, SerializerKind, Uri, Value};
+use wamp_proto::UriRule;
+use wamp_proto::{
+    serializer::SerializerKind, Details, EncodeError, Payload, PayloadError, Uri, Value,
+};
 use wamp_transport_rawsocket::RawSocketError;
 use wamp_transport_ws::WsError;
 
@@ -140,12 +142,12 @@ fn encode_default<A: Serialize + ?Sized, K: Serialize + ?Sized>(
     args: &A,
     kwargs: &K,
 ) -> Result<Payload, EncodeError> {
-    Payload::encode(wamp_proto::payload::DEFAULT_FORMAT, args, kwargs)
+    Payload::encode(wamp_proto::Payload::DEFAULT_FORMAT, args, kwargs)
 }
 
 /// `args`'s positional part with `other`'s keyword part.
 fn merge(args: Payload, other: &Payload) -> Payload {
-    let format = wamp_proto::payload::DEFAULT_FORMAT;
+    let format = wamp_proto::Payload::DEFAULT_FORMAT;
     let (Ok(args), Ok(other)) = (args.to_format(format), other.to_format(format)) else {
         return args;
     };

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::{self as rawsocket, Closed, Connection, RawSocketError};
 use wamp_transport_ws::{self as ws, CloseCode, WebSocket, WsClient, WsEvent};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wamp_proto::auth::{self, ClientAuthenticator};
 use wamp_proto::session::SessionConfig;
-use wamp_proto::{Map, SerializerKind, Uri, Value};
+use wamp_proto::{serializer::SerializerKind, Map, Uri, Value};
 
 use crate::error::ConnectError;
 

@@ -178,7 +178,7 @@ mod args;
 mod budget;
 mod call;
 mod command;
-pub mod component;
+mod component;
 mod connect;
 mod driver;
 mod error;
@@ -192,7 +192,7 @@ mod queue;
 mod register;
 mod runtime;
 #[cfg(feature = "router")]
-pub mod server;
+mod server;
 mod session;
 mod subscribe;
 mod thread_buf;
@@ -201,8 +201,8 @@ mod transport;
 
 pub use call::{Call, CallResult, ProgressStream};
 pub use component::{
-    ctrl_c, run, run_until_signal, ApplicationRunner, Component, ComponentBuilder, ComponentError,
-    RetryPolicy, TransportSpec,
+    ctrl_c, is_auth_rejection, run, run_until_signal, ApplicationRunner, Component,
+    ComponentBuilder, ComponentError, ConnectFailure, Failure, Retry, RetryPolicy, TransportSpec,
 };
 pub use connect::connect;
 pub use error::{
@@ -226,8 +226,8 @@ pub use transport::{
 
 pub use wamp_proto::session::CloseReason;
 pub use wamp_proto::{
-    CancelMode, Details, Dict, InvokePolicy, MatchPolicy, Options, Payload, PublicationId,
-    RegistrationId, RequestId, SerializerKind, SessionId, SubscriptionId, Uri, Value,
+    serializer::SerializerKind, CancelMode, Details, Dict, InvokePolicy, MatchPolicy, Options,
+    Payload, PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId, Uri, Value,
 };
 #[cfg(feature = "router")]
 pub use wamp_router::{

@@ -13,8 +13,8 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::SinkExt;
 use serde::Serialize;
 use wamp_proto::{
-    Details, InvokePolicy, MatchPolicy, Options, Payload, RegistrationId, RequestId,
-    SerializerKind, SessionId, Uri, Value,
+    serializer::SerializerKind, Details, InvokePolicy, MatchPolicy, Options, Payload,
+    RegistrationId, RequestId, SessionId, Uri, Value,
 };
 
 use crate::command::{Answer, Command, Control};
@@ -110,7 +110,7 @@ impl Yield {
 /// A [`Yield`] does not know the session's serializer, so it is encoded in the default
 /// one and converted once if the session uses another; encode with
 /// [`Invocation::serializer`] and use [`Yield::from_payload`] to avoid that.
-const DEFAULT: SerializerKind = wamp_proto::payload::DEFAULT_FORMAT;
+const DEFAULT: SerializerKind = wamp_proto::Payload::DEFAULT_FORMAT;
 
 /// Resolves when the router interrupts the invocation (the caller canceled, or the
 /// call timed out). Clone it into work the handler starts elsewhere. It never resolves

@@ -11,7 +11,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::future::{FutureExt, Shared};
 use futures::SinkExt;
 use wamp_proto::session::CloseReason;
-use wamp_proto::{Details, SerializerKind, SessionId, Uri};
+use wamp_proto::{serializer::SerializerKind, Details, SessionId, Uri};
 
 use crate::budget::ByteBudget;
 use crate::call::Call;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_rustls::rustls;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::MaxMessageLen;
 
 use crate::error::ConnectError;

@@ -14,7 +14,7 @@ use futures::channel::mpsc;
 use futures::future::{select, Either};
 use futures::{SinkExt, StreamExt};
 use support::TestRuntime;
-use wamp_proto::Message;
+use wamp_proto::message::Message;
 use wamp_runtime::{
     connect, CallResult, CancelMode, CloseReason, ConnectError, Error, Invocation, JoinConfig,
     MatchPolicy, RegisterOptions, Runtime, SerializerKind, Session, SubscribeOptions,

@@ -143,7 +143,7 @@ pub fn payload_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wamp_tokio::wamp_proto::SerializerKind;
+    use wamp_tokio::wamp_proto::serializer::SerializerKind;
 
     #[test]
     fn json_args_are_json_and_the_rest_strings() {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use wamp_tokio::wamp_proto::{InvokePolicy, MatchPolicy, SerializerKind};
+use wamp_tokio::wamp_proto::{serializer::SerializerKind, InvokePolicy, MatchPolicy};
 
 /// The exit codes, for `--help` (and the README says the same).
 pub const EXIT_CODES: &str = "\

@@ -35,7 +35,8 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use wamp_proto::message::{Call, Event};
 use wamp_proto::{
-    Dict, Message, Payload, PublicationId, RequestId, SerializerKind, SubscriptionId, Uri,
+    message::Message, serializer::SerializerKind, Dict, Payload, PublicationId, RequestId,
+    SubscriptionId, Uri,
 };
 
 const REQUEST: u64 = 7_814_135;

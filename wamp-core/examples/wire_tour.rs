@@ -8,7 +8,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use wamp_proto::message::{Call, Event};
 use wamp_proto::{
-    Dict, Message, Payload, PublicationId, RequestId, SerializerKind, SubscriptionId, Uri,
+    message::Message, serializer::SerializerKind, Dict, Payload, PublicationId, RequestId,
+    SubscriptionId, Uri,
 };
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]

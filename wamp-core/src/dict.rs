@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Id, RegistrationId, SessionId, SubscriptionId};
-use crate::uri::{self, MatchPolicy, UriRule};
+use crate::uri::{MatchPolicy, UriRule};
 use crate::value::{Map, Value};
 
 /// A WAMP dictionary (`Options`, `Details`, `Extra`).
@@ -540,9 +540,9 @@ impl Rule {
                 None => Err(want("a list of strings")),
             },
             Rule::Uri => match v.as_str() {
-                Some(s) => {
-                    uri::check(s, UriRule::Loose).map_err(|e| format!("not a valid URI: {e}"))
-                }
+                Some(s) => UriRule::Loose
+                    .check(s)
+                    .map_err(|e| format!("not a valid URI: {e}")),
                 None => Err(want("a URI string")),
             },
             Rule::Map => v.as_map().map(drop).ok_or_else(|| want("a dict")),

@@ -19,7 +19,7 @@ pub enum DecodeErrorKind {
     Violation,
 }
 
-/// A received frame could not be decoded into a [`crate::Message`].
+/// A received frame could not be decoded into a [`crate::message::Message`].
 ///
 /// Both kinds call for ABORT `wamp.error.protocol_violation` (the spec treats any
 /// decoding error as one); the kind tells a session whether the peer speaks WAMP at all,

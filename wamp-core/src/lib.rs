@@ -7,9 +7,9 @@
 //!
 //! # The wire layer
 //!
-//! - [`Message`] and its per-type structs in [`message`]: every message of the basic and
+//! - [`message::Message`] and its per-type structs in [`message`]: every message of the basic and
 //!   advanced profiles, plus Autobahn's `EVENT_RECEIVED`.
-//! - [`SerializerKind`] (run time) and the [`serializer::Serializer`] trait (compile
+//! - [`serializer::SerializerKind`] (run time) and the [`serializer::Serializer`] trait (compile
 //!   time): JSON (with the `"\0"`+base64 binary convention), MessagePack and CBOR, each
 //!   with its WebSocket subprotocol and RawSocket ID.
 //! - [`Payload`]: `Arguments`/`ArgumentsKw` kept as encoded bytes, decoded on demand into
@@ -20,7 +20,7 @@
 //!   message type and field; decoding never panics.
 //!
 //! ```
-//! use wamp_proto::{Message, SerializerKind};
+//! use wamp_proto::{message::Message, serializer::SerializerKind};
 //! let frame = bytes::Bytes::from_static(br#"[36,5512315355,4429313566,{},["Hello, event!"]]"#);
 //! let Message::Event(event) = SerializerKind::Json.decode(frame).unwrap() else { panic!() };
 //! let (greeting,): (String,) = event.payload.args().unwrap();
@@ -45,27 +45,30 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Every public item has one path. The modules below that hold a few core types are
+// private, and their types are at the crate root; `message` and `serializer` hold many
+// items and are the only path to them (`message::Message`, `serializer::SerializerKind`),
+// as are the state machines' modules.
 pub mod auth;
 pub mod backoff;
 pub mod component;
-pub mod dict;
-pub mod error;
-pub mod id;
+mod dict;
+mod error;
+mod id;
 pub mod liveness;
 pub mod message;
-pub mod payload;
+mod payload;
 pub mod serializer;
 pub mod session;
-pub mod uri;
-pub mod value;
+mod uri;
+mod value;
 
 pub use dict::{CancelMode, Details, Dict, InvokePolicy, Options};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, PayloadError, PayloadPart};
 pub use id::{
-    Id, PublicationId, RegistrationId, RequestId, RequestIdGenerator, SessionId, SubscriptionId,
+    BuildIdHasher, Id, IdHashMap, IdHasher, IdOutOfRange, PeerHashMap, PublicationId,
+    RegistrationId, RequestId, RequestIdGenerator, SessionId, SubscriptionId, MAX_ID,
 };
-pub use message::{Message, MessageType};
 pub use payload::Payload;
-pub use serializer::SerializerKind;
-pub use uri::{MatchPolicy, Uri};
+pub use uri::{InvalidUri, MatchPolicy, Uri, UriRule};
 pub use value::{Map, Value};

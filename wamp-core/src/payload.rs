@@ -8,7 +8,7 @@
 //! [`Payload::args`]), without a dynamic tree in between.
 //!
 //! ```
-//! use wamp_proto::{Payload, SerializerKind};
+//! use wamp_proto::{Payload, serializer::SerializerKind};
 //! #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
 //! struct Opts { verbose: bool }
 //!
@@ -27,11 +27,6 @@ use serde::Serialize;
 use crate::error::{EncodeError, PayloadError, PayloadPart};
 use crate::serializer::{ElementKind, SerializerKind};
 use crate::value::{Map, Value};
-
-/// The serializer that format-less constructors ([`Payload::from_args`],
-/// [`Payload::from_values`]) encode with. A message sent through another serializer is
-/// converted once, when it is encoded.
-pub const DEFAULT_FORMAT: SerializerKind = SerializerKind::MsgPack;
 
 /// The `Arguments`/`ArgumentsKw` of a message, or a transparent binary payload.
 ///
@@ -58,15 +53,20 @@ enum Repr {
 }
 
 impl Payload {
+    /// The serializer that format-less constructors ([`Payload::from_args`],
+    /// [`Payload::from_values`]) encode with. A message sent through another serializer
+    /// is converted once, when it is encoded.
+    pub const DEFAULT_FORMAT: SerializerKind = SerializerKind::MsgPack;
+
     /// No arguments.
     pub const fn empty() -> Payload {
         Payload(Repr::Empty)
     }
 
     /// Positional arguments from any `serde` value that serializes as a list (tuple,
-    /// array, `Vec`), encoded with [`DEFAULT_FORMAT`]. `()` means no arguments.
+    /// array, `Vec`), encoded with [`Payload::DEFAULT_FORMAT`]. `()` means no arguments.
     pub fn from_args<A: Serialize + ?Sized>(args: &A) -> Result<Payload, EncodeError> {
-        Payload::encode_args(DEFAULT_FORMAT, args)
+        Payload::encode_args(Payload::DEFAULT_FORMAT, args)
     }
 
     /// Positional arguments encoded with `format` (use the session's serializer to avoid a
@@ -95,10 +95,10 @@ impl Payload {
         Ok(Payload::from_parts(format, args, kwargs))
     }
 
-    /// Arguments from dynamic values, encoded with [`DEFAULT_FORMAT`].
+    /// Arguments from dynamic values, encoded with [`Payload::DEFAULT_FORMAT`].
     pub fn from_values(args: Vec<Value>, kwargs: Map) -> Payload {
         // A list of `Value`s and a string-keyed map always encode in MessagePack.
-        Payload::encode(DEFAULT_FORMAT, &args, &kwargs).unwrap_or_default()
+        Payload::encode(Payload::DEFAULT_FORMAT, &args, &kwargs).unwrap_or_default()
     }
 
     /// A transparent binary payload (payload passthru mode or end-to-end encryption): sent
@@ -248,8 +248,13 @@ impl Payload {
     fn decode_part<T: DeserializeOwned>(&self, part: PayloadPart) -> Result<T, PayloadError> {
         let (format, bytes): (SerializerKind, &[u8]) = match (&self.0, part) {
             (Repr::Transparent(_), _) => return Err(PayloadError::Transparent),
-            (Repr::Empty, PayloadPart::Args) => (DEFAULT_FORMAT, DEFAULT_FORMAT.empty_list()),
-            (Repr::Empty, PayloadPart::Kwargs) => (DEFAULT_FORMAT, DEFAULT_FORMAT.empty_map()),
+            (Repr::Empty, PayloadPart::Args) => (
+                Payload::DEFAULT_FORMAT,
+                Payload::DEFAULT_FORMAT.empty_list(),
+            ),
+            (Repr::Empty, PayloadPart::Kwargs) => {
+                (Payload::DEFAULT_FORMAT, Payload::DEFAULT_FORMAT.empty_map())
+            }
             (Repr::Encoded { format, args, .. }, PayloadPart::Args) => {
                 (*format, args.as_deref().unwrap_or(format.empty_list()))
             }

@@ -89,8 +89,14 @@ impl UriRule {
     }
 }
 
-/// Checks `s` against `rule`.
-pub fn check(s: &str, rule: UriRule) -> Result<(), &'static str> {
+impl UriRule {
+    /// Checks `s` against this rule; `Err` says what is wrong.
+    pub fn check(self, s: &str) -> Result<(), &'static str> {
+        check(s, self)
+    }
+}
+
+fn check(s: &str, rule: UriRule) -> Result<(), &'static str> {
     if s.is_empty() {
         return Err("empty URI");
     }

@@ -28,7 +28,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wamp_proto::message::*;
 use wamp_proto::{
-    CancelMode, Dict, Id, InvokePolicy, Map, MatchPolicy, Payload, SerializerKind, Uri, Value,
+    serializer::SerializerKind, CancelMode, Dict, Id, InvokePolicy, Map, MatchPolicy, Payload, Uri,
+    Value,
 };
 
 const MESSAGES_PER_SERIALIZER: usize = 3000;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use serde_json::Value as Json;
-use wamp_proto::{Message, Payload, SerializerKind, Value};
+use wamp_proto::{message::Message, serializer::SerializerKind, Payload, Value};
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wamp-testsuite/singlemessage")

@@ -48,15 +48,16 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use wamp_proto::id::MAX_ID;
 use wamp_proto::message::{
     self, Abort, Authenticate, Call, CallResult, Cancel, Challenge, Event, EventReceived, Goodbye,
     Hello, Interrupt, Invocation, Publish, Published, Register, Registered, Subscribe, Subscribed,
     Unregister, Unregistered, Unsubscribe, Unsubscribed, Welcome, Yield,
 };
+use wamp_proto::MAX_ID;
 use wamp_proto::{
-    Dict, Id, Map, Message, MessageType, Payload, PublicationId, RegistrationId, RequestId,
-    RequestIdGenerator, SerializerKind, SessionId, SubscriptionId, Uri, Value,
+    message::Message, message::MessageType, serializer::SerializerKind, Dict, Id, Map, Payload,
+    PublicationId, RegistrationId, RequestId, RequestIdGenerator, SessionId, SubscriptionId, Uri,
+    Value,
 };
 
 // ---------------------------------------------------------------------------------------

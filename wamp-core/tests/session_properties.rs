@@ -44,8 +44,8 @@ use wamp_proto::message::{
 };
 use wamp_proto::session::{Session, SessionConfig, SessionEvent, UsageError};
 use wamp_proto::{
-    CancelMode, Dict, MatchPolicy, Message, MessageType, Payload, PublicationId, RegistrationId,
-    RequestId, SerializerKind, SessionId, SubscriptionId, Uri,
+    message::Message, message::MessageType, serializer::SerializerKind, CancelMode, Dict,
+    MatchPolicy, Payload, PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId, Uri,
 };
 
 // ------------------------------------------------------------------------------------------

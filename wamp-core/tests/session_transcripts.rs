@@ -39,9 +39,9 @@ use wamp_proto::session::{
     UsageError, CALLEE_FEATURES, CALLER_FEATURES, PUBLISHER_FEATURES, SUBSCRIBER_FEATURES,
 };
 use wamp_proto::{
-    CancelMode, Details, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Options, Payload,
-    PublicationId, RegistrationId, RequestId, SerializerKind, SessionId, SubscriptionId, Uri,
-    Value,
+    message::Message, message::MessageType, serializer::SerializerKind, CancelMode, Details, Dict,
+    InvokePolicy, MatchPolicy, Options, Payload, PublicationId, RegistrationId, RequestId,
+    SessionId, SubscriptionId, Uri, Value,
 };
 
 // ------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 //! whose identity is disclosed without being asked.
 
 use std::fmt;
-use wamp_proto::id::PeerHashMap;
+use wamp_proto::PeerHashMap;
 
 use super::config::{Permission, PermissionMatch, RoleConfig};
 

@@ -6,14 +6,14 @@ use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
-use wamp_proto::dict::{Details, Dict, Options};
-use wamp_proto::error::EncodeError;
-use wamp_proto::id::{IdHashMap, PeerHashMap, PublicationId, SessionId, SubscriptionId};
 use wamp_proto::message::{self, Message, MessageType, Publish, Subscribe, Unsubscribe};
-use wamp_proto::payload::Payload;
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::uri::{MatchPolicy, Uri};
-use wamp_proto::value::{Map, Value};
+use wamp_proto::EncodeError;
+use wamp_proto::Payload;
+use wamp_proto::{Details, Dict, Options};
+use wamp_proto::{IdHashMap, PeerHashMap, PublicationId, SessionId, SubscriptionId};
+use wamp_proto::{Map, Value};
+use wamp_proto::{MatchPolicy, Uri};
 
 use super::authorizer::Action;
 use super::meta::Testament;
@@ -548,7 +548,7 @@ pub(crate) fn send_error(
     ctx: &mut Ctx<'_>,
     to: &SessionInfo,
     request_type: MessageType,
-    request: wamp_proto::id::RequestId,
+    request: wamp_proto::RequestId,
     error: Uri,
     why: &str,
 ) -> Result<(), String> {

@@ -30,7 +30,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use wamp_proto::auth::scram::Kdf;
-use wamp_proto::uri::{InvalidUri, Uri};
+use wamp_proto::{InvalidUri, Uri};
 
 /// The whole router: its realms and limits.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -7,11 +7,11 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use wamp_proto::auth::ChannelBinding;
-use wamp_proto::error::EncodeError;
-use wamp_proto::id::{IdHashMap, SessionId};
 use wamp_proto::message::Message;
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::value::Map;
+use wamp_proto::EncodeError;
+use wamp_proto::Map;
+use wamp_proto::{IdHashMap, SessionId};
 
 use super::event::ConnectionId;
 use super::handshake::Pending;
@@ -24,7 +24,7 @@ pub(crate) enum ConnState {
     Authenticating {
         realm: usize,
         session: SessionId,
-        roles: wamp_proto::dict::Details,
+        roles: wamp_proto::Details,
         pending: Box<Pending>,
     },
     /// Joined.

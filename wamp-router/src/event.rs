@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use wamp_proto::id::SessionId;
-use wamp_proto::uri::Uri;
+use wamp_proto::SessionId;
+use wamp_proto::Uri;
 
 /// A transport connection, as the router knows it. Assigned by
 /// [`Router::open`](super::Router::open); never reused.

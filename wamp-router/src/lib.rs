@@ -31,7 +31,7 @@
 //! use std::collections::HashMap;
 //! use std::time::Instant;
 //! use wamp_router::{ConnectionId, RealmConfig, Router, RouterConfig, RouterEvent};
-//! use wamp_proto::SerializerKind;
+//! use wamp_proto::serializer::SerializerKind;
 //!
 //! # enum Input { Opened(u64, SerializerKind), Frame(u64, bytes::Bytes), Closed(u64), Deadline }
 //! # fn wait_for_input(_deadline: Option<Instant>) -> Input { Input::Deadline }
@@ -161,13 +161,13 @@ pub use error::{ConfigError, RouterUsageError};
 pub use event::{ConnectionId, LeaveReason, RouterEvent};
 
 use wamp_proto::auth::ChannelBinding;
-use wamp_proto::dict::{Details, Dict};
-use wamp_proto::id::{Id, IdHashMap, SessionId};
 use wamp_proto::message::{Abort, Challenge, Goodbye, Hello, Message, Welcome};
-use wamp_proto::payload::Payload;
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::uri::Uri;
-use wamp_proto::value::Map;
+use wamp_proto::Map;
+use wamp_proto::Payload;
+use wamp_proto::Uri;
+use wamp_proto::{Details, Dict};
+use wamp_proto::{Id, IdHashMap, SessionId};
 
 use authorizer::Authorizer;
 use connection::{Budgets, ConnState, Connection, Connections, Overflow};

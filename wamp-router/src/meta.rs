@@ -2,13 +2,13 @@
 //! `wamp.registration.*` and `wamp.subscription.*` procedures. (The meta events are
 //! published where their causes happen: realm, broker, dealer.)
 
-use wamp_proto::dict::{Dict, Options};
-use wamp_proto::id::{RegistrationId, SessionId, SubscriptionId};
 use wamp_proto::message::Call;
-use wamp_proto::payload::Payload;
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::uri::{MatchPolicy, Uri};
-use wamp_proto::value::{Map, Value};
+use wamp_proto::Payload;
+use wamp_proto::{Dict, Options};
+use wamp_proto::{Map, Value};
+use wamp_proto::{MatchPolicy, Uri};
+use wamp_proto::{RegistrationId, SessionId, SubscriptionId};
 
 use super::authorizer::Action;
 use super::realm::{Ctx, Kill, Realm};
@@ -55,7 +55,7 @@ impl Args {
         self.args
             .get(index)
             .and_then(Value::as_u64)
-            .filter(|n| wamp_proto::id::Id::new(*n).is_some())
+            .filter(|n| wamp_proto::Id::new(*n).is_some())
             .ok_or_else(|| invalid(format!("argument {} must be a {what} ID", index + 1)))
     }
 
@@ -136,7 +136,7 @@ fn result(kind: SerializerKind, value: Value) -> Outcome {
     Payload::encode_args(kind, &[value]).map_err(|e| invalid(e.to_string()))
 }
 
-fn ids<T: Into<wamp_proto::id::Id> + Copy>(list: &[T]) -> Value {
+fn ids<T: Into<wamp_proto::Id> + Copy>(list: &[T]) -> Value {
     Value::List(
         list.iter()
             .map(|id| Value::UInt((*id).into().get()))
@@ -144,7 +144,7 @@ fn ids<T: Into<wamp_proto::id::Id> + Copy>(list: &[T]) -> Value {
     )
 }
 
-fn per_policy<T: Into<wamp_proto::id::Id> + Copy>(lists: [Vec<T>; 3]) -> Value {
+fn per_policy<T: Into<wamp_proto::Id> + Copy>(lists: [Vec<T>; 3]) -> Value {
     let mut m = Map::new();
     for (name, list) in ["exact", "prefix", "wildcard"].into_iter().zip(lists) {
         m.insert(name.into(), ids(&list));

@@ -2,10 +2,10 @@
 //! (registrations) both keep: exact URIs, prefixes and wildcard patterns, each mapped to
 //! the ID registered under it, and the lookups each role needs.
 
-use wamp_proto::id::{IdHashMap, PeerHashMap, SessionId};
-use wamp_proto::uri::MatchPolicy;
-use wamp_proto::uri::Uri;
-use wamp_proto::value::{Map, Value};
+use wamp_proto::MatchPolicy;
+use wamp_proto::Uri;
+use wamp_proto::{IdHashMap, PeerHashMap, SessionId};
+use wamp_proto::{Map, Value};
 
 /// Patterns of the three match policies, one ID per pattern and policy.
 #[derive(Debug)]

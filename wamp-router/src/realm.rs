@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use wamp_proto::dict::Details;
-use wamp_proto::id::{Id, RequestId, SessionId, MAX_ID};
 use wamp_proto::message::{self, Message, MessageType};
-use wamp_proto::payload::Payload;
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::uri::Uri;
-use wamp_proto::value::{Map, Value};
+use wamp_proto::Details;
+use wamp_proto::Payload;
+use wamp_proto::Uri;
+use wamp_proto::{Id, RequestId, SessionId, MAX_ID};
+use wamp_proto::{Map, Value};
 
 use super::authorizer::{Action, Authorizer, Grant};
 use super::broker::{send_error, Broker};
@@ -413,7 +413,7 @@ impl Realm {
 /// the error's text).
 pub(crate) fn call_error(
     kind: SerializerKind,
-    request: wamp_proto::id::RequestId,
+    request: wamp_proto::RequestId,
     error: Uri,
     why: &str,
 ) -> Message {
@@ -432,7 +432,7 @@ pub(crate) fn send_or_fail(
     ctx: &mut Ctx<'_>,
     conn: ConnectionId,
     kind: SerializerKind,
-    request: wamp_proto::id::RequestId,
+    request: wamp_proto::RequestId,
     message: Message,
 ) {
     if let Err(e) = ctx.out.send(conn, &message) {

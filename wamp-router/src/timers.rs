@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use std::time::{Duration, Instant};
-use wamp_proto::id::IdHashMap;
+use wamp_proto::IdHashMap;
 
 use super::event::ConnectionId;
 

@@ -15,7 +15,7 @@ use wamp_proto::auth::{
 };
 use wamp_proto::message::Authenticate;
 use wamp_proto::session::{CloseReason, SessionConfig, SessionEvent};
-use wamp_proto::{Dict, Message, Payload, SerializerKind, Uri};
+use wamp_proto::{message::Message, serializer::SerializerKind, Dict, Payload, Uri};
 use wamp_router::{
     Allow, ConfigError, Permission, RealmConfig, RoleConfig, Router, RouterConfig, RouterEvent,
     ScramCredential, ScramKdf, ScramPrincipal,

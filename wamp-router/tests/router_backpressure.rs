@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use router_harness::*;
 use wamp_proto::session::CloseReason;
-use wamp_proto::{Dict, SerializerKind, Uri};
+use wamp_proto::{serializer::SerializerKind, Dict, Uri};
 use wamp_router::{ConnectionId, LeaveReason, Limits, RouterEvent};
 
 const HIGH: usize = 16 << 10;

@@ -8,7 +8,7 @@ mod router_harness;
 
 use router_harness::*;
 use wamp_proto::session::{Outcome, SessionConfig};
-use wamp_proto::{Dict, MatchPolicy, Payload, SerializerKind, Uri};
+use wamp_proto::{serializer::SerializerKind, Dict, MatchPolicy, Payload, Uri};
 use wamp_router::RouterConfig;
 
 const J: SerializerKind = SerializerKind::Json;
@@ -421,9 +421,12 @@ fn unsubscribe_stops_events_and_unknown_subscriptions_are_errors() {
         },
     );
     match &net.recv_raw(raw)[..] {
-        [wamp_proto::Message::Error(e)] => {
+        [wamp_proto::message::Message::Error(e)] => {
             assert_eq!(e.error, Uri::NO_SUCH_SUBSCRIPTION);
-            assert_eq!(e.request_type, wamp_proto::MessageType::Unsubscribe);
+            assert_eq!(
+                e.request_type,
+                wamp_proto::message::MessageType::Unsubscribe
+            );
         }
         other => panic!("{other:?}"),
     }

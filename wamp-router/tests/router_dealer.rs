@@ -11,8 +11,8 @@ use router_harness::*;
 use wamp_proto::message::{self, Call, Cancel, Invocation, Register, Yield};
 use wamp_proto::session::{Outcome, RequestError, SessionEvent};
 use wamp_proto::{
-    CancelMode, Dict, InvokePolicy, MatchPolicy, Message, MessageType, Payload, RequestId,
-    SerializerKind, Uri,
+    message::Message, message::MessageType, serializer::SerializerKind, CancelMode, Dict,
+    InvokePolicy, MatchPolicy, Payload, RequestId, Uri,
 };
 use wamp_router::Limits;
 

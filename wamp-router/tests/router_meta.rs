@@ -8,7 +8,7 @@ mod router_harness;
 use router_harness::*;
 use serde_json::{json, Value as Json};
 use wamp_proto::session::{CloseReason, SessionConfig};
-use wamp_proto::{Dict, InvokePolicy, Payload, SerializerKind, Uri};
+use wamp_proto::{serializer::SerializerKind, Dict, InvokePolicy, Payload, Uri};
 use wamp_router::{Permission, RealmConfig, RoleConfig, RouterConfig};
 
 const J: SerializerKind = SerializerKind::Json;
@@ -110,7 +110,7 @@ fn transport_details_appear_in_session_get() {
         },
     );
     let session = match &net.recv_raw(raw)[..] {
-        [wamp_proto::Message::Welcome(w)] => w.session,
+        [wamp_proto::message::Message::Welcome(w)] => w.session,
         other => panic!("{other:?}"),
     };
     let a = net.join(J);

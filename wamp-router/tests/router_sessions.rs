@@ -13,7 +13,10 @@ use bytes::Bytes;
 use router_harness::*;
 use wamp_proto::message::{self, Goodbye, Hello, Yield};
 use wamp_proto::session::{CloseReason, Outcome, SessionConfig, SessionEvent};
-use wamp_proto::{Dict, Message, MessageType, Payload, RequestId, SerializerKind, Uri};
+use wamp_proto::{
+    message::Message, message::MessageType, serializer::SerializerKind, Dict, Payload, RequestId,
+    Uri,
+};
 use wamp_router::{LeaveReason, Limits, RealmConfig, RouterConfig, RouterEvent};
 
 /// The roles a HELLO announces here: caller and callee, without features.

@@ -4,7 +4,7 @@
 //! router of [`wamp_runtime`] Tokio's tasks, timers and sockets, and everything else is
 //! `wamp_runtime`'s API, re-exported here. See the [`wamp_runtime`] docs for the session
 //! API (calls, registrations, subscriptions, publications, errors) and
-//! [`wamp_runtime::server`] for the router.
+//! [`wamp_runtime::RouterBuilder`] for the router.
 //!
 //! ```no_run
 //! use wamp_tokio::{Invocation, JoinConfig, Yield};
@@ -192,7 +192,7 @@ impl Listener for UnixListener {
 }
 
 /// The embedded router on Tokio: [`Router::builder`] starts one. See
-/// [`wamp_runtime::server`]. Needs the `router` feature.
+/// [`wamp_runtime::RouterBuilder`]. Needs the `router` feature.
 #[cfg(feature = "router")]
 #[derive(Debug)]
 pub enum Router {}
@@ -264,7 +264,7 @@ pub async fn run_application<F, Fut>(
 ) -> Result<(), ComponentError>
 where
     F: Fn(Session) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), component::BoxError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), wamp_runtime::BoxError>> + Send + 'static,
 {
     runner.run(&current_runtime()?, main, auto_reconnect).await
 }

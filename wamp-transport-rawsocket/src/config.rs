@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 /// A RawSocket maximum message length: `2^(9 + L)` bytes for the 4-bit exponent
 /// `L` in `0..=15`, so 512 bytes to 16 MiB.

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use wamp_proto::liveness::{Due, Liveness};
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use crate::config::MaxMessageLen;
 

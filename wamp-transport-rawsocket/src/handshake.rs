@@ -1,6 +1,6 @@
 //! The 4-octet handshake: the client's request and the server's reply.
 
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use crate::config::MaxMessageLen;
 use crate::error::{HandshakeErrorCode, RawSocketError};

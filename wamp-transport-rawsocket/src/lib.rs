@@ -35,7 +35,7 @@
 //! use std::time::Instant;
 //!
 //! use bytes::Bytes;
-//! use wamp_proto::SerializerKind;
+//! use wamp_proto::serializer::SerializerKind;
 //! use wamp_transport_rawsocket::{ClientConfig, Closed, Connection, Event};
 //!
 //! fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -82,7 +82,7 @@
 //! use std::time::Instant;
 //!
 //! use bytes::Bytes;
-//! use wamp_proto::SerializerKind;
+//! use wamp_proto::serializer::SerializerKind;
 //! use wamp_transport_rawsocket::{ClientConfig, Connection, Event, ServerConfig};
 //!
 //! let now = Instant::now();

@@ -4,7 +4,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::{ClientConfig, Event, RawSocketError};
 
 /// Checks one frame, preceded by the handshake, split in two at every offset of `cuts`,

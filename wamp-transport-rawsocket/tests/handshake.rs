@@ -5,7 +5,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use wamp_proto::message::Call;
-use wamp_proto::{Dict, Message, Payload, RequestId, SerializerKind, Uri};
+use wamp_proto::{message::Message, serializer::SerializerKind, Dict, Payload, RequestId, Uri};
 use wamp_transport_rawsocket::{
     ClientConfig, Event, HandshakeErrorCode, MaxMessageLen, RawSocketError, ServerConfig,
 };

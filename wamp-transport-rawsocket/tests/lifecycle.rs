@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::{
     ClientConfig, Closed, Connection, Event, KeepAlive, RawSocketError, ServerConfig,
 };

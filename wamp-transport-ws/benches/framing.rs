@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_ws::{ClientConfig, ServerConfig, Validation, WebSocket, WsClient, WsServer};
 
 const BATCH: usize = 64;

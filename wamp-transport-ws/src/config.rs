@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tungstenite::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use crate::error::UsageError;
 
@@ -188,7 +188,7 @@ macro_rules! common_setters {
 ///
 /// ```
 /// use std::time::Duration;
-/// use wamp_proto::SerializerKind;
+/// use wamp_proto::serializer::SerializerKind;
 /// use wamp_transport_ws::ClientConfig;
 ///
 /// let config = ClientConfig::new("ws://127.0.0.1:8080/ws")?
@@ -261,7 +261,7 @@ impl ClientConfig {
 /// The server's configuration.
 ///
 /// ```
-/// use wamp_proto::SerializerKind;
+/// use wamp_proto::serializer::SerializerKind;
 /// use wamp_transport_ws::ServerConfig;
 /// use wamp_transport_ws::http::{HeaderName, HeaderValue};
 ///

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use wamp_proto::{DecodeError, SerializerKind};
+use wamp_proto::{serializer::SerializerKind, DecodeError};
 
 /// A WebSocket close status code (RFC 6455 §7.4).
 ///

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use tungstenite::http::{HeaderMap, Uri};
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use crate::error::{CloseCode, WsError};
 

@@ -45,7 +45,7 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use bytes::Bytes;
-//! use wamp_proto::{Message, SerializerKind};
+//! use wamp_proto::{message::Message, serializer::SerializerKind};
 //! use wamp_transport_ws::{ClientConfig, CloseCode, Initiator, ServerConfig, WsClient, WsEvent, WsServer};
 //!
 //! /// Moves bytes both ways until both sides are quiet.

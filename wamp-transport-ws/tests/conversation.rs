@@ -5,7 +5,7 @@ mod harness;
 
 use bytes::Bytes;
 use harness::*;
-use wamp_proto::{Message, SerializerKind};
+use wamp_proto::{message::Message, serializer::SerializerKind};
 use wamp_transport_ws::{CloseCode, Initiator, ServerConfig, WsClient, WsEvent, WsServer};
 
 #[test]

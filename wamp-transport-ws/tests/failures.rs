@@ -5,7 +5,7 @@ mod harness;
 
 use bytes::Bytes;
 use harness::*;
-use wamp_proto::{DecodeErrorKind, SerializerKind};
+use wamp_proto::{serializer::SerializerKind, DecodeErrorKind};
 use wamp_transport_ws::{
     CloseCode, FrameKind, Initiator, ServerConfig, Validation, WsClient, WsError, WsEvent, WsServer,
 };

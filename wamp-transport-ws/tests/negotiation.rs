@@ -3,7 +3,7 @@
 mod harness;
 
 use harness::*;
-use wamp_proto::SerializerKind::{self, Cbor, Json, MsgPack};
+use wamp_proto::serializer::SerializerKind::{self, Cbor, Json, MsgPack};
 use wamp_transport_ws::http::{HeaderName, HeaderValue};
 use wamp_transport_ws::{
     ClientConfig, CloseCode, Initiator, ServerConfig, UsageError, WsClient, WsError, WsServer,

@@ -16,12 +16,12 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use wamp_integration::credentials::*;
 use wamp_integration::REALM;
-use wamp_tokio::wamp_runtime::component::{Component, ComponentBuilder, Retry};
 use wamp_tokio::wamp_runtime::{
     self, Auth, CloseReason, ConnectError, Error, Event, Invocation, JoinConfig, MatchPolicy,
     RegisterOptions, RetryPolicy, Runtime, SerializerKind, Session, SubscribeOptions,
     TransportConfig, TransportSpec, Uri, WampError, Yield,
 };
+use wamp_tokio::wamp_runtime::{Component, ComponentBuilder, Retry};
 
 /// The longest any one case may take.
 pub const CASE_LIMIT: Duration = Duration::from_secs(30);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use wamp_proto::backoff::BackoffPolicy;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use crate::error::ConnectError;
 use crate::transport::{Endpoint, TransportConfig};
@@ -83,7 +83,7 @@ impl From<BackoffPolicy> for RetryPolicy {
 /// `retry_delay_jitter` (times in seconds). Unknown keys are refused, as Autobahn does.
 ///
 /// ```
-/// use wamp_runtime::component::TransportSpec;
+/// use wamp_runtime::TransportSpec;
 ///
 /// let spec: TransportSpec = serde_json::from_value(serde_json::json!({
 ///     "type": "rawsocket",

@@ -1,39 +1,4 @@
-//! Component: a long-lived WAMP client that connects, joins, keeps its registrations and
-//! subscriptions across reconnects, and retries with backoff. The model is Autobahn's
-//! `Component`, with what its users complain about fixed.
-//!
-//! # Lifecycle
-//!
-//! For every connection: `on_connect` → the declared registrations and subscriptions →
-//! `on_join` → `on_ready` → `main` (if any) … `on_leave` → `on_disconnect`. Hooks run in
-//! that order, one at a time. Transports are tried round-robin; each has its own
-//! [`RetryPolicy`].
-//!
-//! [`Component::start`] resolves:
-//! - `Ok(())` when `main` returned `Ok` (the component then leaves), when the session
-//!   left with `wamp.close.normal` or `wamp.close.goodbye_and_out` (a `leave()` from the
-//!   application, or the router saying goodbye normally), or when [`Component::stop`]
-//!   was called;
-//! - `Err(ComponentError::Main)` when `main` failed, `Err(ComponentError::Hook)` when a
-//!   hook failed (errors in hooks are never swallowed);
-//! - `Err(ComponentError::Exhausted)` when every transport gave up: out of retries, or
-//!   marked failed because [`is_fatal`](ComponentBuilder::is_fatal) said so.
-//!
-//! Anything else (a refused connection, a lost transport, a router shutdown, a failed
-//! registration) is retried after the transport's backoff delay.
-//!
-//! # Fixed relative to Autobahn
-//!
-//! - The backoff resets after every successful join (with or without `main`), so delays
-//!   do not accumulate across healthy sessions (autobahn-python#1597).
-//! - The first retry waits `initial_retry_delay`, not `initial_retry_delay * growth`; the
-//!   jitter is bounded (uniform within `±jitter`), never a compounding random walk.
-//! - Authentication and authorization rejections (`wamp.error.not_authorized`,
-//!   `authentication_failed`, `no_auth_method`, `no_such_realm`, `no_such_role`) are
-//!   fatal by default: retrying wrong credentials forever helps nobody. Set `is_fatal`
-//!   to change that.
-//! - A failing `on_join`/`on_ready` ends the component with the error instead of being
-//!   logged and forgotten (crossbar#632).
+//! The Component: a long-lived client (its docs are on [`Component`]).
 
 mod config;
 mod runner;
@@ -56,10 +21,7 @@ pub use config::{RetryPolicy, TransportSpec};
 pub use runner::ApplicationRunner;
 pub use signal::ctrl_c;
 
-use crate::{connect, Auth, ConnectError, JoinConfig, Runtime, Session};
-
-/// A boxed error from application code (`main` and hooks).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::{connect, Auth, BoxError, ConnectError, JoinConfig, Runtime, Session};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// `main` and the session hooks: an async function of the joined session.
@@ -198,6 +160,43 @@ struct Inner {
 /// A WAMP component. Build one with [`Component::builder`], then [`start`](Self::start) it
 /// on a runtime (or use your runtime crate's `start`/`run`). Cheap to clone: clones share
 /// the configuration and [`stop`](Self::stop).
+///
+/// Component: a long-lived WAMP client that connects, joins, keeps its registrations and
+/// subscriptions across reconnects, and retries with backoff. The model is Autobahn's
+/// `Component`, with what its users complain about fixed.
+///
+/// # Lifecycle
+///
+/// For every connection: `on_connect` → the declared registrations and subscriptions →
+/// `on_join` → `on_ready` → `main` (if any) … `on_leave` → `on_disconnect`. Hooks run in
+/// that order, one at a time. Transports are tried round-robin; each has its own
+/// [`RetryPolicy`].
+///
+/// [`Component::start`] resolves:
+/// - `Ok(())` when `main` returned `Ok` (the component then leaves), when the session
+///   left with `wamp.close.normal` or `wamp.close.goodbye_and_out` (a `leave()` from the
+///   application, or the router saying goodbye normally), or when [`Component::stop`]
+///   was called;
+/// - `Err(ComponentError::Main)` when `main` failed, `Err(ComponentError::Hook)` when a
+///   hook failed (errors in hooks are never swallowed);
+/// - `Err(ComponentError::Exhausted)` when every transport gave up: out of retries, or
+///   marked failed because [`is_fatal`](ComponentBuilder::is_fatal) said so.
+///
+/// Anything else (a refused connection, a lost transport, a router shutdown, a failed
+/// registration) is retried after the transport's backoff delay.
+///
+/// # Fixed relative to Autobahn
+///
+/// - The backoff resets after every successful join (with or without `main`), so delays
+///   do not accumulate across healthy sessions (autobahn-python#1597).
+/// - The first retry waits `initial_retry_delay`, not `initial_retry_delay * growth`; the
+///   jitter is bounded (uniform within `±jitter`), never a compounding random walk.
+/// - Authentication and authorization rejections (`wamp.error.not_authorized`,
+///   `authentication_failed`, `no_auth_method`, `no_such_realm`, `no_such_role`) are
+///   fatal by default: retrying wrong credentials forever helps nobody. Set `is_fatal`
+///   to change that.
+/// - A failing `on_join`/`on_ready` ends the component with the error instead of being
+///   logged and forgotten (crossbar#632).
 #[derive(Clone)]
 pub struct Component {
     inner: Arc<Inner>,

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use super::{BoxError, Component, ComponentError, RetryPolicy, TransportSpec};
 use crate::{Auth, JoinConfig, Runtime, Session, TransportConfig};

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
 use wamp_proto::session::{CloseReason, Session as CoreSession};
-use wamp_proto::{RegistrationId, RequestId, SerializerKind, SubscriptionId, Uri};
+use wamp_proto::{serializer::SerializerKind, RegistrationId, RequestId, SubscriptionId, Uri};
 
 use crate::command::{Answer, Control, Queued};
 use crate::error::{ConnectError, Error, IoError, TransportError};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 
 use super::tls::ServerTls;
 

@@ -25,8 +25,8 @@ use futures::future::{select, Either};
 use futures::FutureExt;
 use tracing::Instrument;
 use wamp_proto::auth::ChannelBinding;
-use wamp_proto::value::Map;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
+use wamp_proto::Map;
 
 use super::config::{ListenTransport, ServerOptions};
 use super::gate::InputGate;

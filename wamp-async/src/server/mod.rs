@@ -1,94 +1,4 @@
-//! The embedded router: the sans-IO [`wamp_router::Router`] served over
-//! WebSocket and RawSocket, on TCP, TLS and Unix sockets, written once against the
-//! [`Runtime`] trait.
-//!
-//! # Embedding a router
-//!
-//! [`RouterBuilder`] takes the router's configuration (realms, roles, principals,
-//! limits: [`RouterConfig`]) and the listeners; [`start`](RouterBuilder::start) binds
-//! them and returns a [`RouterHandle`]. The runtime crates shorten it to
-//! `wamp_tokio::Router::builder(config)` and `wamp_async_std::Router::builder(config)`.
-//!
-//! ```no_run
-//! use wamp_runtime::{
-//!     Invocation, JoinConfig, ListenerConfig, RouterBuilder, Runtime, ServerTls, Yield,
-//! };
-//! use wamp_runtime::wamp_router::{RealmConfig, RouterConfig};
-//!
-//! async fn serve(rt: impl Runtime) -> Result<(), Box<dyn std::error::Error>> {
-//!     let config = RouterConfig::new().realm(RealmConfig::anonymous("realm1")?);
-//!     let tls = ServerTls::from_pem_files("server.pem", "server.key")?;
-//!     let router = RouterBuilder::new(rt, config)
-//!         .listen_ws("127.0.0.1:8080", "/ws")             // ws://127.0.0.1:8080/ws
-//!         .listen_rawsocket("127.0.0.1:8081")             // rs://127.0.0.1:8081
-//!         .listen(ListenerConfig::websocket("127.0.0.1:8443", "/ws").tls(tls)) // wss://
-//!         .listen_unix("/tmp/wamp.sock")                  // unix:///tmp/wamp.sock
-//!         .start()
-//!         .await?;
-//!     for listener in router.listeners() {
-//!         println!("listening on {}", listener.addr);
-//!     }
-//!
-//!     // The application's own component, joined without a socket.
-//!     let session = router.connect_local(JoinConfig::new("realm1")).await?;
-//!     let _add = session
-//!         .register("com.example.add", |inv: Invocation| async move {
-//!             let (a, b): (i64, i64) = inv.args()?;
-//!             Ok(Yield::args(&(a + b,))?)
-//!         })
-//!         .await?;
-//!
-//!     // ... until it is time to stop: every session gets GOODBYE
-//!     // `wamp.close.system_shutdown`, then the listeners close.
-//!     wamp_runtime::ctrl_c().await?;
-//!     router.shutdown().await;
-//!     Ok(())
-//! }
-//! ```
-//!
-//! # How it runs
-//!
-//! - **One router task** owns the [`Router`] by value (no
-//!   lock): it takes every connection's messages from one bounded channel, feeds them to
-//!   the router, and hands each connection's output to that connection's bounded
-//!   channel. Deadlines (handshakes, call timeouts, GOODBYE replies) run on the
-//!   runtime's timer. Session IDs and challenges come from the operating system's RNG.
-//! - **One task per listener** accepts connections; **one task per connection** owns
-//!   its stream and framer: TLS, then the WebSocket upgrade (subprotocol
-//!   `wamp.2.json`/`wamp.2.msgpack`/`wamp.2.cbor`, the configured path, otherwise HTTP
-//!   404) or the RawSocket handshake, then WAMP messages both ways.
-//! - **Backpressure, never unbounded buffers**: a connection whose writer falls behind
-//!   is paused in the router, whose queue for it is counted in bytes
-//!   ([`Limits`](wamp_router::Limits)). Past its high-water mark the sessions that
-//!   feed it (publishers, callers, callees answering) stop being read until it drains,
-//!   so a reader that keeps up loses nothing however fast the publisher. A connection is
-//!   cut as a slow consumer only when its writer makes no progress for `write_timeout`
-//!   (default 10 s) or its backlog passes `max_transmit_bytes`; it gets ABORT
-//!   `wamp.close.slow_consumer` (and WebSocket close code 1008 with that reason), and
-//!   nobody else waits for it. A connection that closes abruptly leaves at once. When
-//!   the router task is busy, connections stop reading their sockets.
-//! - **Cores**: connection tasks frame, decode and write; the router task routes and
-//!   encodes, and wakes each connection task once per turn with everything the turn
-//!   produced for it (one batch, one write). On a multi-threaded runtime they spread
-//!   over the cores, while the router's state has one owner and no lock. That is the
-//!   choice over sharding by realm (one realm, the common case, would still be one
-//!   core) and over a router behind a lock (every connection task would contend for
-//!   it). The split costs a handoff per message, which pays only with cores to spare:
-//!   on two cores shared with busy clients one thread measured faster, which is why
-//!   `wamp router` defaults to one thread there (its `--threads`; BENCHMARKS.md).
-//! - **In-process sessions** ([`RouterHandle::connect_local`]) talk RawSocket over an
-//!   in-memory pipe, so they take the same path as networked ones.
-//! - **Stopping**: [`RouterHandle::shutdown`], or dropping every handle. Sessions get
-//!   GOODBYE `wamp.close.system_shutdown` and have the router's `goodbye_timeout` to
-//!   answer; then the listeners close (a Unix socket file is removed) and `shutdown`
-//!   returns.
-//!
-//! # Logging
-//!
-//! [`tracing`] events: where each listener listens (info), connections accepted, opened
-//! and closed (debug, in a `wamp.connection` span with the peer address), sessions
-//! joined and left with realm, authid, authrole and reason (info), slow consumers
-//! (warn), refusals, and shutdown.
+//! The embedded router (its docs are on [`RouterBuilder`]).
 
 mod config;
 mod connection;
@@ -159,7 +69,99 @@ pub enum RouterError {
     Runtime(String),
 }
 
-/// Builds and starts a router; see the [module documentation](self).
+/// Builds and starts a router.
+///
+/// The embedded router: the sans-IO [`wamp_router::Router`] served over
+/// WebSocket and RawSocket, on TCP, TLS and Unix sockets, written once against the
+/// [`Runtime`] trait.
+///
+/// # Embedding a router
+///
+/// [`RouterBuilder`] takes the router's configuration (realms, roles, principals,
+/// limits: [`RouterConfig`]) and the listeners; [`start`](RouterBuilder::start) binds
+/// them and returns a [`RouterHandle`]. The runtime crates shorten it to
+/// `wamp_tokio::Router::builder(config)` and `wamp_async_std::Router::builder(config)`.
+///
+/// ```no_run
+/// use wamp_runtime::{
+///     Invocation, JoinConfig, ListenerConfig, RouterBuilder, Runtime, ServerTls, Yield,
+/// };
+/// use wamp_runtime::wamp_router::{RealmConfig, RouterConfig};
+///
+/// async fn serve(rt: impl Runtime) -> Result<(), Box<dyn std::error::Error>> {
+///     let config = RouterConfig::new().realm(RealmConfig::anonymous("realm1")?);
+///     let tls = ServerTls::from_pem_files("server.pem", "server.key")?;
+///     let router = RouterBuilder::new(rt, config)
+///         .listen_ws("127.0.0.1:8080", "/ws")             // ws://127.0.0.1:8080/ws
+///         .listen_rawsocket("127.0.0.1:8081")             // rs://127.0.0.1:8081
+///         .listen(ListenerConfig::websocket("127.0.0.1:8443", "/ws").tls(tls)) // wss://
+///         .listen_unix("/tmp/wamp.sock")                  // unix:///tmp/wamp.sock
+///         .start()
+///         .await?;
+///     for listener in router.listeners() {
+///         println!("listening on {}", listener.addr);
+///     }
+///
+///     // The application's own component, joined without a socket.
+///     let session = router.connect_local(JoinConfig::new("realm1")).await?;
+///     let _add = session
+///         .register("com.example.add", |inv: Invocation| async move {
+///             let (a, b): (i64, i64) = inv.args()?;
+///             Ok(Yield::args(&(a + b,))?)
+///         })
+///         .await?;
+///
+///     // ... until it is time to stop: every session gets GOODBYE
+///     // `wamp.close.system_shutdown`, then the listeners close.
+///     wamp_runtime::ctrl_c().await?;
+///     router.shutdown().await;
+///     Ok(())
+/// }
+/// ```
+///
+/// # How it runs
+///
+/// - **One router task** owns the [`Router`] by value (no
+///   lock): it takes every connection's messages from one bounded channel, feeds them to
+///   the router, and hands each connection's output to that connection's bounded
+///   channel. Deadlines (handshakes, call timeouts, GOODBYE replies) run on the
+///   runtime's timer. Session IDs and challenges come from the operating system's RNG.
+/// - **One task per listener** accepts connections; **one task per connection** owns
+///   its stream and framer: TLS, then the WebSocket upgrade (subprotocol
+///   `wamp.2.json`/`wamp.2.msgpack`/`wamp.2.cbor`, the configured path, otherwise HTTP
+///   404) or the RawSocket handshake, then WAMP messages both ways.
+/// - **Backpressure, never unbounded buffers**: a connection whose writer falls behind
+///   is paused in the router, whose queue for it is counted in bytes
+///   ([`Limits`](wamp_router::Limits)). Past its high-water mark the sessions that
+///   feed it (publishers, callers, callees answering) stop being read until it drains,
+///   so a reader that keeps up loses nothing however fast the publisher. A connection is
+///   cut as a slow consumer only when its writer makes no progress for `write_timeout`
+///   (default 10 s) or its backlog passes `max_transmit_bytes`; it gets ABORT
+///   `wamp.close.slow_consumer` (and WebSocket close code 1008 with that reason), and
+///   nobody else waits for it. A connection that closes abruptly leaves at once. When
+///   the router task is busy, connections stop reading their sockets.
+/// - **Cores**: connection tasks frame, decode and write; the router task routes and
+///   encodes, and wakes each connection task once per turn with everything the turn
+///   produced for it (one batch, one write). On a multi-threaded runtime they spread
+///   over the cores, while the router's state has one owner and no lock. That is the
+///   choice over sharding by realm (one realm, the common case, would still be one
+///   core) and over a router behind a lock (every connection task would contend for
+///   it). The split costs a handoff per message, which pays only with cores to spare:
+///   on two cores shared with busy clients one thread measured faster, which is why
+///   `wamp router` defaults to one thread there (its `--threads`; BENCHMARKS.md).
+/// - **In-process sessions** ([`RouterHandle::connect_local`]) talk RawSocket over an
+///   in-memory pipe, so they take the same path as networked ones.
+/// - **Stopping**: [`RouterHandle::shutdown`], or dropping every handle. Sessions get
+///   GOODBYE `wamp.close.system_shutdown` and have the router's `goodbye_timeout` to
+///   answer; then the listeners close (a Unix socket file is removed) and `shutdown`
+///   returns.
+///
+/// # Logging
+///
+/// [`tracing`] events: where each listener listens (info), connections accepted, opened
+/// and closed (debug, in a `wamp.connection` span with the peer address), sessions
+/// joined and left with realm, authid, authrole and reason (info), slow consumers
+/// (warn), refusals, and shutdown.
 #[must_use = "a builder does nothing until started"]
 pub struct RouterBuilder<R> {
     runtime: Result<R, String>,

@@ -20,8 +20,8 @@ use wamp_proto::message::{
     Registered, Subscribed, Unregistered, Unsubscribed, Welcome,
 };
 use wamp_proto::{
-    Dict, MatchPolicy, Message, MessageType, Payload, PublicationId, RegistrationId, RequestId,
-    SerializerKind, SessionId, SubscriptionId, Uri,
+    message::Message, message::MessageType, serializer::SerializerKind, Dict, MatchPolicy, Payload,
+    PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId, Uri,
 };
 use wamp_runtime::{BoxStream, Runtime};
 use wamp_transport_rawsocket::{Connection, ServerConfig};

@@ -6,10 +6,10 @@
 //! requires: no empty `ArgumentsKw`, and no empty `Arguments` unless `ArgumentsKw`
 //! follows.
 //!
-//! Encode and decode through a [`SerializerKind`](crate::SerializerKind):
+//! Encode and decode through a [`SerializerKind`](crate::serializer::SerializerKind):
 //!
 //! ```
-//! use wamp_proto::{message::*, Payload, RequestId, SerializerKind, Uri, Dict, value};
+//! use wamp_proto::{message::*, Payload, RequestId, serializer::SerializerKind, Uri, Dict, value};
 //! let call = Message::Call(Call {
 //!     request: RequestId::new(1).unwrap(),
 //!     options: Dict::new().with_receive_progress(true),

@@ -8,7 +8,7 @@ use crate::message::{
     Unregistered, Yield,
 };
 use crate::payload::Payload;
-use crate::uri::{self, MatchPolicy, Uri, UriRule};
+use crate::uri::{MatchPolicy, Uri, UriRule};
 
 use super::{
     revocation_reason, InFlight, InvocationEvent, Outcome, Pending, Refused, Registration, Sent,
@@ -330,5 +330,6 @@ pub(super) fn check_pattern(uri: &Uri, policy: Option<MatchPolicy>) -> Result<()
         Some(MatchPolicy::Prefix | MatchPolicy::Wildcard) => UriRule::LoosePattern,
         _ => UriRule::Loose,
     };
-    uri::check(uri, rule).map_err(|e| UsageError::InvalidUri(format!("{uri}: {e}")))
+    rule.check(uri)
+        .map_err(|e| UsageError::InvalidUri(format!("{uri}: {e}")))
 }

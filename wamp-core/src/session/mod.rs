@@ -28,7 +28,7 @@
 //! ```no_run
 //! use std::time::Instant;
 //! use wamp_proto::session::{Session, SessionConfig, SessionEvent, Outcome};
-//! use wamp_proto::{Dict, Payload, SerializerKind, Uri};
+//! use wamp_proto::{Dict, Payload, serializer::SerializerKind, Uri};
 //!
 //! # fn transport_send(_: &[u8]) {}
 //! # fn transport_recv(_deadline: Option<Instant>) -> Option<bytes::Bytes> { None }

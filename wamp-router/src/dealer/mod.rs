@@ -7,13 +7,13 @@ mod calls;
 
 use std::collections::{HashMap, VecDeque};
 
-use wamp_proto::dict::{CancelMode, Details, Dict, InvokePolicy};
-use wamp_proto::id::{
+use wamp_proto::message::{self, Call, Cancel, Message, MessageType, Register, Unregister, Yield};
+use wamp_proto::{CancelMode, Details, Dict, InvokePolicy};
+use wamp_proto::{
     IdHashMap, PeerHashMap, RegistrationId, RequestId, RequestIdGenerator, SessionId,
 };
-use wamp_proto::message::{self, Call, Cancel, Message, MessageType, Register, Unregister, Yield};
-use wamp_proto::uri::{MatchPolicy, Uri};
-use wamp_proto::value::{Map, Value};
+use wamp_proto::{Map, Value};
+use wamp_proto::{MatchPolicy, Uri};
 
 use super::authorizer::Action;
 use super::patterns::{pattern_details, Held, PatternIndex};

@@ -31,8 +31,8 @@ use wamp_proto::session::{
     SessionEvent, UsageError,
 };
 use wamp_proto::{
-    Dict, Message, Options, Payload, RegistrationId, RequestId, SerializerKind, SessionId,
-    SubscriptionId, Uri,
+    message::Message, serializer::SerializerKind, Dict, Options, Payload, RegistrationId,
+    RequestId, SessionId, SubscriptionId, Uri,
 };
 use wamp_router::{
     Allow, ConnectionId, Disclose, Permission, RealmConfig, RoleConfig, Router, RouterConfig,
@@ -80,7 +80,7 @@ pub fn uri(s: &str) -> Uri {
 }
 
 pub fn pattern(s: &str) -> Uri {
-    Uri::parse_with(s, wamp_proto::uri::UriRule::LoosePattern).expect("a valid pattern")
+    Uri::parse_with(s, wamp_proto::UriRule::LoosePattern).expect("a valid pattern")
 }
 
 /// Options for a prefix subscription or registration.

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::{
     ClientConfig, Closed, Connection, Event, MaxMessageLen, RawSocketError, ServerConfig,
 };

@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use wamp_proto::liveness::{Due, Liveness};
-use wamp_proto::{Message, SerializerKind};
+use wamp_proto::{message::Message, serializer::SerializerKind};
 
 use crate::config::{Validation, WsOptions};
 use crate::error::{CloseCode, FrameKind, UsageError, WsError};

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wamp_proto::SerializerKind;
+use wamp_proto::serializer::SerializerKind;
 use wamp_transport_ws::{
     ClientConfig, CloseCode, CloseInfo, Initiator, OpenInfo, ServerConfig, WebSocket, WsClient,
     WsError, WsEvent, WsServer,

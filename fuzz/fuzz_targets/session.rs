@@ -35,7 +35,7 @@ use libfuzzer_sys::fuzz_target;
 use wamp_proto::auth::ticket::Ticket;
 use wamp_proto::session::Outcome;
 use wamp_proto::session::{Session, SessionConfig, SessionEvent};
-use wamp_proto::{CancelMode, Dict, Payload, RequestId, serializer::SerializerKind, Uri};
+use wamp_proto::{serializer::SerializerKind, CancelMode, Dict, Payload, RequestId, Uri};
 
 /// What the harness knows about the session it drives.
 #[derive(Default)]

@@ -8,12 +8,10 @@ use bytes::Bytes;
 
 use wamp_proto::message::{self, Message, MessageType, Publish, Subscribe, Unsubscribe};
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::EncodeError;
-use wamp_proto::Payload;
-use wamp_proto::{Details, Dict, Options};
-use wamp_proto::{IdHashMap, PeerHashMap, PublicationId, SessionId, SubscriptionId};
-use wamp_proto::{Map, Value};
-use wamp_proto::{MatchPolicy, Uri};
+use wamp_proto::{
+    Details, Dict, EncodeError, IdHashMap, Map, MatchPolicy, Options, Payload, PeerHashMap,
+    PublicationId, SessionId, SubscriptionId, Uri, Value,
+};
 
 use super::authorizer::Action;
 use super::meta::Testament;

@@ -9,9 +9,7 @@ use bytes::Bytes;
 use wamp_proto::auth::ChannelBinding;
 use wamp_proto::message::Message;
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::EncodeError;
-use wamp_proto::Map;
-use wamp_proto::{IdHashMap, SessionId};
+use wamp_proto::{EncodeError, IdHashMap, Map, SessionId};
 
 use super::event::ConnectionId;
 use super::handshake::Pending;

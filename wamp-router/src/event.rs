@@ -4,8 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use wamp_proto::SessionId;
-use wamp_proto::Uri;
+use wamp_proto::{SessionId, Uri};
 
 /// A transport connection, as the router knows it. Assigned by
 /// [`Router::open`](super::Router::open); never reused.

@@ -11,10 +11,7 @@ use zeroize::Zeroizing;
 use wamp_proto::auth::scram::{self, AuthMessageParts, StoredCredential};
 use wamp_proto::auth::{cryptosign, ticket, wampcra, ChannelBinding, ChannelBindingKind};
 use wamp_proto::message::{Authenticate, Hello};
-use wamp_proto::SessionId;
-use wamp_proto::Uri;
-use wamp_proto::{Details, Dict};
-use wamp_proto::{Map, Value};
+use wamp_proto::{Details, Dict, Map, SessionId, Uri, Value};
 
 use super::authorizer::Authorizer;
 use super::config::{CraSalt, RealmConfig};

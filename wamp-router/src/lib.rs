@@ -163,11 +163,7 @@ pub use event::{ConnectionId, LeaveReason, RouterEvent};
 use wamp_proto::auth::ChannelBinding;
 use wamp_proto::message::{Abort, Challenge, Goodbye, Hello, Message, Welcome};
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::Map;
-use wamp_proto::Payload;
-use wamp_proto::Uri;
-use wamp_proto::{Details, Dict};
-use wamp_proto::{Id, IdHashMap, SessionId};
+use wamp_proto::{Details, Dict, Id, IdHashMap, Map, Payload, SessionId, Uri};
 
 use authorizer::Authorizer;
 use connection::{Budgets, ConnState, Connection, Connections, Overflow};

@@ -4,11 +4,9 @@
 
 use wamp_proto::message::Call;
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::Payload;
-use wamp_proto::{Dict, Options};
-use wamp_proto::{Map, Value};
-use wamp_proto::{MatchPolicy, Uri};
-use wamp_proto::{RegistrationId, SessionId, SubscriptionId};
+use wamp_proto::{
+    Dict, Map, MatchPolicy, Options, Payload, RegistrationId, SessionId, SubscriptionId, Uri, Value,
+};
 
 use super::authorizer::Action;
 use super::realm::{Ctx, Kill, Realm};

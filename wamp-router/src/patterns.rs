@@ -2,10 +2,7 @@
 //! (registrations) both keep: exact URIs, prefixes and wildcard patterns, each mapped to
 //! the ID registered under it, and the lookups each role needs.
 
-use wamp_proto::MatchPolicy;
-use wamp_proto::Uri;
-use wamp_proto::{IdHashMap, PeerHashMap, SessionId};
-use wamp_proto::{Map, Value};
+use wamp_proto::{IdHashMap, Map, MatchPolicy, PeerHashMap, SessionId, Uri, Value};
 
 /// Patterns of the three match policies, one ID per pattern and policy.
 #[derive(Debug)]

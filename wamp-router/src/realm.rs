@@ -6,11 +6,7 @@ use std::time::Instant;
 
 use wamp_proto::message::{self, Message, MessageType};
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::Details;
-use wamp_proto::Payload;
-use wamp_proto::Uri;
-use wamp_proto::{Id, RequestId, SessionId, MAX_ID};
-use wamp_proto::{Map, Value};
+use wamp_proto::{Details, Id, Map, Payload, RequestId, SessionId, Uri, Value, MAX_ID};
 
 use super::authorizer::{Action, Authorizer, Grant};
 use super::broker::{send_error, Broker};

@@ -28,9 +28,8 @@ use futures::channel::{mpsc, oneshot};
 use futures::future::Shared;
 use futures::{FutureExt, StreamExt};
 use wamp_proto::auth::ChannelBinding;
-use wamp_proto::IdHashMap;
-use wamp_proto::Map;
 use wamp_proto::{message::Message, serializer::SerializerKind, SessionId, Uri};
+use wamp_proto::{IdHashMap, Map};
 use wamp_router::{ConnectionId, LeaveReason, Router, RouterEvent};
 use wamp_transport_ws::CloseCode;
 

@@ -8,12 +8,10 @@ mod calls;
 use std::collections::{HashMap, VecDeque};
 
 use wamp_proto::message::{self, Call, Cancel, Message, MessageType, Register, Unregister, Yield};
-use wamp_proto::{CancelMode, Details, Dict, InvokePolicy};
 use wamp_proto::{
-    IdHashMap, PeerHashMap, RegistrationId, RequestId, RequestIdGenerator, SessionId,
+    CancelMode, Details, Dict, IdHashMap, InvokePolicy, Map, MatchPolicy, PeerHashMap,
+    RegistrationId, RequestId, RequestIdGenerator, SessionId, Uri, Value,
 };
-use wamp_proto::{Map, Value};
-use wamp_proto::{MatchPolicy, Uri};
 
 use super::authorizer::Action;
 use super::patterns::{pattern_details, Held, PatternIndex};

@@ -78,6 +78,9 @@ impl Authorizer {
             let rule = match best.match_policy {
                 PermissionMatch::Exact => format!("the permission for {:?}", best.uri),
                 PermissionMatch::Prefix => format!("the permission for prefix {:?}", best.uri),
+                PermissionMatch::Wildcard => {
+                    format!("the permission for wildcard {:?}", best.uri)
+                }
             };
             return Err(format!(
                 "role {authrole:?} may not {action} {uri}: {rule} does not allow it"
@@ -90,17 +93,38 @@ impl Authorizer {
     }
 }
 
-/// The permission that decides for `uri`: an exact match, else the longest prefix.
+/// The permission that decides for `uri`: an exact match, else the matching wildcard
+/// with the longest part before its first empty component, else the longest prefix.
 fn most_specific<'a>(permissions: &'a [Permission], uri: &str) -> Option<&'a Permission> {
     let exact = permissions
         .iter()
         .find(|p| p.match_policy == PermissionMatch::Exact && p.uri == uri);
-    exact.or_else(|| {
+    let wildcard = || {
+        permissions
+            .iter()
+            .filter(|p| p.match_policy == PermissionMatch::Wildcard && wildcard_covers(&p.uri, uri))
+            .max_by_key(|p| p.uri.find("..").unwrap_or(p.uri.len()))
+    };
+    let prefix = || {
         permissions
             .iter()
             .filter(|p| p.match_policy == PermissionMatch::Prefix && uri.starts_with(&p.uri))
             .max_by_key(|p| p.uri.len())
-    })
+    };
+    exact.or_else(wildcard).or_else(prefix)
+}
+
+/// Whether the wildcard `pattern` (empty components match any one component) covers
+/// `uri`.
+fn wildcard_covers(pattern: &str, uri: &str) -> bool {
+    let (mut want, mut have) = (pattern.split('.'), uri.split('.'));
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return true,
+            (Some(w), Some(h)) if w.is_empty() || w == h => {}
+            _ => return false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +167,31 @@ mod tests {
         assert!(authz
             .authorize("nobody", Action::Call, "com.app.x")
             .is_err());
+    }
+
+    #[test]
+    fn a_wildcard_covers_its_components_and_beats_a_prefix() {
+        let wildcard = |uri: &str, allow| Permission {
+            match_policy: PermissionMatch::Wildcard,
+            ..Permission::exact(uri, allow)
+        };
+        let calls = Allow {
+            call: true,
+            ..Allow::NONE
+        };
+        let role = RoleConfig::new("user")
+            .permit(Permission::prefix("com.", Allow::NONE))
+            .permit(wildcard("com..update", calls))
+            .permit(wildcard("com.shop..update", Allow::NONE));
+        let authz = Authorizer::new(&[role]);
+        let may = |uri| authz.authorize("user", Action::Call, uri).is_ok();
+        assert!(may("com.users.update"));
+        // The prefix decides where no wildcard covers the URI.
+        assert!(!may("com.users.delete"));
+        assert!(!may("com.users.update.more"));
+        // The longer part before the empty component is the more specific wildcard.
+        assert!(!may("com.shop.cart.update"));
+        assert!(wildcard_covers("a..c", "a.b.c") && !wildcard_covers("a..c", "a.b"));
+        assert!(wildcard_covers(".b", "a.b") && !wildcard_covers("a..c", "x.b.c"));
     }
 }

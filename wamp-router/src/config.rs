@@ -43,6 +43,10 @@ pub struct RouterConfig {
     /// Timeouts and bounds.
     #[serde(default)]
     pub limits: Limits,
+    /// Authentication by transport, for the listeners that name one (in place of the
+    /// realms' own `auth`).
+    #[serde(skip)]
+    pub transport_auth: Vec<TransportAuth>,
 }
 
 impl RouterConfig {
@@ -62,6 +66,16 @@ impl RouterConfig {
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Adds the authentication of a transport, for listeners that name it.
+    #[must_use]
+    pub fn transport_auth(mut self, name: &str, auth: AuthConfig) -> Self {
+        self.transport_auth.push(TransportAuth {
+            name: name.to_owned(),
+            auth,
+        });
         self
     }
 }
@@ -187,32 +201,21 @@ impl RealmConfig {
     /// Accepts anonymous sessions, with the given role.
     #[must_use]
     pub fn allow_anonymous(mut self, role: &str) -> Self {
-        self.auth.anonymous = Some(AnonymousAuth {
-            role: role.to_owned(),
-        });
+        self.auth = self.auth.anonymous(role);
         self
     }
 
     /// Adds a `ticket` principal.
     #[must_use]
     pub fn ticket(mut self, authid: &str, role: &str, ticket: &str) -> Self {
-        self.auth.ticket.push(TicketPrincipal {
-            authid: authid.to_owned(),
-            role: role.to_owned(),
-            ticket: ticket.to_owned(),
-        });
+        self.auth = self.auth.ticket(authid, role, ticket);
         self
     }
 
     /// Adds a `wampcra` principal with a plain secret.
     #[must_use]
     pub fn wampcra(mut self, authid: &str, role: &str, secret: &str) -> Self {
-        self.auth.wampcra.push(CraPrincipal {
-            authid: authid.to_owned(),
-            role: role.to_owned(),
-            secret: secret.to_owned(),
-            salt: None,
-        });
+        self.auth = self.auth.wampcra(authid, role, secret);
         self
     }
 
@@ -220,23 +223,14 @@ impl RealmConfig {
     /// (the client is told `salt`, `iterations` and `keylen` in the CHALLENGE).
     #[must_use]
     pub fn wampcra_salted(mut self, authid: &str, role: &str, secret: &str, salt: CraSalt) -> Self {
-        self.auth.wampcra.push(CraPrincipal {
-            authid: authid.to_owned(),
-            role: role.to_owned(),
-            secret: secret.to_owned(),
-            salt: Some(salt),
-        });
+        self.auth = self.auth.wampcra_salted(authid, role, secret, salt);
         self
     }
 
     /// Adds a `cryptosign` principal with its authorized Ed25519 public keys (hex).
     #[must_use]
     pub fn cryptosign(mut self, authid: &str, role: &str, authorized_keys: &[&str]) -> Self {
-        self.auth.cryptosign.push(CryptosignPrincipal {
-            authid: authid.to_owned(),
-            role: role.to_owned(),
-            authorized_keys: authorized_keys.iter().map(|k| (*k).to_owned()).collect(),
-        });
+        self.auth = self.auth.cryptosign(authid, role, authorized_keys);
         self
     }
 
@@ -244,13 +238,7 @@ impl RealmConfig {
     /// `kdf` (and a random salt) when the router starts.
     #[must_use]
     pub fn scram(mut self, authid: &str, role: &str, password: &str, kdf: ScramKdf) -> Self {
-        self.auth.scram.push(ScramPrincipal {
-            authid: authid.to_owned(),
-            role: role.to_owned(),
-            password: Some(password.to_owned()),
-            credential: None,
-            kdf,
-        });
+        self.auth = self.auth.scram(authid, role, password, kdf);
         self
     }
 }
@@ -347,6 +335,12 @@ pub enum PermissionMatch {
     Exact,
     /// The URI must start with the permission's URI.
     Prefix,
+    /// The URI must have as many components as the permission's URI and equal it in
+    /// every component that is not empty there (`com..update` covers `com.a.update`).
+    /// Among the permissions that cover a URI, an exact one decides, then the wildcard
+    /// with the longest part before its first empty component, then the longest prefix
+    /// (Crossbar.io's order).
+    Wildcard,
 }
 
 /// The four actions a permission may allow. For pattern subscriptions and
@@ -408,6 +402,114 @@ pub struct AuthConfig {
     pub scram: Vec<ScramPrincipal>,
 }
 
+impl AuthConfig {
+    /// No method accepted.
+    pub fn new() -> Self {
+        AuthConfig::default()
+    }
+
+    /// Accepts anonymous sessions, with the given role.
+    #[must_use]
+    pub fn anonymous(mut self, role: &str) -> Self {
+        self.anonymous = Some(AnonymousAuth {
+            role: role.to_owned(),
+        });
+        self
+    }
+
+    /// Adds a `ticket` principal.
+    #[must_use]
+    pub fn ticket(mut self, authid: &str, role: &str, ticket: &str) -> Self {
+        self.ticket.push(TicketPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            ticket: ticket.to_owned(),
+            realm: None,
+        });
+        self
+    }
+
+    /// Adds a `wampcra` principal with a plain secret.
+    #[must_use]
+    pub fn wampcra(mut self, authid: &str, role: &str, secret: &str) -> Self {
+        self.wampcra.push(CraPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            secret: secret.to_owned(),
+            salt: None,
+            realm: None,
+        });
+        self
+    }
+
+    /// Adds a `wampcra` principal whose key is derived from the secret with PBKDF2
+    /// (the client is told `salt`, `iterations` and `keylen` in the CHALLENGE).
+    #[must_use]
+    pub fn wampcra_salted(mut self, authid: &str, role: &str, secret: &str, salt: CraSalt) -> Self {
+        self.wampcra.push(CraPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            secret: secret.to_owned(),
+            salt: Some(salt),
+            realm: None,
+        });
+        self
+    }
+
+    /// Adds a `cryptosign` principal with its authorized Ed25519 public keys (hex).
+    #[must_use]
+    pub fn cryptosign(mut self, authid: &str, role: &str, authorized_keys: &[&str]) -> Self {
+        self.cryptosign.push(CryptosignPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            authorized_keys: authorized_keys.iter().map(|k| (*k).to_owned()).collect(),
+            realm: None,
+        });
+        self
+    }
+
+    /// Adds a `wamp-scram` principal; its credential is derived from `password` with
+    /// `kdf` (and a random salt) when the router starts.
+    #[must_use]
+    pub fn scram(mut self, authid: &str, role: &str, password: &str, kdf: ScramKdf) -> Self {
+        self.scram.push(ScramPrincipal {
+            authid: authid.to_owned(),
+            role: role.to_owned(),
+            password: Some(password.to_owned()),
+            credential: None,
+            kdf,
+            realm: None,
+        });
+        self
+    }
+
+    /// Whether no method is accepted.
+    pub fn is_empty(&self) -> bool {
+        self.anonymous.is_none()
+            && self.ticket.is_empty()
+            && self.wampcra.is_empty()
+            && self.cryptosign.is_empty()
+            && self.scram.is_empty()
+    }
+}
+
+/// Authentication for the connections of one transport (a listener), in place of the
+/// realms' own: Crossbar.io's per-transport `auth`. Its principals (and anonymous
+/// access) apply to whichever realm the client asks for, unless a principal names its
+/// `realm`, which the session then joins. A principal's role must exist on the realm it
+/// joins, or the join is refused.
+///
+/// A connection uses it when the runtime says so
+/// ([`Router::set_transport_auth`](super::Router::set_transport_auth)); the runtime's
+/// listeners name it (`ListenerConfig::auth`).
+#[derive(Debug, Clone)]
+pub struct TransportAuth {
+    /// The name listeners use for it.
+    pub name: String,
+    /// The methods and principals.
+    pub auth: AuthConfig,
+}
+
 /// Anonymous access.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -429,6 +531,11 @@ pub struct TicketPrincipal {
     /// that the configuration does not hold the ticket itself. Checking a hash costs
     /// one Argon2id evaluation (about 20 to 40 ms at the default cost) per login.
     pub ticket: String,
+    /// The realm the session joins, whatever realm its HELLO asked for (Crossbar.io's
+    /// principal `realm`). Only in a [`TransportAuth`]; a realm's own principals leave it
+    /// unset.
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub realm: Option<Uri>,
 }
 
 /// A `wampcra` principal.
@@ -444,6 +551,11 @@ pub struct CraPrincipal {
     /// PBKDF2 salting of the secret; `None` signs with the secret itself.
     #[serde(default)]
     pub salt: Option<CraSalt>,
+    /// The realm the session joins, whatever realm its HELLO asked for (Crossbar.io's
+    /// principal `realm`). Only in a [`TransportAuth`]; a realm's own principals leave it
+    /// unset.
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub realm: Option<Uri>,
 }
 
 /// WAMP-CRA key derivation parameters (sent to the client in the CHALLENGE).
@@ -490,6 +602,11 @@ pub struct CryptosignPrincipal {
     /// The Ed25519 public keys (64 hex digits each) that may authenticate as this
     /// principal.
     pub authorized_keys: Vec<String>,
+    /// The realm the session joins, whatever realm its HELLO asked for (Crossbar.io's
+    /// principal `realm`). Only in a [`TransportAuth`]; a realm's own principals leave it
+    /// unset.
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub realm: Option<Uri>,
 }
 
 /// A `wamp-scram` principal: give `password` (the credential is derived with a random
@@ -512,6 +629,11 @@ pub struct ScramPrincipal {
     /// was derived with).
     #[serde(default)]
     pub kdf: ScramKdf,
+    /// The realm the session joins, whatever realm its HELLO asked for (Crossbar.io's
+    /// principal `realm`). Only in a [`TransportAuth`]; a realm's own principals leave it
+    /// unset.
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub realm: Option<Uri>,
 }
 
 /// A WAMP-SCRAM credential derived beforehand, base64 fields.
@@ -572,6 +694,7 @@ impl fmt::Debug for TicketPrincipal {
             .field("authid", &self.authid)
             .field("role", &self.role)
             .field("ticket", &"<redacted>")
+            .field("realm", &self.realm)
             .finish()
     }
 }
@@ -583,6 +706,7 @@ impl fmt::Debug for CraPrincipal {
             .field("role", &self.role)
             .field("secret", &"<redacted>")
             .field("salt", &self.salt)
+            .field("realm", &self.realm)
             .finish()
     }
 }
@@ -595,6 +719,7 @@ impl fmt::Debug for ScramPrincipal {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("credential", &self.credential)
             .field("kdf", &self.kdf)
+            .field("realm", &self.realm)
             .finish()
     }
 }
@@ -617,6 +742,10 @@ fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 fn uri<'de, D: Deserializer<'de>>(d: D) -> Result<Uri, D::Error> {
     let s = String::deserialize(d)?;
     Uri::parse(&s).map_err(serde::de::Error::custom)
+}
+
+fn opt_uri<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Uri>, D::Error> {
+    uri(d).map(Some)
 }
 
 #[cfg(test)]
@@ -682,7 +811,7 @@ mod tests {
             r#"{"realms": [{"name": "a..b"}]}"#,
             r#"{"realms": [{"name": "r", "bogus": 1}]}"#,
             r#"{"limits": {"handshake_timeout": -1}}"#,
-            r#"{"realms": [{"name": "r", "roles": [{"name": "x", "permissions": [{"uri": "a", "match": "wildcard"}]}]}]}"#,
+            r#"{"realms": [{"name": "r", "roles": [{"name": "x", "permissions": [{"uri": "a", "match": "regex"}]}]}]}"#,
         ] {
             assert!(serde_json::from_str::<RouterConfig>(bad).is_err(), "{bad}");
         }

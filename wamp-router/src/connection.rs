@@ -20,7 +20,9 @@ pub(crate) enum ConnState {
     AwaitingHello,
     /// CHALLENGE sent, waiting for AUTHENTICATE. The session ID is reserved.
     Authenticating {
-        realm: usize,
+        /// The realm the HELLO asked for, if it exists (a transport's principal may
+        /// name another).
+        realm: Option<usize>,
         session: SessionId,
         roles: wamp_proto::Details,
         pending: Box<Pending>,
@@ -37,6 +39,8 @@ pub(crate) struct Connection {
     pub serializer: SerializerKind,
     pub state: ConnState,
     pub channel_binding: Option<ChannelBinding>,
+    /// The transport's own authentication (an index into the router's), if it has one.
+    pub transport_auth: Option<usize>,
     /// Implementation-defined transport details for the session meta API.
     pub transport: Map,
     queue: VecDeque<Bytes>,
@@ -122,6 +126,7 @@ impl Connections {
                 serializer,
                 state: ConnState::AwaitingHello,
                 channel_binding: None,
+                transport_auth: None,
                 transport: Map::new(),
                 queue: VecDeque::new(),
                 queued_bytes: 0,

@@ -12,6 +12,9 @@ pub enum ConfigError {
     /// Two realms have the same name.
     #[error("realm {0} is configured twice")]
     DuplicateRealm(String),
+    /// Two transport authentications have the same name.
+    #[error("transport auth {0:?} is configured twice")]
+    DuplicateTransportAuth(String),
     /// Two roles of a realm have the same name.
     #[error("realm {realm}: role {role:?} is configured twice")]
     DuplicateRole {
@@ -21,30 +24,30 @@ pub enum ConfigError {
         role: String,
     },
     /// A principal (or anonymous access) names a role the realm does not define.
-    #[error("realm {realm}: {what} uses role {role:?}, which the realm does not define")]
+    #[error("{scope}: {what} uses role {role:?}, which the realm does not define")]
     UnknownRole {
-        /// The realm.
-        realm: String,
+        /// Where: `realm NAME`.
+        scope: String,
         /// Which principal.
         what: String,
         /// The missing role.
         role: String,
     },
     /// Two principals of one method have the same authid.
-    #[error("realm {realm}: {method} principal {authid:?} is configured twice")]
+    #[error("{scope}: {method} principal {authid:?} is configured twice")]
     DuplicatePrincipal {
-        /// The realm.
-        realm: String,
+        /// Where: `realm NAME` or `transport NAME`.
+        scope: String,
         /// The method.
         method: &'static str,
         /// The authid.
         authid: String,
     },
     /// A principal's secret, key or credential is unusable.
-    #[error("realm {realm}: {method} principal {authid:?}: {reason}")]
+    #[error("{scope}: {method} principal {authid:?}: {reason}")]
     BadCredential {
-        /// The realm.
-        realm: String,
+        /// Where: `realm NAME` or `transport NAME`.
+        scope: String,
         /// The method.
         method: &'static str,
         /// The authid.
@@ -61,6 +64,9 @@ pub enum RouterUsageError {
     /// The connection is not open (never opened, or already closed).
     #[error("{0} is not open")]
     UnknownConnection(ConnectionId),
+    /// No transport authentication has this name.
+    #[error("no transport auth {0:?} is configured")]
+    UnknownTransportAuth(String),
     /// The connection has no joined session to close.
     #[error("{0} has no joined session")]
     NotEstablished(ConnectionId),

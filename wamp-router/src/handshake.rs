@@ -14,7 +14,7 @@ use wamp_proto::message::{Authenticate, Hello};
 use wamp_proto::{Details, Dict, Map, SessionId, Uri, Value};
 
 use super::authorizer::Authorizer;
-use super::config::{CraSalt, RealmConfig};
+use super::config::{AuthConfig, CraSalt};
 use super::error::ConfigError;
 
 /// `wamp.error.no_auth_method`: Crossbar.io's answer when no offered method is accepted
@@ -32,20 +32,49 @@ pub(crate) struct Identity {
     pub authprovider: &'static str,
     /// `WELCOME.Details.authextra` (WAMP-SCRAM's verifier).
     pub authextra: Map,
+    /// The realm the principal joins, whatever the HELLO asked for.
+    pub realm: Option<Uri>,
 }
 
-/// The principals of one realm, prepared once (keys decoded, salted secrets derived).
+/// What a principal is given: its role, and for a transport's principals perhaps the
+/// realm it joins.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    role: String,
+    realm: Option<Uri>,
+}
+
+/// Whose principals a [`RealmAuth`] holds.
+pub(crate) enum Scope<'a> {
+    /// A realm's own: roles must exist there, and principals name no other realm.
+    Realm(&'a Uri, &'a Authorizer),
+    /// A transport's ([`TransportAuth`](super::TransportAuth)): roles are checked on the
+    /// realm joined, when it is known.
+    Transport(&'a str),
+}
+
+impl Scope<'_> {
+    fn label(&self) -> String {
+        match self {
+            Scope::Realm(name, _) => format!("realm {name}"),
+            Scope::Transport(name) => format!("transport {name}"),
+        }
+    }
+}
+
+/// The principals of one realm or transport, prepared once (keys decoded, salted
+/// secrets derived).
 pub(crate) struct RealmAuth {
     anonymous: Option<String>,
-    ticket: HashMap<String, (String, ticket::StoredTicket)>,
+    ticket: HashMap<String, (Principal, ticket::StoredTicket)>,
     wampcra: HashMap<String, CraEntry>,
-    cryptosign: HashMap<String, (String, Vec<[u8; 32]>)>,
+    cryptosign: HashMap<String, (Principal, Vec<[u8; 32]>)>,
     cryptosign_keys: HashMap<[u8; 32], String>,
-    scram: HashMap<String, (String, StoredCredential)>,
+    scram: HashMap<String, (Principal, StoredCredential)>,
 }
 
 struct CraEntry {
-    role: String,
+    principal: Principal,
     /// The HMAC key: the secret's bytes, or the ASCII of the derived key when salted.
     key: Zeroizing<Vec<u8>>,
     salt: Option<CraSalt>,
@@ -61,34 +90,49 @@ impl std::fmt::Debug for RealmAuth {
 
 impl RealmAuth {
     pub fn new(
-        config: &RealmConfig,
-        authz: &Authorizer,
+        auth: &AuthConfig,
+        scope: Scope<'_>,
         rng: &mut dyn rand_core::CryptoRng,
     ) -> Result<Self, ConfigError> {
-        let realm = config.name.to_string();
-        let check_role = |what: String, role: &str| {
-            if authz.has_role(role) {
-                Ok(())
-            } else {
-                Err(ConfigError::UnknownRole {
-                    realm: realm.clone(),
-                    what,
-                    role: role.to_owned(),
-                })
-            }
+        let label = scope.label();
+        let check_role = |what: String, role: &str| match &scope {
+            Scope::Realm(_, authz) if !authz.has_role(role) => Err(ConfigError::UnknownRole {
+                scope: label.clone(),
+                what,
+                role: role.to_owned(),
+            }),
+            _ => Ok(()),
         };
         let duplicate = |method: &'static str, authid: &str| ConfigError::DuplicatePrincipal {
-            realm: realm.clone(),
+            scope: label.clone(),
             method,
             authid: authid.to_owned(),
         };
         let bad = |method: &'static str, authid: &str, reason: String| ConfigError::BadCredential {
-            realm: realm.clone(),
+            scope: label.clone(),
             method,
             authid: authid.to_owned(),
             reason,
         };
-        let auth = &config.auth;
+        // A realm's principals join that realm; only a transport's may name one.
+        let principal = |method: &'static str, authid: &str, role: &str, realm: &Option<Uri>| {
+            check_role(format!("{method} principal {authid:?}"), role)?;
+            match (&scope, realm) {
+                (Scope::Realm(name, _), Some(other)) if other != *name => Err(bad(
+                    method,
+                    authid,
+                    format!("names realm {other}: only a transport's principals may"),
+                )),
+                (Scope::Realm(..), _) => Ok(Principal {
+                    role: role.to_owned(),
+                    realm: None,
+                }),
+                (Scope::Transport(_), _) => Ok(Principal {
+                    role: role.to_owned(),
+                    realm: realm.clone(),
+                }),
+            }
+        };
         let mut out = RealmAuth {
             anonymous: None,
             ticket: HashMap::new(),
@@ -102,16 +146,16 @@ impl RealmAuth {
             out.anonymous = Some(anon.role.clone());
         }
         for p in &auth.ticket {
-            check_role(format!("ticket principal {:?}", p.authid), &p.role)?;
+            let who = principal("ticket", &p.authid, &p.role, &p.realm)?;
             let stored = ticket::StoredTicket::parse(&p.ticket)
                 .map_err(|e| bad("ticket", &p.authid, e.to_string()))?;
-            let entry = (p.role.clone(), stored);
+            let entry = (who, stored);
             if out.ticket.insert(p.authid.clone(), entry).is_some() {
                 return Err(duplicate("ticket", &p.authid));
             }
         }
         for p in &auth.wampcra {
-            check_role(format!("wampcra principal {:?}", p.authid), &p.role)?;
+            let who = principal("wampcra", &p.authid, &p.role, &p.realm)?;
             let key = match &p.salt {
                 None => p.secret.as_bytes().to_vec(),
                 Some(s) => {
@@ -129,7 +173,7 @@ impl RealmAuth {
                 }
             };
             let entry = CraEntry {
-                role: p.role.clone(),
+                principal: who,
                 key: Zeroizing::new(key),
                 salt: p.salt.clone(),
             };
@@ -138,7 +182,7 @@ impl RealmAuth {
             }
         }
         for p in &auth.cryptosign {
-            check_role(format!("cryptosign principal {:?}", p.authid), &p.role)?;
+            let who = principal("cryptosign", &p.authid, &p.role, &p.realm)?;
             let mut keys = Vec::new();
             for hex_key in &p.authorized_keys {
                 let key = parse_key(hex_key).ok_or_else(|| {
@@ -161,14 +205,14 @@ impl RealmAuth {
             }
             if out
                 .cryptosign
-                .insert(p.authid.clone(), (p.role.clone(), keys))
+                .insert(p.authid.clone(), (who, keys))
                 .is_some()
             {
                 return Err(duplicate("cryptosign", &p.authid));
             }
         }
         for p in &auth.scram {
-            check_role(format!("wamp-scram principal {:?}", p.authid), &p.role)?;
+            let who = principal("wamp-scram", &p.authid, &p.role, &p.realm)?;
             let kdf = p.kdf.to_kdf();
             let credential = match (&p.password, &p.credential) {
                 (Some(password), None) => {
@@ -204,7 +248,7 @@ impl RealmAuth {
             };
             if out
                 .scram
-                .insert(p.authid.clone(), (p.role.clone(), credential))
+                .insert(p.authid.clone(), (who, credential))
                 .is_some()
             {
                 return Err(duplicate("wamp-scram", &p.authid));
@@ -233,7 +277,7 @@ impl RealmAuth {
     }
 
     /// Starts authenticating a HELLO: the first method the client offers (anonymous when
-    /// it offers none) that this realm accepts and has a principal for.
+    /// it offers none) that this realm (or transport) accepts and has a principal for.
     pub fn hello(
         &self,
         hello: &Hello,
@@ -270,7 +314,7 @@ impl RealmAuth {
             Step::Abort(
                 NO_AUTH_METHOD,
                 format!(
-                    "none of the offered authentication methods {offered:?} is accepted here; the realm accepts {:?}",
+                    "none of the offered authentication methods {offered:?} is accepted here; this realm and transport accept {:?}",
                     self.methods()
                 ),
             )
@@ -288,7 +332,11 @@ impl RealmAuth {
         let mut raw = [0u8; 9];
         rng.fill_bytes(&mut raw);
         let authid = format!("anonymous-{}", hex::encode(raw));
-        Attempt::Go(Step::Welcome(identity(authid, role, "anonymous")))
+        let principal = Principal {
+            role: role.clone(),
+            realm: None,
+        };
+        Attempt::Go(Step::Welcome(identity(authid, principal, "anonymous")))
     }
 
     fn ticket(&self, authid: Option<&str>) -> Attempt {
@@ -298,7 +346,7 @@ impl RealmAuth {
         let Some(authid) = authid else {
             return Attempt::NoPrincipal("HELLO must name an authid".into());
         };
-        let Some((role, expected)) = self.ticket.get(authid) else {
+        let Some((principal, expected)) = self.ticket.get(authid) else {
             return Attempt::NoPrincipal(format!("no principal {authid:?}"));
         };
         Attempt::Go(Step::Challenge {
@@ -306,7 +354,7 @@ impl RealmAuth {
             extra: Dict::new(),
             pending: Box::new(Pending::Ticket {
                 authid: authid.to_owned(),
-                role: role.clone(),
+                principal: principal.clone(),
                 expected: expected.clone(),
             }),
         })
@@ -332,7 +380,7 @@ impl RealmAuth {
         // bounds "in due time", so it is left out (clients do not read it).
         let challenge = serde_json::json!({
             "authid": authid,
-            "authrole": entry.role,
+            "authrole": entry.principal.role,
             "authmethod": "wampcra",
             "authprovider": PROVIDER,
             "nonce": nonce(rng),
@@ -351,7 +399,7 @@ impl RealmAuth {
             extra,
             pending: Box::new(Pending::WampCra {
                 authid: authid.to_owned(),
-                role: entry.role.clone(),
+                principal: entry.principal.clone(),
                 key: entry.key.clone(),
                 challenge,
             }),
@@ -379,14 +427,14 @@ impl RealmAuth {
                 .cryptosign
                 .get(authid)
                 .filter(|(_, keys)| keys.contains(&key))
-                .map(|(role, _)| (authid.to_owned(), role.clone())),
+                .map(|(principal, _)| (authid.to_owned(), principal.clone())),
             None => self.cryptosign_keys.get(&key).and_then(|authid| {
                 self.cryptosign
                     .get(authid)
-                    .map(|(role, _)| (authid.clone(), role.clone()))
+                    .map(|(principal, _)| (authid.clone(), principal.clone()))
             }),
         };
-        let Some((authid, role)) = principal else {
+        let Some((authid, principal)) = principal else {
             return Attempt::NoPrincipal(format!(
                 "public key {pubkey} is not authorized{}",
                 authid.map(|a| format!(" for {a:?}")).unwrap_or_default()
@@ -412,7 +460,7 @@ impl RealmAuth {
             extra,
             pending: Box::new(Pending::Cryptosign {
                 authid,
-                role,
+                principal,
                 pubkey: key,
                 challenge,
                 binding,
@@ -446,7 +494,7 @@ impl RealmAuth {
                 }
             },
         };
-        let Some((role, credential)) = self.scram.get(authid) else {
+        let Some((principal, credential)) = self.scram.get(authid) else {
             return Attempt::NoPrincipal(format!("no principal {authid:?}"));
         };
         let nonce = format!("{client_nonce}{}", nonce(rng));
@@ -455,7 +503,7 @@ impl RealmAuth {
             extra: credential.challenge_extra(&nonce),
             pending: Box::new(Pending::Scram {
                 authid: authid.to_owned(),
-                role: role.clone(),
+                principal: principal.clone(),
                 credential: credential.clone(),
                 client_nonce: client_nonce.to_owned(),
                 nonce,
@@ -491,25 +539,25 @@ pub(crate) enum Step {
 pub(crate) enum Pending {
     Ticket {
         authid: String,
-        role: String,
+        principal: Principal,
         expected: ticket::StoredTicket,
     },
     WampCra {
         authid: String,
-        role: String,
+        principal: Principal,
         key: Zeroizing<Vec<u8>>,
         challenge: String,
     },
     Cryptosign {
         authid: String,
-        role: String,
+        principal: Principal,
         pubkey: [u8; 32],
         challenge: [u8; 32],
         binding: Option<ChannelBinding>,
     },
     Scram {
         authid: String,
-        role: String,
+        principal: Principal,
         credential: StoredCredential,
         client_nonce: String,
         nonce: String,
@@ -527,38 +575,38 @@ impl Pending {
         match self {
             Pending::Ticket {
                 authid,
-                role,
+                principal,
                 expected,
             } => {
                 expected
                     .verify(&answer.signature)
                     .map_err(|_| format!("wrong ticket for {authid:?}"))?;
-                Ok(identity(authid, &role, "ticket"))
+                Ok(identity(authid, principal, "ticket"))
             }
             Pending::WampCra {
                 authid,
-                role,
+                principal,
                 key,
                 challenge,
             } => {
                 wampcra::verify(&key, &challenge, &answer.signature)
                     .map_err(|_| format!("wrong WAMP-CRA signature for {authid:?}"))?;
-                Ok(identity(authid, &role, "wampcra"))
+                Ok(identity(authid, principal, "wampcra"))
             }
             Pending::Cryptosign {
                 authid,
-                role,
+                principal,
                 pubkey,
                 challenge,
                 binding,
             } => {
                 cryptosign::verify(pubkey, &challenge, binding.as_ref(), &answer.signature)
                     .map_err(|e| format!("cryptosign signature for {authid:?} rejected: {e}"))?;
-                Ok(identity(authid, &role, "cryptosign"))
+                Ok(identity(authid, principal, "cryptosign"))
             }
             Pending::Scram {
                 authid,
-                role,
+                principal,
                 credential,
                 client_nonce,
                 nonce,
@@ -607,7 +655,7 @@ impl Pending {
                     &answer.signature,
                 )
                 .map_err(|_| format!("wamp-scram: wrong proof for {authid:?}"))?;
-                let mut id = identity(authid, &role, "wamp-scram");
+                let mut id = identity(authid, principal, "wamp-scram");
                 id.authextra.insert(
                     "verifier".into(),
                     Value::String(scram::server_signature(
@@ -621,13 +669,14 @@ impl Pending {
     }
 }
 
-fn identity(authid: String, role: &str, method: &'static str) -> Identity {
+fn identity(authid: String, principal: Principal, method: &'static str) -> Identity {
     Identity {
         authid,
-        authrole: role.to_owned(),
+        authrole: principal.role,
         authmethod: method,
         authprovider: PROVIDER,
         authextra: Map::new(),
+        realm: principal.realm,
     }
 }
 

@@ -155,7 +155,7 @@ use bytes::Bytes;
 pub use config::{
     Allow, AnonymousAuth, AuthConfig, CraPrincipal, CraSalt, CryptosignPrincipal, Disclose, Limits,
     Permission, PermissionMatch, RealmConfig, RoleConfig, RouterConfig, ScramCredential, ScramKdf,
-    ScramPrincipal, TicketPrincipal,
+    ScramPrincipal, TicketPrincipal, TransportAuth,
 };
 pub use error::{ConfigError, RouterUsageError};
 pub use event::{ConnectionId, LeaveReason, RouterEvent};
@@ -167,7 +167,7 @@ use wamp_proto::{Details, Dict, Id, IdHashMap, Map, Payload, SessionId, Uri};
 
 use authorizer::Authorizer;
 use connection::{Budgets, ConnState, Connection, Connections, Overflow};
-use handshake::{Identity, RealmAuth, Step};
+use handshake::{Identity, RealmAuth, Scope, Step};
 use realm::{Ctx, Kill, Realm, SessionInfo};
 use timers::{Timer, Timers};
 
@@ -204,6 +204,8 @@ const AGENT: &str = concat!("wamp-rs-router/", env!("CARGO_PKG_VERSION"));
 pub struct Router {
     realms: Vec<Realm>,
     realm_index: HashMap<Uri, usize>,
+    /// The transports' own authentication, by name.
+    transport_auth: Vec<(String, RealmAuth)>,
     conns: Connections,
     timers: Timers,
     rng: Box<dyn rand_core::CryptoRng + Send>,
@@ -261,13 +263,22 @@ impl Router {
                 }
             }
             let authz = Authorizer::new(&rc.roles);
-            let auth = RealmAuth::new(rc, &authz, &mut *rng)?;
+            let auth = RealmAuth::new(&rc.auth, Scope::Realm(&rc.name, &authz), &mut *rng)?;
             realm_index.insert(rc.name.clone(), realms.len());
             realms.push(Realm::new(rc, auth, authz));
+        }
+        let mut transport_auth: Vec<(String, RealmAuth)> = Vec::new();
+        for t in &config.transport_auth {
+            if transport_auth.iter().any(|(name, _)| *name == t.name) {
+                return Err(ConfigError::DuplicateTransportAuth(t.name.clone()));
+            }
+            let auth = RealmAuth::new(&t.auth, Scope::Transport(&t.name), &mut *rng)?;
+            transport_auth.push((t.name.clone(), auth));
         }
         Ok(Router {
             realms,
             realm_index,
+            transport_auth,
             conns: Connections::new(Budgets {
                 high_water: config.limits.transmit_high_water,
                 low_water: config
@@ -392,6 +403,28 @@ impl Router {
     ) -> Result<(), RouterUsageError> {
         self.known_conn(conn)?.channel_binding = Some(binding);
         Ok(())
+    }
+
+    /// Authenticates the connection's sessions with the transport authentication
+    /// `name` ([`RouterConfig::transport_auth`]) instead of their realm's own. Call
+    /// before its HELLO arrives.
+    pub fn set_transport_auth(
+        &mut self,
+        conn: ConnectionId,
+        name: &str,
+    ) -> Result<(), RouterUsageError> {
+        let index = self
+            .transport_auth
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| RouterUsageError::UnknownTransportAuth(name.to_owned()))?;
+        self.known_conn(conn)?.transport_auth = Some(index);
+        Ok(())
+    }
+
+    /// Whether the configuration has a transport authentication of this name.
+    pub fn has_transport_auth(&self, name: &str) -> bool {
+        self.transport_auth.iter().any(|(n, _)| n == name)
     }
 
     /// Sets the transport details the session meta API reports for a connection's

@@ -13,21 +13,30 @@ impl Router {
                 "the router is shutting down".into(),
             );
         }
-        let Some(&realm) = self.realm_index.get(&hello.realm) else {
+        let realm = self.realm_index.get(&hello.realm).copied();
+        let (binding, transport_auth) = match self.conns.get(conn) {
+            Some(c) => (c.channel_binding.clone(), c.transport_auth),
+            None => return,
+        };
+        // A transport's principal may name the realm it joins, so a realm that does not
+        // exist is refused only once the principal is known.
+        if realm.is_none() && transport_auth.is_none() {
             let why = format!("no realm {} on this router", hello.realm);
             return self.abort(now, conn, Uri::NO_SUCH_REALM, why);
-        };
+        }
         if hello.details.roles().is_none_or(|r| r.is_empty()) {
             return self.protocol_violation(now, conn, "HELLO announces no roles".into());
         }
         let session = self.new_session_id(conn);
-        let binding = self.conns.get(conn).and_then(|c| c.channel_binding.clone());
-        let step = self.realms[realm]
-            .auth
-            .hello(&hello, session, binding.as_ref(), &mut *self.rng);
+        let auth = match (transport_auth, realm) {
+            (Some(t), _) => &self.transport_auth[t].1,
+            (None, Some(r)) => &self.realms[r].auth,
+            (None, None) => unreachable!("refused above"),
+        };
+        let step = auth.hello(&hello, session, binding.as_ref(), &mut *self.rng);
         let roles = handshake::client_roles(&hello.details);
         match step {
-            Step::Welcome(identity) => self.welcome(now, conn, realm, session, roles, identity),
+            Step::Welcome(identity) => self.admit(now, conn, realm, session, roles, identity),
             Step::Challenge {
                 method,
                 extra,
@@ -76,7 +85,7 @@ impl Router {
             return;
         };
         match pending.authenticate(&answer, binding.as_ref()) {
-            Ok(identity) => self.welcome(now, conn, realm, session, roles, identity),
+            Ok(identity) => self.admit(now, conn, realm, session, roles, identity),
             Err(why) => {
                 self.sessions.remove(&session);
                 self.abort(now, conn, Uri::NOT_AUTHORIZED, why);
@@ -102,6 +111,44 @@ impl Router {
             let session = *session;
             self.sessions.remove(&session);
         }
+    }
+
+    /// An authenticated client joins the realm its principal names, else the one it
+    /// asked for, if that realm exists and defines the principal's role.
+    fn admit(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        requested: Option<usize>,
+        session: SessionId,
+        roles: Details,
+        identity: Identity,
+    ) {
+        let realm = match &identity.realm {
+            Some(name) => self.realm_index.get(name).copied().ok_or_else(|| {
+                format!(
+                    "principal {:?} is assigned realm {name}, which this router does not have",
+                    identity.authid
+                )
+            }),
+            None => requested.ok_or_else(|| "no such realm on this router".to_owned()),
+        };
+        let realm = match realm {
+            Ok(realm) => realm,
+            Err(why) => {
+                self.sessions.remove(&session);
+                return self.abort(now, conn, Uri::NO_SUCH_REALM, why);
+            }
+        };
+        if !self.realms[realm].authz.has_role(&identity.authrole) {
+            self.sessions.remove(&session);
+            let why = format!(
+                "principal {:?} has role {:?}, which realm {} does not define",
+                identity.authid, identity.authrole, self.realms[realm].name
+            );
+            return self.abort(now, conn, Uri::NO_SUCH_ROLE, why);
+        }
+        self.welcome(now, conn, realm, session, roles, identity);
     }
 
     pub(crate) fn welcome(

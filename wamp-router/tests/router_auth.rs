@@ -17,8 +17,8 @@ use wamp_proto::message::Authenticate;
 use wamp_proto::session::{CloseReason, SessionConfig, SessionEvent};
 use wamp_proto::{message::Message, serializer::SerializerKind, Dict, Payload, Uri};
 use wamp_router::{
-    Allow, ConfigError, Permission, RealmConfig, RoleConfig, Router, RouterConfig, RouterEvent,
-    ScramCredential, ScramKdf, ScramPrincipal,
+    Allow, AuthConfig, ConfigError, Permission, RealmConfig, RoleConfig, Router, RouterConfig,
+    RouterEvent, ScramCredential, ScramKdf, ScramPrincipal,
 };
 
 const J: SerializerKind = SerializerKind::Json;
@@ -384,6 +384,7 @@ fn scram_with_argon2_and_with_a_stored_credential() {
             server_key: b64.encode(credential.server_key),
         }),
         kdf: PBKDF2,
+        realm: None,
     });
     let mut net = Net::new(config(realm));
     assert_joins(
@@ -639,6 +640,7 @@ fn configurations_that_cannot_work_are_refused() {
                     password: None,
                     credential: None,
                     kdf: PBKDF2,
+                    realm: None,
                 });
                 r
             }),
@@ -651,4 +653,94 @@ fn configurations_that_cannot_work_are_refused() {
             assert!(matches!(err, ConfigError::UnknownRole { .. }), "{err}");
         }
     }
+}
+
+/// Two transports on one router: the realm's own auth (ticket only) and a transport's
+/// (anonymous as `guest`, plus its own ticket principal): each connection is
+/// authenticated by its transport's rules alone.
+#[test]
+fn a_transport_authenticates_by_its_own_rules_not_the_realms() {
+    let realm = permissive_realm1(&["user", "guest"]).ticket("joe", "user", "secret!!!");
+    let public = AuthConfig::new()
+        .anonymous("guest")
+        .ticket("kim", "user", "kim-ticket");
+    let mut net = Net::new(config(realm).transport_auth("public", public));
+    // The realm's own rules: no anonymous access, joe's ticket.
+    refused(attempt_with(&mut net, Anonymous::new()), &no_auth_method());
+    assert_joins(&mut net, Ticket::new("joe", "secret!!!"), "joe", "ticket");
+    net.transport_auth = Some("public".into());
+    let (authid, role, method) = attempt_with(&mut net, Anonymous::new()).expect("joins");
+    assert!(authid.starts_with("anonymous-"), "{authid}");
+    assert_eq!((role.as_str(), method.as_str()), ("guest", "anonymous"));
+    assert_joins(&mut net, Ticket::new("kim", "kim-ticket"), "kim", "ticket");
+    // joe is the realm's principal, not the transport's.
+    let why = not_authorized(&mut net, Ticket::new("joe", "secret!!!"));
+    assert!(why.contains("no principal \"joe\""), "{why}");
+}
+
+/// A transport's principal may name its realm (Crossbar.io's principal `realm`): the
+/// session joins it whatever it asked for; a role the realm lacks, or a realm the router
+/// lacks, is refused with the reason.
+#[test]
+fn a_transport_principal_joins_its_realm_and_needs_its_role_there() {
+    let mut auth = AuthConfig::new()
+        .ticket("ann", "user", "t1")
+        .ticket("bob", "admin", "t2")
+        .ticket("cy", "user", "t3");
+    auth.ticket[0].realm = Some(uri("realm2"));
+    auth.ticket[2].realm = Some(uri("realm9"));
+    let realm2 = RealmConfig::new("realm2")
+        .expect("a valid value")
+        .role(RoleConfig::new("user").permit(Permission::everything()));
+    let mut net = Net::new(
+        config(permissive_realm1(&["user"]))
+            .realm(realm2)
+            .transport_auth("t", auth),
+    );
+    net.transport_auth = Some("t".into());
+    let p = net.connect(session(Ticket::new("ann", "t1")));
+    match net.peers[p].events.pop_front() {
+        Some(SessionEvent::Joined(j)) => assert_eq!(j.details.get_str("realm"), Some("realm2")),
+        other => panic!("{other:?}"),
+    }
+    let why = refused(
+        attempt_with(&mut net, Ticket::new("bob", "t2")),
+        &Uri::NO_SUCH_ROLE,
+    );
+    assert!(why.contains("\"admin\"") && why.contains("realm1"), "{why}");
+    let why = refused(
+        attempt_with(&mut net, Ticket::new("cy", "t3")),
+        &Uri::NO_SUCH_REALM,
+    );
+    assert!(why.contains("realm9"), "{why}");
+    // A realm the router lacks is refused for the transport's anonymous clients too,
+    // once they are authenticated.
+    let mut net =
+        Net::new(realm1().transport_auth("anon", AuthConfig::new().anonymous("anonymous")));
+    net.transport_auth = Some("anon".into());
+    let lost = SessionConfig::new(uri("nowhere")).serializer(J);
+    refused(attempt(&mut net, lost), &Uri::NO_SUCH_REALM);
+    assert!(attempt_with(&mut net, Anonymous::new()).is_ok());
+}
+
+#[test]
+fn transport_auth_configurations_that_cannot_work_are_refused() {
+    let rng = || Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
+    let twice = realm1()
+        .transport_auth("a", AuthConfig::new().anonymous("x"))
+        .transport_auth("a", AuthConfig::new().anonymous("y"));
+    let err = Router::new(twice, rng()).expect_err("twice");
+    assert_eq!(err, ConfigError::DuplicateTransportAuth("a".into()));
+    // A realm's own principal may not send its sessions elsewhere.
+    let mut realm = permissive_realm1(&["user"]).ticket("joe", "user", "x");
+    realm.auth.ticket[0].realm = Some(uri("realm2"));
+    let err =
+        Router::new(config(realm), rng()).expect_err("a realm principal naming another realm");
+    assert!(
+        err.to_string().contains("only a transport's principals"),
+        "{err}"
+    );
+    let mut router = Router::new(realm1(), rng()).expect("valid");
+    let conn = router.open(std::time::Instant::now(), J);
+    assert!(router.set_transport_auth(conn, "nope").is_err());
 }

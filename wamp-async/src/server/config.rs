@@ -74,6 +74,10 @@ pub struct ListenerConfig {
     /// hold its connection and buffer for as long as it keeps sending a byte now and
     /// then. Default: 60 s ([`DEFAULT_MESSAGE_TIMEOUT`]); `None` turns it off.
     pub message_timeout: Option<Duration>,
+    /// The transport authentication (a [`TransportAuth`](wamp_router::TransportAuth)
+    /// of the router's configuration, by name) that this listener's clients join with,
+    /// in place of the realms' own `auth`. Default: none, the realms' own.
+    pub auth: Option<String>,
 }
 
 /// How long a message that has begun to arrive may take by default: 60 s, a 16 MiB
@@ -95,6 +99,7 @@ impl ListenerConfig {
             max_message_size: 16 << 20,
             auto_ping,
             message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
+            auth: None,
         }
     }
 
@@ -161,6 +166,14 @@ impl ListenerConfig {
     #[must_use]
     pub fn message_timeout(mut self, timeout: Option<Duration>) -> ListenerConfig {
         self.message_timeout = timeout;
+        self
+    }
+
+    /// Authenticates this listener's clients with the router configuration's transport
+    /// authentication `name` ([`RouterConfig::transport_auth`](wamp_router::RouterConfig::transport_auth)).
+    #[must_use]
+    pub fn auth(mut self, name: impl Into<String>) -> ListenerConfig {
+        self.auth = Some(name.into());
         self
     }
 

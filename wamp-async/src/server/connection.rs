@@ -437,6 +437,7 @@ impl<R: Runtime> Conn<R> {
             peer: self.peer.clone(),
             details: self.transport_details(serializer),
             binding: self.binding.take(),
+            auth: self.spec.auth.clone(),
             outlet,
             close: close_tx,
             gate,

@@ -80,6 +80,8 @@ pub(crate) struct Opened {
     /// For the session meta API.
     pub(crate) details: Map,
     pub(crate) binding: Option<ChannelBinding>,
+    /// The transport authentication of its listener, if it has one.
+    pub(crate) auth: Option<Arc<str>>,
     /// Where the router task puts the connection's messages; closing it (after the last
     /// message) tells the task to close the transport.
     pub(crate) outlet: Outlet,
@@ -426,15 +428,20 @@ impl<R: Runtime> Hub<R> {
             peer,
             details,
             binding,
+            auth,
             outlet,
             close,
             gate,
         } = opened;
         let conn = self.router.open(now, serializer);
-        // The connection was just opened, so these cannot fail.
+        // The connection was just opened (and `start` checked the listeners' auth
+        // names), so these cannot fail.
         let _ = self.router.set_transport_details(conn, details);
         if let Some(binding) = binding {
             let _ = self.router.set_channel_binding(conn, binding);
+        }
+        if let Some(auth) = auth {
+            let _ = self.router.set_transport_auth(conn, &auth);
         }
         tracing::debug!(%peer, %conn, %serializer, "connection open");
         self.keys.insert(key, conn);

@@ -34,6 +34,8 @@ pub(crate) struct ListenerSpec {
     pub(crate) channel_type: &'static str,
     /// The listener, for logs.
     pub(crate) label: String,
+    /// The router's transport authentication its clients join with, if not the realms'.
+    pub(crate) auth: Option<Arc<str>>,
 }
 
 impl ListenerSpec {
@@ -87,6 +89,7 @@ impl ListenerSpec {
             raw,
             channel_type,
             label: label(config),
+            auth: config.auth.as_deref().map(Arc::from),
         })
     }
 
@@ -99,6 +102,7 @@ impl ListenerSpec {
             raw: rawsocket::ServerConfig::default(),
             channel_type: "memory",
             label: "in-process".into(),
+            auth: None,
         }
     }
 
@@ -129,7 +133,7 @@ impl ListenerSpec {
     }
 }
 
-fn label(config: &ListenerConfig) -> String {
+pub(crate) fn label(config: &ListenerConfig) -> String {
     let tls = config.tls.is_some();
     match (&config.bind, &config.transport) {
         (BindAddress::Tcp(addr), ListenTransport::WebSocket { path }) => {

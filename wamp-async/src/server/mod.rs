@@ -240,6 +240,18 @@ impl<R: Runtime> RouterBuilder<R> {
     pub async fn start(self) -> Result<RouterHandle, RouterError> {
         let rt = self.runtime.map_err(RouterError::Runtime)?;
         let router = Router::new(self.config, rt.rng())?;
+        for config in &self.listeners {
+            if let Some(name) = config
+                .auth
+                .as_deref()
+                .filter(|n| !router.has_transport_auth(n))
+            {
+                return Err(RouterError::Listener(format!(
+                    "{}: its auth {name:?} is not among the configuration's transport_auth",
+                    listener::label(config)
+                )));
+            }
+        }
         let mut bound = Vec::with_capacity(self.listeners.len());
         for config in &self.listeners {
             // On an error the listeners bound so far are dropped, which closes them.

@@ -72,6 +72,9 @@ pub struct Net {
     /// Honour the router's backpressure: a peer whose input is paused
     /// ([`RouterEvent::InputPaused`]) keeps its output in its session until resumed.
     pub backpressure: bool,
+    /// The transport authentication new connections use, as if they came through a
+    /// listener that names it ([`Router::set_transport_auth`]).
+    pub transport_auth: Option<String>,
     seed: u64,
 }
 
@@ -191,6 +194,7 @@ impl Net {
             allow_violations: false,
             tap: false,
             backpressure: false,
+            transport_auth: None,
             seed,
         }
     }
@@ -218,6 +222,11 @@ impl Net {
             )),
         );
         let conn = self.router.open(self.now, kind);
+        if let Some(name) = &self.transport_auth {
+            self.router
+                .set_transport_auth(conn, name)
+                .expect("a known name");
+        }
         if let Some(b) = router_binding {
             self.router.set_channel_binding(conn, b).expect("open");
         }

@@ -286,6 +286,13 @@ pub struct ServerConfig {
     /// sets it when it is at its connection limit, as RawSocket's
     /// `max_connections_reached` answers with error reply 4.
     pub max_connections_reached: bool,
+    /// The web origins whose pages may connect: patterns where `*` stands for any run
+    /// of characters (`https://app.example.com`, `http://localhost:*`, `*`). A request
+    /// with an `Origin` header (browsers send one) that matches none gets HTTP 403,
+    /// so a page on another site cannot use a visitor's browser to reach the router
+    /// (cross-site WebSocket hijacking). Requests without `Origin` (programs, not
+    /// pages) and the opaque origin `null` are served. Default: `None`, every origin.
+    pub allowed_origins: Option<Vec<String>>,
     /// Options shared with the client side.
     pub options: WsOptions,
 }
@@ -304,8 +311,19 @@ impl ServerConfig {
             headers: HeaderMap::new(),
             path: None,
             max_connections_reached: false,
+            allowed_origins: None,
             options: WsOptions::default(),
         }
+    }
+
+    /// Serves pages only from these origins (see
+    /// [`allowed_origins`](Self::allowed_origins)).
+    pub fn allowed_origins(
+        mut self,
+        patterns: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_origins = Some(patterns.into_iter().map(Into::into).collect());
+        self
     }
 
     /// Serves only upgrade requests for `path` (see [`path`](Self::path)).

@@ -131,6 +131,11 @@ pub enum WsError {
         /// The path this endpoint serves.
         served: String,
     },
+    /// Server: the request came from a web page whose origin is not allowed
+    /// ([`ServerConfig::allowed_origins`](crate::ServerConfig::allowed_origins)); the
+    /// client got HTTP 403.
+    #[error("origin {0:?} is not allowed")]
+    ForbiddenOrigin(String),
     /// Server: the server is at its connection limit; the client got HTTP 503.
     #[error("the server is at its connection limit")]
     Unavailable,
@@ -212,6 +217,7 @@ impl WsError {
             WsError::HandshakeRejected { .. }
             | WsError::NoCommonSubprotocol { .. }
             | WsError::NotFound { .. }
+            | WsError::ForbiddenOrigin(_)
             | WsError::Unavailable
             | WsError::SubprotocolMismatch(_)
             | WsError::Handshake(_)

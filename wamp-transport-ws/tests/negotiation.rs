@@ -446,3 +446,38 @@ fn a_response_behind_blank_lines_and_frames_behind_the_head_reach_the_client() {
         );
     }
 }
+
+/// `allowed_origins`: a page from another origin gets HTTP 403; an allowed origin, a
+/// request with no `Origin` (not a page) and the opaque `null` origin are served.
+#[test]
+fn pages_from_origins_not_allowed_get_403() {
+    let with_origin = |origin: &str| {
+        raw_request(Some("wamp.2.json")).replacen(
+            "Host: localhost:8080\r\n",
+            &format!("Host: localhost:8080\r\nOrigin: {origin}\r\n"),
+            1,
+        )
+    };
+    let config =
+        ServerConfig::new().allowed_origins(["https://app.example.com", "http://localhost:*"]);
+    let answer = |request: &str| {
+        let now = t0();
+        let mut server = WsServer::new(config.clone(), now).expect("config");
+        let response = http_answer(&mut server, now, request.as_bytes());
+        (response, events_of_server(&mut server))
+    };
+    for served in [
+        with_origin("https://app.example.com"),
+        with_origin("http://localhost:3000"),
+        with_origin("null"),
+        raw_request(Some("wamp.2.json")),
+    ] {
+        let (response, _) = answer(&served);
+        assert!(response.starts_with("HTTP/1.1 101"), "{served}: {response}");
+    }
+    let (response, events) = answer(&with_origin("https://evil.example"));
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+    assert!(
+        matches!(&expect_closed(&events).error, Some(WsError::ForbiddenOrigin(o)) if o == "https://evil.example")
+    );
+}

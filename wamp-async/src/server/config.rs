@@ -78,6 +78,10 @@ pub struct ListenerConfig {
     /// of the router's configuration, by name) that this listener's clients join with,
     /// in place of the realms' own `auth`. Default: none, the realms' own.
     pub auth: Option<String>,
+    /// WebSocket: the web origins whose pages may connect, `*` matching any run of
+    /// characters; other pages get HTTP 403 (see `wamp_transport_ws::ServerConfig`'s
+    /// `allowed_origins`). Default: `None`, every origin.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 /// How long a message that has begun to arrive may take by default: 60 s, a 16 MiB
@@ -100,6 +104,7 @@ impl ListenerConfig {
             auto_ping,
             message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
             auth: None,
+            allowed_origins: None,
         }
     }
 
@@ -174,6 +179,17 @@ impl ListenerConfig {
     #[must_use]
     pub fn auth(mut self, name: impl Into<String>) -> ListenerConfig {
         self.auth = Some(name.into());
+        self
+    }
+
+    /// Serves WebSocket upgrades from web pages only from these origins (see
+    /// [`allowed_origins`](ListenerConfig::allowed_origins)).
+    #[must_use]
+    pub fn allowed_origins(
+        mut self,
+        patterns: impl IntoIterator<Item = impl Into<String>>,
+    ) -> ListenerConfig {
+        self.allowed_origins = Some(patterns.into_iter().map(Into::into).collect());
         self
     }
 

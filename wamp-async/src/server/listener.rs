@@ -70,6 +70,7 @@ impl ListenerSpec {
         if let Some(timeout) = config.message_timeout {
             ws = ws.message_timeout(timeout);
         }
+        ws.allowed_origins.clone_from(&config.allowed_origins);
         if let ListenTransport::WebSocket { path: Some(path) } = &config.transport {
             if !path.starts_with('/') {
                 return Err(invalid(format!("the path {path:?} does not start with /")));

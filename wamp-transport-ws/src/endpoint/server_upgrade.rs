@@ -14,6 +14,7 @@ pub(crate) struct ServerHs {
     headers: HeaderMap,
     path: Option<String>,
     max_connections_reached: bool,
+    allowed_origins: Option<Vec<String>>,
 }
 
 impl WebSocket {
@@ -25,6 +26,7 @@ impl WebSocket {
                 headers: config.headers,
                 path: config.path,
                 max_connections_reached: config.max_connections_reached,
+                allowed_origins: config.allowed_origins,
             })),
             now,
         )
@@ -89,6 +91,16 @@ impl WebSocket {
                     served: want.clone(),
                 };
                 self.reject_with(StatusCode::NOT_FOUND, error.to_string(), None, error);
+                return;
+            }
+        }
+        if let (Some(allowed), Some(origin)) =
+            (&hs.allowed_origins, request.headers().get(header::ORIGIN))
+        {
+            let origin = String::from_utf8_lossy(origin.as_bytes());
+            if origin != "null" && !allowed.iter().any(|p| origin_matches(p, &origin)) {
+                let error = WsError::ForbiddenOrigin(origin.into_owned());
+                self.reject_with(StatusCode::FORBIDDEN, error.to_string(), None, error);
                 return;
             }
         }
@@ -207,5 +219,62 @@ impl WebSocket {
             }
         }
         self.fail(error);
+    }
+}
+
+/// Whether `origin` matches `pattern`, where `*` stands for any run of characters
+/// (ASCII case is ignored, as in scheme and host names).
+fn origin_matches(pattern: &str, origin: &str) -> bool {
+    let (pattern, origin) = (pattern.to_ascii_lowercase(), origin.to_ascii_lowercase());
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = origin.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_matches;
+
+    #[test]
+    fn origin_patterns_match_with_stars() {
+        assert!(origin_matches("*", "https://evil.example"));
+        assert!(origin_matches(
+            "http://localhost:*",
+            "http://localhost:8080"
+        ));
+        assert!(origin_matches(
+            "HTTPS://App.example.com",
+            "https://app.example.com"
+        ));
+        assert!(origin_matches(
+            "https://*.example.com",
+            "https://a.b.example.com"
+        ));
+        assert!(!origin_matches(
+            "https://*.example.com",
+            "https://example.com.evil.net"
+        ));
+        assert!(!origin_matches(
+            "http://localhost:*",
+            "http://localhostx.evil:1"
+        ));
+        assert!(!origin_matches(
+            "https://app.example.com",
+            "https://app.example.com.evil"
+        ));
+        assert!(origin_matches("a*b*c", "a-b-b-c") && !origin_matches("a*b*c", "a-c"));
     }
 }

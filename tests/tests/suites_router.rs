@@ -327,3 +327,52 @@ fn wamp_router_refuses_bad_config_files() {
         assert!(!out.stderr.contains("listening on"), "{name}: {out:?}");
     }
 }
+
+/// `--check` reads a config of either kind, builds the router without binding, prints
+/// what it would serve and exits 0; a config that cannot work exits 2 with every problem
+/// named by its path, and nothing listens either way.
+#[test]
+fn wamp_router_check_prints_what_a_config_serves() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let good = dir.path().join("config.json");
+    std::fs::write(
+        &good,
+        r#"{"version": 2, "controller": {}, "workers": [{"type": "router",
+            "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": {"call": true}}]}]}],
+            "transports": [
+              {"type": "rawsocket", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": 1}},
+              {"type": "websocket", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": 2},
+               "auth": {"ticket": {"type": "static", "principals": {"joe": {"ticket": "t", "role": "nobody"}}}}}]}]}"#,
+    )
+    .expect("write a config file");
+    let out = run_wamp(&["router", "--check", &good.to_string_lossy()]);
+    // The ticket principal's role is not on realm1; that is refused when joining (a
+    // transport's principals may join any realm), not by the check.
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    for line in [
+        "listener rs://127.0.0.1:1 (cbor, msgpack, json)\n  auth: anonymous as \"anonymous\"",
+        "listener ws://127.0.0.1:2 (cbor, msgpack, json)\n  auth: ticket (1 principal)",
+        "realm realm1: roles anonymous; meta API",
+        "warning: config.controller: ignored",
+        "config.json: OK",
+    ] {
+        assert!(out.stdout.contains(line), "no {line:?} in {out:?}");
+    }
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"version": 2, "workers": [{"type": "router",
+            "realms": [{"name": "realm1", "roles": [{"name": "user", "authorizer": "com.example.authorize"}]}],
+            "transports": [{"type": "rawsocket", "endpoint": {"type": "tcp", "port": 1},
+                            "auth": {"wampcra": {"type": "dynamic", "authenticator": "com.example.authenticate"}}}]}]}"#,
+    )
+    .expect("write a config file");
+    let out = run_wamp(&["router", "--check", &bad.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    for needle in [
+        "workers[0].realms[0].roles[0].authorizer: not supported",
+        "workers[0].transports[0].auth.wampcra: not supported",
+    ] {
+        assert!(out.stderr.contains(needle), "no {needle:?} in {out:?}");
+    }
+}

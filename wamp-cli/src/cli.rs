@@ -104,9 +104,19 @@ pub struct RouterArgs {
     pub realm: Vec<String>,
 
     /// A TOML file with listeners, TLS, realms, roles, principals and limits (see
-    /// `wamp-cli/README.md`).
+    /// `wamp-cli/README.md`), or a Crossbar.io node configuration (config.json).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Checks a config file (our TOML or a Crossbar.io config.json), prints what it
+    /// would serve and what it leaves out, and exits without listening.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    pub check: Option<PathBuf>,
+
+    /// Reads the config file as a Crossbar.io node configuration (JSON, version 2),
+    /// whatever it looks like. A file holding a JSON object is read so anyway.
+    #[arg(long)]
+    pub crossbar: bool,
 
     /// Keepalive of the WebSocket listeners: ping a client after this many seconds
     /// without a byte from it (0: off). Default 30, or the config file's `[listen]

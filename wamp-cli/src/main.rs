@@ -5,7 +5,7 @@
 //! wamp register  URL PROCEDURE [--count N] [--match exact|prefix|wildcard] [--invoke POLICY]
 //! wamp publish   URL TOPIC [ARG...] [--kwargs JSON] [--acknowledge] [--exclude-me BOOL]
 //! wamp subscribe URL TOPIC [--match exact|prefix|wildcard] [--count N]
-//! wamp router    [--ws ADDR] [--rawsocket ADDR] [--unix PATH] [--realm NAME]... [--config FILE]
+//! wamp router    [--ws ADDR] [--rawsocket ADDR] [--unix PATH] [--realm NAME]... [--config FILE | --check FILE]
 //! wamp hash-ticket   (reads a ticket on stdin, prints an Argon2id PHC string)
 //! ```
 //!

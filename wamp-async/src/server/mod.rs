@@ -232,6 +232,18 @@ impl<R: Runtime> RouterBuilder<R> {
         self
     }
 
+    /// Checks the configuration as [`start`](RouterBuilder::start) would, short of
+    /// binding: the router's configuration (realms, roles, principals), each listener's
+    /// settings, and the transport authentication each names.
+    pub fn check(&self) -> Result<(), RouterError> {
+        let rt = self
+            .runtime
+            .as_ref()
+            .map_err(|e| RouterError::Runtime(e.clone()))?;
+        let router = Router::new(self.config.clone(), rt.rng())?;
+        check_listeners(&router, &self.listeners)
+    }
+
     /// Builds the router, binds every listener and starts serving. Returns once every
     /// listener is bound (or the first that failed: none stays bound then).
     ///
@@ -240,18 +252,7 @@ impl<R: Runtime> RouterBuilder<R> {
     pub async fn start(self) -> Result<RouterHandle, RouterError> {
         let rt = self.runtime.map_err(RouterError::Runtime)?;
         let router = Router::new(self.config, rt.rng())?;
-        for config in &self.listeners {
-            if let Some(name) = config
-                .auth
-                .as_deref()
-                .filter(|n| !router.has_transport_auth(n))
-            {
-                return Err(RouterError::Listener(format!(
-                    "{}: its auth {name:?} is not among the configuration's transport_auth",
-                    listener::label(config)
-                )));
-            }
-        }
+        check_listeners(&router, &self.listeners)?;
         let mut bound = Vec::with_capacity(self.listeners.len());
         for config in &self.listeners {
             // On an error the listeners bound so far are dropped, which closes them.
@@ -360,6 +361,24 @@ struct Inner {
     stopped: Shared<BoxFuture<'static, ()>>,
     /// Dropped with the last handle: the router then shuts down.
     _alive: oneshot::Sender<()>,
+}
+
+/// Each listener's settings, and the transport authentication it names.
+fn check_listeners(router: &Router, listeners: &[ListenerConfig]) -> Result<(), RouterError> {
+    for config in listeners {
+        listener::ListenerSpec::new(config)?;
+        if let Some(name) = config
+            .auth
+            .as_deref()
+            .filter(|n| !router.has_transport_auth(n))
+        {
+            return Err(RouterError::Listener(format!(
+                "{}: its auth {name:?} is not among the configuration's transport_auth",
+                listener::label(config)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A running router: its listeners' addresses, in-process sessions, shutdown.

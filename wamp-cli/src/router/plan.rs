@@ -1,0 +1,125 @@
+//! What `wamp router` will serve, whichever file format it came from: the router's
+//! configuration, its listeners, and what the file asked for that is not served.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use wamp_tokio::wamp_router::{AuthConfig, RouterConfig};
+use wamp_tokio::{BindAddress, ListenTransport, ListenerConfig, ServerOptions};
+
+/// A configuration ready to start.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Realms, roles, principals, limits, and the transports' own authentication.
+    pub config: RouterConfig,
+    /// The listeners, each perhaps naming one of `config.transport_auth`.
+    pub listeners: Vec<ListenerConfig>,
+    /// What the file asked for that is left out, with the key's path and why.
+    pub warnings: Vec<String>,
+    /// The runtime's opening handshake limit, if the file sets one.
+    pub handshake_timeout: Option<Duration>,
+    /// The runtime's closing handshake limit, if the file sets one.
+    pub close_timeout: Option<Duration>,
+}
+
+impl Plan {
+    /// The runtime options the plan asks for.
+    pub fn server_options(&self) -> ServerOptions {
+        let mut options = ServerOptions::default();
+        if let Some(d) = self.handshake_timeout {
+            options.handshake_timeout = d;
+        }
+        if let Some(d) = self.close_timeout {
+            options.close_timeout = d;
+        }
+        options
+    }
+
+    /// What will be served, for `wamp router --check` and the start-up log.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for listener in &self.listeners {
+            let _ = writeln!(out, "listener {}", listener_line(listener));
+            let auth = listener
+                .auth
+                .as_deref()
+                .and_then(|name| self.config.transport_auth.iter().find(|t| t.name == name));
+            match auth {
+                Some(t) => {
+                    let _ = writeln!(out, "  auth: {}", auth_line(&t.auth));
+                }
+                None => out.push_str("  auth: the realms' own\n"),
+            }
+        }
+        for realm in &self.config.realms {
+            let roles: Vec<&str> = realm.roles.iter().map(|r| r.name.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "realm {}: roles {}{}",
+                realm.name,
+                if roles.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    roles.join(", ")
+                },
+                if realm.meta_api { "; meta API" } else { "" }
+            );
+            if !realm.auth.is_empty() {
+                let _ = writeln!(out, "  auth: {}", auth_line(&realm.auth));
+            }
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        out
+    }
+}
+
+fn listener_line(l: &ListenerConfig) -> String {
+    let scheme = match (&l.transport, l.tls.is_some()) {
+        (ListenTransport::WebSocket { .. }, false) => "ws",
+        (ListenTransport::WebSocket { .. }, true) => "wss",
+        (ListenTransport::RawSocket, false) => "rs",
+        (ListenTransport::RawSocket, true) => "rss",
+        _ => "?",
+    };
+    let path = match &l.transport {
+        ListenTransport::WebSocket { path: Some(p) } => p.as_str(),
+        _ => "",
+    };
+    let serializers: Vec<String> = l.serializers.iter().map(|s| s.to_string()).collect();
+    match &l.bind {
+        BindAddress::Unix(file) => format!(
+            "{scheme} on unix socket {}{path} ({})",
+            file.display(),
+            serializers.join(", ")
+        ),
+        BindAddress::Tcp(addr) => format!("{scheme}://{addr}{path} ({})", serializers.join(", ")),
+        other => format!("{other:?}"),
+    }
+}
+
+fn auth_line(auth: &AuthConfig) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &auth.anonymous {
+        parts.push(format!("anonymous as {:?}", a.role));
+    }
+    for (method, n) in [
+        ("ticket", auth.ticket.len()),
+        ("wampcra", auth.wampcra.len()),
+        ("cryptosign", auth.cryptosign.len()),
+        ("wamp-scram", auth.scram.len()),
+    ] {
+        if n > 0 {
+            parts.push(format!(
+                "{method} ({n} principal{})",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    if parts.is_empty() {
+        "nobody may join".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}

@@ -89,6 +89,10 @@ pub struct Limits {
     /// 10 s.
     #[serde(deserialize_with = "seconds")]
     pub handshake_timeout: Duration,
+    /// How long a dynamic authenticator may take to answer; then the client gets ABORT
+    /// `wamp.error.authentication_failed`. Default 5 s (within the handshake timeout).
+    #[serde(deserialize_with = "seconds")]
+    pub authenticator_timeout: Duration,
     /// How long the router waits for the reply to a GOODBYE it sent (kill, shutdown)
     /// before it drops the connection. Default 5 s.
     #[serde(deserialize_with = "seconds")]
@@ -134,6 +138,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             handshake_timeout: Duration::from_secs(10),
+            authenticator_timeout: Duration::from_secs(5),
             goodbye_timeout: Duration::from_secs(5),
             transmit_high_water: 256 << 10,
             transmit_low_water: 64 << 10,
@@ -400,6 +405,67 @@ pub struct AuthConfig {
     pub cryptosign: Vec<CryptosignPrincipal>,
     /// `wamp-scram` principals.
     pub scram: Vec<ScramPrincipal>,
+    /// Methods whose principals a procedure decides (dynamic authentication), in place
+    /// of static ones.
+    pub authenticators: Authenticators,
+}
+
+/// Dynamic authentication: for each method, the procedure that decides who may join,
+/// called as Crossbar.io calls it. A method has static principals or an authenticator,
+/// not both.
+///
+/// The router calls `procedure(realm, authid, details)`: `realm` the realm the client
+/// asked for, `authid` its authid (or null), `details` a dictionary with `authmethod`,
+/// `authextra` (the HELLO's), `session` (the ID the session will have), `transport`
+/// (as the session meta API reports it) and, for `ticket`, `ticket`. The answer is the
+/// role as a string, or a dictionary with `role` and optionally `authid` (the session's
+/// instead of the one it claimed), `realm` (the realm it joins instead) and `extra`
+/// (WELCOME's `authextra`); for `wampcra` also `secret` (and `salt`, `iterations`,
+/// `keylen` for a derived key), for `cryptosign` also `pubkey` (the key HELLO must have
+/// offered). When the procedure answers with an ERROR, the client gets ABORT with that
+/// error's URI and first argument; when no callee has registered it or it does not
+/// answer within [`Limits::authenticator_timeout`], ABORT
+/// `wamp.error.authentication_failed` saying so.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Authenticators {
+    /// Decides anonymous sessions' role (called with a null authid).
+    pub anonymous: Option<Authenticator>,
+    /// Checks tickets.
+    pub ticket: Option<Authenticator>,
+    /// Gives WAMP-CRA secrets.
+    pub wampcra: Option<Authenticator>,
+    /// Gives cryptosign public keys.
+    pub cryptosign: Option<Authenticator>,
+}
+
+/// A procedure that authenticates.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authenticator {
+    /// Its URI.
+    #[serde(deserialize_with = "uri")]
+    pub procedure: Uri,
+    /// The realm it is registered on (Crossbar.io's `authenticator-realm`). Default: the
+    /// realm the client asks for.
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub realm: Option<Uri>,
+}
+
+impl Authenticator {
+    /// The procedure `procedure` on the realm the client asks for.
+    pub fn new(procedure: &str) -> Result<Self, InvalidUri> {
+        Ok(Authenticator {
+            procedure: Uri::parse(procedure)?,
+            realm: None,
+        })
+    }
+
+    /// The procedure registered on `realm` (whatever realm the client asks for).
+    pub fn on_realm(mut self, realm: &str) -> Result<Self, InvalidUri> {
+        self.realm = Some(Uri::parse(realm)?);
+        Ok(self)
+    }
 }
 
 impl AuthConfig {
@@ -485,11 +551,16 @@ impl AuthConfig {
 
     /// Whether no method is accepted.
     pub fn is_empty(&self) -> bool {
+        let dynamic = &self.authenticators;
         self.anonymous.is_none()
             && self.ticket.is_empty()
             && self.wampcra.is_empty()
             && self.cryptosign.is_empty()
             && self.scram.is_empty()
+            && dynamic.anonymous.is_none()
+            && dynamic.ticket.is_none()
+            && dynamic.wampcra.is_none()
+            && dynamic.cryptosign.is_none()
     }
 }
 

@@ -43,6 +43,14 @@ pub enum ConfigError {
         /// The authid.
         authid: String,
     },
+    /// A method has both static principals and a dynamic authenticator.
+    #[error("{scope}: {method} has both static principals and an authenticator; give one")]
+    StaticAndDynamic {
+        /// Where: `realm NAME` or `transport NAME`.
+        scope: String,
+        /// The method.
+        method: &'static str,
+    },
     /// A principal's secret, key or credential is unusable.
     #[error("{scope}: {method} principal {authid:?}: {reason}")]
     BadCredential {

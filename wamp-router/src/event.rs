@@ -12,6 +12,10 @@ use wamp_proto::{SessionId, Uri};
 pub struct ConnectionId(pub(crate) u64);
 
 impl ConnectionId {
+    /// The router itself, as the caller of authenticators (no transport has it: the
+    /// first connection is 1).
+    pub(crate) const ROUTER: ConnectionId = ConnectionId(0);
+
     /// The number behind the ID (for logs and maps).
     pub const fn get(self) -> u64 {
         self.0

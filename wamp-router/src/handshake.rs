@@ -14,7 +14,8 @@ use wamp_proto::message::{Authenticate, Hello};
 use wamp_proto::{Details, Dict, Map, SessionId, Uri, Value};
 
 use super::authorizer::Authorizer;
-use super::config::{AuthConfig, CraSalt};
+use super::config::{AuthConfig, Authenticators, CraSalt};
+use super::dynamic_auth::{Ask, Then};
 use super::error::ConfigError;
 
 /// `wamp.error.no_auth_method`: Crossbar.io's answer when no offered method is accepted
@@ -36,12 +37,41 @@ pub(crate) struct Identity {
     pub realm: Option<Uri>,
 }
 
-/// What a principal is given: its role, and for a transport's principals perhaps the
-/// realm it joins.
+impl Identity {
+    /// The router itself, as the caller of authenticators.
+    pub fn router() -> Identity {
+        Identity {
+            authid: "router".into(),
+            authrole: "trusted".into(),
+            authmethod: "trusted",
+            authprovider: "router",
+            authextra: Map::new(),
+            realm: None,
+        }
+    }
+}
+
+/// What a principal is given: its role, and for a transport's principals (or a dynamic
+/// authenticator's answer) perhaps the realm it joins.
 #[derive(Debug, Clone)]
 pub(crate) struct Principal {
-    role: String,
-    realm: Option<Uri>,
+    pub role: String,
+    pub realm: Option<Uri>,
+    /// `static`, or `dynamic` when an authenticator vouched for it.
+    pub provider: &'static str,
+    /// WELCOME's `authextra` (from a dynamic authenticator).
+    pub extra: Map,
+}
+
+impl Principal {
+    pub fn fixed(role: &str, realm: Option<Uri>) -> Self {
+        Principal {
+            role: role.to_owned(),
+            realm,
+            provider: PROVIDER,
+            extra: Map::new(),
+        }
+    }
 }
 
 /// Whose principals a [`RealmAuth`] holds.
@@ -71,13 +101,37 @@ pub(crate) struct RealmAuth {
     cryptosign: HashMap<String, (Principal, Vec<[u8; 32]>)>,
     cryptosign_keys: HashMap<[u8; 32], String>,
     scram: HashMap<String, (Principal, StoredCredential)>,
+    dynamic: Authenticators,
 }
 
-struct CraEntry {
+pub(crate) struct CraEntry {
     principal: Principal,
     /// The HMAC key: the secret's bytes, or the ASCII of the derived key when salted.
     key: Zeroizing<Vec<u8>>,
     salt: Option<CraSalt>,
+}
+
+impl CraEntry {
+    /// The key for `secret` (derived when salted); `Err` says what is wrong.
+    pub fn new(principal: Principal, secret: &str, salt: Option<CraSalt>) -> Result<Self, String> {
+        let key = match &salt {
+            None => secret.as_bytes().to_vec(),
+            Some(s) => {
+                if s.iterations == 0 || s.keylen == 0 || s.keylen > wampcra::MAX_KEYLEN {
+                    return Err(format!(
+                        "iterations must be at least 1 and keylen in 1..={}",
+                        wampcra::MAX_KEYLEN
+                    ));
+                }
+                wampcra::derive_key(secret, &s.salt, s.iterations, s.keylen).into_bytes()
+            }
+        };
+        Ok(CraEntry {
+            principal,
+            key: Zeroizing::new(key),
+            salt,
+        })
+    }
 }
 
 impl std::fmt::Debug for RealmAuth {
@@ -123,14 +177,8 @@ impl RealmAuth {
                     authid,
                     format!("names realm {other}: only a transport's principals may"),
                 )),
-                (Scope::Realm(..), _) => Ok(Principal {
-                    role: role.to_owned(),
-                    realm: None,
-                }),
-                (Scope::Transport(_), _) => Ok(Principal {
-                    role: role.to_owned(),
-                    realm: realm.clone(),
-                }),
+                (Scope::Realm(..), _) => Ok(Principal::fixed(role, None)),
+                (Scope::Transport(_), _) => Ok(Principal::fixed(role, realm.clone())),
             }
         };
         let mut out = RealmAuth {
@@ -140,7 +188,34 @@ impl RealmAuth {
             cryptosign: HashMap::new(),
             cryptosign_keys: HashMap::new(),
             scram: HashMap::new(),
+            dynamic: auth.authenticators.clone(),
         };
+        let dynamic = &auth.authenticators;
+        for (method, has_static, has_dynamic) in [
+            (
+                "anonymous",
+                auth.anonymous.is_some(),
+                dynamic.anonymous.is_some(),
+            ),
+            ("ticket", !auth.ticket.is_empty(), dynamic.ticket.is_some()),
+            (
+                "wampcra",
+                !auth.wampcra.is_empty(),
+                dynamic.wampcra.is_some(),
+            ),
+            (
+                "cryptosign",
+                !auth.cryptosign.is_empty(),
+                dynamic.cryptosign.is_some(),
+            ),
+        ] {
+            if has_static && has_dynamic {
+                return Err(ConfigError::StaticAndDynamic {
+                    scope: label.clone(),
+                    method,
+                });
+            }
+        }
         if let Some(anon) = &auth.anonymous {
             check_role("anonymous access".into(), &anon.role)?;
             out.anonymous = Some(anon.role.clone());
@@ -156,27 +231,8 @@ impl RealmAuth {
         }
         for p in &auth.wampcra {
             let who = principal("wampcra", &p.authid, &p.role, &p.realm)?;
-            let key = match &p.salt {
-                None => p.secret.as_bytes().to_vec(),
-                Some(s) => {
-                    if s.iterations == 0 || s.keylen == 0 || s.keylen > wampcra::MAX_KEYLEN {
-                        return Err(bad(
-                            "wampcra",
-                            &p.authid,
-                            format!(
-                                "iterations must be at least 1 and keylen in 1..={}",
-                                wampcra::MAX_KEYLEN
-                            ),
-                        ));
-                    }
-                    wampcra::derive_key(&p.secret, &s.salt, s.iterations, s.keylen).into_bytes()
-                }
-            };
-            let entry = CraEntry {
-                principal: who,
-                key: Zeroizing::new(key),
-                salt: p.salt.clone(),
-            };
+            let entry = CraEntry::new(who, &p.secret, p.salt.clone())
+                .map_err(|why| bad("wampcra", &p.authid, why))?;
             if out.wampcra.insert(p.authid.clone(), entry).is_some() {
                 return Err(duplicate("wampcra", &p.authid));
             }
@@ -260,13 +316,23 @@ impl RealmAuth {
     /// The methods this realm accepts, in the router's order.
     pub fn methods(&self) -> Vec<&'static str> {
         let mut methods = Vec::new();
-        if self.anonymous.is_some() {
+        let dynamic = &self.dynamic;
+        if self.anonymous.is_some() || dynamic.anonymous.is_some() {
             methods.push("anonymous");
         }
         for (method, present) in [
-            ("ticket", !self.ticket.is_empty()),
-            ("wampcra", !self.wampcra.is_empty()),
-            ("cryptosign", !self.cryptosign.is_empty()),
+            (
+                "ticket",
+                !self.ticket.is_empty() || dynamic.ticket.is_some(),
+            ),
+            (
+                "wampcra",
+                !self.wampcra.is_empty() || dynamic.wampcra.is_some(),
+            ),
+            (
+                "cryptosign",
+                !self.cryptosign.is_empty() || dynamic.cryptosign.is_some(),
+            ),
             ("wamp-scram", !self.scram.is_empty()),
         ] {
             if present {
@@ -296,6 +362,9 @@ impl RealmAuth {
         let extra = hello.details.authextra().unwrap_or(&empty);
         let mut refusals = Vec::new();
         for method in &offered {
+            if let Some(ask) = self.ask(method, &hello.realm, authid, extra) {
+                return ask;
+            }
             let attempt = match *method {
                 "anonymous" => self.anonymous(rng),
                 "ticket" => self.ticket(authid),
@@ -332,11 +401,67 @@ impl RealmAuth {
         let mut raw = [0u8; 9];
         rng.fill_bytes(&mut raw);
         let authid = format!("anonymous-{}", hex::encode(raw));
-        let principal = Principal {
-            role: role.clone(),
-            realm: None,
-        };
+        let principal = Principal::fixed(role, None);
         Attempt::Go(Step::Welcome(identity(authid, principal, "anonymous")))
+    }
+
+    /// A method with an authenticator: ask it (ticket: once the client has sent its
+    /// ticket), or refuse a HELLO that lacks what it needs.
+    fn ask(&self, method: &str, realm: &Uri, authid: Option<&str>, extra: &Map) -> Option<Step> {
+        let dynamic = &self.dynamic;
+        let ask = |authenticator: &super::Authenticator, method: &'static str, then| {
+            Step::Ask(Box::new(Ask::new(
+                authenticator,
+                realm,
+                method,
+                authid,
+                extra,
+                then,
+            )))
+        };
+        match method {
+            "anonymous" => dynamic
+                .anonymous
+                .as_ref()
+                .map(|a| ask(a, "anonymous", Then::Welcome)),
+            "ticket" => dynamic.ticket.as_ref().map(|a| Step::Challenge {
+                method: "ticket",
+                extra: Dict::new(),
+                pending: Box::new(Pending::DynamicTicket(Box::new(Ask::new(
+                    a,
+                    realm,
+                    "ticket",
+                    authid,
+                    extra,
+                    Then::Welcome,
+                )))),
+            }),
+            "wampcra" => dynamic.wampcra.as_ref().map(|a| match authid {
+                Some(_) => ask(a, "wampcra", Then::WampCra),
+                None => Step::Abort(
+                    Uri::NOT_AUTHORIZED,
+                    "wampcra: HELLO must name an authid".into(),
+                ),
+            }),
+            "cryptosign" => dynamic.cryptosign.as_ref().map(|a| {
+                let Some(key) = extra
+                    .get("pubkey")
+                    .and_then(Value::as_str)
+                    .and_then(parse_key)
+                else {
+                    return Step::Abort(
+                        Uri::NOT_AUTHORIZED,
+                        "cryptosign: HELLO must carry authextra.pubkey, 64 hex digits".into(),
+                    );
+                };
+                let requested = extra
+                    .get("channel_binding")
+                    .and_then(Value::as_str)
+                    .and_then(ChannelBindingKind::from_wire);
+                ask(a, "cryptosign", Then::Cryptosign { key, requested })
+            }),
+            _ => None,
+        }
     }
 
     fn ticket(&self, authid: Option<&str>) -> Attempt {
@@ -375,35 +500,7 @@ impl RealmAuth {
         let Some(entry) = self.wampcra.get(authid) else {
             return Attempt::NoPrincipal(format!("no principal {authid:?}"));
         };
-        // The challenge is a JSON string the client signs as is. The spec also lists a
-        // `timestamp`; the core has no wall clock, and the handshake deadline is what
-        // bounds "in due time", so it is left out (clients do not read it).
-        let challenge = serde_json::json!({
-            "authid": authid,
-            "authrole": entry.principal.role,
-            "authmethod": "wampcra",
-            "authprovider": PROVIDER,
-            "nonce": nonce(rng),
-            "session": session.get(),
-        })
-        .to_string();
-        let mut extra = Dict::new().with("challenge", challenge.as_str());
-        if let Some(salt) = &entry.salt {
-            extra = extra
-                .with("salt", salt.salt.as_str())
-                .with("iterations", salt.iterations)
-                .with("keylen", salt.keylen as u64);
-        }
-        Attempt::Go(Step::Challenge {
-            method: "wampcra",
-            extra,
-            pending: Box::new(Pending::WampCra {
-                authid: authid.to_owned(),
-                principal: entry.principal.clone(),
-                key: entry.key.clone(),
-                challenge,
-            }),
-        })
+        Attempt::Go(cra_challenge(authid, entry, session, rng))
     }
 
     fn cryptosign(
@@ -444,28 +541,9 @@ impl RealmAuth {
             .get("channel_binding")
             .and_then(Value::as_str)
             .and_then(ChannelBindingKind::from_wire);
-        // Bind only when the transport has data of the requested kind; otherwise the
-        // CHALLENGE says `null` and a client that insists on binding gives up.
-        let binding = binding.filter(|b| Some(b.kind) == requested).cloned();
-        let mut challenge = [0u8; 32];
-        rng.fill_bytes(&mut challenge);
-        let extra = Dict::new().with("challenge", hex::encode(challenge)).with(
-            "channel_binding",
-            binding
-                .as_ref()
-                .map_or(Value::Null, |b| Value::from(b.kind.as_str())),
-        );
-        Attempt::Go(Step::Challenge {
-            method: "cryptosign",
-            extra,
-            pending: Box::new(Pending::Cryptosign {
-                authid,
-                principal,
-                pubkey: key,
-                challenge,
-                binding,
-            }),
-        })
+        Attempt::Go(cryptosign_challenge(
+            authid, principal, key, requested, binding, rng,
+        ))
     }
 
     fn scram(
@@ -513,6 +591,78 @@ impl RealmAuth {
     }
 }
 
+/// The WAMP-CRA CHALLENGE for `authid` with `entry`'s key.
+pub(crate) fn cra_challenge(
+    authid: &str,
+    entry: &CraEntry,
+    session: SessionId,
+    rng: &mut dyn rand_core::CryptoRng,
+) -> Step {
+    // The challenge is a JSON string the client signs as is. The spec also lists a
+    // `timestamp`; the core has no wall clock, and the handshake deadline is what
+    // bounds "in due time", so it is left out (clients do not read it).
+    let challenge = serde_json::json!({
+        "authid": authid,
+        "authrole": entry.principal.role,
+        "authmethod": "wampcra",
+        "authprovider": entry.principal.provider,
+        "nonce": nonce(rng),
+        "session": session.get(),
+    })
+    .to_string();
+    let mut extra = Dict::new().with("challenge", challenge.as_str());
+    if let Some(salt) = &entry.salt {
+        extra = extra
+            .with("salt", salt.salt.as_str())
+            .with("iterations", salt.iterations)
+            .with("keylen", salt.keylen as u64);
+    }
+    Step::Challenge {
+        method: "wampcra",
+        extra,
+        pending: Box::new(Pending::WampCra {
+            authid: authid.to_owned(),
+            principal: entry.principal.clone(),
+            key: entry.key.clone(),
+            challenge,
+        }),
+    }
+}
+
+/// The cryptosign CHALLENGE for `authid`, whose key is `key`, bound to the channel when
+/// the client asked for binding data the transport has.
+pub(crate) fn cryptosign_challenge(
+    authid: String,
+    principal: Principal,
+    key: [u8; 32],
+    requested: Option<ChannelBindingKind>,
+    binding: Option<&ChannelBinding>,
+    rng: &mut dyn rand_core::CryptoRng,
+) -> Step {
+    // Bind only when the transport has data of the requested kind; otherwise the
+    // CHALLENGE says `null` and a client that insists on binding gives up.
+    let binding = binding.filter(|b| Some(b.kind) == requested).cloned();
+    let mut challenge = [0u8; 32];
+    rng.fill_bytes(&mut challenge);
+    let extra = Dict::new().with("challenge", hex::encode(challenge)).with(
+        "channel_binding",
+        binding
+            .as_ref()
+            .map_or(Value::Null, |b| Value::from(b.kind.as_str())),
+    );
+    Step::Challenge {
+        method: "cryptosign",
+        extra,
+        pending: Box::new(Pending::Cryptosign {
+            authid,
+            principal,
+            pubkey: key,
+            challenge,
+            binding,
+        }),
+    }
+}
+
 enum Attempt {
     /// The realm does not accept this method.
     NotAccepted,
@@ -531,12 +681,30 @@ pub(crate) enum Step {
         extra: Dict,
         pending: Box<Pending>,
     },
+    /// Ask a dynamic authenticator, then go on as its answer says.
+    Ask(Box<Ask>),
     /// Refuse with ABORT.
     Abort(Uri, String),
 }
 
+/// What an AUTHENTICATE leads to.
+pub(crate) enum Verdict {
+    /// Join.
+    Welcome(Identity),
+    /// Ask a dynamic authenticator first (ticket).
+    Ask(Box<Ask>),
+}
+
 /// A CHALLENGE waiting for its AUTHENTICATE.
 pub(crate) enum Pending {
+    /// No CHALLENGE yet: the router waits for the authenticator's answer to its call
+    /// `request`.
+    Asking {
+        request: wamp_proto::RequestId,
+        ask: Box<Ask>,
+    },
+    /// A ticket for a dynamic authenticator to judge.
+    DynamicTicket(Box<Ask>),
     Ticket {
         authid: String,
         principal: Principal,
@@ -571,8 +739,16 @@ impl Pending {
         self,
         answer: &Authenticate,
         binding: Option<&ChannelBinding>,
-    ) -> Result<Identity, String> {
+    ) -> Result<Verdict, String> {
         match self {
+            Pending::Asking { .. } => {
+                Err("AUTHENTICATE before any CHALLENGE (the authenticator has not answered)".into())
+            }
+            Pending::DynamicTicket(mut ask) => {
+                ask.details
+                    .insert("ticket".into(), Value::from(answer.signature.as_str()));
+                Ok(Verdict::Ask(ask))
+            }
             Pending::Ticket {
                 authid,
                 principal,
@@ -581,7 +757,7 @@ impl Pending {
                 expected
                     .verify(&answer.signature)
                     .map_err(|_| format!("wrong ticket for {authid:?}"))?;
-                Ok(identity(authid, principal, "ticket"))
+                Ok(Verdict::Welcome(identity(authid, principal, "ticket")))
             }
             Pending::WampCra {
                 authid,
@@ -591,7 +767,7 @@ impl Pending {
             } => {
                 wampcra::verify(&key, &challenge, &answer.signature)
                     .map_err(|_| format!("wrong WAMP-CRA signature for {authid:?}"))?;
-                Ok(identity(authid, principal, "wampcra"))
+                Ok(Verdict::Welcome(identity(authid, principal, "wampcra")))
             }
             Pending::Cryptosign {
                 authid,
@@ -602,7 +778,7 @@ impl Pending {
             } => {
                 cryptosign::verify(pubkey, &challenge, binding.as_ref(), &answer.signature)
                     .map_err(|e| format!("cryptosign signature for {authid:?} rejected: {e}"))?;
-                Ok(identity(authid, principal, "cryptosign"))
+                Ok(Verdict::Welcome(identity(authid, principal, "cryptosign")))
             }
             Pending::Scram {
                 authid,
@@ -663,19 +839,19 @@ impl Pending {
                         &auth_message,
                     )),
                 );
-                Ok(id)
+                Ok(Verdict::Welcome(id))
             }
         }
     }
 }
 
-fn identity(authid: String, principal: Principal, method: &'static str) -> Identity {
+pub(crate) fn identity(authid: String, principal: Principal, method: &'static str) -> Identity {
     Identity {
         authid,
         authrole: principal.role,
         authmethod: method,
-        authprovider: PROVIDER,
-        authextra: Map::new(),
+        authprovider: principal.provider,
+        authextra: principal.extra,
         realm: principal.realm,
     }
 }
@@ -687,7 +863,7 @@ fn nonce(rng: &mut dyn rand_core::CryptoRng) -> String {
     B64.encode(raw)
 }
 
-fn parse_key(hex_key: &str) -> Option<[u8; 32]> {
+pub(crate) fn parse_key(hex_key: &str) -> Option<[u8; 32]> {
     let mut key = [0u8; 32];
     hex::decode_to_slice(hex_key.trim(), &mut key).ok()?;
     Some(key)

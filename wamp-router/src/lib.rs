@@ -138,6 +138,7 @@ mod broker;
 mod config;
 mod connection;
 mod dealer;
+mod dynamic_auth;
 mod error;
 mod event;
 mod handshake;
@@ -153,9 +154,9 @@ use std::time::Instant;
 use bytes::Bytes;
 
 pub use config::{
-    Allow, AnonymousAuth, AuthConfig, CraPrincipal, CraSalt, CryptosignPrincipal, Disclose, Limits,
-    Permission, PermissionMatch, RealmConfig, RoleConfig, RouterConfig, ScramCredential, ScramKdf,
-    ScramPrincipal, TicketPrincipal, TransportAuth,
+    Allow, AnonymousAuth, AuthConfig, Authenticator, Authenticators, CraPrincipal, CraSalt,
+    CryptosignPrincipal, Disclose, Limits, Permission, PermissionMatch, RealmConfig, RoleConfig,
+    RouterConfig, ScramCredential, ScramKdf, ScramPrincipal, TicketPrincipal, TransportAuth,
 };
 pub use error::{ConfigError, RouterUsageError};
 pub use event::{ConnectionId, LeaveReason, RouterEvent};
@@ -163,12 +164,14 @@ pub use event::{ConnectionId, LeaveReason, RouterEvent};
 use wamp_proto::auth::ChannelBinding;
 use wamp_proto::message::{Abort, Challenge, Goodbye, Hello, Message, Welcome};
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::{Details, Dict, Id, IdHashMap, Map, Payload, SessionId, Uri};
+use wamp_proto::{
+    Details, Dict, Id, IdHashMap, Map, Payload, RequestId, RequestIdGenerator, SessionId, Uri,
+};
 
 use authorizer::Authorizer;
 use connection::{Budgets, ConnState, Connection, Connections, Overflow};
 use handshake::{Identity, RealmAuth, Scope, Step};
-use realm::{Ctx, Kill, Realm, SessionInfo};
+use realm::{Ctx, Kill, Realm, RouterAnswer, SessionInfo};
 use timers::{Timer, Timers};
 
 /// The broker features announced in WELCOME.
@@ -219,6 +222,13 @@ pub struct Router {
     /// Sessions the meta API asked to close, done after the input that asked.
     kills: VecDeque<Kill>,
     shutting_down: bool,
+    /// The session the router calls authenticators as.
+    router_session: SessionId,
+    /// The router's calls to authenticators in flight: the connection each is for.
+    auth_calls: HashMap<RequestId, ConnectionId>,
+    auth_requests: RequestIdGenerator,
+    /// Answers to those calls, acted on after the input that brought them.
+    answers: VecDeque<(RequestId, RouterAnswer)>,
 }
 
 impl std::fmt::Debug for Router {
@@ -275,7 +285,7 @@ impl Router {
             let auth = RealmAuth::new(&t.auth, Scope::Transport(&t.name), &mut *rng)?;
             transport_auth.push((t.name.clone(), auth));
         }
-        Ok(Router {
+        let mut router = Router {
             realms,
             realm_index,
             transport_auth,
@@ -296,7 +306,14 @@ impl Router {
             sessions: IdHashMap::default(),
             kills: VecDeque::new(),
             shutting_down: false,
-        })
+            router_session: SessionId(Id::MIN),
+            auth_calls: HashMap::new(),
+            auth_requests: RequestIdGenerator::default(),
+            answers: VecDeque::new(),
+        };
+        // Reserved, so that no client gets it.
+        router.router_session = router.new_session_id(ConnectionId::ROUTER);
+        Ok(router)
     }
 
     // ---- output ------------------------------------------------------------------
@@ -768,6 +785,8 @@ impl Router {
             limits,
             next_id,
             kills,
+            router_session,
+            answers,
             ..
         } = self;
         let mut ctx = Ctx {
@@ -780,9 +799,12 @@ impl Router {
             realm,
             kills: Vec::new(),
             meta: Vec::new(),
+            router_session: *router_session,
+            answers: Vec::new(),
         };
         let r = f(&mut realms[realm], &mut ctx);
         kills.extend(ctx.kills);
+        answers.extend(ctx.answers);
         r
     }
 
@@ -791,6 +813,10 @@ impl Router {
     /// session, so this ends).
     fn settle(&mut self, now: Instant) {
         loop {
+            if let Some((request, answer)) = self.answers.pop_front() {
+                self.on_authenticator_answer(now, request, answer);
+                continue;
+            }
             if let Some(overflow) = self.conns.take_overflowed() {
                 self.drop_slow(now, overflow);
                 continue;

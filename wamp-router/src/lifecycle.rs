@@ -3,6 +3,13 @@
 
 use super::*;
 
+use wamp_proto::message::Call;
+use wamp_proto::Value;
+
+use dynamic_auth::Ask;
+use handshake::{Pending, Verdict};
+use realm::Inbound;
+
 impl Router {
     pub(crate) fn on_hello(&mut self, now: Instant, conn: ConnectionId, hello: Hello) {
         if self.shutting_down {
@@ -35,8 +42,22 @@ impl Router {
         };
         let step = auth.hello(&hello, session, binding.as_ref(), &mut *self.rng);
         let roles = handshake::client_roles(&hello.details);
+        self.proceed(now, conn, realm, session, roles, step);
+    }
+
+    /// Takes the handshake's next step.
+    fn proceed(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: Option<usize>,
+        session: SessionId,
+        roles: Details,
+        step: Step,
+    ) {
         match step {
             Step::Welcome(identity) => self.admit(now, conn, realm, session, roles, identity),
+            Step::Ask(ask) => self.ask(now, conn, realm, session, roles, ask),
             Step::Challenge {
                 method,
                 extra,
@@ -85,12 +106,155 @@ impl Router {
             return;
         };
         match pending.authenticate(&answer, binding.as_ref()) {
-            Ok(identity) => self.admit(now, conn, realm, session, roles, identity),
+            Ok(Verdict::Welcome(identity)) => {
+                self.admit(now, conn, realm, session, roles, identity)
+            }
+            Ok(Verdict::Ask(ask)) => self.ask(now, conn, realm, session, roles, ask),
             Err(why) => {
                 self.sessions.remove(&session);
                 self.abort(now, conn, Uri::NOT_AUTHORIZED, why);
             }
         }
+    }
+
+    /// Calls a dynamic authenticator for the handshake of `conn`; its answer comes back
+    /// through [`on_authenticator_answer`](Router::on_authenticator_answer).
+    fn ask(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: Option<usize>,
+        session: SessionId,
+        roles: Details,
+        mut ask: Box<Ask>,
+    ) {
+        let procedure = ask.authenticator.procedure.clone();
+        let target = match &ask.authenticator.realm {
+            Some(name) => self.realm_index.get(name).copied(),
+            None => realm,
+        };
+        let Some(target) = target else {
+            self.sessions.remove(&session);
+            let why = format!(
+                "the authenticator {procedure} is on realm {}, which this router does not have",
+                ask.authenticator.realm.as_ref().unwrap_or(&ask.realm)
+            );
+            return self.abort(now, conn, Uri::AUTHENTICATION_FAILED, why);
+        };
+        let transport = self
+            .conns
+            .get(conn)
+            .map(|c| c.transport.clone())
+            .unwrap_or_default();
+        ask.details
+            .insert("session".into(), Value::UInt(session.get()));
+        ask.details
+            .insert("transport".into(), Value::Map(transport));
+        let args = vec![
+            Value::from(ask.realm.as_str()),
+            ask.authid.as_deref().map_or(Value::Null, Value::from),
+            Value::Map(ask.details.clone()),
+        ];
+        let request = loop {
+            let id = self.auth_requests.next();
+            if !self.auth_calls.contains_key(&id) {
+                break id;
+            }
+        };
+        let timeout =
+            u64::try_from(self.limits.authenticator_timeout.as_millis()).unwrap_or(u64::MAX);
+        let call = Call {
+            request,
+            options: Dict::new().with_timeout(timeout.max(1)),
+            procedure,
+            payload: Payload::from_values(args, Map::new()),
+        };
+        let router = SessionInfo::new(
+            self.router_session,
+            ConnectionId::ROUTER,
+            SerializerKind::MsgPack,
+            &Identity::router(),
+            Dict::new().with_role("caller", Vec::<&str>::new()),
+            Map::new(),
+        );
+        let called = self.in_realm(target, now, |r, ctx| {
+            let req = Inbound {
+                sessions: &r.sessions,
+                authz: &r.authz,
+                from: &router,
+                msg: call,
+            };
+            r.dealer.call_for_router(req, ctx)
+        });
+        if let Err((_, why)) = called {
+            self.sessions.remove(&session);
+            let why = format!(
+                "the authenticator {} could not be called: {why}",
+                ask.authenticator.procedure
+            );
+            return self.abort(now, conn, Uri::AUTHENTICATION_FAILED, why);
+        }
+        self.auth_calls.insert(request, conn);
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.state = ConnState::Authenticating {
+                realm,
+                session,
+                roles,
+                pending: Box::new(Pending::Asking { request, ask }),
+            };
+        }
+    }
+
+    /// An authenticator answered (or its call failed): the handshake goes on.
+    pub(crate) fn on_authenticator_answer(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        answer: RouterAnswer,
+    ) {
+        let Some(conn) = self.auth_calls.remove(&request) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(conn) else {
+            // The client left while its authenticator was thinking.
+            return;
+        };
+        let waiting = matches!(
+            &c.state,
+            ConnState::Authenticating { pending, .. }
+                if matches!(**pending, Pending::Asking { request: r, .. } if r == request)
+        );
+        if !waiting {
+            return;
+        }
+        let binding = c.channel_binding.clone();
+        let ConnState::Authenticating {
+            realm,
+            session,
+            roles,
+            pending,
+        } = std::mem::replace(&mut c.state, ConnState::AwaitingHello)
+        else {
+            return;
+        };
+        let Pending::Asking { ask, .. } = *pending else {
+            return;
+        };
+        let step = match answer {
+            RouterAnswer::Result(args) => {
+                ask.answered(&args, session, binding.as_ref(), &mut *self.rng)
+            }
+            // Its refusal, in its words (Crossbar.io passes it on the same way).
+            RouterAnswer::Error(error, why) => Step::Abort(error, why),
+            RouterAnswer::Failed(why) => Step::Abort(
+                Uri::AUTHENTICATION_FAILED,
+                format!(
+                    "the authenticator {} failed: {why}",
+                    ask.authenticator.procedure
+                ),
+            ),
+        };
+        self.proceed(now, conn, realm, session, roles, step);
     }
 
     /// A random session ID no other session (or handshake) has.

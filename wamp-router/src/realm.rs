@@ -33,6 +33,21 @@ pub(crate) struct Ctx<'a> {
     pub kills: Vec<Kill>,
     /// Meta events to publish once the current operation is done.
     pub meta: Vec<(Uri, Vec<Value>, Map)>,
+    /// The session ID the router calls authenticators as (no client has it).
+    pub router_session: SessionId,
+    /// Answers to the router's own calls, by their request ID, for the router to act on
+    /// once the current operation is done: the YIELD's arguments, or the error and why.
+    pub answers: Vec<(RequestId, RouterAnswer)>,
+}
+
+/// How one of the router's own calls ended.
+pub(crate) enum RouterAnswer {
+    /// The callee's YIELD: its positional arguments.
+    Result(Vec<Value>),
+    /// The callee's ERROR: its URI and its first argument.
+    Error(Uri, String),
+    /// The call failed on the router's side (timeout, the callee left, ...): why.
+    Failed(String),
 }
 
 impl Ctx<'_> {
@@ -148,6 +163,10 @@ pub(crate) type Routed = Result<(), String>;
 impl<M> Inbound<'_, M> {
     /// Whether the sender's role may do `action` on `uri`; `Err` says why not.
     pub fn authorize(&self, action: Action, uri: &str) -> Result<Grant, String> {
+        // The router's own calls (to authenticators) are not subject to roles.
+        if self.from.conn == ConnectionId::ROUTER {
+            return Ok(Grant::default());
+        }
         self.authz.authorize(&self.from.authrole, action, uri)
     }
 }

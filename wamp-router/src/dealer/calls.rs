@@ -68,6 +68,16 @@ impl Dealer {
         remember(self.finished_parts.entry(session).or_default(), request);
     }
 
+    /// The router calls a procedure as `caller` (its own session); the answer comes back
+    /// in `ctx.answers`. `Err`: it could not be called.
+    pub fn call_for_router(
+        &mut self,
+        req: Inbound<'_, Call>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), (Uri, String)> {
+        self.start_call(req, false, ctx)
+    }
+
     /// Routes a new call to a callee; `Err` is the ERROR for the caller.
     pub(super) fn start_call(
         &mut self,
@@ -87,7 +97,8 @@ impl Dealer {
         } = req;
         let session = caller.id;
         let in_flight = self.by_caller.get(&session).map_or(0, HashMap::len);
-        if in_flight >= ctx.limits.max_calls_per_session {
+        // The router's own calls are bounded by the connections that wait on them.
+        if in_flight >= ctx.limits.max_calls_per_session && caller.conn != ConnectionId::ROUTER {
             let why = format!(
                 "too many calls in flight: session {session} already waits for {in_flight}"
             );
@@ -261,6 +272,15 @@ impl Dealer {
         } else {
             Dict::new()
         };
+        if call.caller == ctx.router_session {
+            let answer = match msg.payload.args_values() {
+                Ok(args) => RouterAnswer::Result(args),
+                Err(e) => RouterAnswer::Failed(format!("its result could not be read: {e}")),
+            };
+            ctx.answers.push((call.request, answer));
+            self.finish(sessions, key, Ending::Answered, ctx);
+            return Ok(());
+        }
         let result = Message::Result(message::CallResult {
             request: call.request,
             details,
@@ -297,6 +317,23 @@ impl Dealer {
         } else {
             msg.error
         };
+        if call.caller == ctx.router_session {
+            // The error's first argument is its message, as Crossbar.io reads it.
+            let why = match msg
+                .payload
+                .args_values()
+                .ok()
+                .and_then(|a| a.into_iter().next())
+            {
+                Some(Value::String(s)) => s,
+                Some(other) => format!("{other:?}"),
+                None => String::new(),
+            };
+            ctx.answers
+                .push((call.request, RouterAnswer::Error(error, why)));
+            self.finish(sessions, key, Ending::Answered, ctx);
+            return Ok(());
+        }
         if let Some(caller) = sessions.get(&call.caller) {
             let reply = Message::Error(message::Error {
                 request_type: MessageType::Call,
@@ -435,7 +472,12 @@ impl Dealer {
         let Some(call) = self.calls.get(&key) else {
             return;
         };
-        if let Some(caller) = sessions.get(&call.caller) {
+        if call.caller == ctx.router_session {
+            ctx.answers.push((
+                call.request,
+                RouterAnswer::Failed(format!("{why} ({error})")),
+            ));
+        } else if let Some(caller) = sessions.get(&call.caller) {
             let _ = ctx.out.send(
                 caller.conn,
                 &call_error(caller.serializer, call.request, error, why),

@@ -14,8 +14,9 @@ use wamp_proto::{
 };
 
 use super::authorizer::Action;
+use super::event::ConnectionId;
 use super::patterns::{pattern_details, Held, PatternIndex};
-use super::realm::{call_error, Ctx, Inbound, Routed, Sessions};
+use super::realm::{call_error, Ctx, Inbound, Routed, RouterAnswer, Sessions};
 use super::timers::Timer;
 
 /// How many answers to forget per callee (for invocations ended early) and stray
@@ -324,8 +325,10 @@ impl Dealer {
         }
         for key in sorted_calls(&self.by_callee, session) {
             if let Some(call) = self.calls.get(&key) {
-                if let Some(caller) = sessions.get(&call.caller) {
-                    let why = format!("the callee (session {session}) left before answering");
+                let why = format!("the callee (session {session}) left before answering");
+                if call.caller == ctx.router_session {
+                    ctx.answers.push((call.request, RouterAnswer::Failed(why)));
+                } else if let Some(caller) = sessions.get(&call.caller) {
                     let _ = ctx.out.send(
                         caller.conn,
                         &call_error(caller.serializer, call.request, Uri::CANCELED, &why),

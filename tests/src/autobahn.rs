@@ -272,6 +272,31 @@ impl Callee {
     }
 }
 
+/// A running `ab_authenticator.py`: a dynamic authenticator registered on the router
+/// (see its docstring for how it answers). Stopped by pid when dropped.
+#[derive(Debug)]
+pub struct DynamicAuthenticator {
+    process: PyProcess,
+}
+
+impl DynamicAuthenticator {
+    /// Registers `procedure`, answering from `principals` (the script's table); returns
+    /// once the registration is confirmed.
+    pub fn start(peer: &Peer, procedure: &str, principals: &Value) -> Result<Self> {
+        let mut args = peer.args();
+        args.push(procedure.into());
+        args.push(principals.to_string().into());
+        let mut process = PyProcess::spawn("ab_authenticator.py", args)?;
+        process.wait_for_line("READY", READY_TIMEOUT)?;
+        Ok(Self { process })
+    }
+
+    /// Stops it (SIGTERM: it leaves the realm and exits); returns what it printed.
+    pub fn stop(self) -> Result<Finished> {
+        self.process.stop()
+    }
+}
+
 /// What a call through `ab_caller.py` came back with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallOutcome {

@@ -35,6 +35,10 @@ pub struct CrossbarOptions {
     pub max_lifetime: Duration,
     /// Crossbar's `--loglevel` (`error`, `warn`, `info`, `debug`, `trace`).
     pub loglevel: String,
+    /// The principal transports' ticket, WAMP-CRA and cryptosign are `dynamic`, decided
+    /// by this procedure on the realm (see [`node_config`](crate::node_config)) instead
+    /// of static principals. Off by default.
+    pub authenticator: Option<String>,
 }
 
 impl Default for CrossbarOptions {
@@ -45,11 +49,19 @@ impl Default for CrossbarOptions {
             stop_timeout: Duration::from_secs(10),
             max_lifetime: Duration::from_secs(1800),
             loglevel: "info".into(),
+            authenticator: None,
         }
     }
 }
 
 impl CrossbarOptions {
+    /// Makes the principal transports' ticket, WAMP-CRA and cryptosign dynamic, decided
+    /// by `procedure`.
+    pub fn with_authenticator(mut self, procedure: &str) -> Self {
+        self.authenticator = Some(procedure.into());
+        self
+    }
+
     /// Enables or disables the TLS transports.
     pub fn with_tls(mut self, tls: bool) -> Self {
         self.tls = tls;
@@ -137,6 +149,7 @@ impl Crossbar {
             ports,
             unix_path: unix_path.clone(),
             tls,
+            authenticator: options.authenticator.clone(),
         };
         let config_path = cbdir.join("config.json");
         let config = serde_json::to_vec_pretty(&node_config(&spec))?;

@@ -47,7 +47,7 @@ pub mod wamp_cli;
 
 pub use crate::crossbar::{Crossbar, CrossbarOptions};
 pub use crate::error::{Error, Result};
-pub use crate::node_config::Ports;
+pub use crate::node_config::{authenticator_principals, Ports};
 pub use crate::process::pids_using_dir;
 pub use crate::tls::{TestPki, TLS_SERVER_NAME};
 

@@ -64,6 +64,9 @@ pub(crate) struct NodeSpec {
     pub unix_path: PathBuf,
     /// Present when the TLS transports are enabled.
     pub tls: Option<TlsFiles>,
+    /// When set, the principal transports' ticket, WAMP-CRA and cryptosign are decided
+    /// by this procedure (`type: dynamic`); SCRAM stays static.
+    pub authenticator: Option<String>,
 }
 
 /// The serializers every transport offers.
@@ -78,11 +81,11 @@ pub(crate) fn node_config(spec: &NodeSpec) -> Value {
             json!({"type": "unix", "path": spec.unix_path.to_string_lossy()}),
             anonymous_auth(),
         ),
-        websocket(tcp(spec.ports.ws_auth, None), principal_auth()),
-        rawsocket(tcp(spec.ports.rawsocket_auth, None), principal_auth()),
+        websocket(tcp(spec.ports.ws_auth, None), principal_auth(spec)),
+        rawsocket(tcp(spec.ports.rawsocket_auth, None), principal_auth(spec)),
     ];
     if let Some(tls) = &spec.tls {
-        let mut both = principal_auth();
+        let mut both = principal_auth(spec);
         if let (Some(map), Value::Object(anon)) = (both.as_object_mut(), anonymous_auth()) {
             map.extend(anon);
         }
@@ -173,7 +176,46 @@ fn anonymous_auth() -> Value {
     json!({"anonymous": {"type": "static", "role": ANONYMOUS_ROLE}})
 }
 
-fn principal_auth() -> Value {
+/// The principal transports' `auth`: static principals, or with an authenticator,
+/// dynamic ticket, WAMP-CRA and cryptosign beside the static SCRAM principal.
+fn principal_auth(spec: &NodeSpec) -> Value {
+    let mut auth = static_principal_auth();
+    if let (Some(procedure), Some(map)) = (&spec.authenticator, auth.as_object_mut()) {
+        for method in ["ticket", "wampcra", "cryptosign"] {
+            map.insert(
+                method.into(),
+                json!({"type": "dynamic", "authenticator": procedure}),
+            );
+        }
+    }
+    auth
+}
+
+/// What a dynamic authenticator must answer for the static principals of
+/// [`credentials`](crate::credentials), in `ab_authenticator.py`'s table format.
+pub fn authenticator_principals() -> Value {
+    json!({
+        "ticket": {
+            TICKET_AUTHID: {"ticket": TICKET, "role": AUTHENTICATED_ROLE},
+            RESTRICTED_AUTHID: {"ticket": RESTRICTED_TICKET, "role": RESTRICTED_ROLE},
+        },
+        "wampcra": {
+            WAMPCRA_AUTHID: {"secret": WAMPCRA_SECRET, "role": AUTHENTICATED_ROLE},
+            WAMPCRA_SALTED_AUTHID: {
+                "secret": WAMPCRA_SALTED_SECRET,
+                "role": AUTHENTICATED_ROLE,
+                "salt": WAMPCRA_SALT,
+                "iterations": WAMPCRA_ITERATIONS,
+                "keylen": WAMPCRA_KEYLEN,
+            },
+        },
+        "cryptosign": {
+            CRYPTOSIGN_AUTHID: {"pubkey": CRYPTOSIGN_PUBLIC_KEY_HEX, "role": AUTHENTICATED_ROLE},
+        },
+    })
+}
+
+fn static_principal_auth() -> Value {
     json!({
         "ticket": {
             "type": "static",

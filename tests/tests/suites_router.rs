@@ -364,7 +364,7 @@ fn wamp_router_check_prints_what_a_config_serves() {
         r#"{"version": 2, "workers": [{"type": "router",
             "realms": [{"name": "realm1", "roles": [{"name": "user", "authorizer": "com.example.authorize"}]}],
             "transports": [{"type": "rawsocket", "endpoint": {"type": "tcp", "port": 1},
-                            "auth": {"wampcra": {"type": "dynamic", "authenticator": "com.example.authenticate"}}}]}]}"#,
+                            "auth": {"wampcra": {"type": "function", "create": "authenticate.create"}}}]}]}"#,
     )
     .expect("write a config file");
     let out = run_wamp(&["router", "--check", &bad.to_string_lossy()]);

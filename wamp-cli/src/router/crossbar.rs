@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use wamp_tokio::wamp_router::{
-    Allow, AnonymousAuth, AuthConfig, CraPrincipal, CraSalt, CryptosignPrincipal, Disclose,
-    Permission, PermissionMatch, RealmConfig, RoleConfig, TicketPrincipal,
+    Allow, AnonymousAuth, AuthConfig, Authenticator, CraPrincipal, CraSalt, CryptosignPrincipal,
+    Disclose, Permission, PermissionMatch, RealmConfig, RoleConfig, TicketPrincipal,
 };
 use wamp_tokio::wamp_runtime::wamp_proto::Uri;
 use wamp_tokio::{BindAddress, ListenTransport, ListenerConfig, SerializerKind, ServerTls};
@@ -845,10 +845,21 @@ impl Node {
             };
             match config.get("type").and_then(Value::as_str) {
                 Some("static") => {}
-                Some(kind @ ("dynamic" | "function")) => {
+                Some("dynamic") if method != "scram" => {
+                    self.dynamic(&at, method, config, &mut out);
+                    continue;
+                }
+                Some("dynamic") => {
+                    self.warn(
+                        &at,
+                        "ignored: dynamic scram (Autobahn's pre-standard variant) is not spoken",
+                    );
+                    continue;
+                }
+                Some("function") => {
                     self.error(
                         &at,
-                        format!("not supported: {kind} authentication is not supported yet"),
+                        "not supported: a Python function authenticator (use type dynamic with a procedure)",
                     );
                     continue;
                 }
@@ -917,6 +928,39 @@ impl Node {
             }
         }
         (self.errors.len() == errors).then_some(out)
+    }
+
+    /// A `dynamic` method: the procedure that decides, and the realm it is on.
+    fn dynamic(
+        &mut self,
+        path: &str,
+        method: &str,
+        config: &Map<String, Value>,
+        out: &mut AuthConfig,
+    ) {
+        self.keys(
+            path,
+            config,
+            &["type", "authenticator", "authenticator-realm"],
+            &[],
+        );
+        let at = format!("{path}.authenticator");
+        let Some(procedure) = self.required_string(&at, config.get("authenticator")) else {
+            return;
+        };
+        let mut authenticator = match Authenticator::new(&procedure) {
+            Ok(a) => a,
+            Err(e) => return self.error(&at, e),
+        };
+        let at = format!("{path}.authenticator-realm");
+        authenticator.realm = self.realm_name(&at, config.get("authenticator-realm"));
+        let slot = match method {
+            "anonymous" => &mut out.authenticators.anonymous,
+            "ticket" => &mut out.authenticators.ticket,
+            "wampcra" => &mut out.authenticators.wampcra,
+            _ => &mut out.authenticators.cryptosign,
+        };
+        *slot = Some(authenticator);
     }
 
     fn anonymous(&mut self, path: &str, config: &Map<String, Value>, out: &mut AuthConfig) {
@@ -1160,11 +1204,9 @@ mod tests {
             (
                 node(
                     realm1(),
-                    rawsocket(
-                        json!({"auth": {"ticket": {"type": "dynamic", "authenticator": "com.auth"}}}),
-                    ),
+                    rawsocket(json!({"auth": {"ticket": {"type": "function", "create": "x"}}})),
                 ),
-                "transports[0].auth.ticket: not supported: dynamic authentication",
+                "transports[0].auth.ticket: not supported: a Python function",
             ),
             (
                 node(
@@ -1297,6 +1339,45 @@ mod tests {
                 plan.warnings
             );
         }
+    }
+
+    #[test]
+    fn dynamic_methods_name_their_authenticator() {
+        let auth = json!({"auth": {
+            "ticket": {"type": "dynamic", "authenticator": "com.example.authenticate", "authenticator-realm": "auth"},
+            "wampcra": {"type": "dynamic", "authenticator": "com.example.cra"},
+            "anonymous": {"type": "dynamic", "authenticator": "com.example.anon"},
+            "cryptosign": {"type": "dynamic", "authenticator": "com.example.key"}}});
+        let mapped = plan(node(realm1(), rawsocket(auth))).expect("valid");
+        let dynamic = &mapped.config.transport_auth[0].auth.authenticators;
+        let name = |a: &Option<Authenticator>| a.as_ref().map(|a| a.procedure.to_string());
+        assert_eq!(
+            name(&dynamic.ticket).as_deref(),
+            Some("com.example.authenticate")
+        );
+        assert_eq!(
+            dynamic
+                .ticket
+                .as_ref()
+                .and_then(|a| a.realm.as_ref())
+                .map(|r| r.as_str()),
+            Some("auth")
+        );
+        assert_eq!(name(&dynamic.wampcra).as_deref(), Some("com.example.cra"));
+        assert_eq!(
+            name(&dynamic.anonymous).as_deref(),
+            Some("com.example.anon")
+        );
+        assert_eq!(
+            name(&dynamic.cryptosign).as_deref(),
+            Some("com.example.key")
+        );
+        let bad = json!({"auth": {"ticket": {"type": "dynamic"}}});
+        let err = plan(node(realm1(), rawsocket(bad))).expect_err("no authenticator");
+        assert!(
+            err.contains("auth.ticket.authenticator: is required"),
+            "{err}"
+        );
     }
 
     #[test]

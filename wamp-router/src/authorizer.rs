@@ -1,13 +1,15 @@
 //! Authorization: which role may call, register, publish or subscribe on which URI, and
 //! whose identity is disclosed without being asked.
 
+use std::collections::HashMap;
 use std::fmt;
-use wamp_proto::PeerHashMap;
+
+use wamp_proto::{IdHashMap, PeerHashMap, SessionId, Uri};
 
 use super::config::{Permission, PermissionMatch, RoleConfig};
 
 /// The four actions a permission governs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Action {
     Call,
     Register,
@@ -35,10 +37,28 @@ pub(crate) struct Grant {
     pub disclose_publisher: bool,
 }
 
-/// The roles of one realm.
+/// A dynamic authorizer's answer for one session, URI and action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub allow: bool,
+    pub disclose: bool,
+    /// Kept for later requests; otherwise used once.
+    pub cache: bool,
+    /// Why not, when not allowed.
+    pub why: String,
+}
+
+/// The most decisions kept per session; past it the session's are forgotten (and asked
+/// for again).
+const MAX_DECISIONS: usize = 1024;
+
+/// The roles of one realm, and the decisions of its dynamic authorizers.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Authorizer {
     roles: PeerHashMap<String, Vec<Permission>>,
+    /// Roles whose requests a procedure decides.
+    dynamic: PeerHashMap<String, Uri>,
+    decisions: IdHashMap<SessionId, HashMap<(Action, String), Decision>>,
 }
 
 impl Authorizer {
@@ -48,6 +68,11 @@ impl Authorizer {
                 .iter()
                 .map(|r| (r.name.clone(), r.permissions.clone()))
                 .collect(),
+            dynamic: roles
+                .iter()
+                .filter_map(|r| Some((r.name.clone(), r.authorizer.clone()?)))
+                .collect(),
+            decisions: IdHashMap::default(),
         }
     }
 
@@ -55,9 +80,68 @@ impl Authorizer {
         self.roles.contains_key(role)
     }
 
-    /// Whether `authrole` may do `action` on `uri`; `Err` carries the message for the
-    /// `wamp.error.not_authorized` answer.
-    pub fn authorize(&self, authrole: &str, action: Action, uri: &str) -> Result<Grant, String> {
+    /// The procedure that decides for `role`, if a procedure does.
+    pub fn authorizer_of(&self, role: &str) -> Option<&Uri> {
+        self.dynamic.get(role)
+    }
+
+    /// Whether a decision for `session` doing `action` on `uri` is at hand.
+    pub fn decided(&self, session: SessionId, action: Action, uri: &str) -> bool {
+        self.decisions
+            .get(&session)
+            .is_some_and(|d| d.contains_key(&(action, uri.to_owned())))
+    }
+
+    pub fn decide(&mut self, session: SessionId, action: Action, uri: &str, decision: Decision) {
+        let mine = self.decisions.entry(session).or_default();
+        if mine.len() >= MAX_DECISIONS {
+            mine.clear();
+        }
+        mine.insert((action, uri.to_owned()), decision);
+    }
+
+    /// Drops a decision that was for one request only, once that request is routed.
+    pub fn forget_once(&mut self, session: SessionId, action: Action, uri: &str) {
+        if let Some(mine) = self.decisions.get_mut(&session) {
+            let key = (action, uri.to_owned());
+            if mine.get(&key).is_some_and(|d| !d.cache) {
+                mine.remove(&key);
+            }
+        }
+    }
+
+    pub fn forget_session(&mut self, session: SessionId) {
+        self.decisions.remove(&session);
+    }
+
+    /// Whether `session`, of `authrole`, may do `action` on `uri`; `Err` carries the
+    /// message for the `wamp.error.not_authorized` answer.
+    pub fn authorize(
+        &self,
+        session: SessionId,
+        authrole: &str,
+        action: Action,
+        uri: &str,
+    ) -> Result<Grant, String> {
+        if let Some(procedure) = self.dynamic.get(authrole) {
+            let decision = self
+                .decisions
+                .get(&session)
+                .and_then(|d| d.get(&(action, uri.to_owned())));
+            return match decision {
+                Some(d) if d.allow => Ok(Grant {
+                    disclose_caller: d.disclose && action == Action::Call,
+                    disclose_publisher: d.disclose && action == Action::Publish,
+                }),
+                Some(d) => Err(format!(
+                    "role {authrole:?} may not {action} {uri}: {}",
+                    d.why
+                )),
+                None => Err(format!(
+                    "role {authrole:?} may not {action} {uri}: the authorizer {procedure} was not asked"
+                )),
+            };
+        }
         let Some(permissions) = self.roles.get(authrole) else {
             return Err(format!(
                 "role {authrole:?} may not {action} {uri}: the realm defines no such role"
@@ -130,6 +214,8 @@ fn wildcard_covers(pattern: &str, uri: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const S: SessionId = SessionId(wamp_proto::Id::MIN);
     use crate::config::{Allow, Disclose};
 
     #[test]
@@ -151,21 +237,21 @@ mod tests {
             );
         let authz = Authorizer::new(&[role]);
         assert!(authz
-            .authorize("user", Action::Publish, "com.app.x")
+            .authorize(S, "user", Action::Publish, "com.app.x")
             .is_ok());
         assert!(authz
-            .authorize("user", Action::Call, "com.app.admin.stop")
+            .authorize(S, "user", Action::Call, "com.app.admin.stop")
             .is_ok());
         let err = authz
-            .authorize("user", Action::Register, "com.app.admin.stop")
+            .authorize(S, "user", Action::Register, "com.app.admin.stop")
             .expect_err("narrower prefix forbids");
         assert!(err.contains("com.app.admin."), "{err}");
         assert!(authz
-            .authorize("user", Action::Call, "com.app.admin.reset")
+            .authorize(S, "user", Action::Call, "com.app.admin.reset")
             .is_err());
-        assert!(authz.authorize("user", Action::Call, "org.x").is_err());
+        assert!(authz.authorize(S, "user", Action::Call, "org.x").is_err());
         assert!(authz
-            .authorize("nobody", Action::Call, "com.app.x")
+            .authorize(S, "nobody", Action::Call, "com.app.x")
             .is_err());
     }
 
@@ -184,7 +270,7 @@ mod tests {
             .permit(wildcard("com..update", calls))
             .permit(wildcard("com.shop..update", Allow::NONE));
         let authz = Authorizer::new(&[role]);
-        let may = |uri| authz.authorize("user", Action::Call, uri).is_ok();
+        let may = |uri| authz.authorize(S, "user", Action::Call, uri).is_ok();
         assert!(may("com.users.update"));
         // The prefix decides where no wildcard covers the URI.
         assert!(!may("com.users.delete"));

@@ -259,14 +259,37 @@ pub struct RoleConfig {
     /// nothing is allowed.
     #[serde(default)]
     pub permissions: Vec<Permission>,
+    /// A procedure that decides instead of `permissions` (dynamic authorization,
+    /// Crossbar.io's role `authorizer`): for each call, registration, publication and
+    /// subscription of the role's sessions the router calls it on the realm with
+    /// `(session, uri, action, options)` (`session` as `wamp.session.get` describes it,
+    /// `action` one of `call`, `register`, `publish`, `subscribe`, `options` the
+    /// message's) and it answers `true`/`false` or `{"allow": .., "disclose": ..,
+    /// "cache": ..}`. `cache` keeps the answer for that session, URI and action; without
+    /// it the next such request asks again. While the answer is awaited, the session's
+    /// later messages wait behind that one (the transport's input is held). An ERROR,
+    /// no registration or no answer within [`Limits::authenticator_timeout`] denies with
+    /// `wamp.error.not_authorized` saying why. Testaments of such sessions are refused.
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub authorizer: Option<Uri>,
 }
 
 impl RoleConfig {
+    /// A role whose every request `authorizer` decides (see
+    /// [`authorizer`](RoleConfig::authorizer)).
+    pub fn dynamic(name: &str, authorizer: Uri) -> Self {
+        RoleConfig {
+            authorizer: Some(authorizer),
+            ..RoleConfig::new(name)
+        }
+    }
+
     /// A role with no permissions.
     pub fn new(name: &str) -> Self {
         RoleConfig {
             name: name.to_owned(),
             permissions: Vec::new(),
+            authorizer: None,
         }
     }
 

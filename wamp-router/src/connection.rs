@@ -396,6 +396,26 @@ impl Connections {
         self.total_bytes
     }
 
+    /// Holds `id`'s input while the router waits on something for it (an authorizer's
+    /// decision); [`release_input`](Connections::release_input) ends it.
+    pub fn hold_input(&mut self, id: ConnectionId) {
+        if let Some(c) = self.map.get_mut(&id) {
+            c.held_by += 1;
+            if c.held_by == 1 {
+                self.flow.push_back((id, true));
+            }
+        }
+    }
+
+    pub fn release_input(&mut self, id: ConnectionId) {
+        if let Some(c) = self.map.get_mut(&id) {
+            c.held_by = c.held_by.saturating_sub(1);
+            if c.held_by == 0 {
+                self.flow.push_back((id, false));
+            }
+        }
+    }
+
     /// Whether `id`'s input is held by backpressure.
     pub fn is_input_held(&self, id: ConnectionId) -> bool {
         self.map.get(&id).is_some_and(|c| c.held_by > 0)

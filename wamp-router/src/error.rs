@@ -43,6 +43,14 @@ pub enum ConfigError {
         /// The authid.
         authid: String,
     },
+    /// A role has both permissions and an authorizer.
+    #[error("realm {realm}: role {role:?} has both permissions and an authorizer; give one")]
+    PermissionsAndAuthorizer {
+        /// The realm.
+        realm: String,
+        /// The role.
+        role: String,
+    },
     /// A method has both static principals and a dynamic authenticator.
     #[error("{scope}: {method} has both static principals and an authenticator; give one")]
     StaticAndDynamic {

@@ -139,6 +139,7 @@ mod config;
 mod connection;
 mod dealer;
 mod dynamic_auth;
+mod dynamic_authz;
 mod error;
 mod event;
 mod handshake;
@@ -229,6 +230,12 @@ pub struct Router {
     auth_requests: RequestIdGenerator,
     /// Answers to those calls, acted on after the input that brought them.
     answers: VecDeque<(RequestId, RouterAnswer)>,
+    /// Requests waiting for a dynamic authorizer, by the router's call.
+    authz_waits: HashMap<RequestId, dynamic_authz::AuthzWait>,
+    /// The connections whose input those hold, and the call each waits for.
+    authz_held: HashMap<ConnectionId, RequestId>,
+    /// Messages to route again once decided, in order, after the current input.
+    redo: VecDeque<(ConnectionId, Message)>,
 }
 
 impl std::fmt::Debug for Router {
@@ -272,6 +279,16 @@ impl Router {
                     });
                 }
             }
+            if let Some(role) = rc
+                .roles
+                .iter()
+                .find(|r| r.authorizer.is_some() && !r.permissions.is_empty())
+            {
+                return Err(ConfigError::PermissionsAndAuthorizer {
+                    realm: rc.name.to_string(),
+                    role: role.name.clone(),
+                });
+            }
             let authz = Authorizer::new(&rc.roles);
             let auth = RealmAuth::new(&rc.auth, Scope::Realm(&rc.name, &authz), &mut *rng)?;
             realm_index.insert(rc.name.clone(), realms.len());
@@ -310,6 +327,9 @@ impl Router {
             auth_calls: HashMap::new(),
             auth_requests: RequestIdGenerator::default(),
             answers: VecDeque::new(),
+            authz_waits: HashMap::new(),
+            authz_held: HashMap::new(),
+            redo: VecDeque::new(),
         };
         // Reserved, so that no client gets it.
         router.router_session = router.new_session_id(ConnectionId::ROUTER);
@@ -534,6 +554,7 @@ impl Router {
         self.conns.begin_input(conn);
         self.handle_message_from(now, conn, message);
         self.conns.end_input();
+        self.route_decided(now);
     }
 
     fn handle_message_from(&mut self, now: Instant, conn: ConnectionId, message: Message) {
@@ -623,12 +644,7 @@ impl Router {
                         message.message_type()
                     ),
                 ),
-                other => {
-                    let result = self.in_realm(realm, now, |r, ctx| r.handle(session, other, ctx));
-                    if let Err(why) = result {
-                        self.protocol_violation(now, conn, why);
-                    }
-                }
+                other => self.route(now, conn, realm, session, other),
             },
         }
         self.settle(now);
@@ -651,6 +667,7 @@ impl Router {
         self.timers.cancel(Timer::WriteStall(conn));
         self.conns.remove(conn);
         self.settle(now);
+        self.route_decided(now);
     }
 
     /// Advances time: acts on every expired deadline. Afterwards `poll_timeout` is
@@ -693,6 +710,7 @@ impl Router {
             }
             self.settle(now);
         }
+        self.route_decided(now);
     }
 
     // ---- input: commands ---------------------------------------------------------
@@ -814,7 +832,7 @@ impl Router {
     fn settle(&mut self, now: Instant) {
         loop {
             if let Some((request, answer)) = self.answers.pop_front() {
-                self.on_authenticator_answer(now, request, answer);
+                self.on_router_answer(now, request, answer);
                 continue;
             }
             if let Some(overflow) = self.conns.take_overflowed() {

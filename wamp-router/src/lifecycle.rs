@@ -155,9 +155,41 @@ impl Router {
             ask.authid.as_deref().map_or(Value::Null, Value::from),
             Value::Map(ask.details.clone()),
         ];
+        let request = match self.call_as_router(now, target, procedure, args) {
+            Ok(request) => request,
+            Err(why) => {
+                self.sessions.remove(&session);
+                let why = format!(
+                    "the authenticator {} could not be called: {why}",
+                    ask.authenticator.procedure
+                );
+                return self.abort(now, conn, Uri::AUTHENTICATION_FAILED, why);
+            }
+        };
+        self.auth_calls.insert(request, conn);
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.state = ConnState::Authenticating {
+                realm,
+                session,
+                roles,
+                pending: Box::new(Pending::Asking { request, ask }),
+            };
+        }
+    }
+
+    /// The router calls `procedure` on `realm` as its own session (roles do not
+    /// restrict it), with `args` and the authenticator timeout; the answer comes back to
+    /// [`on_router_answer`](Router::on_router_answer) under the returned request ID.
+    pub(crate) fn call_as_router(
+        &mut self,
+        now: Instant,
+        realm: usize,
+        procedure: Uri,
+        args: Vec<Value>,
+    ) -> Result<RequestId, String> {
         let request = loop {
             let id = self.auth_requests.next();
-            if !self.auth_calls.contains_key(&id) {
+            if !self.auth_calls.contains_key(&id) && !self.authz_waits.contains_key(&id) {
                 break id;
             }
         };
@@ -177,7 +209,7 @@ impl Router {
             Dict::new().with_role("caller", Vec::<&str>::new()),
             Map::new(),
         );
-        let called = self.in_realm(target, now, |r, ctx| {
+        self.in_realm(realm, now, |r, ctx| {
             let req = Inbound {
                 sessions: &r.sessions,
                 authz: &r.authz,
@@ -185,33 +217,21 @@ impl Router {
                 msg: call,
             };
             r.dealer.call_for_router(req, ctx)
-        });
-        if let Err((_, why)) = called {
-            self.sessions.remove(&session);
-            let why = format!(
-                "the authenticator {} could not be called: {why}",
-                ask.authenticator.procedure
-            );
-            return self.abort(now, conn, Uri::AUTHENTICATION_FAILED, why);
-        }
-        self.auth_calls.insert(request, conn);
-        if let Some(c) = self.conns.get_mut(conn) {
-            c.state = ConnState::Authenticating {
-                realm,
-                session,
-                roles,
-                pending: Box::new(Pending::Asking { request, ask }),
-            };
-        }
+        })
+        .map(|()| request)
+        .map_err(|(_, why)| why)
     }
 
-    /// An authenticator answered (or its call failed): the handshake goes on.
-    pub(crate) fn on_authenticator_answer(
+    /// One of the router's own calls ended: an authenticator's or an authorizer's.
+    pub(crate) fn on_router_answer(
         &mut self,
         now: Instant,
         request: RequestId,
         answer: RouterAnswer,
     ) {
+        if self.authz_waits.contains_key(&request) {
+            return self.on_authorizer_answer(request, answer);
+        }
         let Some(conn) = self.auth_calls.remove(&request) else {
             return;
         };

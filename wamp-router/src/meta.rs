@@ -367,7 +367,7 @@ fn add_testament(realm: &mut Realm, caller: SessionId, a: &Args, ctx: &mut Ctx<'
     };
     realm
         .authz
-        .authorize(&me.authrole, Action::Publish, &topic)
+        .authorize(caller, &me.authrole, Action::Publish, &topic)
         .map_err(|why| (Uri::NOT_AUTHORIZED, why))?;
     if me.testaments.len() >= ctx.limits.max_testaments {
         return Err(invalid(format!(

@@ -167,7 +167,8 @@ impl<M> Inbound<'_, M> {
         if self.from.conn == ConnectionId::ROUTER {
             return Ok(Grant::default());
         }
-        self.authz.authorize(&self.from.authrole, action, uri)
+        self.authz
+            .authorize(self.from.id, &self.from.authrole, action, uri)
     }
 }
 
@@ -249,6 +250,7 @@ impl Realm {
         ctx: &mut Ctx<'_>,
     ) -> Option<SessionInfo> {
         let mut info = self.sessions.remove(&session)?;
+        self.authz.forget_session(session);
         self.broker.remove_session(session, ctx);
         self.dealer.remove_session(&self.sessions, session, ctx);
         // The spec: `detached` testaments before `destroyed` ones, each in the order
@@ -367,28 +369,29 @@ impl Realm {
         let Some(caller) = self.sessions.get(&session) else {
             return Ok(());
         };
-        let outcome = match self
-            .authz
-            .authorize(&caller.authrole, Action::Call, &call.procedure)
-        {
-            Err(why) => Err((Uri::NOT_AUTHORIZED, why)),
-            Ok(_) if !self.meta_api => Err((
-                Uri::NO_SUCH_PROCEDURE,
-                format!(
-                    "no procedure {} (the meta API is off in this realm)",
-                    call.procedure
-                ),
-            )),
-            Ok(_) if call.options.progress() == Some(true) => {
-                // Its later parts (same ID) are dropped by the dealer.
-                self.dealer.discard_parts(session, call.request);
-                Err((
-                    Uri::FEATURE_NOT_SUPPORTED,
-                    format!("{} takes no progressive call invocations", call.procedure),
-                ))
-            }
-            Ok(_) => meta::call(self, session, &call, ctx),
-        };
+        let outcome =
+            match self
+                .authz
+                .authorize(session, &caller.authrole, Action::Call, &call.procedure)
+            {
+                Err(why) => Err((Uri::NOT_AUTHORIZED, why)),
+                Ok(_) if !self.meta_api => Err((
+                    Uri::NO_SUCH_PROCEDURE,
+                    format!(
+                        "no procedure {} (the meta API is off in this realm)",
+                        call.procedure
+                    ),
+                )),
+                Ok(_) if call.options.progress() == Some(true) => {
+                    // Its later parts (same ID) are dropped by the dealer.
+                    self.dealer.discard_parts(session, call.request);
+                    Err((
+                        Uri::FEATURE_NOT_SUPPORTED,
+                        format!("{} takes no progressive call invocations", call.procedure),
+                    ))
+                }
+                Ok(_) => meta::call(self, session, &call, ctx),
+            };
         let Some(caller) = self.sessions.get(&session) else {
             return Ok(());
         };

@@ -359,3 +359,176 @@ fn a_method_cannot_be_both_static_and_dynamic() {
         "{err}"
     );
 }
+
+// ---- dynamic authorization ------------------------------------------------------
+
+const AUTHORIZER: &str = "com.example.authorize";
+
+/// `realm1`: the backend joins anonymously and may do everything; `joe` (ticket) has
+/// role `user`, which the authorizer decides for. The backend has registered the
+/// authorizer and `com.example.echo`. Input holds are honoured.
+fn authorizing() -> (Net, usize, usize) {
+    let realm = permissive_realm1(&["backend"])
+        .role(wamp_router::RoleConfig::dynamic("user", uri(AUTHORIZER)))
+        .allow_anonymous("backend")
+        .ticket("joe", "user", "t");
+    let mut net = Net::new(RouterConfig::new().realm(realm));
+    net.backpressure = true;
+    let backend = net.join(J);
+    net.register(backend, AUTHORIZER, Dict::new());
+    net.register(backend, "com.example.echo", Dict::new());
+    let user = net.join_with(client(Ticket::new("joe", "t")));
+    (net, backend, user)
+}
+
+#[test]
+fn the_authorizer_decides_each_request_of_its_role_as_crossbar_calls_it() {
+    let (mut net, backend, user) = authorizing();
+    let subscribe = net
+        .s(user)
+        .subscribe(uri("com.news"), Dict::new())
+        .expect("subscribe");
+    net.pump();
+    let (inv, args) = question(&mut net, backend);
+    let [Value::Map(session), topic, action, Value::Map(_options)] = &args[..] else {
+        panic!("(session, uri, action, options): {args:?}")
+    };
+    assert_eq!(session.get("authid").and_then(Value::as_str), Some("joe"));
+    assert_eq!(
+        session.get("authrole").and_then(Value::as_str),
+        Some("user")
+    );
+    assert_eq!(
+        (topic.as_str(), action.as_str()),
+        (Some("com.news"), Some("subscribe"))
+    );
+    assert!(
+        !net.answered(user, subscribe),
+        "the SUBSCRIBE waits for the decision"
+    );
+    answer(&mut net, backend, &inv, Value::Bool(true));
+    assert!(matches!(
+        net.reply(user, subscribe),
+        Ok(wamp_proto::session::Outcome::Subscribed(_))
+    ));
+
+    // Denied: not_authorized, with the reason.
+    let publish = net.publish_acknowledged(user, "com.secret");
+    net.pump();
+    let (inv, args) = question(&mut net, backend);
+    assert_eq!(args[2].as_str(), Some("publish"));
+    answer(&mut net, backend, &inv, Value::Bool(false));
+    match net.reply(user, publish) {
+        Err(wamp_proto::session::RequestError::Wamp { error, .. }) => {
+            assert_eq!(error, Uri::NOT_AUTHORIZED)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn later_messages_wait_behind_an_undecided_one_and_decisions_may_be_cached() {
+    let (mut net, backend, user) = authorizing();
+    // Two requests at once: the second is asked about only after the first is decided,
+    // and both are answered in order.
+    let first = net
+        .s(user)
+        .subscribe(uri("com.a"), Dict::new())
+        .expect("subscribe");
+    let second = net
+        .s(user)
+        .subscribe(uri("com.b"), Dict::new())
+        .expect("subscribe");
+    net.pump();
+    let (inv, args) = question(&mut net, backend);
+    assert_eq!(args[1].as_str(), Some("com.a"));
+    let cached = map(&[("allow", Value::Bool(true)), ("cache", Value::Bool(true))]);
+    answer(&mut net, backend, &inv, cached.clone());
+    assert!(net.answered(user, first));
+    let (inv, args) = question(&mut net, backend);
+    assert_eq!(args[1].as_str(), Some("com.b"));
+    answer(&mut net, backend, &inv, Value::Bool(true));
+    assert!(net.answered(user, second));
+
+    // A cached decision is not asked again; an uncached one is.
+    let echo = || Payload::from_values(vec![], Map::new());
+    let call = net.start_call(user, "com.example.echo", echo(), Dict::new());
+    let (inv, _) = question(&mut net, backend);
+    let disclose = map(&[
+        ("allow", Value::Bool(true)),
+        ("cache", Value::Bool(true)),
+        ("disclose", Value::Bool(true)),
+    ]);
+    answer(&mut net, backend, &inv, disclose);
+    // The authorizer said disclose: the callee learns who calls.
+    let invocation = net.invocation(backend);
+    assert_eq!(invocation.details.caller_authid(), Some("joe"));
+    net.yield_now(backend, invocation.request, Dict::new(), echo());
+    assert!(net.reply(user, call).is_ok());
+    let call = net.start_call(user, "com.example.echo", echo(), Dict::new());
+    let invocation = net.invocation(backend);
+    assert_eq!(
+        invocation.procedure.as_str(),
+        "com.example.echo",
+        "no question this time"
+    );
+    net.yield_now(backend, invocation.request, Dict::new(), echo());
+    assert!(net.reply(user, call).is_ok());
+    let again = net
+        .s(user)
+        .subscribe(uri("com.b"), Dict::new())
+        .expect("subscribe");
+    net.pump();
+    let (inv, args) = question(&mut net, backend);
+    assert_eq!(args[1].as_str(), Some("com.b"), "com.b was not cached");
+    answer(&mut net, backend, &inv, Value::Bool(true));
+    assert!(net.answered(user, again));
+}
+
+#[test]
+fn a_failing_or_missing_authorizer_denies_with_the_reason() {
+    let (mut net, backend, user) = authorizing();
+    let call = net.start_call(user, "com.example.echo", Payload::empty(), Dict::new());
+    let (inv, _) = question(&mut net, backend);
+    net.s(backend)
+        .invocation_error(
+            inv.request,
+            uri("com.example.broken"),
+            Dict::new(),
+            Payload::empty(),
+        )
+        .expect("the error is accepted");
+    net.pump();
+    match net.reply(user, call) {
+        Err(wamp_proto::session::RequestError::Wamp { error, payload, .. }) => {
+            assert_eq!(error, Uri::NOT_AUTHORIZED);
+            let why: Vec<String> = payload.args().expect("a message");
+            assert!(why[0].contains("com.example.broken"), "{why:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The authorizer's session leaves: requests are denied, not held forever.
+    net.drop_transport(backend);
+    let call = net.start_call(user, "com.example.echo", Payload::empty(), Dict::new());
+    match net.reply(user, call) {
+        Err(wamp_proto::session::RequestError::Wamp { error, payload, .. }) => {
+            assert_eq!(error, Uri::NOT_AUTHORIZED);
+            let why: Vec<String> = payload.args().expect("a message");
+            assert!(why[0].contains("could not be called"), "{why:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_role_cannot_have_both_permissions_and_an_authorizer() {
+    let role = wamp_router::RoleConfig::dynamic("user", uri(AUTHORIZER))
+        .permit(wamp_router::Permission::everything());
+    let config = RouterConfig::new().realm(permissive_realm1(&[]).role(role));
+    let rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
+    let err = Router::new(config, rng).expect_err("both");
+    assert!(
+        matches!(err, ConfigError::PermissionsAndAuthorizer { .. }),
+        "{err}"
+    );
+}

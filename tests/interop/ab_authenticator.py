@@ -1,4 +1,5 @@
-"""ab_authenticator.py URL REALM SERIALIZER PROCEDURE PRINCIPALS_JSON [options]
+"""ab_authenticator.py URL REALM SERIALIZER PROCEDURE PRINCIPALS_JSON
+                       [--authorizer URI --allow-prefix PREFIX --allow-actions A,B] [options]
 
 A dynamic authenticator as Crossbar.io users write them, in Autobahn|Python: joins REALM,
 registers PROCEDURE, and answers the router's calls `(realm, authid, details)` from the
@@ -14,8 +15,13 @@ cryptosign: the principal is found by authid, else by `details["authextra"]["pub
 and the answer is its entry with its authid. An unknown principal or a wrong ticket is
 refused with ERROR wamp.error.not_authorized (which the router passes on in its ABORT).
 
+With --authorizer it also registers a dynamic authorizer, called `(session, uri, action,
+options)`, that allows the listed actions on URIs under PREFIX (with disclosure) and
+denies everything else.
+
 Stdout, one line each: READY once registered, then `ASKED {"realm": .., "authid": ..,
-"authmethod": ..}` per call, then LEFT. Exits 0 on SIGTERM, 1 if it could not register,
+"authmethod": ..}` per authentication and `AUTHORIZE {"authid": .., "uri": ..,
+"action": ..}` per authorization, then LEFT. Exits 0 on SIGTERM, 1 if it could not register,
 2 on --timeout (default 300 s). The common options are described in ab_common.py.
 """
 
@@ -31,6 +37,9 @@ def main():
     p = ab_common.parser(__doc__)
     p.add_argument("procedure")
     p.add_argument("principals", type=json.loads)
+    p.add_argument("--authorizer")
+    p.add_argument("--allow-prefix", default="")
+    p.add_argument("--allow-actions", default="")
     p.set_defaults(timeout=300.0)
     ns = p.parse_args()
     table = ns.principals
@@ -55,9 +64,20 @@ def main():
         answer["authid"] = authid
         return answer
 
+    allowed = set(filter(None, ns.allow_actions.split(",")))
+
+    def authorize(session, uri, action, options):
+        ab_common.emit(
+            "AUTHORIZE", {"authid": session.get("authid"), "uri": uri, "action": action}
+        )
+        ok = action in allowed and uri.startswith(ns.allow_prefix)
+        return {"allow": ok, "disclose": True, "cache": False}
+
     @component.on_join
     async def joined(session, details):
         await session.register(authenticate, ns.procedure)
+        if ns.authorizer:
+            await session.register(authorize, ns.authorizer)
         state["registered"] = True
         ab_common.emit("READY")
 

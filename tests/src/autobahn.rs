@@ -283,9 +283,21 @@ impl DynamicAuthenticator {
     /// Registers `procedure`, answering from `principals` (the script's table); returns
     /// once the registration is confirmed.
     pub fn start(peer: &Peer, procedure: &str, principals: &Value) -> Result<Self> {
+        Self::start_with(peer, procedure, principals, &[])
+    }
+
+    /// [`start`](Self::start) with the script's further options (`--authorizer URI
+    /// --allow-prefix PREFIX --allow-actions call,subscribe`).
+    pub fn start_with(
+        peer: &Peer,
+        procedure: &str,
+        principals: &Value,
+        options: &[&str],
+    ) -> Result<Self> {
         let mut args = peer.args();
         args.push(procedure.into());
         args.push(principals.to_string().into());
+        args.extend(options.iter().map(OsString::from));
         let mut process = PyProcess::spawn("ab_authenticator.py", args)?;
         process.wait_for_line("READY", READY_TIMEOUT)?;
         Ok(Self { process })

@@ -39,6 +39,9 @@ pub struct CrossbarOptions {
     /// by this procedure on the realm (see [`node_config`](crate::node_config)) instead
     /// of static principals. Off by default.
     pub authenticator: Option<String>,
+    /// The restricted role's requests are decided by this procedure (its `authorizer`)
+    /// instead of its static permissions. Off by default.
+    pub authorizer: Option<String>,
 }
 
 impl Default for CrossbarOptions {
@@ -50,6 +53,7 @@ impl Default for CrossbarOptions {
             max_lifetime: Duration::from_secs(1800),
             loglevel: "info".into(),
             authenticator: None,
+            authorizer: None,
         }
     }
 }
@@ -59,6 +63,12 @@ impl CrossbarOptions {
     /// by `procedure`.
     pub fn with_authenticator(mut self, procedure: &str) -> Self {
         self.authenticator = Some(procedure.into());
+        self
+    }
+
+    /// Makes the restricted role dynamic, decided by `procedure`.
+    pub fn with_authorizer(mut self, procedure: &str) -> Self {
+        self.authorizer = Some(procedure.into());
         self
     }
 
@@ -150,6 +160,7 @@ impl Crossbar {
             unix_path: unix_path.clone(),
             tls,
             authenticator: options.authenticator.clone(),
+            authorizer: options.authorizer.clone(),
         };
         let config_path = cbdir.join("config.json");
         let config = serde_json::to_vec_pretty(&node_config(&spec))?;

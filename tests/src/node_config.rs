@@ -67,6 +67,8 @@ pub(crate) struct NodeSpec {
     /// When set, the principal transports' ticket, WAMP-CRA and cryptosign are decided
     /// by this procedure (`type: dynamic`); SCRAM stays static.
     pub authenticator: Option<String>,
+    /// When set, the restricted role has this `authorizer` instead of permissions.
+    pub authorizer: Option<String>,
 }
 
 /// The serializers every transport offers.
@@ -103,7 +105,7 @@ pub(crate) fn node_config(spec: &NodeSpec) -> Value {
             "type": "router",
             "realms": [{
                 "name": REALM,
-                "roles": [role(ANONYMOUS_ROLE), role(AUTHENTICATED_ROLE), restricted_role()],
+                "roles": [role(ANONYMOUS_ROLE), role(AUTHENTICATED_ROLE), restricted_role(spec)],
             }],
             "transports": transports,
         }],
@@ -126,7 +128,10 @@ fn role(name: &str) -> Value {
 
 /// The role of [`RESTRICTED_AUTHID`]: call and subscribe under
 /// [`RESTRICTED_ALLOWED_PREFIX`], nothing else (no meta API either).
-fn restricted_role() -> Value {
+fn restricted_role(spec: &NodeSpec) -> Value {
+    if let Some(procedure) = &spec.authorizer {
+        return json!({"name": RESTRICTED_ROLE, "authorizer": procedure});
+    }
     json!({
         "name": RESTRICTED_ROLE,
         "permissions": [{

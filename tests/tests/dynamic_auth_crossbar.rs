@@ -1,13 +1,15 @@
-//! Dynamic authentication as Crossbar.io users run it: one Crossbar.io `config.json` whose
-//! principal transports leave ticket, WAMP-CRA (plain and salted) and cryptosign to a
-//! `dynamic` authenticator, and that authenticator written in Autobahn|Python
-//! (`tests/interop/ab_authenticator.py`, which registers it through the anonymous
-//! transport and answers as Crossbar.io's documentation shows). The authentication and
-//! authorization checks of the Autobahn|Python and Autobahn|JS suites run against
-//! Crossbar.io, then against `wamp router --config` given the same file, and must give
-//! the same results, with the authenticator asked the same number of times.
+//! Dynamic authentication and authorization as Crossbar.io users run them: one
+//! Crossbar.io `config.json` whose principal transports leave ticket, WAMP-CRA (plain
+//! and salted) and cryptosign to a `dynamic` authenticator, and whose restricted role is
+//! decided by an `authorizer`, both written in Autobahn|Python
+//! (`tests/interop/ab_authenticator.py`, registered through the anonymous transport,
+//! answering as Crossbar.io's documentation shows; the authorizer allows calls and
+//! subscriptions under the allowed prefix only). The authentication and authorization
+//! checks of the Autobahn|Python and Autobahn|JS suites run against Crossbar.io, then
+//! against `wamp router --config` given the same file, and must give the same results,
+//! with the authenticator and the authorizer each asked as often by both routers.
 //!
-//! About 25 s: Crossbar.io starts in a few seconds; each suite's auth checks take a few.
+//! About 20 s: Crossbar.io starts in a few seconds; each suite's auth checks take a few.
 
 use std::time::{Duration, Instant};
 
@@ -18,13 +20,15 @@ use wamp_integration::suites::{
 use wamp_integration::wamp_cli::RouterProcess;
 use wamp_integration::{authenticator_principals, Crossbar, CrossbarOptions};
 
-const PROCEDURE: &str = "com.example.authenticate";
+const AUTHENTICATOR: &str = "com.example.authenticate";
+const AUTHORIZER: &str = "com.example.authorize";
 
 #[test]
-fn an_autobahn_authenticator_decides_alike_on_crossbar_and_on_wamp_router() {
+fn autobahn_authenticators_and_authorizers_decide_alike_on_crossbar_and_on_wamp_router() {
     let options = CrossbarOptions::default()
         .with_loglevel("warn")
-        .with_authenticator(PROCEDURE);
+        .with_authenticator(AUTHENTICATOR)
+        .with_authorizer(AUTHORIZER);
     let mut crossbar = match Crossbar::start(options) {
         Ok(router) => router,
         Err(e) => panic!("{e}"),
@@ -45,8 +49,8 @@ fn an_autobahn_authenticator_decides_alike_on_crossbar_and_on_wamp_router() {
         panic!("against Crossbar.io:\n{}", complaints.join("\n"));
     }
     assert!(
-        asked_crossbar > 0,
-        "Crossbar.io never asked the authenticator"
+        asked_crossbar.0 > 0 && asked_crossbar.1 > 0,
+        "Crossbar.io never asked the authenticator or the authorizer: {asked_crossbar:?}"
     );
 
     let config = crossbar.cbdir().join("config.json");
@@ -68,7 +72,8 @@ fn an_autobahn_authenticator_decides_alike_on_crossbar_and_on_wamp_router() {
     }
     if asked_ours != asked_crossbar {
         complaints.push(format!(
-            "the authenticator was asked {asked_ours} times by wamp router, {asked_crossbar} by Crossbar.io"
+            "(authenticator, authorizer) asked {asked_ours:?} times by wamp router, \
+             {asked_crossbar:?} by Crossbar.io"
         ));
     }
     assert!(
@@ -78,11 +83,29 @@ fn an_autobahn_authenticator_decides_alike_on_crossbar_and_on_wamp_router() {
     );
 }
 
-/// Starts the authenticator, runs both suites' auth checks, stops it: the checks, and
-/// how many times it was asked.
-fn run(target: &SuiteTarget, peer: &Peer, complaints: &mut Vec<String>) -> (Vec<Check>, usize) {
-    let authenticator = DynamicAuthenticator::start(peer, PROCEDURE, &authenticator_principals())
-        .expect("the authenticator registers");
+/// Starts the authenticator and authorizer, runs both suites' auth checks, stops them:
+/// the checks, and how many times each was asked.
+fn run(
+    target: &SuiteTarget,
+    peer: &Peer,
+    complaints: &mut Vec<String>,
+) -> (Vec<Check>, (usize, usize)) {
+    let restricted = target.restricted.as_ref().expect("a restricted principal");
+    let options = [
+        "--authorizer",
+        AUTHORIZER,
+        "--allow-prefix",
+        &restricted.allowed_prefix,
+        "--allow-actions",
+        "call,subscribe",
+    ];
+    let scripts = DynamicAuthenticator::start_with(
+        peer,
+        AUTHENTICATOR,
+        &authenticator_principals(),
+        &options,
+    )
+    .expect("the authenticator registers");
     let started = Instant::now();
     let python = tally(
         "ab_suite.py",
@@ -99,12 +122,14 @@ fn run(target: &SuiteTarget, peer: &Peer, complaints: &mut Vec<String>) -> (Vec<
         &[],
         complaints,
     );
-    let finished = authenticator.stop().expect("the authenticator stops");
-    let asked = finished
-        .stdout
-        .iter()
-        .filter(|l| l.starts_with("ASKED "))
-        .count();
+    let finished = scripts.stop().expect("the authenticator stops");
+    let count = |prefix: &str| {
+        finished
+            .stdout
+            .iter()
+            .filter(|l| l.starts_with(prefix))
+            .count()
+    };
     let checks = [python.unwrap_or_default(), js.unwrap_or_default()].concat();
-    (checks, asked)
+    (checks, (count("ASKED "), count("AUTHORIZE ")))
 }

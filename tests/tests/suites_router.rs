@@ -362,7 +362,7 @@ fn wamp_router_check_prints_what_a_config_serves() {
     std::fs::write(
         &bad,
         r#"{"version": 2, "workers": [{"type": "router",
-            "realms": [{"name": "realm1", "roles": [{"name": "user", "authorizer": "com.example.authorize"}]}],
+            "realms": [{"name": "realm1", "roles": [{"name": "user", "permissions": [{"uri": "com.", "validate": {"call": "int"}}]}]}],
             "transports": [{"type": "rawsocket", "endpoint": {"type": "tcp", "port": 1},
                             "auth": {"wampcra": {"type": "function", "create": "authenticate.create"}}}]}]}"#,
     )
@@ -370,7 +370,7 @@ fn wamp_router_check_prints_what_a_config_serves() {
     let out = run_wamp(&["router", "--check", &bad.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     for needle in [
-        "workers[0].realms[0].roles[0].authorizer: not supported",
+        "workers[0].realms[0].roles[0].permissions[0].validate: not supported",
         "workers[0].transports[0].auth.wampcra: not supported",
     ] {
         assert!(out.stderr.contains(needle), "no {needle:?} in {out:?}");

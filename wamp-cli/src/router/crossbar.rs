@@ -5,7 +5,7 @@
 //! Every key is accounted for. One we serve means what it means in Crossbar.io. One we
 //! do not serve is named with its path: a warning when leaving it out changes nothing
 //! about who may do what (a guest worker, WebSocket compression, a static web path), an
-//! error when it would (a dynamic authenticator or authorizer, payload validation, a
+//! error when it would (a Python function authenticator, payload validation, a
 //! transport we cannot open as configured).
 
 use std::path::{Path, PathBuf};
@@ -324,14 +324,21 @@ impl Node {
         self.keys(
             path,
             role,
-            &["name", "permissions", "id"],
-            &[(
-                "authorizer",
-                Refused("dynamic authorizers are not supported yet"),
-            )],
+            &["name", "permissions", "authorizer", "id"],
+            &[],
         );
         let name = self.required_string(&format!("{path}.name"), role.get("name"))?;
         let mut config = RoleConfig::new(&name);
+        let at = format!("{path}.authorizer");
+        if let Some(procedure) = self.string(&at, role.get("authorizer")) {
+            if role.contains_key("permissions") {
+                self.error(path, "give either permissions or an authorizer, not both");
+            }
+            match Uri::parse(&procedure) {
+                Ok(uri) => config.authorizer = Some(uri),
+                Err(e) => self.error(&at, e),
+            }
+        }
         let permissions = self.list(&format!("{path}.permissions"), role.get("permissions"));
         for (i, permission) in permissions.iter().enumerate() {
             if let Some(p) = self.permission(&format!("{path}.permissions[{i}]"), permission) {
@@ -1065,7 +1072,8 @@ mod tests {
                 {"type": "router", "id": "w1",
                  "realms": [{"name": "realm1", "id": "r1",
                              "options": {"enable_meta_api": false},
-                             "roles": [{"name": "user", "id": "u", "permissions": [
+                             "roles": [{"name": "dyn", "authorizer": "com.example.authorize"},
+                                       {"name": "user", "id": "u", "permissions": [
                                  {"uri": "com.app.", "match": "prefix", "allow": {"call": true, "register": true, "publish": true, "subscribe": true}, "disclose": {"caller": true, "publisher": true}, "cache": true},
                                  {"uri": "com.app.*", "allow": {"call": true}},
                                  {"uri": "com.*.x", "allow": {"call": true}},
@@ -1161,7 +1169,11 @@ mod tests {
             panic!("two realms")
         };
         assert!(!realm1.meta_api && realm2.meta_api);
-        let p = &realm1.roles[0].permissions;
+        assert_eq!(
+            realm1.roles[0].authorizer.as_ref().map(|a| a.as_str()),
+            Some("com.example.authorize")
+        );
+        let p = &realm1.roles[1].permissions;
         let policies: Vec<(&str, PermissionMatch)> =
             p.iter().map(|p| (p.uri.as_str(), p.match_policy)).collect();
         assert_eq!(
@@ -1189,10 +1201,10 @@ mod tests {
         let refused = [
             (
                 node(
-                    json!([{"name": "r", "roles": [{"name": "x", "authorizer": "com.authz"}]}]),
+                    json!([{"name": "r", "roles": [{"name": "x", "authorizer": "com.authz", "permissions": []}]}]),
                     rawsocket(json!({})),
                 ),
-                "workers[0].realms[0].roles[0].authorizer: not supported: dynamic authorizers",
+                "workers[0].realms[0].roles[0]: give either permissions or an authorizer",
             ),
             (
                 node(

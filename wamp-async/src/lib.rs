@@ -149,8 +149,9 @@ pub use register::{Handler, Interrupted, Invocation, RegisterOptions, Registrati
 pub use runtime::{AsyncStream, BoxListener, BoxStream, Listener, Runtime, SocketAddress};
 #[cfg(feature = "router")]
 pub use server::{
-    BindAddress, ListenTransport, ListenerConfig, ListenerInfo, RouterBuilder, RouterError,
-    RouterHandle, RouterStats, ServerOptions, ServerTls, DEFAULT_MESSAGE_TIMEOUT,
+    BindAddress, HttpBridge, ListenTransport, ListenerConfig, ListenerInfo, RouterBuilder,
+    RouterError, RouterHandle, RouterStats, ServerOptions, ServerTls, WebService,
+    DEFAULT_MESSAGE_TIMEOUT,
 };
 pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};

@@ -82,6 +82,86 @@ pub struct ListenerConfig {
     /// characters; other pages get HTTP 403 (see `wamp_transport_ws::ServerConfig`'s
     /// `allowed_origins`). Default: `None`, every origin.
     pub allowed_origins: Option<Vec<String>>,
+    /// HTTP services on this (WebSocket) listener's port beside the WebSocket endpoint:
+    /// the HTTP bridge and static files (Crossbar.io's web transport paths). A request
+    /// that is not a WebSocket upgrade and whose path one of them serves goes to it.
+    pub web: Vec<WebService>,
+}
+
+/// An HTTP service of a WebSocket listener.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum WebService {
+    /// `POST {"topic": .., "args": [..], "kwargs": {..}, "options": {..}}` publishes
+    /// (acknowledged) and answers `{"id": PUBLICATION}`.
+    Publisher(HttpBridge),
+    /// `POST {"procedure": .., "args": [..], "kwargs": {..}}` calls and answers the
+    /// result as `{"args": [..], "kwargs": {..}}`.
+    Caller(HttpBridge),
+    /// `GET` serves the files under `directory` at `path` (`index.html` for a folder).
+    Static {
+        /// The URL path it is served at (`/` for everything no other service takes).
+        path: String,
+        /// The folder.
+        directory: PathBuf,
+    },
+}
+
+/// An HTTP bridge endpoint: its requests become a WAMP session's publications or calls,
+/// as Crossbar.io's `publisher` and `caller` web services do.
+///
+/// A WAMP error (refused, no such procedure, the callee's error) is HTTP 200 with
+/// `{"error": URI, "args": [..], "kwargs": {..}}`; a request the bridge refuses (bad
+/// JSON, wrong content type, too large, bad signature) is 400, 401, 405 or 413 with the
+/// reason in `error`. Responses allow any origin (CORS), as Crossbar.io's do.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpBridge {
+    /// The URL path (`/publish`).
+    pub path: String,
+    /// The realm its session joins.
+    pub realm: String,
+    /// The role its session has there (its permissions decide what requests may do).
+    pub role: String,
+    /// Signed requests: with a secret, every request must carry the query parameters
+    /// `key` (this key), `timestamp` (UTC, `2011-10-14T16:59:51.123Z`, within
+    /// `timestamp_delta_limit` of now), `seq`, `nonce` (integers) and `signature`:
+    /// base64url of HMAC-SHA256 under the secret over key, timestamp, seq, nonce and
+    /// the body, concatenated (Crossbar.io's scheme).
+    pub key: Option<String>,
+    /// See `key`.
+    pub secret: Option<String>,
+    /// The largest body accepted; larger ones get 413. Default 1 MiB.
+    pub post_body_limit: usize,
+    /// How far a signed request's timestamp may be from now. Default 300 s.
+    pub timestamp_delta_limit: Duration,
+    /// How long a bridged call may take before it answers `wamp.error.timeout`.
+    /// Default 30 s.
+    pub call_timeout: Duration,
+}
+
+impl HttpBridge {
+    /// An unsigned bridge at `path` whose session joins `realm` as `role`.
+    pub fn new(path: impl Into<String>, realm: impl Into<String>, role: impl Into<String>) -> Self {
+        HttpBridge {
+            path: path.into(),
+            realm: realm.into(),
+            role: role.into(),
+            key: None,
+            secret: None,
+            post_body_limit: 1 << 20,
+            timestamp_delta_limit: Duration::from_secs(300),
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Requires requests signed with `key` and `secret` (see [`key`](HttpBridge::key)).
+    #[must_use]
+    pub fn signed(mut self, key: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self.secret = Some(secret.into());
+        self
+    }
 }
 
 /// How long a message that has begun to arrive may take by default: 60 s, a 16 MiB
@@ -105,6 +185,7 @@ impl ListenerConfig {
             message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
             auth: None,
             allowed_origins: None,
+            web: Vec::new(),
         }
     }
 
@@ -190,6 +271,13 @@ impl ListenerConfig {
         patterns: impl IntoIterator<Item = impl Into<String>>,
     ) -> ListenerConfig {
         self.allowed_origins = Some(patterns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds an HTTP service on this (WebSocket) listener's port.
+    #[must_use]
+    pub fn web(mut self, service: WebService) -> ListenerConfig {
+        self.web.push(service);
         self
     }
 

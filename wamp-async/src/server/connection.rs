@@ -75,19 +75,22 @@ pub(crate) fn spawn<R: Runtime>(
     // The task is the connection itself where there is no TLS: a spawned future is as
     // large as its largest state for as long as it lives, and this one lives as long as
     // the connection, so nothing but `Conn` is in it.
-    let task = match start.spec.tls.is_some() {
-        false => match start.into_conn(stream, None) {
+    let task = match (start.spec.tls.is_some(), start.spec.web.clone()) {
+        (false, None) => match start.into_conn(stream, None) {
             Some(conn) => conn.instrument(span).boxed(),
             None => return,
         },
-        true => tls_then_serve(start, stream).instrument(span).boxed(),
+        (false, Some(web)) => super::web::serve(start, stream, None, web)
+            .instrument(span)
+            .boxed(),
+        (true, _) => tls_then_serve(start, stream).instrument(span).boxed(),
     };
     ctx.rt.spawn(task);
 }
 
 /// What a connection task needs before its stream is ready.
-struct Start<R: Runtime> {
-    ctx: ServerCtx<R>,
+pub(crate) struct Start<R: Runtime> {
+    pub(crate) ctx: ServerCtx<R>,
     spec: Arc<ListenerSpec>,
     peer: SocketAddress,
     key: u64,
@@ -96,7 +99,7 @@ struct Start<R: Runtime> {
     /// Counts the connection until its task is over.
     guard: ActiveGuard,
     /// For TLS and the transport handshake together.
-    deadline: Instant,
+    pub(crate) deadline: Instant,
 }
 
 /// Completes the TLS handshake (within the handshake deadline, or until the router
@@ -124,12 +127,22 @@ async fn tls_then_serve<R: Runtime>(start: Start<R>, stream: BoxStream) {
         }
         Either::Right(_) => return,
     };
+    if let Some(web) = start.spec.web.clone() {
+        return super::web::serve(start, stream, binding, web).await;
+    }
     if let Some(conn) = start.into_conn(stream, binding) {
         conn.await;
     }
 }
 
 impl<R: Runtime> Start<R> {
+    /// Serves a ready stream as a WAMP connection until it ends.
+    pub(crate) async fn serve(self, stream: BoxStream, binding: Option<ChannelBinding>) {
+        if let Some(conn) = self.into_conn(stream, binding) {
+            conn.await;
+        }
+    }
+
     /// The connection task for a ready stream (`None` if no framer can be made).
     fn into_conn(self, stream: BoxStream, binding: Option<ChannelBinding>) -> Option<Conn<R>> {
         let ctx = self.ctx;

@@ -36,6 +36,8 @@ pub(crate) struct ListenerSpec {
     pub(crate) label: String,
     /// The router's transport authentication its clients join with, if not the realms'.
     pub(crate) auth: Option<Arc<str>>,
+    /// Its HTTP services, if it has any.
+    pub(crate) web: Option<Arc<super::web::Web>>,
 }
 
 impl ListenerSpec {
@@ -76,6 +78,20 @@ impl ListenerSpec {
                 return Err(invalid(format!("the path {path:?} does not start with /")));
             }
         }
+        for service in &config.web {
+            let path = match service {
+                super::WebService::Publisher(b) | super::WebService::Caller(b) => &b.path,
+                super::WebService::Static { path, .. } => path,
+            };
+            if !path.starts_with('/') {
+                return Err(invalid(format!(
+                    "the web path {path:?} does not start with /"
+                )));
+            }
+            if config.transport == ListenTransport::RawSocket {
+                return Err(invalid("web services need a WebSocket listener".into()));
+            }
+        }
         // The WebSocket machine checks its own configuration when it is made: try once.
         Framer::websocket_server(ws.clone(), Instant::now()).map_err(invalid)?;
         let channel_type = match (&config.bind, config.tls.is_some()) {
@@ -91,6 +107,7 @@ impl ListenerSpec {
             channel_type,
             label: label(config),
             auth: config.auth.as_deref().map(Arc::from),
+            web: super::web::Web::new(&label(config), &config.web),
         })
     }
 
@@ -104,6 +121,7 @@ impl ListenerSpec {
             channel_type: "memory",
             label: "in-process".into(),
             auth: None,
+            web: None,
         }
     }
 

@@ -28,13 +28,18 @@ pub(crate) fn connect<R: Runtime>(
     join: JoinConfig,
     reply: oneshot::Sender<Result<Session, ConnectError>>,
 ) {
+    connect_via(ctx, ctx.local_spec.clone(), join, reply);
+}
+
+/// [`connect`] through `spec` (an in-process "listener" with its own authentication).
+pub(crate) fn connect_via<R: Runtime>(
+    ctx: &ServerCtx<R>,
+    spec: std::sync::Arc<super::listener::ListenerSpec>,
+    join: JoinConfig,
+    reply: oneshot::Sender<Result<Session, ConnectError>>,
+) {
     let (client_end, router_end) = pipe::duplex(PIPE_CAPACITY);
-    connection::spawn(
-        ctx,
-        ctx.local_spec.clone(),
-        Box::new(router_end),
-        SocketAddress::InProcess,
-    );
+    connection::spawn(ctx, spec, Box::new(router_end), SocketAddress::InProcess);
     let rt = ctx.rt.clone();
     let serializer = ctx.options.local_serializer;
     let timeout = ctx.options.handshake_timeout;

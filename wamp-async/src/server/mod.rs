@@ -9,6 +9,7 @@ mod local;
 mod outlet;
 mod pipe;
 mod tls;
+mod web;
 
 use std::fmt;
 use std::io;
@@ -23,7 +24,8 @@ use tracing::Instrument;
 use wamp_router::{ConfigError, Router, RouterConfig};
 
 pub use config::{
-    BindAddress, ListenTransport, ListenerConfig, ServerOptions, DEFAULT_MESSAGE_TIMEOUT,
+    BindAddress, HttpBridge, ListenTransport, ListenerConfig, ServerOptions, WebService,
+    DEFAULT_MESSAGE_TIMEOUT,
 };
 pub use tls::ServerTls;
 
@@ -240,7 +242,8 @@ impl<R: Runtime> RouterBuilder<R> {
             .runtime
             .as_ref()
             .map_err(|e| RouterError::Runtime(e.clone()))?;
-        let router = Router::new(self.config.clone(), rt.rng())?;
+        let config = with_bridges(self.config.clone(), &self.listeners);
+        let router = Router::new(config, rt.rng())?;
         check_listeners(&router, &self.listeners)
     }
 
@@ -251,7 +254,7 @@ impl<R: Runtime> RouterBuilder<R> {
     /// moment (it is meant to be slow).
     pub async fn start(self) -> Result<RouterHandle, RouterError> {
         let rt = self.runtime.map_err(RouterError::Runtime)?;
-        let router = Router::new(self.config, rt.rng())?;
+        let router = Router::new(with_bridges(self.config, &self.listeners), rt.rng())?;
         check_listeners(&router, &self.listeners)?;
         let mut bound = Vec::with_capacity(self.listeners.len());
         for config in &self.listeners {
@@ -361,6 +364,21 @@ struct Inner {
     stopped: Shared<BoxFuture<'static, ()>>,
     /// Dropped with the last handle: the router then shuts down.
     _alive: oneshot::Sender<()>,
+}
+
+/// `config` with a transport authentication for each HTTP bridge's session: anonymous,
+/// with the bridge's role.
+fn with_bridges(mut config: RouterConfig, listeners: &[ListenerConfig]) -> RouterConfig {
+    for listener in listeners {
+        for service in &listener.web {
+            if let WebService::Publisher(bridge) | WebService::Caller(bridge) = service {
+                let name = web::bridge_auth_name(&listener::label(listener), &bridge.path);
+                let auth = wamp_router::AuthConfig::new().anonymous(&bridge.role);
+                config = config.transport_auth(&name, auth);
+            }
+        }
+    }
+    config
 }
 
 /// Each listener's settings, and the transport authentication it names.

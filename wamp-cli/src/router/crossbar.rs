@@ -17,7 +17,9 @@ use wamp_tokio::wamp_router::{
     Disclose, Permission, PermissionMatch, RealmConfig, RoleConfig, TicketPrincipal,
 };
 use wamp_tokio::wamp_runtime::wamp_proto::Uri;
-use wamp_tokio::{BindAddress, ListenTransport, ListenerConfig, SerializerKind, ServerTls};
+use wamp_tokio::{
+    BindAddress, HttpBridge, ListenTransport, ListenerConfig, SerializerKind, ServerTls, WebService,
+};
 
 use super::plan::Plan;
 
@@ -472,29 +474,58 @@ impl Node {
             return self.error(&at, "is required");
         };
         let mut websocket = None;
+        let mut web = Vec::new();
         for (name, service) in paths {
             let here = format!("{at}.{name}");
-            let kind = service.get("type").and_then(Value::as_str).unwrap_or("");
-            if kind != "websocket" {
-                self.warn(&here, format!("a {kind:?} web service is not served yet"));
-                continue;
-            }
-            if websocket.is_some() {
-                self.error(
-                    &here,
-                    "not supported: more than one WebSocket path on one web transport",
-                );
-                continue;
-            }
             let url_path = if name == "/" {
                 "/".to_owned()
             } else {
                 format!("/{name}")
             };
-            websocket = Some((here, url_path, service));
+            let kind = service.get("type").and_then(Value::as_str).unwrap_or("");
+            match kind {
+                "websocket" if websocket.is_some() => self.error(
+                    &here,
+                    "not supported: more than one WebSocket path on one web transport",
+                ),
+                "websocket" => websocket = Some((here, url_path, service)),
+                "publisher" | "caller" => {
+                    if let Some(bridge) = self.bridge(&here, service, url_path) {
+                        web.push(match kind {
+                            "publisher" => WebService::Publisher(bridge),
+                            _ => WebService::Caller(bridge),
+                        });
+                    }
+                }
+                "static" => {
+                    if let Some(directory) = self.static_directory(&here, service) {
+                        web.push(WebService::Static {
+                            path: url_path,
+                            directory,
+                        });
+                    }
+                }
+                other => self.warn(&here, format!("a {other:?} web service is not served")),
+            }
         }
         let Some((here, url_path, service)) = websocket else {
-            return self.warn(path, "serves no WebSocket path, so nothing of it is served");
+            if web.is_empty() {
+                return self.warn(
+                    path,
+                    "serves nothing this router speaks, so none of it is served",
+                );
+            }
+            // HTTP services only: a WebSocket path no request can have (a request path
+            // has no control characters), so upgrades are refused with 404.
+            let kind = ListenTransport::WebSocket {
+                path: Some("/\u{1}".to_owned()),
+            };
+            let Some(mut listener) = self.endpoint(path, transport, kind) else {
+                return;
+            };
+            listener.web = web;
+            // No WAMP session comes through it; the anonymous default is never used.
+            return self.add_listener(path, &Map::new(), listener);
         };
         let Some(service) = self.object(&here, service) else {
             return;
@@ -520,7 +551,97 @@ impl Node {
             return;
         };
         self.protocol(&here, service, "websocket", &mut listener);
+        listener.web = web;
         self.add_listener(&here, service, listener);
+    }
+
+    /// A `publisher` or `caller` path: the HTTP bridge.
+    fn bridge(&mut self, path: &str, service: &Value, url_path: String) -> Option<HttpBridge> {
+        let service = self.object(path, service)?;
+        self.keys(path, service, &["type", "realm", "role", "options"], &[]);
+        let realm = self.required_string(&format!("{path}.realm"), service.get("realm"));
+        let role = self.required_string(&format!("{path}.role"), service.get("role"));
+        let mut bridge = HttpBridge::new(url_path, realm?, role?);
+        let Some(options) = service.get("options") else {
+            return Some(bridge);
+        };
+        let at = format!("{path}.options");
+        let options = self.object(&at, options)?;
+        self.keys(
+            &at,
+            options,
+            &[
+                "key",
+                "secret",
+                "post_body_limit",
+                "timestamp_delta_limit",
+                "debug",
+            ],
+            &[
+                (
+                    "require_ip",
+                    Refused("requests are not restricted by address"),
+                ),
+                (
+                    "require_tls",
+                    Refused(
+                        "requests are not restricted to TLS; serve the transport with TLS only",
+                    ),
+                ),
+            ],
+        );
+        let key = self.string(&format!("{at}.key"), options.get("key"));
+        let secret = match options.get("secret") {
+            Some(_) => self.secret(&format!("{at}.secret"), options.get("secret")),
+            None => None,
+        };
+        match (key, secret) {
+            (Some(key), Some(secret)) => bridge = bridge.signed(key, secret),
+            (None, None) => {}
+            _ => self.error(&at, "give both key and secret for signed requests"),
+        }
+        if let Some(n) = self.uint(
+            &format!("{at}.post_body_limit"),
+            options.get("post_body_limit"),
+        ) {
+            // Crossbar.io's 0 is "no limit"; here every body is bounded.
+            if n > 0 {
+                bridge.post_body_limit = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+        }
+        let at_delta = format!("{at}.timestamp_delta_limit");
+        if let Some(n) = self.uint(&at_delta, options.get("timestamp_delta_limit")) {
+            bridge.timestamp_delta_limit = Duration::from_secs(n);
+        }
+        self.bool(&format!("{at}.debug"), options.get("debug"));
+        Some(bridge)
+    }
+
+    /// A `static` path: its `directory`, relative to the configuration's folder.
+    fn static_directory(&mut self, path: &str, service: &Value) -> Option<PathBuf> {
+        let service = self.object(path, service)?;
+        self.keys(
+            path,
+            service,
+            &["type", "directory"],
+            &[
+                (
+                    "options",
+                    Ignored("static options (listings, MIME types, caching) are not applied"),
+                ),
+                (
+                    "package",
+                    Refused("files from a Python package cannot be served; give a directory"),
+                ),
+                (
+                    "resource",
+                    Refused("files from a Python package cannot be served; give a directory"),
+                ),
+            ],
+        );
+        let directory =
+            self.required_string(&format!("{path}.directory"), service.get("directory"))?;
+        Some(self.dir.join(directory))
     }
 
     /// The listener for a transport's `endpoint`.
@@ -1334,9 +1455,9 @@ mod tests {
             (
                 node(
                     realm1(),
-                    json!([{"type": "web", "endpoint": {"type": "tcp", "port": 1}, "paths": {"/": {"type": "static"}, "ws": {"type": "websocket"}, "call": {"type": "caller"}}}]),
+                    json!([{"type": "web", "endpoint": {"type": "tcp", "port": 1}, "paths": {"/": {"type": "static", "directory": "web"}, "ws": {"type": "websocket"}, "x": {"type": "wsgi"}}}]),
                 ),
-                "paths.call: a \"caller\" web service is not served yet",
+                "paths.x: a \"wsgi\" web service is not served",
             ),
             (
                 json!({"version": 2, "workers": [{"type": "guest"}, {"type": "router", "realms": realm1(), "transports": rawsocket(json!({}))}]}),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use wamp_tokio::wamp_router::{AuthConfig, RouterConfig};
-use wamp_tokio::{BindAddress, ListenTransport, ListenerConfig, ServerOptions};
+use wamp_tokio::{BindAddress, ListenTransport, ListenerConfig, ServerOptions, WebService};
 
 /// A configuration ready to start.
 #[derive(Debug, Default)]
@@ -49,6 +49,21 @@ impl Plan {
                     let _ = writeln!(out, "  auth: {}", auth_line(&t.auth));
                 }
                 None => out.push_str("  auth: the realms' own\n"),
+            }
+            for service in &listener.web {
+                let line = match service {
+                    WebService::Publisher(b) => {
+                        format!("{} publishes on {} as {:?}", b.path, b.realm, b.role)
+                    }
+                    WebService::Caller(b) => {
+                        format!("{} calls on {} as {:?}", b.path, b.realm, b.role)
+                    }
+                    WebService::Static { path, directory } => {
+                        format!("{path} serves files from {}", directory.display())
+                    }
+                    other => format!("{other:?}"),
+                };
+                let _ = writeln!(out, "  http: {line}");
             }
         }
         for realm in &self.config.realms {

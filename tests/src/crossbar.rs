@@ -42,6 +42,9 @@ pub struct CrossbarOptions {
     /// The restricted role's requests are decided by this procedure (its `authorizer`)
     /// instead of its static permissions. Off by default.
     pub authorizer: Option<String>,
+    /// More transports for the router worker, as Crossbar.io config objects (on ports
+    /// the test picked).
+    pub transports: Vec<serde_json::Value>,
 }
 
 impl Default for CrossbarOptions {
@@ -54,6 +57,7 @@ impl Default for CrossbarOptions {
             loglevel: "info".into(),
             authenticator: None,
             authorizer: None,
+            transports: Vec::new(),
         }
     }
 }
@@ -63,6 +67,12 @@ impl CrossbarOptions {
     /// by `procedure`.
     pub fn with_authenticator(mut self, procedure: &str) -> Self {
         self.authenticator = Some(procedure.into());
+        self
+    }
+
+    /// Adds a transport (a Crossbar.io config object) to the router worker.
+    pub fn with_transport(mut self, transport: serde_json::Value) -> Self {
+        self.transports.push(transport);
         self
     }
 
@@ -161,6 +171,7 @@ impl Crossbar {
             tls,
             authenticator: options.authenticator.clone(),
             authorizer: options.authorizer.clone(),
+            transports: options.transports.clone(),
         };
         let config_path = cbdir.join("config.json");
         let config = serde_json::to_vec_pretty(&node_config(&spec))?;

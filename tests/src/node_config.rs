@@ -69,6 +69,8 @@ pub(crate) struct NodeSpec {
     pub authenticator: Option<String>,
     /// When set, the restricted role has this `authorizer` instead of permissions.
     pub authorizer: Option<String>,
+    /// More transports, as they are.
+    pub transports: Vec<Value>,
 }
 
 /// The serializers every transport offers.
@@ -98,6 +100,7 @@ pub(crate) fn node_config(spec: &NodeSpec) -> Value {
             transports.push(rawsocket(tcp(port, Some(tls)), both));
         }
     }
+    transports.extend(spec.transports.iter().cloned());
     json!({
         "version": 2,
         "controller": {},

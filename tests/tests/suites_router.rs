@@ -376,3 +376,50 @@ fn wamp_router_check_prints_what_a_config_serves() {
         assert!(out.stderr.contains(needle), "no {needle:?} in {out:?}");
     }
 }
+
+/// `--metrics ADDR`: the Prometheus metrics over HTTP, following what clients did.
+#[test]
+fn wamp_router_serves_metrics_over_http() {
+    use std::io::{Read, Write};
+    let (router, urls) = RouterProcess::start(&[
+        "--ws",
+        "127.0.0.1:0",
+        "--rawsocket",
+        "",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let ws = urls
+        .iter()
+        .find(|u| u.starts_with("ws://"))
+        .expect("a WebSocket listener");
+    let metrics = urls
+        .iter()
+        .find_map(|u| u.strip_prefix("http://")?.strip_suffix(" (HTTP only)"))
+        .expect("the metrics listener");
+    let out = run_wamp(&["call", ws, "com.example.nobody"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let mut stream = std::net::TcpStream::connect(metrics).expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let _ = router.stop();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("Content-Type: text/plain; version=0.0.4"),
+        "{response}"
+    );
+    for line in [
+        "wamp_router_sessions_joined_total 1",
+        "wamp_router_messages_received_total{type=\"CALL\"} 1",
+        "wamp_router_messages_sent_total{type=\"ERROR\"} 1",
+        "wamp_router_sessions{realm=\"realm1\"} 0",
+    ] {
+        assert!(
+            response.lines().any(|l| l == line),
+            "no {line:?} in\n{response}"
+        );
+    }
+}

@@ -113,6 +113,11 @@ pub struct RouterArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub check: Option<PathBuf>,
 
+    /// Serves the router's metrics (Prometheus text format) over HTTP at
+    /// http://ADDR/metrics. Also the config file's `[metrics] listen` (and `path`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+
     /// Reads the config file as a Crossbar.io node configuration (JSON, version 2),
     /// whatever it looks like. A file holding a JSON object is read so anyway.
     #[arg(long)]

@@ -1,8 +1,10 @@
 //! Per-connection state: where the connection is in its session's life, and its bounded
 //! queue of encoded messages waiting for the transport.
 
+use super::metrics::Counters;
 use std::collections::VecDeque;
 use std::time::Instant;
+use wamp_proto::message::MessageType;
 
 use bytes::Bytes;
 
@@ -41,6 +43,8 @@ pub(crate) struct Connection {
     pub channel_binding: Option<ChannelBinding>,
     /// The transport's own authentication (an index into the router's), if it has one.
     pub transport_auth: Option<usize>,
+    /// The authentication method of its handshake (for the metrics of refusals).
+    pub auth_method: &'static str,
     /// Implementation-defined transport details for the session meta API.
     pub transport: Map,
     queue: VecDeque<Bytes>,
@@ -104,6 +108,9 @@ pub(crate) struct Connections {
     flow: VecDeque<(ConnectionId, bool)>,
     /// Bytes queued over all connections.
     total_bytes: usize,
+    /// What the router counts for monitoring (kept here, where every message out and
+    /// every input passes).
+    pub counters: Counters,
 }
 
 impl Connections {
@@ -116,6 +123,7 @@ impl Connections {
             feeding: None,
             flow: VecDeque::new(),
             total_bytes: 0,
+            counters: Counters::default(),
         }
     }
 
@@ -127,6 +135,7 @@ impl Connections {
                 state: ConnState::AwaitingHello,
                 channel_binding: None,
                 transport_auth: None,
+                auth_method: "none",
                 transport: Map::new(),
                 queue: VecDeque::new(),
                 queued_bytes: 0,
@@ -200,6 +209,7 @@ impl Connections {
     /// Queues a message already encoded in the connection's serializer (an EVENT encoded
     /// once for many subscribers).
     pub fn send_encoded(&mut self, id: ConnectionId, bytes: Bytes) {
+        self.counters.sent(MessageType::Event, bytes.len());
         self.enqueue(id, bytes, false);
     }
 
@@ -213,6 +223,7 @@ impl Connections {
         }
         let serializer = conn.serializer;
         let bytes = serializer.encode(message)?;
+        self.counters.sent(message.message_type(), bytes.len());
         self.enqueue(id, bytes, last);
         Ok(())
     }

@@ -248,9 +248,11 @@ impl Router {
     /// Routes the requests whose decisions came, each as its connection's input.
     pub(crate) fn route_decided(&mut self, now: Instant) {
         while let Some((conn, message)) = self.redo.pop_front() {
+            self.redo_in_progress = true;
             self.conns.begin_input(conn);
             self.handle_message_from(now, conn, message);
             self.conns.end_input();
+            self.redo_in_progress = false;
         }
     }
 }

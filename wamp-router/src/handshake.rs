@@ -869,6 +869,19 @@ pub(crate) fn parse_key(hex_key: &str) -> Option<[u8; 32]> {
     Some(key)
 }
 
+/// A method's name as the metrics label it (`other` for methods the router does not
+/// know, so a client cannot add labels).
+pub(crate) fn method_name(method: &str) -> &'static str {
+    match method {
+        "anonymous" => "anonymous",
+        "ticket" => "ticket",
+        "wampcra" => "wampcra",
+        "cryptosign" => "cryptosign",
+        "wamp-scram" => "wamp-scram",
+        _ => "other",
+    }
+}
+
 /// The roles a client announced, as a `Details` with only `roles` (for feature checks).
 pub(crate) fn client_roles(hello: &Details) -> Details {
     match hello.roles() {

@@ -145,6 +145,7 @@ mod event;
 mod handshake;
 mod lifecycle;
 mod meta;
+mod metrics;
 mod patterns;
 mod realm;
 mod timers;
@@ -236,6 +237,8 @@ pub struct Router {
     authz_held: HashMap<ConnectionId, RequestId>,
     /// Messages to route again once decided, in order, after the current input.
     redo: VecDeque<(ConnectionId, Message)>,
+    /// Routing those (they were counted when they arrived).
+    redo_in_progress: bool,
 }
 
 impl std::fmt::Debug for Router {
@@ -330,6 +333,7 @@ impl Router {
             authz_waits: HashMap::new(),
             authz_held: HashMap::new(),
             redo: VecDeque::new(),
+            redo_in_progress: false,
         };
         // Reserved, so that no client gets it.
         router.router_session = router.new_session_id(ConnectionId::ROUTER);
@@ -459,6 +463,30 @@ impl Router {
         Ok(())
     }
 
+    /// Counts `bytes` of received frames, for a runtime that decodes frames itself
+    /// (with [`handle_message`](Router::handle_message)); see [`metrics`](Router::metrics).
+    pub fn count_received_bytes(&mut self, bytes: usize) {
+        self.conns.counters.bytes_received += bytes as u64;
+    }
+
+    /// The router's metrics in the Prometheus text exposition format: sessions per
+    /// realm, connections, queued bytes, messages and bytes in and out (by message
+    /// type), joins, slow-consumer disconnects, refused joins by authentication method,
+    /// and a histogram of the time from a call to its final answer.
+    pub fn metrics(&self) -> String {
+        let gauges = metrics::Gauges {
+            sessions: self
+                .realms
+                .iter()
+                .map(|r| (r.name.as_str(), r.sessions.len()))
+                .collect(),
+            connections: self.conns.len(),
+            queued_bytes: self.conns.total_bytes(),
+            largest_queue: self.conns.largest_queue(),
+        };
+        metrics::render(&self.conns.counters, &gauges)
+    }
+
     /// Whether the configuration has a transport authentication of this name.
     pub fn has_transport_auth(&self, name: &str) -> bool {
         self.transport_auth.iter().any(|(n, _)| n == name)
@@ -526,7 +554,9 @@ impl Router {
         if matches!(c.state, ConnState::Closed) {
             return;
         }
-        match c.serializer.decode(frame) {
+        let serializer = c.serializer;
+        self.conns.counters.bytes_received += frame.len() as u64;
+        match serializer.decode(frame) {
             Ok(message) => self.handle_message(now, conn, message),
             Err(e) => self.handle_undecodable(now, conn, e.to_string()),
         }
@@ -558,6 +588,9 @@ impl Router {
     }
 
     fn handle_message_from(&mut self, now: Instant, conn: ConnectionId, message: Message) {
+        if !self.redo_in_progress {
+            self.conns.counters.received(message.message_type());
+        }
         let Some(c) = self.conns.get(conn) else {
             return;
         };
@@ -880,6 +913,7 @@ impl Router {
             queued_bytes,
             stalled_for: stalled_since.map(|since| now.saturating_duration_since(since)),
         };
+        self.conns.counters.slow_consumers += 1;
         let message = reason.to_string();
         let session = match self.conns.get(conn).map(|c| &c.state) {
             Some(&ConnState::Established { realm, session }) => {

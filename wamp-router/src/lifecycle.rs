@@ -35,6 +35,11 @@ impl Router {
             return self.protocol_violation(now, conn, "HELLO announces no roles".into());
         }
         let session = self.new_session_id(conn);
+        let offered = hello.details.authmethods().unwrap_or_default();
+        let method = handshake::method_name(offered.first().copied().unwrap_or("anonymous"));
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.auth_method = method;
+        }
         let auth = match (transport_auth, realm) {
             (Some(t), _) => &self.transport_auth[t].1,
             (None, Some(r)) => &self.realms[r].auth,
@@ -63,6 +68,9 @@ impl Router {
                 extra,
                 pending,
             } => {
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.auth_method = method;
+                }
                 self.conns.send_final(
                     conn,
                     &Message::Challenge(Challenge {
@@ -384,6 +392,7 @@ impl Router {
             std::mem::take(&mut c.transport),
         );
         self.timers.cancel(Timer::Handshake(conn));
+        self.conns.counters.joined += 1;
         self.in_realm(realm, now, |r, ctx| r.join(info, ctx));
         self.events.push_back(RouterEvent::Joined {
             conn,
@@ -470,6 +479,16 @@ impl Router {
             Some(ConnState::Closed) | None => return,
             _ => None,
         };
+        let refused = [
+            Uri::NOT_AUTHORIZED,
+            Uri::AUTHENTICATION_FAILED,
+            Uri::NO_SUCH_ROLE,
+            handshake::NO_AUTH_METHOD,
+        ];
+        if session.is_none() && refused.contains(&reason) {
+            let method = self.conns.get(conn).map_or("none", |c| c.auth_method);
+            self.conns.counters.auth_failed(method);
+        }
         self.release_handshake(conn);
         self.conns.send_final(
             conn,

@@ -98,6 +98,11 @@ pub enum WebService {
     /// `POST {"procedure": .., "args": [..], "kwargs": {..}}` calls and answers the
     /// result as `{"args": [..], "kwargs": {..}}`.
     Caller(HttpBridge),
+    /// `GET` serves the router's metrics in the Prometheus text format at `path`.
+    Metrics {
+        /// The URL path (`/metrics`).
+        path: String,
+    },
     /// `GET` serves the files under `directory` at `path` (`index.html` for a folder).
     Static {
         /// The URL path it is served at (`/` for everything no other service takes).

@@ -411,7 +411,9 @@ impl<R: Runtime> Conn<R> {
         // operation and one wake-up for many messages), decoded here, beside the router
         // task rather than in it.
         let mut messages = Vec::new();
+        let mut size = 0;
         while let Some(bytes) = self.pump.framer.poll_message() {
+            size += bytes.len();
             if let Some(serializer) = self.serializer {
                 messages.push(serializer.decode(bytes).map_err(|e| e.to_string()));
             }
@@ -420,6 +422,7 @@ impl<R: Runtime> Conn<R> {
             self.send_to_router(ToRouter::Frames {
                 key: self.key,
                 messages,
+                bytes: size,
             });
         }
         self.collect_output();

@@ -55,6 +55,8 @@ pub(crate) enum ToRouter {
     Frames {
         key: u64,
         messages: Vec<Result<Message, String>>,
+        /// Their encoded size, for the metrics.
+        bytes: usize,
     },
     /// A connection's transport is gone (its task is ending).
     Closed { key: u64 },
@@ -67,6 +69,8 @@ pub(crate) enum ToRouter {
     },
     /// A handle wants the numbers.
     Stats { reply: oneshot::Sender<RouterStats> },
+    /// The metrics, in the Prometheus text format.
+    Metrics { reply: oneshot::Sender<String> },
     /// A handle asked the router to stop.
     Shutdown,
 }
@@ -327,7 +331,12 @@ impl<R: Runtime> Hub<R> {
     fn on_input(&mut self, now: Instant, input: ToRouter) {
         match input {
             ToRouter::Open(opened) => self.on_open(now, *opened),
-            ToRouter::Frames { key, messages } => {
+            ToRouter::Frames {
+                key,
+                messages,
+                bytes,
+            } => {
+                self.router.count_received_bytes(bytes);
                 if let Some(&conn) = self.keys.get(&key) {
                     for message in messages {
                         self.feed(now, conn, message);
@@ -372,6 +381,9 @@ impl<R: Runtime> Hub<R> {
                     queued_bytes: self.router.total_queued_bytes(),
                     largest_queue: self.router.largest_queued_bytes(),
                 });
+            }
+            ToRouter::Metrics { reply } => {
+                let _ = reply.send(self.router.metrics());
             }
             ToRouter::Shutdown => self.begin_shutdown(now),
         }

@@ -81,7 +81,9 @@ impl ListenerSpec {
         for service in &config.web {
             let path = match service {
                 super::WebService::Publisher(b) | super::WebService::Caller(b) => &b.path,
-                super::WebService::Static { path, .. } => path,
+                super::WebService::Static { path, .. } | super::WebService::Metrics { path } => {
+                    path
+                }
             };
             if !path.starts_with('/') {
                 return Err(invalid(format!(

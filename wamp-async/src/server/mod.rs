@@ -462,6 +462,18 @@ impl RouterHandle {
         answer.await.unwrap_or_default()
     }
 
+    /// The router's metrics in the Prometheus text exposition format (see
+    /// `wamp_router::Router::metrics`); empty once the router has stopped. A listener
+    /// can serve them over HTTP too ([`WebService::Metrics`]).
+    pub async fn metrics(&self) -> String {
+        let (reply, answer) = oneshot::channel();
+        let request = ToRouter::Metrics { reply };
+        if self.inner.to_router.clone().send(request).await.is_err() {
+            return String::new();
+        }
+        answer.await.unwrap_or_default()
+    }
+
     /// Stops the router and waits until it has stopped: every session gets GOODBYE
     /// `wamp.close.system_shutdown` (and the router's `goodbye_timeout` to answer),
     /// handshakes in progress are aborted, new sessions are refused, then the listeners

@@ -49,6 +49,7 @@ pub(crate) struct Web {
 
 enum Route {
     Bridge(Arc<Bridge>),
+    Metrics(String),
     Static { path: String, directory: PathBuf },
 }
 
@@ -100,6 +101,7 @@ impl Web {
                     path: path.clone(),
                     directory: directory.clone(),
                 },
+                WebService::Metrics { path } => Route::Metrics(path.clone()),
             })
             .collect();
         Some(Arc::new(Web { routes }))
@@ -110,6 +112,7 @@ impl Web {
     fn route(&self, path: &str) -> Option<&Route> {
         let bridge = self.routes.iter().find(|r| match r {
             Route::Bridge(b) => b.config.path == path,
+            Route::Metrics(at) => at == path,
             Route::Static { .. } => false,
         });
         bridge.or_else(|| {
@@ -117,11 +120,11 @@ impl Web {
                 .iter()
                 .filter(|r| match r {
                     Route::Static { path: prefix, .. } => under(path, prefix),
-                    Route::Bridge(_) => false,
+                    Route::Bridge(_) | Route::Metrics(_) => false,
                 })
                 .max_by_key(|r| match r {
                     Route::Static { path, .. } => path.len(),
-                    Route::Bridge(_) => 0,
+                    Route::Bridge(_) | Route::Metrics(_) => 0,
                 })
         })
     }
@@ -229,6 +232,7 @@ pub(crate) async fn serve<R: Runtime>(
     };
     let response = match route {
         Route::Static { path, directory } => serve_file(head, path, directory),
+        Route::Metrics(_) => metrics(&start, head).await,
         Route::Bridge(bridge) => {
             let body = read_body(
                 &start,
@@ -559,6 +563,35 @@ fn parse_timestamp(text: &str) -> Option<f64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Some((days * 86_400 + hour * 3600 + minute * 60 + second) as f64 + fraction)
+}
+
+/// The router's metrics, for a GET.
+async fn metrics<R: Runtime>(start: &Start<R>, head: &Head) -> Response {
+    use futures::SinkExt;
+    if head.method != "GET" && head.method != "HEAD" {
+        return Response::text(405, "use GET");
+    }
+    let (reply, answer) = oneshot::channel();
+    let asked = start
+        .ctx
+        .to_router
+        .clone()
+        .send(super::hub::ToRouter::Metrics { reply })
+        .await;
+    let text = match asked {
+        Ok(()) => answer.await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Response {
+        status: 200,
+        content_type: "text/plain; version=0.0.4; charset=utf-8",
+        body: if head.method == "HEAD" {
+            Vec::new()
+        } else {
+            text.into_bytes()
+        },
+        extra: Vec::new(),
+    }
 }
 
 /// A file under `directory` for a GET of `path` served at `prefix`.

@@ -515,12 +515,8 @@ impl Node {
                     "serves nothing this router speaks, so none of it is served",
                 );
             }
-            // HTTP services only: a WebSocket path no request can have (a request path
-            // has no control characters), so upgrades are refused with 404.
-            let kind = ListenTransport::WebSocket {
-                path: Some("/\u{1}".to_owned()),
-            };
-            let Some(mut listener) = self.endpoint(path, transport, kind) else {
+            let Some(mut listener) = self.endpoint(path, transport, super::plan::http_only())
+            else {
                 return;
             };
             listener.web = web;

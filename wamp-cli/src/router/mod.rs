@@ -46,6 +46,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use tracing::info;
 use wamp_tokio::wamp_router::{AuthConfig, Limits, RealmConfig};
+#[cfg(test)]
+use wamp_tokio::WebService;
 use wamp_tokio::{ListenerConfig, Router, SerializerKind, ServerTls};
 
 use crate::cli::RouterArgs;
@@ -66,6 +68,7 @@ struct FileConfig {
     #[serde(default)]
     listeners: Vec<ListenerEntry>,
     tls: Option<Tls>,
+    metrics: Option<MetricsConfig>,
     #[serde(default)]
     realms: Vec<RealmConfig>,
     #[serde(default)]
@@ -119,6 +122,16 @@ enum Transport {
     RawSocket,
 }
 
+/// `[metrics]`: where the Prometheus metrics are served over HTTP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsConfig {
+    /// A TCP address.
+    listen: String,
+    /// The path. Default `/metrics`.
+    path: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Tls {
@@ -139,16 +152,16 @@ fn read_file(path: &Path, crossbar: bool) -> Result<Source, CliError> {
                 path.display()
             ))
         })?;
-        return Ok(Source::Crossbar(plan));
+        return Ok(Source::Crossbar(Box::new(plan)));
     }
     toml::from_str(&text)
-        .map(Source::Toml)
+        .map(|file| Source::Toml(Box::new(file)))
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
 }
 
 enum Source {
-    Toml(FileConfig),
-    Crossbar(Plan),
+    Toml(Box<FileConfig>),
+    Crossbar(Box<Plan>),
 }
 
 /// An address flag or config value; empty means "off".
@@ -161,11 +174,12 @@ fn plan(args: &RouterArgs) -> Result<Plan, CliError> {
     let file = args.check.as_ref().or(args.config.as_ref());
     let source = match file {
         Some(path) => read_file(path, args.crossbar)?,
-        None => Source::Toml(FileConfig::default()),
+        None => Source::Toml(Box::default()),
     };
     let mut plan = match source {
-        Source::Toml(file) => toml_plan(args, file)?,
-        Source::Crossbar(mut plan) => {
+        Source::Toml(file) => toml_plan(args, *file)?,
+        Source::Crossbar(plan) => {
+            let mut plan = *plan;
             // Flags that add listeners or realms still do; the keepalive flags apply to
             // the file's listeners too.
             if args.ws.is_some() || args.rawsocket.is_some() || args.unix.is_some() {
@@ -193,6 +207,10 @@ fn plan(args: &RouterArgs) -> Result<Plan, CliError> {
             .realms
             .push(RealmConfig::anonymous("realm1").expect("a valid URI"));
     }
+    if let Some(addr) = args.metrics.as_deref().filter(|a| !a.is_empty()) {
+        plan.listeners
+            .push(plan::metrics_listener(addr, "/metrics"));
+    }
     Ok(plan)
 }
 
@@ -200,6 +218,11 @@ fn plan(args: &RouterArgs) -> Result<Plan, CliError> {
 fn toml_plan(args: &RouterArgs, file: FileConfig) -> Result<Plan, CliError> {
     let mut plan = Plan::default();
     plan.config.realms = file.realms;
+    if let Some(metrics) = &file.metrics {
+        let path = metrics.path.as_deref().unwrap_or("/metrics");
+        plan.listeners
+            .push(plan::metrics_listener(&metrics.listen, path));
+    }
     if let Some(limits) = file.limits {
         plan.config.limits = limits;
     }
@@ -367,10 +390,16 @@ pub async fn run(args: RouterArgs) -> Result<(), CliError> {
         )),
         None => CliError::Usage(format!("cannot start the router: {e}")),
     })?;
-    for listener in router.listeners() {
-        let url = listener
-            .url()
-            .unwrap_or_else(|| format!("{:?}", listener.addr));
+    for (listener, config) in router.listeners().iter().zip(&plan.listeners) {
+        let url = match plan::is_http_only(config) {
+            true => match listener.addr.tcp() {
+                Some(addr) => format!("http://{addr} (HTTP only)"),
+                None => format!("{:?}", listener.addr),
+            },
+            false => listener
+                .url()
+                .unwrap_or_else(|| format!("{:?}", listener.addr)),
+        };
         info!(%url, "listening");
         // Also on stderr without -v: the one thing a user always needs to know.
         eprintln!("listening on {url}");
@@ -550,6 +579,22 @@ roles = [{ name = "public" }]
             toml::from_str("[[listeners]]\ntransport = \"rawsocket\"\n").expect("valid TOML");
         let err = toml_plan(&router_args(&[]), bad).expect_err("no address");
         assert!(err.to_string().contains("[[listeners]] #1"), "{err}");
+    }
+
+    #[test]
+    fn the_metrics_table_adds_an_http_listener() {
+        let file: FileConfig =
+            toml::from_str("[metrics]\nlisten = \"127.0.0.1:9100\"\npath = \"/m\"\n")
+                .expect("valid");
+        let plan = toml_plan(&router_args(&[]), file).expect("a plan");
+        let metrics = plan
+            .listeners
+            .iter()
+            .find(|l| plan::is_http_only(l))
+            .expect("one");
+        assert!(matches!(&metrics.web[..], [WebService::Metrics { path }] if path == "/m"));
+        // The default listeners stay.
+        assert_eq!(plan.listeners.len(), 3);
     }
 
     #[test]

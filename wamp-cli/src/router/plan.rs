@@ -61,6 +61,7 @@ impl Plan {
                     WebService::Static { path, directory } => {
                         format!("{path} serves files from {}", directory.display())
                     }
+                    WebService::Metrics { path } => format!("{path} serves the metrics"),
                     other => format!("{other:?}"),
                 };
                 let _ = writeln!(out, "  http: {line}");
@@ -90,7 +91,35 @@ impl Plan {
     }
 }
 
+/// The WebSocket path of a listener that serves HTTP only: one no request can have (a
+/// request path has no control characters), so upgrades are refused with 404.
+const NO_WEBSOCKET: &str = "/\u{1}";
+
+/// The transport of a listener that serves HTTP only.
+pub fn http_only() -> ListenTransport {
+    ListenTransport::WebSocket {
+        path: Some(NO_WEBSOCKET.to_owned()),
+    }
+}
+
+/// Whether a listener serves HTTP only.
+pub fn is_http_only(l: &ListenerConfig) -> bool {
+    matches!(&l.transport, ListenTransport::WebSocket { path: Some(p) } if p == NO_WEBSOCKET)
+}
+
+/// A listener serving the metrics at `path` on `addr`, over HTTP only.
+pub fn metrics_listener(addr: &str, path: &str) -> ListenerConfig {
+    ListenerConfig::new(BindAddress::Tcp(addr.to_owned()), http_only()).web(WebService::Metrics {
+        path: path.to_owned(),
+    })
+}
+
 fn listener_line(l: &ListenerConfig) -> String {
+    if is_http_only(l) {
+        if let BindAddress::Tcp(addr) = &l.bind {
+            return format!("http://{addr} (HTTP only)");
+        }
+    }
     let scheme = match (&l.transport, l.tls.is_some()) {
         (ListenTransport::WebSocket { .. }, false) => "ws",
         (ListenTransport::WebSocket { .. }, true) => "wss",

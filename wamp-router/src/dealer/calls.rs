@@ -196,6 +196,7 @@ impl Dealer {
                 progress,
                 parts_open: parts,
                 killing: false,
+                started: ctx.now,
             },
         );
         self.by_caller
@@ -498,6 +499,10 @@ impl Dealer {
             return;
         };
         ctx.timers.cancel(Timer::Call(ctx.realm, key));
+        if ending == Ending::Answered {
+            let took = ctx.now.saturating_duration_since(call.started);
+            ctx.out.counters.call_answered(took);
+        }
         // A session's maps stay while it is joined, empty or not (one call in flight
         // at a time would otherwise build and drop them per call); they go with it.
         if let Some(m) = self.by_caller.get_mut(&call.caller) {

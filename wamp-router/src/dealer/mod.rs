@@ -66,6 +66,8 @@ struct ActiveCall {
     parts_open: bool,
     /// The caller canceled in `kill` mode; the callee's answer ends the call.
     killing: bool,
+    /// When the call came (for the call duration metric).
+    started: std::time::Instant,
 }
 
 /// How a call ends, as far as the callee is concerned.

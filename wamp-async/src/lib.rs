@@ -149,9 +149,9 @@ pub use register::{Handler, Interrupted, Invocation, RegisterOptions, Registrati
 pub use runtime::{AsyncStream, BoxListener, BoxStream, Listener, Runtime, SocketAddress};
 #[cfg(feature = "router")]
 pub use server::{
-    BindAddress, HttpBridge, ListenTransport, ListenerConfig, ListenerInfo, RouterBuilder,
-    RouterError, RouterHandle, RouterStats, ServerOptions, ServerTls, WebService,
-    DEFAULT_MESSAGE_TIMEOUT,
+    AuthGrant, AuthRequest, Authenticate, Authorize, AuthzDecision, AuthzRequest, BindAddress,
+    HttpBridge, ListenTransport, ListenerConfig, ListenerInfo, RouterBuilder, RouterError,
+    RouterHandle, RouterStats, ServerOptions, ServerTls, WebService, DEFAULT_MESSAGE_TIMEOUT,
 };
 pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};

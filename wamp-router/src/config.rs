@@ -47,6 +47,11 @@ pub struct RouterConfig {
     /// realms' own `auth`).
     #[serde(skip)]
     pub transport_auth: Vec<TransportAuth>,
+    /// Authenticator and authorizer procedures the runtime answers itself
+    /// ([`RouterEvent::Ask`](super::RouterEvent::Ask)) instead of a callee: the hooks of
+    /// an application that embeds the router.
+    #[serde(skip)]
+    pub hooks: Vec<Uri>,
 }
 
 impl RouterConfig {
@@ -66,6 +71,13 @@ impl RouterConfig {
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Has the runtime answer `procedure` itself (see [`hooks`](RouterConfig::hooks)).
+    #[must_use]
+    pub fn hook(mut self, procedure: Uri) -> Self {
+        self.hooks.push(procedure);
         self
     }
 

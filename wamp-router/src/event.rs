@@ -94,6 +94,19 @@ pub enum RouterEvent {
         /// The connection to read from again.
         conn: ConnectionId,
     },
+    /// The router asks one of the runtime's own procedures
+    /// ([`RouterConfig::hooks`](super::RouterConfig::hooks): an authenticator or
+    /// authorizer written in the application's language) what a WAMP callee of that
+    /// procedure would be asked; answer with [`Router::answer`](super::Router::answer)
+    /// within [`Limits::authenticator_timeout`](super::Limits::authenticator_timeout).
+    Ask {
+        /// The question's ID, for the answer.
+        request: wamp_proto::RequestId,
+        /// The procedure.
+        procedure: Uri,
+        /// Its positional arguments, as a callee would get them.
+        args: Vec<wamp_proto::Value>,
+    },
 }
 
 /// Why a session left its realm.

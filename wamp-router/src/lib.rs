@@ -239,6 +239,10 @@ pub struct Router {
     redo: VecDeque<(ConnectionId, Message)>,
     /// Routing those (they were counted when they arrived).
     redo_in_progress: bool,
+    /// Procedures the runtime answers itself.
+    hooks: std::collections::HashSet<Uri>,
+    /// Its questions not yet answered.
+    asked: std::collections::HashSet<RequestId>,
 }
 
 impl std::fmt::Debug for Router {
@@ -334,6 +338,8 @@ impl Router {
             authz_held: HashMap::new(),
             redo: VecDeque::new(),
             redo_in_progress: false,
+            hooks: config.hooks.iter().cloned().collect(),
+            asked: std::collections::HashSet::new(),
         };
         // Reserved, so that no client gets it.
         router.router_session = router.new_session_id(ConnectionId::ROUTER);
@@ -461,6 +467,29 @@ impl Router {
             .ok_or_else(|| RouterUsageError::UnknownTransportAuth(name.to_owned()))?;
         self.known_conn(conn)?.transport_auth = Some(index);
         Ok(())
+    }
+
+    /// The runtime's answer to [`RouterEvent::Ask`] `request`: the value a callee would
+    /// have returned (its first positional result), or the error (URI and message) it
+    /// would have raised. An answer to a question not pending (late, or never asked) is
+    /// ignored.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        answer: Result<wamp_proto::Value, (Uri, String)>,
+    ) {
+        if !self.asked.remove(&request) {
+            return;
+        }
+        self.timers.cancel(Timer::Hook(request));
+        let answer = match answer {
+            Ok(value) => RouterAnswer::Result(vec![value]),
+            Err((error, why)) => RouterAnswer::Error(error, why),
+        };
+        self.answers.push_back((request, answer));
+        self.settle(now);
+        self.route_decided(now);
     }
 
     /// Counts `bytes` of received frames, for a runtime that decodes frames itself
@@ -725,6 +754,15 @@ impl Router {
                         Some(ConnState::Closing)
                     ) {
                         self.close_connection(conn);
+                    }
+                }
+                Timer::Hook(request) => {
+                    if self.asked.remove(&request) {
+                        let why = format!(
+                            "the runtime did not answer within {:?}",
+                            self.limits.authenticator_timeout
+                        );
+                        self.answers.push_back((request, RouterAnswer::Failed(why)));
                     }
                 }
                 Timer::Call(realm, key) => {

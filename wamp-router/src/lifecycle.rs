@@ -201,6 +201,17 @@ impl Router {
                 break id;
             }
         };
+        if self.hooks.contains(&procedure) {
+            self.asked.insert(request);
+            self.timers
+                .set_after(Timer::Hook(request), now, self.limits.authenticator_timeout);
+            self.events.push_back(RouterEvent::Ask {
+                request,
+                procedure,
+                args,
+            });
+            return Ok(request);
+        }
         let timeout =
             u64::try_from(self.limits.authenticator_timeout.as_millis()).unwrap_or(u64::MAX);
         let call = Call {

@@ -19,6 +19,8 @@ pub(crate) enum Timer {
     Call(usize, u64),
     /// A paused writer must have made progress by then.
     WriteStall(ConnectionId),
+    /// The runtime must have answered the router's question by then.
+    Hook(wamp_proto::RequestId),
 }
 
 #[derive(Debug, Default)]

@@ -71,6 +71,11 @@ pub(crate) enum ToRouter {
     Stats { reply: oneshot::Sender<RouterStats> },
     /// The metrics, in the Prometheus text format.
     Metrics { reply: oneshot::Sender<String> },
+    /// A hook answered the router's question.
+    Answer {
+        request: wamp_proto::RequestId,
+        answer: super::hooks::HookAnswer,
+    },
     /// A handle asked the router to stop.
     Shutdown,
 }
@@ -187,6 +192,8 @@ pub(crate) struct HubChannels {
     pub(crate) done: oneshot::Sender<()>,
     /// Dropped to stop the listeners.
     pub(crate) stop: oneshot::Sender<()>,
+    /// The application's authenticators and authorizers, by procedure.
+    pub(crate) hooks: std::collections::HashMap<wamp_proto::Uri, super::hooks::Hook>,
 }
 
 /// Makes the context and the stop signal.
@@ -254,6 +261,7 @@ pub(crate) struct Hub<R: Runtime> {
     stop: Option<oneshot::Sender<()>>,
     listeners: usize,
     shutting_down: bool,
+    hooks: std::collections::HashMap<wamp_proto::Uri, super::hooks::Hook>,
 }
 
 impl<R: Runtime> Hub<R> {
@@ -278,6 +286,7 @@ impl<R: Runtime> Hub<R> {
             stop: Some(channels.stop),
             listeners,
             shutting_down: false,
+            hooks: channels.hooks,
         }
     }
 
@@ -384,6 +393,10 @@ impl<R: Runtime> Hub<R> {
             }
             ToRouter::Metrics { reply } => {
                 let _ = reply.send(self.router.metrics());
+            }
+            ToRouter::Answer { request, answer } => {
+                let answer = answer.map_err(|e| super::hooks::error_parts(&e));
+                self.router.answer(now, request, answer);
             }
             ToRouter::Shutdown => self.begin_shutdown(now),
         }
@@ -552,6 +565,32 @@ impl<R: Runtime> Hub<R> {
 
     fn on_event(&mut self, event: RouterEvent) {
         match event {
+            RouterEvent::Ask {
+                request,
+                procedure,
+                args,
+            } => {
+                // The hook runs as its own task; its answer comes back as input.
+                let Some(hook) = self.hooks.get(&procedure).cloned() else {
+                    let why = format!("no hook answers {procedure}");
+                    let now = self.ctx.rt.now();
+                    return self
+                        .router
+                        .answer(now, request, Err((Uri::NO_SUCH_PROCEDURE, why)));
+                };
+                let mut to_router = self.ctx.to_router.clone();
+                self.ctx.rt.spawn(
+                    async move {
+                        let answer = hook(args).await;
+                        let _ = futures::SinkExt::send(
+                            &mut to_router,
+                            ToRouter::Answer { request, answer },
+                        )
+                        .await;
+                    }
+                    .boxed(),
+                );
+            }
             RouterEvent::Joined {
                 conn,
                 session,

@@ -3,6 +3,7 @@
 mod config;
 mod connection;
 mod gate;
+mod hooks;
 mod hub;
 mod listener;
 mod local;
@@ -27,7 +28,10 @@ pub use config::{
     BindAddress, HttpBridge, ListenTransport, ListenerConfig, ServerOptions, WebService,
     DEFAULT_MESSAGE_TIMEOUT,
 };
+pub use hooks::{AuthGrant, AuthRequest, Authenticate, Authorize, AuthzDecision, AuthzRequest};
 pub use tls::ServerTls;
+
+use wamp_proto::Uri;
 
 use crate::error::ConnectError;
 use crate::join::JoinConfig;
@@ -170,6 +174,7 @@ pub struct RouterBuilder<R> {
     config: RouterConfig,
     listeners: Vec<ListenerConfig>,
     options: ServerOptions,
+    hooks: std::collections::HashMap<wamp_proto::Uri, hooks::Hook>,
 }
 
 impl<R> fmt::Debug for RouterBuilder<R> {
@@ -191,6 +196,7 @@ impl<R: Runtime> RouterBuilder<R> {
             config,
             listeners: Vec::new(),
             options: ServerOptions::default(),
+            hooks: std::collections::HashMap::new(),
         }
     }
 
@@ -203,7 +209,49 @@ impl<R: Runtime> RouterBuilder<R> {
             config,
             listeners: Vec::new(),
             options: ServerOptions::default(),
+            hooks: std::collections::HashMap::new(),
         }
+    }
+
+    /// Answers the authenticator `procedure` with `hook`, written in Rust, instead of a
+    /// callee: name `procedure` as the authenticator in the realm's (or a transport's)
+    /// `auth.authenticators`, as for a procedure a session registers. The router asks
+    /// it what it would ask the procedure, and takes its answer alike (see
+    /// [`Authenticate`]).
+    ///
+    /// ```
+    /// use wamp_runtime::wamp_router::Authenticator;
+    /// use wamp_runtime::{AuthGrant, AuthRequest, RealmConfig, RouterBuilder, Runtime, Uri, WampError};
+    ///
+    /// /// Where `realm` will accept tickets checked in Rust.
+    /// fn ticket_realm(mut realm: RealmConfig) -> Result<RealmConfig, wamp_runtime::wamp_proto::InvalidUri> {
+    ///     realm.auth.authenticators.ticket = Some(Authenticator::new("com.example.authenticate")?);
+    ///     Ok(realm)
+    /// }
+    ///
+    /// /// The check itself, on a builder made with such a realm.
+    /// fn with_tickets<R: Runtime>(builder: RouterBuilder<R>) -> RouterBuilder<R> {
+    ///     let hook = |request: AuthRequest| async move {
+    ///         match request.ticket() {
+    ///             Some("let me in") => Ok(AuthGrant::role("user")),
+    ///             _ => Err(WampError::new("wamp.error.not_authorized")),
+    ///         }
+    ///     };
+    ///     builder.authenticator(Uri::from_static("com.example.authenticate"), hook)
+    /// }
+    /// ```
+    pub fn authenticator(mut self, procedure: Uri, hook: impl Authenticate) -> Self {
+        self.config = self.config.hook(procedure.clone());
+        self.hooks.insert(procedure, hooks::authenticator(hook));
+        self
+    }
+
+    /// Answers the authorizer `procedure` with `hook`, written in Rust, instead of a
+    /// callee: name `procedure` as a role's `authorizer` (see [`Authorize`]).
+    pub fn authorizer(mut self, procedure: Uri, hook: impl Authorize) -> Self {
+        self.config = self.config.hook(procedure.clone());
+        self.hooks.insert(procedure, hooks::authorizer(hook));
+        self
     }
 
     /// Adds a listener.
@@ -274,6 +322,7 @@ impl<R: Runtime> RouterBuilder<R> {
                 handles,
                 done,
                 stop,
+                hooks: self.hooks,
             },
             bound.len(),
         );

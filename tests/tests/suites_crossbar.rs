@@ -21,10 +21,11 @@
 
 use std::time::Instant;
 
+use wamp_integration::credentials::{TICKET, TICKET_AUTHID};
 use wamp_integration::suites::{
     run_js_suite, run_python_suite, tally, AuthMethod, Check, KnownFailure, SuiteTarget,
 };
-use wamp_integration::wamp_cli::RouterProcess;
+use wamp_integration::wamp_cli::{run_wamp_with, RouterProcess};
 use wamp_integration::{Crossbar, CrossbarOptions};
 
 /// Checks Crossbar.io 26.10.1 fails for reasons of its own (measured; see
@@ -37,7 +38,10 @@ const CROSSBAR_KNOWN_FAILURES: &[KnownFailure] = &[KnownFailure {
 
 #[test]
 fn autobahn_suites_give_the_same_results_on_crossbar_and_on_wamp_router_with_its_config() {
-    let mut router = match Crossbar::start(CrossbarOptions::default().with_loglevel("warn")) {
+    let options = CrossbarOptions::default()
+        .with_loglevel("warn")
+        .with_tls(true);
+    let mut router = match Crossbar::start(options) {
         Ok(router) => router,
         Err(e) => panic!("{e}"),
     };
@@ -46,6 +50,10 @@ fn autobahn_suites_give_the_same_results_on_crossbar_and_on_wamp_router_with_its
     target.deadline = std::time::Duration::from_secs(50);
     let mut complaints = Vec::new();
     let crossbar = run_suites(&target, CROSSBAR_KNOWN_FAILURES, &mut complaints);
+    // The TLS transports: an authenticated call over each.
+    let tls_urls = [router.wss_url(), router.rss_url()].map(|u| u.expect("TLS is on"));
+    let ca = router.ca_file().expect("a CA").to_owned();
+    complaints.extend(tls_calls(&tls_urls, &ca, "Crossbar.io"));
     if !complaints.is_empty() {
         router.print_log();
         panic!(
@@ -61,9 +69,10 @@ fn autobahn_suites_give_the_same_results_on_crossbar_and_on_wamp_router_with_its
     let (ours, urls) = RouterProcess::start(&["--config", &config.to_string_lossy()]);
     assert_eq!(
         urls.len(),
-        5,
+        7,
         "every transport of the file listens: {urls:?}"
     );
+    complaints.extend(tls_calls(&tls_urls, &ca, "wamp router"));
     target
         .principals
         .retain(|p| p.method != AuthMethod::AutobahnScram);
@@ -97,6 +106,32 @@ fn autobahn_suites_give_the_same_results_on_crossbar_and_on_wamp_router_with_its
         complaints.len(),
         complaints.join("\n")
     );
+}
+
+/// A ticket principal calls `wamp.session.count` over each TLS URL with our CLI,
+/// trusting `ca`; the complaints.
+fn tls_calls(urls: &[String], ca: &std::path::Path, router: &str) -> Vec<String> {
+    let ca = ca.to_string_lossy();
+    urls.iter()
+        .filter_map(|url| {
+            let out = run_wamp_with(
+                &[
+                    "call",
+                    url,
+                    "wamp.session.count",
+                    "--authmethod",
+                    "ticket",
+                    "--authid",
+                    TICKET_AUTHID,
+                    "--ca",
+                    &ca,
+                ],
+                &[("WAMP_SECRET", TICKET)],
+            );
+            let ok = out.status.success() && out.stdout.contains("\"args\"");
+            (!ok).then(|| format!("{router}: a ticket call over {url} failed: {out:?}"))
+        })
+        .collect()
 }
 
 /// Both suites, one after the other; their checks (empty where a suite did not run).

@@ -14,16 +14,15 @@
 //! WebSocket and RawSocket transports for the static ticket, WAMP-CRA, salted WAMP-CRA,
 //! cryptosign and SCRAM principals, and the restricted role), and must give the same
 //! results: every check Crossbar.io passes passes, and so do its known failures.
-//! SCRAM is the one difference: Crossbar.io speaks Autobahn's pre-standard `scram`, whose
-//! stored keys do not verify under the spec's `wamp-scram` that our router speaks, so our
-//! router leaves the file's SCRAM principals out (with a warning) and the SCRAM checks
-//! are not compared.
+//! SCRAM included: the file's principal is Crossbar.io's (Autobahn's pre-standard
+//! `scram`, with its stored keys), which our router speaks beside the spec's
+//! `wamp-scram`.
 
 use std::time::Instant;
 
 use wamp_integration::credentials::{TICKET, TICKET_AUTHID};
 use wamp_integration::suites::{
-    run_js_suite, run_python_suite, tally, AuthMethod, Check, KnownFailure, SuiteTarget,
+    run_js_suite, run_python_suite, tally, Check, KnownFailure, SuiteTarget,
 };
 use wamp_integration::wamp_cli::{run_wamp_with, RouterProcess};
 use wamp_integration::{Crossbar, CrossbarOptions};
@@ -73,9 +72,6 @@ fn autobahn_suites_give_the_same_results_on_crossbar_and_on_wamp_router_with_its
         "every transport of the file listens: {urls:?}"
     );
     complaints.extend(tls_calls(&tls_urls, &ca, "wamp router"));
-    target
-        .principals
-        .retain(|p| p.method != AuthMethod::AutobahnScram);
     // No known failures: every check must pass against our router.
     let wamp_router = run_suites(&target, &[], &mut complaints);
     let log = ours.stop();
@@ -84,11 +80,7 @@ fn autobahn_suites_give_the_same_results_on_crossbar_and_on_wamp_router_with_its
         ("abjs_suite.mjs", &crossbar[1], &wamp_router[1]),
     ] {
         let names = |checks: &[Check]| {
-            let mut names: Vec<String> = checks
-                .iter()
-                .map(|c| c.name.clone())
-                .filter(|name| !name.starts_with("auth.scram."))
-                .collect();
+            let mut names: Vec<String> = checks.iter().map(|c| c.name.clone()).collect();
             names.sort();
             names
         };

@@ -440,6 +440,11 @@ pub struct AuthConfig {
     pub cryptosign: Vec<CryptosignPrincipal>,
     /// `wamp-scram` principals.
     pub scram: Vec<ScramPrincipal>,
+    /// `scram` principals: Autobahn's and Crossbar.io's earlier SCRAM draft (not the
+    /// spec's `wamp-scram`), which Autobahn|Python's `AuthScram` speaks. Argon2id only;
+    /// a stored credential is Crossbar.io's `salt`, `stored-key` and `server-key`
+    /// (base64 here).
+    pub autobahn_scram: Vec<ScramPrincipal>,
     /// Methods whose principals a procedure decides (dynamic authentication), in place
     /// of static ones.
     pub authenticators: Authenticators,
@@ -592,6 +597,7 @@ impl AuthConfig {
             && self.wampcra.is_empty()
             && self.cryptosign.is_empty()
             && self.scram.is_empty()
+            && self.autobahn_scram.is_empty()
             && dynamic.anonymous.is_none()
             && dynamic.ticket.is_none()
             && dynamic.wampcra.is_none()

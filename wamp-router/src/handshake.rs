@@ -9,6 +9,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use wamp_proto::auth::scram::{self, AuthMessageParts, StoredCredential};
+use wamp_proto::auth::scram_autobahn;
 use wamp_proto::auth::{cryptosign, ticket, wampcra, ChannelBinding, ChannelBindingKind};
 use wamp_proto::message::{Authenticate, Hello};
 use wamp_proto::{Details, Dict, Map, SessionId, Uri, Value};
@@ -101,6 +102,7 @@ pub(crate) struct RealmAuth {
     cryptosign: HashMap<String, (Principal, Vec<[u8; 32]>)>,
     cryptosign_keys: HashMap<[u8; 32], String>,
     scram: HashMap<String, (Principal, StoredCredential)>,
+    autobahn_scram: HashMap<String, (Principal, StoredCredential)>,
     dynamic: Authenticators,
 }
 
@@ -188,6 +190,7 @@ impl RealmAuth {
             cryptosign: HashMap::new(),
             cryptosign_keys: HashMap::new(),
             scram: HashMap::new(),
+            autobahn_scram: HashMap::new(),
             dynamic: auth.authenticators.clone(),
         };
         let dynamic = &auth.authenticators;
@@ -267,47 +270,19 @@ impl RealmAuth {
                 return Err(duplicate("cryptosign", &p.authid));
             }
         }
-        for p in &auth.scram {
-            let who = principal("wamp-scram", &p.authid, &p.role, &p.realm)?;
-            let kdf = p.kdf.to_kdf();
-            let credential = match (&p.password, &p.credential) {
-                (Some(password), None) => {
-                    let mut salt = [0u8; 16];
-                    rng.fill_bytes(&mut salt);
-                    scram::derive_credential(password, &salt, kdf)
-                        .map_err(|e| bad("wamp-scram", &p.authid, e.to_string()))?
+        // The spec's `wamp-scram`, and Autobahn's (and Crossbar.io's) older `scram`.
+        for (method, principals) in [("wamp-scram", &auth.scram), ("scram", &auth.autobahn_scram)] {
+            for p in principals {
+                let who = principal(method, &p.authid, &p.role, &p.realm)?;
+                let credential =
+                    scram_credential(method, p, rng).map_err(|why| bad(method, &p.authid, why))?;
+                let table = match method {
+                    "scram" => &mut out.autobahn_scram,
+                    _ => &mut out.scram,
+                };
+                if table.insert(p.authid.clone(), (who, credential)).is_some() {
+                    return Err(duplicate(method, &p.authid));
                 }
-                (None, Some(c)) => {
-                    let decode = |what: &str, s: &str| {
-                        B64.decode(s)
-                            .map_err(|e| bad("wamp-scram", &p.authid, format!("{what}: {e}")))
-                    };
-                    let key32 = |what: &str, s: &str| {
-                        decode(what, s)?.try_into().map_err(|_| {
-                            bad("wamp-scram", &p.authid, format!("{what} must be 32 bytes"))
-                        })
-                    };
-                    StoredCredential {
-                        kdf,
-                        salt: decode("salt", &c.salt)?,
-                        stored_key: key32("stored_key", &c.stored_key)?,
-                        server_key: key32("server_key", &c.server_key)?,
-                    }
-                }
-                _ => {
-                    return Err(bad(
-                        "wamp-scram",
-                        &p.authid,
-                        "give either a password or a credential".into(),
-                    ))
-                }
-            };
-            if out
-                .scram
-                .insert(p.authid.clone(), (who, credential))
-                .is_some()
-            {
-                return Err(duplicate("wamp-scram", &p.authid));
             }
         }
         Ok(out)
@@ -334,6 +309,7 @@ impl RealmAuth {
                 !self.cryptosign.is_empty() || dynamic.cryptosign.is_some(),
             ),
             ("wamp-scram", !self.scram.is_empty()),
+            ("scram", !self.autobahn_scram.is_empty()),
         ] {
             if present {
                 methods.push(method);
@@ -371,6 +347,7 @@ impl RealmAuth {
                 "wampcra" => self.wampcra(authid, session, rng),
                 "cryptosign" => self.cryptosign(authid, extra, binding, rng),
                 "wamp-scram" => self.scram(authid, extra, rng),
+                "scram" => self.autobahn_scram(authid, extra, rng),
                 _ => Attempt::NotAccepted,
             };
             match attempt {
@@ -403,6 +380,53 @@ impl RealmAuth {
         let authid = format!("anonymous-{}", hex::encode(raw));
         let principal = Principal::fixed(role, None);
         Attempt::Go(Step::Welcome(identity(authid, principal, "anonymous")))
+    }
+
+    /// Autobahn's `scram`: CHALLENGE with a nonce extending the client's, the salt and
+    /// the Argon2id costs.
+    fn autobahn_scram(
+        &self,
+        authid: Option<&str>,
+        extra: &Map,
+        rng: &mut dyn rand_core::CryptoRng,
+    ) -> Attempt {
+        if self.autobahn_scram.is_empty() {
+            return Attempt::NotAccepted;
+        }
+        let Some(authid) = authid else {
+            return Attempt::NoPrincipal("HELLO must name an authid".into());
+        };
+        let Some(client_nonce) = extra.get("nonce").and_then(Value::as_str) else {
+            return Attempt::NoPrincipal("HELLO must carry authextra.nonce".into());
+        };
+        let Some(nonce) = scram_autobahn::server_nonce(client_nonce, rng) else {
+            return Attempt::NoPrincipal("authextra.nonce is not base64".into());
+        };
+        let Some((principal, credential)) = self.autobahn_scram.get(authid) else {
+            return Attempt::NoPrincipal(format!("no principal {authid:?}"));
+        };
+        let (iterations, memory) = match credential.kdf {
+            scram::Kdf::Argon2id13 { iterations, memory } => (iterations, memory),
+            // Refused when the configuration was read.
+            _ => return Attempt::NoPrincipal("scram needs an argon2id13 credential".into()),
+        };
+        let extra = Dict::new()
+            .with("nonce", nonce.as_str())
+            .with("salt", credential.salt_base64().as_str())
+            .with("kdf", scram_autobahn::KDF)
+            .with("iterations", iterations)
+            .with("memory", memory);
+        Attempt::Go(Step::Challenge {
+            method: "scram",
+            extra,
+            pending: Box::new(Pending::AutobahnScram {
+                authid: authid.to_owned(),
+                principal: principal.clone(),
+                credential: credential.clone(),
+                client_nonce: client_nonce.to_owned(),
+                nonce,
+            }),
+        })
     }
 
     /// A method with an authenticator: ask it (ticket: once the client has sent its
@@ -591,6 +615,52 @@ impl RealmAuth {
     }
 }
 
+/// A SCRAM principal's stored credential: derived from its password (with a random salt)
+/// or decoded from the one given. `method` is `wamp-scram` or Autobahn's `scram` (which
+/// derives differently and knows Argon2id only).
+fn scram_credential(
+    method: &str,
+    p: &super::ScramPrincipal,
+    rng: &mut dyn rand_core::CryptoRng,
+) -> Result<StoredCredential, String> {
+    let kdf = p.kdf.to_kdf();
+    let argon = match kdf {
+        scram::Kdf::Argon2id13 { iterations, memory } => Some((iterations, memory)),
+        _ => None,
+    };
+    if method == "scram" && argon.is_none() {
+        return Err("Autobahn's scram knows only the argon2id13 kdf".into());
+    }
+    match (&p.password, &p.credential) {
+        (Some(password), None) => {
+            let mut salt = [0u8; 16];
+            rng.fill_bytes(&mut salt);
+            match (method, argon) {
+                ("scram", Some((iterations, memory))) => {
+                    scram_autobahn::derive_credential(password, &salt, iterations, memory)
+                }
+                _ => scram::derive_credential(password, &salt, kdf),
+            }
+            .map_err(|e| e.to_string())
+        }
+        (None, Some(c)) => {
+            let decode = |what: &str, s: &str| B64.decode(s).map_err(|e| format!("{what}: {e}"));
+            let key32 = |what: &str, s: &str| {
+                decode(what, s)?
+                    .try_into()
+                    .map_err(|_| format!("{what} must be 32 bytes"))
+            };
+            Ok(StoredCredential {
+                kdf,
+                salt: decode("salt", &c.salt)?,
+                stored_key: key32("stored_key", &c.stored_key)?,
+                server_key: key32("server_key", &c.server_key)?,
+            })
+        }
+        _ => Err("give either a password or a credential".into()),
+    }
+}
+
 /// The WAMP-CRA CHALLENGE for `authid` with `entry`'s key.
 pub(crate) fn cra_challenge(
     authid: &str,
@@ -723,6 +793,13 @@ pub(crate) enum Pending {
         challenge: [u8; 32],
         binding: Option<ChannelBinding>,
     },
+    AutobahnScram {
+        authid: String,
+        principal: Principal,
+        credential: StoredCredential,
+        client_nonce: String,
+        nonce: String,
+    },
     Scram {
         authid: String,
         principal: Principal,
@@ -743,6 +820,36 @@ impl Pending {
         match self {
             Pending::Asking { .. } => {
                 Err("AUTHENTICATE before any CHALLENGE (the authenticator has not answered)".into())
+            }
+            Pending::AutobahnScram {
+                authid,
+                principal,
+                credential,
+                client_nonce,
+                nonce,
+            } => {
+                let auth_message = scram_autobahn::auth_message(
+                    &authid,
+                    &client_nonce,
+                    &nonce,
+                    &credential.salt_base64(),
+                    credential.kdf.iterations(),
+                );
+                scram::verify_client_proof(
+                    &credential.stored_key,
+                    &auth_message,
+                    &answer.signature,
+                )
+                .map_err(|_| format!("scram: wrong proof for {authid:?}"))?;
+                let mut id = identity(authid, principal, "scram");
+                id.authextra.insert(
+                    "scram_server_signature".into(),
+                    Value::String(scram::server_signature(
+                        &credential.server_key,
+                        &auth_message,
+                    )),
+                );
+                Ok(Verdict::Welcome(id))
             }
             Pending::DynamicTicket(mut ask) => {
                 ask.details
@@ -878,6 +985,7 @@ pub(crate) fn method_name(method: &str) -> &'static str {
         "wampcra" => "wampcra",
         "cryptosign" => "cryptosign",
         "wamp-scram" => "wamp-scram",
+        "scram" => "scram",
         _ => "other",
     }
 }

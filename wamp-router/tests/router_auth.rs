@@ -744,3 +744,64 @@ fn transport_auth_configurations_that_cannot_work_are_refused() {
     let conn = router.open(std::time::Instant::now(), J);
     assert!(router.set_transport_auth(conn, "nope").is_err());
 }
+
+/// Autobahn's (and Crossbar.io's) earlier `scram`, from a password or from Crossbar.io's
+/// stored keys: the right password joins and WELCOME carries the router's signature
+/// (which the client checks), a wrong one is refused.
+#[test]
+fn autobahn_scram_joins_with_the_right_password_only() {
+    use wamp_proto::auth::ScramAutobahn;
+    let argon = ScramKdf::Argon2id13 {
+        iterations: 8,
+        memory: 1024,
+    };
+    let mut realm = permissive_realm1(&["user"]);
+    realm.auth.autobahn_scram.push(ScramPrincipal {
+        authid: "fresh".into(),
+        role: "user".into(),
+        password: Some("pencil".into()),
+        credential: None,
+        kdf: argon,
+        realm: None,
+    });
+    // The Crossbar.io harness's principal, as its config holds it (hex there, base64 here).
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let hex = |h: &str| hex::decode(h).expect("hex");
+    realm.auth.autobahn_scram.push(ScramPrincipal {
+        authid: "scram-user".into(),
+        role: "user".into(),
+        password: None,
+        credential: Some(ScramCredential {
+            salt: b64.encode(hex("77616d702d727320736372616d207361")),
+            stored_key: b64.encode(hex(
+                "b8d792104e67b1b3ded0644452b2558a3d74aa66cd880b43d27eff6b6af0072b",
+            )),
+            server_key: b64.encode(hex(
+                "3d22bfef2b91792c58d5bf9a1d6e51251fad92ca664a8bdebfc941f0cc38daaa",
+            )),
+        }),
+        kdf: argon,
+        realm: None,
+    });
+    let mut net = Net::new(config(realm));
+    for (authid, password) in [("fresh", "pencil"), ("scram-user", "scram-password")] {
+        let auth = ScramAutobahn::new(authid, password).expect("a valid authid");
+        assert_joins(&mut net, auth, authid, "scram");
+    }
+    let wrong = ScramAutobahn::new("fresh", "pen").expect("a valid authid");
+    let why = not_authorized(&mut net, wrong);
+    assert!(why.contains("wrong proof"), "{why}");
+    // PBKDF2 is not Autobahn's: refused when the router is made.
+    let mut realm = permissive_realm1(&["user"]);
+    realm.auth.autobahn_scram.push(ScramPrincipal {
+        authid: "x".into(),
+        role: "user".into(),
+        password: Some("p".into()),
+        credential: None,
+        kdf: PBKDF2,
+        realm: None,
+    });
+    let rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
+    let err = Router::new(config(realm), rng).expect_err("pbkdf2");
+    assert!(err.to_string().contains("argon2id13"), "{err}");
+}

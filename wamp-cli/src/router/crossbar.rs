@@ -11,10 +11,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::{Map, Value};
 use wamp_tokio::wamp_router::{
     Allow, AnonymousAuth, AuthConfig, Authenticator, CraPrincipal, CraSalt, CryptosignPrincipal,
-    Disclose, Permission, PermissionMatch, RealmConfig, RoleConfig, TicketPrincipal,
+    Disclose, Permission, PermissionMatch, RealmConfig, RoleConfig, ScramCredential, ScramKdf,
+    ScramPrincipal, TicketPrincipal,
 };
 use wamp_tokio::wamp_runtime::wamp_proto::Uri;
 use wamp_tokio::{
@@ -998,38 +1000,70 @@ impl Node {
             match method.as_str() {
                 "anonymous" => self.anonymous(&at, config, &mut out),
                 "ticket" => {
-                    for (authid, p, here) in self.principals(&at, config, "principals", &["ticket", "role"]) {
+                    for (authid, p, here) in
+                        self.principals(&at, config, "principals", &["ticket", "role"])
+                    {
                         let ticket = self.secret(&format!("{here}.ticket"), p.get("ticket"));
                         let role = self.principal_role(&here, p);
                         if let (Some(ticket), Some(role)) = (ticket, role) {
-                            out.ticket.push(TicketPrincipal { authid, role, ticket, realm: None });
+                            out.ticket.push(TicketPrincipal {
+                                authid,
+                                role,
+                                ticket,
+                                realm: None,
+                            });
                         }
                     }
                 }
                 "wampcra" => {
-                    for (authid, p, here) in self.principals(&at, config, "users", &["secret", "role", "salt", "iterations", "keylen"]) {
+                    for (authid, p, here) in self.principals(
+                        &at,
+                        config,
+                        "users",
+                        &["secret", "role", "salt", "iterations", "keylen"],
+                    ) {
                         let secret = self.secret(&format!("{here}.secret"), p.get("secret"));
                         let role = self.principal_role(&here, p);
-                        let salt = self.string(&format!("{here}.salt"), p.get("salt")).map(|salt| {
-                            let mut s = CraSalt::new(&salt);
-                            if let Some(n) = self.uint(&format!("{here}.iterations"), p.get("iterations")) {
-                                s.iterations = u32::try_from(n).unwrap_or(u32::MAX);
-                            }
-                            if let Some(n) = self.uint(&format!("{here}.keylen"), p.get("keylen")) {
-                                s.keylen = usize::try_from(n).unwrap_or(usize::MAX);
-                            }
-                            s
-                        });
+                        let salt =
+                            self.string(&format!("{here}.salt"), p.get("salt"))
+                                .map(|salt| {
+                                    let mut s = CraSalt::new(&salt);
+                                    if let Some(n) = self
+                                        .uint(&format!("{here}.iterations"), p.get("iterations"))
+                                    {
+                                        s.iterations = u32::try_from(n).unwrap_or(u32::MAX);
+                                    }
+                                    if let Some(n) =
+                                        self.uint(&format!("{here}.keylen"), p.get("keylen"))
+                                    {
+                                        s.keylen = usize::try_from(n).unwrap_or(usize::MAX);
+                                    }
+                                    s
+                                });
                         if let (Some(secret), Some(role)) = (secret, role) {
-                            out.wampcra.push(CraPrincipal { authid, role, secret, salt, realm: None });
+                            out.wampcra.push(CraPrincipal {
+                                authid,
+                                role,
+                                secret,
+                                salt,
+                                realm: None,
+                            });
                         }
                     }
                 }
                 "cryptosign" => {
                     if config.contains_key("trustroots") {
-                        self.error(&format!("{at}.trustroots"), "not supported: certificate trust roots");
+                        self.error(
+                            &format!("{at}.trustroots"),
+                            "not supported: certificate trust roots",
+                        );
                     }
-                    for (authid, p, here) in self.principals(&at, config, "principals", &["authorized_keys", "role", "realm"]) {
+                    for (authid, p, here) in self.principals(
+                        &at,
+                        config,
+                        "principals",
+                        &["authorized_keys", "role", "realm"],
+                    ) {
                         let keys: Vec<String> = self
                             .list(&format!("{here}.authorized_keys"), p.get("authorized_keys"))
                             .iter()
@@ -1038,16 +1072,31 @@ impl Node {
                         let role = self.principal_role(&here, p);
                         let realm = self.realm_name(&format!("{here}.realm"), p.get("realm"));
                         if let Some(role) = role {
-                            out.cryptosign.push(CryptosignPrincipal { authid, role, authorized_keys: keys, realm });
+                            out.cryptosign.push(CryptosignPrincipal {
+                                authid,
+                                role,
+                                authorized_keys: keys,
+                                realm,
+                            });
                         }
                     }
                 }
-                "scram" => self.warn(
-                    &at,
-                    "ignored: Crossbar.io's scram is Autobahn's pre-standard variant, whose stored \
-                     keys do not verify under the spec's wamp-scram that this router speaks; give \
-                     these principals wamp-scram credentials in a TOML config",
-                ),
+                "scram" => {
+                    let fields = [
+                        "kdf",
+                        "iterations",
+                        "memory",
+                        "salt",
+                        "stored-key",
+                        "server-key",
+                        "role",
+                    ];
+                    for (authid, p, here) in self.principals(&at, config, "principals", &fields) {
+                        if let Some(principal) = self.scram(&here, authid, p) {
+                            out.autobahn_scram.push(principal);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -1153,6 +1202,65 @@ impl Node {
             }
         }
     }
+
+    /// A static `scram` principal: Crossbar.io's stored keys (hex), for Autobahn's
+    /// `scram`, which knows Argon2id only.
+    fn scram(
+        &mut self,
+        path: &str,
+        authid: String,
+        p: &Map<String, Value>,
+    ) -> Option<ScramPrincipal> {
+        let kdf = self.required_string(&format!("{path}.kdf"), p.get("kdf"))?;
+        if kdf != "argon2id-13" {
+            self.warn(
+                &format!("{path}.kdf"),
+                format!("ignored: Autobahn's scram cannot use {kdf:?} (only argon2id-13); the principal is left out"),
+            );
+            return None;
+        }
+        let number = |node: &mut Node, key: &str| {
+            let value = node.uint(&format!("{path}.{key}"), p.get(key))?;
+            u32::try_from(value).ok()
+        };
+        let iterations = number(self, "iterations")?;
+        let memory = number(self, "memory")?;
+        let mut hex_field = |key: &str| {
+            let at = format!("{path}.{key}");
+            let text = self.required_string(&at, p.get(key))?;
+            match hex_decode(&text) {
+                Some(bytes) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                None => {
+                    self.error(&at, "must be hex digits");
+                    None
+                }
+            }
+        };
+        let credential = ScramCredential {
+            salt: hex_field("salt")?,
+            stored_key: hex_field("stored-key")?,
+            server_key: hex_field("server-key")?,
+        };
+        let role = self.principal_role(path, p)?;
+        Some(ScramPrincipal {
+            authid,
+            role,
+            password: None,
+            credential: Some(credential),
+            kdf: ScramKdf::Argon2id13 { iterations, memory },
+            realm: None,
+        })
+    }
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -1426,9 +1534,13 @@ mod tests {
             (
                 node(
                     realm1(),
-                    rawsocket(json!({"auth": {"scram": {"type": "static", "principals": {}}}})),
+                    rawsocket(
+                        json!({"auth": {"scram": {"type": "static", "principals": {"u": {
+                        "kdf": "pbkdf2", "iterations": 1, "memory": 1, "salt": "00",
+                        "stored-key": "00", "server-key": "00", "role": "anonymous"}}}}}),
+                    ),
                 ),
-                "auth.scram: ignored: Crossbar.io's scram",
+                "principals.u.kdf: ignored: Autobahn's scram cannot use",
             ),
             (
                 node(

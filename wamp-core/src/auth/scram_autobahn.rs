@@ -58,6 +58,48 @@ fn salted_password(
     Ok(Zeroizing::new(B64_NO_PAD.encode(*hash)))
 }
 
+/// Router side: the stored credential for a password, a raw salt and the Argon2id costs
+/// (the password used as is, as Autobahn derives it).
+pub fn derive_credential(
+    password: &str,
+    salt: &[u8],
+    iterations: u32,
+    memory: u32,
+) -> Result<scram::StoredCredential, AuthError> {
+    let salted = salted_password(password.as_bytes(), salt, iterations, memory)?;
+    let keys = scram::keys(salted.as_bytes());
+    Ok(scram::StoredCredential {
+        kdf: Kdf::Argon2id13 { iterations, memory },
+        salt: salt.to_vec(),
+        stored_key: *keys.stored_key,
+        server_key: *keys.server_key,
+    })
+}
+
+/// Router side: the `AuthMessage` of an exchange (the client's proof and the router's
+/// signature are over it), from what was on the wire: HELLO's authid and nonce,
+/// CHALLENGE's nonce, base64 salt and iterations.
+pub fn auth_message(
+    authid: &str,
+    client_nonce: &str,
+    nonce: &str,
+    salt_b64: &str,
+    iterations: u32,
+) -> String {
+    format!("n={authid},r={client_nonce},r={nonce},s={salt_b64},i={iterations},c=,r={nonce}")
+}
+
+/// Router side: the CHALLENGE's `nonce` for a client nonce (base64): the client's raw
+/// bytes followed by 16 random ones, base64, as Crossbar.io builds it; `None` if the
+/// client nonce is not base64.
+pub fn server_nonce(client_nonce: &str, rng: &mut dyn rand_core::CryptoRng) -> Option<String> {
+    let mut raw = B64.decode(client_nonce).ok()?;
+    let mut more = [0u8; DEFAULT_NONCE_LEN];
+    rng.fill_bytes(&mut more);
+    raw.extend_from_slice(&more);
+    Some(B64.encode(raw))
+}
+
 enum State {
     /// Nothing sent yet.
     Idle,
@@ -210,10 +252,7 @@ impl ClientAuthenticator for ScramAutobahn {
 
         let salted = salted_password(self.password.as_bytes(), &salt, iterations, memory)?;
         let keys = scram::keys(salted.as_bytes());
-        let auth_message = format!(
-            "n={},r={client_nonce},r={nonce},s={salt_b64},i={iterations},c=,r={nonce}",
-            self.authid
-        );
+        let auth_message = auth_message(&self.authid, client_nonce, nonce, salt_b64, iterations);
         let proof = keys.client_proof(&auth_message);
         self.state = State::Authenticated {
             server_key: keys.server_key,
@@ -294,6 +333,25 @@ mod tests {
             .authenticate(&challenge(), None)
             .expect("authenticate");
         scram
+    }
+
+    #[test]
+    fn the_router_side_verifies_the_autobahn_vector() {
+        let salt = hex::decode(SALT_HEX).expect("hex");
+        let credential = derive_credential(PASSWORD, &salt, ITERATIONS, MEMORY).expect("derives");
+        assert_eq!(hex::encode(credential.stored_key), STORED_KEY_HEX);
+        assert_eq!(hex::encode(credential.server_key), SERVER_KEY_HEX);
+        let message = auth_message(AUTHID, CLIENT_NONCE, NONCE, SALT_B64, ITERATIONS);
+        assert_eq!(message, AUTH_MESSAGE);
+        scram::verify_client_proof(&credential.stored_key, &message, PROOF).expect("the proof");
+        assert_eq!(
+            scram::server_signature(&credential.server_key, &message),
+            SERVER_SIGNATURE
+        );
+        let nonce = server_nonce(CLIENT_NONCE, &mut counting_rng()).expect("base64");
+        let raw = B64.decode(&nonce).expect("base64");
+        assert!(raw.starts_with(&B64.decode(CLIENT_NONCE).expect("base64")) && raw.len() == 32);
+        assert_eq!(server_nonce("not base64!", &mut counting_rng()), None);
     }
 
     #[test]

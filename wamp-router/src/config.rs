@@ -519,6 +519,7 @@ impl AuthConfig {
     pub fn anonymous(mut self, role: &str) -> Self {
         self.anonymous = Some(AnonymousAuth {
             role: role.to_owned(),
+            realm: None,
         });
         self
     }
@@ -628,6 +629,10 @@ pub struct TransportAuth {
 pub struct AnonymousAuth {
     /// The role anonymous sessions get. Their authid is random.
     pub role: String,
+    /// The realm they join, whatever their HELLO asked for (as a principal's `realm`;
+    /// only in a [`TransportAuth`]).
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub realm: Option<Uri>,
 }
 
 /// A `ticket` principal.

@@ -96,7 +96,7 @@ impl Scope<'_> {
 /// The principals of one realm or transport, prepared once (keys decoded, salted
 /// secrets derived).
 pub(crate) struct RealmAuth {
-    anonymous: Option<String>,
+    anonymous: Option<Principal>,
     ticket: HashMap<String, (Principal, ticket::StoredTicket)>,
     wampcra: HashMap<String, CraEntry>,
     cryptosign: HashMap<String, (Principal, Vec<[u8; 32]>)>,
@@ -220,8 +220,7 @@ impl RealmAuth {
             }
         }
         if let Some(anon) = &auth.anonymous {
-            check_role("anonymous access".into(), &anon.role)?;
-            out.anonymous = Some(anon.role.clone());
+            out.anonymous = Some(principal("anonymous", "", &anon.role, &anon.realm)?);
         }
         for p in &auth.ticket {
             let who = principal("ticket", &p.authid, &p.role, &p.realm)?;
@@ -370,7 +369,7 @@ impl RealmAuth {
     }
 
     fn anonymous(&self, rng: &mut dyn rand_core::CryptoRng) -> Attempt {
-        let Some(role) = &self.anonymous else {
+        let Some(principal) = &self.anonymous else {
             return Attempt::NotAccepted;
         };
         // Anonymous sessions cannot claim an authid: it would let them pose as a
@@ -378,8 +377,11 @@ impl RealmAuth {
         let mut raw = [0u8; 9];
         rng.fill_bytes(&mut raw);
         let authid = format!("anonymous-{}", hex::encode(raw));
-        let principal = Principal::fixed(role, None);
-        Attempt::Go(Step::Welcome(identity(authid, principal, "anonymous")))
+        Attempt::Go(Step::Welcome(identity(
+            authid,
+            principal.clone(),
+            "anonymous",
+        )))
     }
 
     /// Autobahn's `scram`: CHALLENGE with a nonce extending the client's, the salt and

@@ -805,3 +805,26 @@ fn autobahn_scram_joins_with_the_right_password_only() {
     let err = Router::new(config(realm), rng).expect_err("pbkdf2");
     assert!(err.to_string().contains("argon2id13"), "{err}");
 }
+
+/// A transport's anonymous access may name the realm its sessions join.
+#[test]
+fn a_transports_anonymous_access_may_send_its_sessions_to_a_realm() {
+    let mut anon = AuthConfig::new().anonymous("user");
+    if let Some(a) = anon.anonymous.as_mut() {
+        a.realm = Some(uri("realm2"));
+    }
+    let realm2 = RealmConfig::new("realm2")
+        .expect("a valid value")
+        .role(RoleConfig::new("user").permit(Permission::everything()));
+    let mut net = Net::new(
+        config(permissive_realm1(&["user"]))
+            .realm(realm2)
+            .transport_auth("t", anon),
+    );
+    net.transport_auth = Some("t".into());
+    let p = net.connect(session(Anonymous::new()));
+    match net.peers[p].events.pop_front() {
+        Some(SessionEvent::Joined(j)) => assert_eq!(j.details.get_str("realm"), Some("realm2")),
+        other => panic!("{other:?}"),
+    }
+}

@@ -143,6 +143,11 @@ pub struct HttpBridge {
     /// How long a bridged call may take before it answers `wamp.error.timeout`.
     /// Default 30 s.
     pub call_timeout: Duration,
+    /// Only requests that came over TLS are served (others get 400).
+    pub require_tls: bool,
+    /// Only requests from these networks (`10.0.0.0/8`, `::1/128`, a bare address) are
+    /// served (others get 400). Empty: any address.
+    pub require_ip: Vec<String>,
 }
 
 impl HttpBridge {
@@ -157,6 +162,8 @@ impl HttpBridge {
             post_body_limit: 1 << 20,
             timestamp_delta_limit: Duration::from_secs(300),
             call_timeout: Duration::from_secs(30),
+            require_tls: false,
+            require_ip: Vec::new(),
         }
     }
 

@@ -91,8 +91,8 @@ pub(crate) fn spawn<R: Runtime>(
 /// What a connection task needs before its stream is ready.
 pub(crate) struct Start<R: Runtime> {
     pub(crate) ctx: ServerCtx<R>,
-    spec: Arc<ListenerSpec>,
-    peer: SocketAddress,
+    pub(crate) spec: Arc<ListenerSpec>,
+    pub(crate) peer: SocketAddress,
     key: u64,
     /// Over the connection limit: refuse it in the transport handshake.
     full: bool,

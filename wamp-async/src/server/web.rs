@@ -331,6 +331,20 @@ impl Bridge {
                 );
             }
         }
+        if self.config.require_tls && start.spec.tls.is_none() {
+            return Response::refused(400, "request denied because not using TLS".into());
+        }
+        if !self.config.require_ip.is_empty() {
+            let allowed = start.peer.tcp().is_some_and(|addr| {
+                self.config
+                    .require_ip
+                    .iter()
+                    .any(|net| in_network(addr.ip(), net))
+            });
+            if !allowed {
+                return Response::refused(400, "request denied based on IP address".into());
+            }
+        }
         if let Err(response) = self.check_signature(&head.query, body) {
             return response;
         }
@@ -506,6 +520,34 @@ impl Bridge {
         mac.verify_slice(&claimed)
             .map_err(|_| Response::refused(401, "invalid request signature".into()))
     }
+}
+
+/// Whether `ip` is in `network` (`10.0.0.0/8`, `fd00::/8`, or a bare address); an
+/// IPv4 address mapped into IPv6 counts as IPv4.
+fn in_network(ip: std::net::IpAddr, network: &str) -> bool {
+    use std::net::IpAddr;
+    let (base, bits) = network.split_once('/').unwrap_or((network, ""));
+    let Ok(base) = base.trim().parse::<IpAddr>() else {
+        return false;
+    };
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let (ip, base, width) = match (ip, base) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+        _ => return false,
+    };
+    let bits: u32 = match bits {
+        "" => width,
+        b => match b.parse() {
+            Ok(n) if n <= width => n,
+            _ => return false,
+        },
+    };
+    let shift = width - bits;
+    shift >= 128 || (ip >> shift) == (base >> shift)
 }
 
 /// `%XX` decoded, and `+` as a space where `plus_is_space` (query parameters).
@@ -815,6 +857,18 @@ mod tests {
         assert_eq!(percent_decode("x+y", false), "x+y");
         assert_eq!(percent_decode("100%", true), "100%");
         assert_eq!(percent_decode("%zz%4", true), "%zz%4");
+    }
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("an address");
+        assert!(in_network(ip("10.1.2.3"), "10.0.0.0/8"));
+        assert!(!in_network(ip("11.1.2.3"), "10.0.0.0/8"));
+        assert!(in_network(ip("127.0.0.1"), "127.0.0.1"));
+        assert!(in_network(ip("::ffff:192.168.1.9"), "192.168.1.0/24"));
+        assert!(in_network(ip("::1"), "::1/128") && !in_network(ip("::2"), "::1/128"));
+        assert!(in_network(ip("1.2.3.4"), "0.0.0.0/0"));
+        assert!(!in_network(ip("1.2.3.4"), "garbage") && !in_network(ip("1.2.3.4"), "1.2.3.4/33"));
     }
 
     #[test]

@@ -574,20 +574,19 @@ impl Node {
                 "post_body_limit",
                 "timestamp_delta_limit",
                 "debug",
+                "require_ip",
+                "require_tls",
             ],
-            &[
-                (
-                    "require_ip",
-                    Refused("requests are not restricted by address"),
-                ),
-                (
-                    "require_tls",
-                    Refused(
-                        "requests are not restricted to TLS; serve the transport with TLS only",
-                    ),
-                ),
-            ],
+            &[],
         );
+        if let Some(tls) = self.bool(&format!("{at}.require_tls"), options.get("require_tls")) {
+            bridge.require_tls = tls;
+        }
+        let networks = self.list(&format!("{at}.require_ip"), options.get("require_ip"));
+        bridge.require_ip = networks
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect();
         let key = self.string(&format!("{at}.key"), options.get("key"));
         let secret = match options.get("secret") {
             Some(_) => self.secret(&format!("{at}.secret"), options.get("secret")),
@@ -1140,23 +1139,17 @@ impl Node {
         self.keys(
             path,
             config,
-            &["type", "role"],
-            &[
-                (
-                    "authid",
-                    Ignored(
-                        "anonymous sessions get a random authid, so none can pose as a principal",
-                    ),
-                ),
-                (
-                    "realm",
-                    Refused("anonymous sessions join the realm they ask for"),
-                ),
-            ],
+            &["type", "role", "realm"],
+            &[(
+                "authid",
+                Ignored("anonymous sessions get a random authid, so none can pose as a principal"),
+            )],
         );
         let role = self.string(&format!("{path}.role"), config.get("role"));
+        let realm = self.realm_name(&format!("{path}.realm"), config.get("realm"));
         out.anonymous = Some(AnonymousAuth {
             role: role.unwrap_or_else(|| "anonymous".into()),
+            realm,
         });
     }
 
@@ -1459,9 +1452,9 @@ mod tests {
             (
                 node(
                     realm1(),
-                    rawsocket(json!({"auth": {"anonymous": {"type": "static", "realm": "r"}}})),
+                    rawsocket(json!({"auth": {"anonymous": {"type": "static", "realm": "a..b"}}})),
                 ),
-                "auth.anonymous.realm: not supported",
+                "auth.anonymous.realm: ",
             ),
             (
                 node(

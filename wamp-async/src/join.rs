@@ -58,6 +58,12 @@ pub enum Auth {
         /// The password.
         password: String,
     },
+    /// `tls`: the client certificate of the TLS connection names the principal
+    /// (configure it with the transport's rustls client configuration).
+    Tls {
+        /// The authid to announce, if any.
+        authid: Option<String>,
+    },
 }
 
 impl Auth {
@@ -121,13 +127,16 @@ impl Auth {
             Auth::Cryptosign { .. } => "cryptosign",
             Auth::Scram { .. } => "wamp-scram",
             Auth::ScramAutobahn { .. } => "scram",
+            Auth::Tls { .. } => "tls",
         }
     }
 
     /// The authid this method announces.
     pub fn authid(&self) -> Option<&str> {
         match self {
-            Auth::Anonymous { authid } | Auth::Cryptosign { authid, .. } => authid.as_deref(),
+            Auth::Anonymous { authid } | Auth::Cryptosign { authid, .. } | Auth::Tls { authid } => {
+                authid.as_deref()
+            }
             Auth::Ticket { authid, .. }
             | Auth::WampCra { authid, .. }
             | Auth::Scram { authid, .. }
@@ -159,6 +168,13 @@ impl Auth {
                 auth::ScramAutobahn::new(authid, password)
                     .map_err(|e| ConnectError::Config(e.to_string()))?,
             ),
+            Auth::Tls { authid } => {
+                let mut tls = auth::TlsCertificate::new();
+                if let Some(authid) = authid {
+                    tls = tls.with_authid(authid.clone());
+                }
+                Box::new(tls)
+            }
         })
     }
 }

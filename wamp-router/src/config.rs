@@ -445,6 +445,9 @@ pub struct AuthConfig {
     /// a stored credential is Crossbar.io's `salt`, `stored-key` and `server-key`
     /// (base64 here).
     pub autobahn_scram: Vec<ScramPrincipal>,
+    /// `tls` principals: clients known by the TLS certificate they presented (the
+    /// listener must ask for client certificates: `ServerTls::client_certificates`).
+    pub tls: Vec<TlsPrincipal>,
     /// Methods whose principals a procedure decides (dynamic authentication), in place
     /// of static ones.
     pub authenticators: Authenticators,
@@ -599,6 +602,7 @@ impl AuthConfig {
             && self.cryptosign.is_empty()
             && self.scram.is_empty()
             && self.autobahn_scram.is_empty()
+            && self.tls.is_empty()
             && dynamic.anonymous.is_none()
             && dynamic.ticket.is_none()
             && dynamic.wampcra.is_none()
@@ -631,6 +635,21 @@ pub struct AnonymousAuth {
     pub role: String,
     /// The realm they join, whatever their HELLO asked for (as a principal's `realm`;
     /// only in a [`TransportAuth`]).
+    #[serde(default, deserialize_with = "opt_uri")]
+    pub realm: Option<Uri>,
+}
+
+/// A `tls` principal: the client whose verified TLS certificate has this fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPrincipal {
+    /// The authid.
+    pub authid: String,
+    /// The role it gets.
+    pub role: String,
+    /// The certificate's SHA-1 fingerprint, hex (`AB:CD:...` or `abcd...`).
+    pub certificate_sha1: String,
+    /// The realm it joins (only in a [`TransportAuth`]).
     #[serde(default, deserialize_with = "opt_uri")]
     pub realm: Option<Uri>,
 }

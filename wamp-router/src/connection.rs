@@ -43,6 +43,8 @@ pub(crate) struct Connection {
     pub channel_binding: Option<ChannelBinding>,
     /// The transport's own authentication (an index into the router's), if it has one.
     pub transport_auth: Option<usize>,
+    /// The SHA-1 fingerprint of the client's verified TLS certificate, normalized.
+    pub client_cert: Option<String>,
     /// The authentication method of its handshake (for the metrics of refusals).
     pub auth_method: &'static str,
     /// Implementation-defined transport details for the session meta API.
@@ -135,6 +137,7 @@ impl Connections {
                 state: ConnState::AwaitingHello,
                 channel_binding: None,
                 transport_auth: None,
+                client_cert: None,
                 auth_method: "none",
                 transport: Map::new(),
                 queue: VecDeque::new(),

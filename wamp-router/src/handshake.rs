@@ -103,6 +103,8 @@ pub(crate) struct RealmAuth {
     cryptosign_keys: HashMap<[u8; 32], String>,
     scram: HashMap<String, (Principal, StoredCredential)>,
     autobahn_scram: HashMap<String, (Principal, StoredCredential)>,
+    /// `tls` principals by their certificate's normalized fingerprint.
+    tls: HashMap<String, (String, Principal)>,
     dynamic: Authenticators,
 }
 
@@ -191,6 +193,7 @@ impl RealmAuth {
             cryptosign_keys: HashMap::new(),
             scram: HashMap::new(),
             autobahn_scram: HashMap::new(),
+            tls: HashMap::new(),
             dynamic: auth.authenticators.clone(),
         };
         let dynamic = &auth.authenticators;
@@ -269,6 +272,24 @@ impl RealmAuth {
                 return Err(duplicate("cryptosign", &p.authid));
             }
         }
+        for p in &auth.tls {
+            let who = principal("tls", &p.authid, &p.role, &p.realm)?;
+            let sha1 = normalize_fingerprint(&p.certificate_sha1);
+            if sha1.len() != 40 || !sha1.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let why = format!(
+                    "certificate_sha1 {:?} is not 20 bytes of hex",
+                    p.certificate_sha1
+                );
+                return Err(bad("tls", &p.authid, why));
+            }
+            if out.tls.insert(sha1, (p.authid.clone(), who)).is_some() {
+                return Err(bad(
+                    "tls",
+                    &p.authid,
+                    "another principal has that certificate".into(),
+                ));
+            }
+        }
         // The spec's `wamp-scram`, and Autobahn's (and Crossbar.io's) older `scram`.
         for (method, principals) in [("wamp-scram", &auth.scram), ("scram", &auth.autobahn_scram)] {
             for p in principals {
@@ -309,6 +330,7 @@ impl RealmAuth {
             ),
             ("wamp-scram", !self.scram.is_empty()),
             ("scram", !self.autobahn_scram.is_empty()),
+            ("tls", !self.tls.is_empty()),
         ] {
             if present {
                 methods.push(method);
@@ -324,6 +346,7 @@ impl RealmAuth {
         hello: &Hello,
         session: SessionId,
         binding: Option<&ChannelBinding>,
+        client_cert: Option<&str>,
         rng: &mut dyn rand_core::CryptoRng,
     ) -> Step {
         let offered = hello.details.authmethods().unwrap_or_default();
@@ -347,6 +370,7 @@ impl RealmAuth {
                 "cryptosign" => self.cryptosign(authid, extra, binding, rng),
                 "wamp-scram" => self.scram(authid, extra, rng),
                 "scram" => self.autobahn_scram(authid, extra, rng),
+                "tls" => self.tls(client_cert),
                 _ => Attempt::NotAccepted,
             };
             match attempt {
@@ -382,6 +406,24 @@ impl RealmAuth {
             principal.clone(),
             "anonymous",
         )))
+    }
+
+    /// `tls`: the client's verified certificate names the principal (no CHALLENGE).
+    fn tls(&self, client_cert: Option<&str>) -> Attempt {
+        if self.tls.is_empty() {
+            return Attempt::NotAccepted;
+        }
+        let Some(sha1) = client_cert else {
+            return Attempt::NoPrincipal("the client sent no TLS client certificate".into());
+        };
+        match self.tls.get(sha1) {
+            Some((authid, principal)) => Attempt::Go(Step::Welcome(identity(
+                authid.clone(),
+                principal.clone(),
+                "tls",
+            ))),
+            None => Attempt::NoPrincipal(format!("no principal has the certificate {sha1}")),
+        }
     }
 
     /// Autobahn's `scram`: CHALLENGE with a nonce extending the client's, the salt and
@@ -978,6 +1020,14 @@ pub(crate) fn parse_key(hex_key: &str) -> Option<[u8; 32]> {
     Some(key)
 }
 
+/// A certificate fingerprint as compared: hex digits only, upper case.
+pub(crate) fn normalize_fingerprint(sha1: &str) -> String {
+    sha1.chars()
+        .filter(|c| *c != ':')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// A method's name as the metrics label it (`other` for methods the router does not
 /// know, so a client cannot add labels).
 pub(crate) fn method_name(method: &str) -> &'static str {
@@ -988,6 +1038,7 @@ pub(crate) fn method_name(method: &str) -> &'static str {
         "cryptosign" => "cryptosign",
         "wamp-scram" => "wamp-scram",
         "scram" => "scram",
+        "tls" => "tls",
         _ => "other",
     }
 }

@@ -158,7 +158,8 @@ use bytes::Bytes;
 pub use config::{
     Allow, AnonymousAuth, AuthConfig, Authenticator, Authenticators, CraPrincipal, CraSalt,
     CryptosignPrincipal, Disclose, Limits, Permission, PermissionMatch, RealmConfig, RoleConfig,
-    RouterConfig, ScramCredential, ScramKdf, ScramPrincipal, TicketPrincipal, TransportAuth,
+    RouterConfig, ScramCredential, ScramKdf, ScramPrincipal, TicketPrincipal, TlsPrincipal,
+    TransportAuth,
 };
 pub use error::{ConfigError, RouterUsageError};
 pub use event::{ConnectionId, LeaveReason, RouterEvent};
@@ -514,6 +515,18 @@ impl Router {
             largest_queue: self.conns.largest_queue(),
         };
         metrics::render(&self.conns.counters, &gauges)
+    }
+
+    /// Sets the SHA-1 fingerprint (hex, with or without `:`) of the client certificate
+    /// the connection's TLS verified, for the `tls` authentication method. Call before
+    /// its HELLO arrives.
+    pub fn set_client_certificate(
+        &mut self,
+        conn: ConnectionId,
+        sha1: &str,
+    ) -> Result<(), RouterUsageError> {
+        self.known_conn(conn)?.client_cert = Some(handshake::normalize_fingerprint(sha1));
+        Ok(())
     }
 
     /// Whether the configuration has a transport authentication of this name.

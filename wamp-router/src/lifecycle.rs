@@ -21,8 +21,12 @@ impl Router {
             );
         }
         let realm = self.realm_index.get(&hello.realm).copied();
-        let (binding, transport_auth) = match self.conns.get(conn) {
-            Some(c) => (c.channel_binding.clone(), c.transport_auth),
+        let (binding, transport_auth, client_cert) = match self.conns.get(conn) {
+            Some(c) => (
+                c.channel_binding.clone(),
+                c.transport_auth,
+                c.client_cert.clone(),
+            ),
             None => return,
         };
         // A transport's principal may name the realm it joins, so a realm that does not
@@ -45,7 +49,13 @@ impl Router {
             (None, Some(r)) => &self.realms[r].auth,
             (None, None) => unreachable!("refused above"),
         };
-        let step = auth.hello(&hello, session, binding.as_ref(), &mut *self.rng);
+        let step = auth.hello(
+            &hello,
+            session,
+            binding.as_ref(),
+            client_cert.as_deref(),
+            &mut *self.rng,
+        );
         let roles = handshake::client_roles(&hello.details);
         self.proceed(now, conn, realm, session, roles, step);
     }

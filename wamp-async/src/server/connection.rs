@@ -71,6 +71,7 @@ pub(crate) fn spawn<R: Runtime>(
         full,
         guard,
         deadline,
+        client_cert: None,
     };
     // The task is the connection itself where there is no TLS: a spawned future is as
     // large as its largest state for as long as it lives, and this one lives as long as
@@ -100,11 +101,13 @@ pub(crate) struct Start<R: Runtime> {
     guard: ActiveGuard,
     /// For TLS and the transport handshake together.
     pub(crate) deadline: Instant,
+    /// The SHA-1 fingerprint of the client's verified TLS certificate, if it sent one.
+    client_cert: Option<String>,
 }
 
 /// Completes the TLS handshake (within the handshake deadline, or until the router
 /// stops), then serves the connection.
-async fn tls_then_serve<R: Runtime>(start: Start<R>, stream: BoxStream) {
+async fn tls_then_serve<R: Runtime>(mut start: Start<R>, stream: BoxStream) {
     let Some(tls) = start.spec.tls.clone() else {
         return;
     };
@@ -115,7 +118,7 @@ async fn tls_then_serve<R: Runtime>(start: Start<R>, stream: BoxStream) {
         start.deadline,
         tls.accept(stream),
     ));
-    let (stream, binding) = match select(handshake, start.ctx.stopped()).await {
+    let (stream, binding, client_cert) = match select(handshake, start.ctx.stopped()).await {
         Either::Left((Some(Ok(accepted)), _)) => accepted,
         Either::Left((Some(Err(error)), _)) => {
             tracing::debug!(%error, "TLS handshake failed");
@@ -127,6 +130,7 @@ async fn tls_then_serve<R: Runtime>(start: Start<R>, stream: BoxStream) {
         }
         Either::Right(_) => return,
     };
+    start.client_cert = client_cert;
     if let Some(web) = start.spec.web.clone() {
         return super::web::serve(start, stream, binding, web).await;
     }
@@ -179,6 +183,7 @@ impl<R: Runtime> Start<R> {
             key: self.key,
             peer: self.peer,
             binding,
+            client_cert: self.client_cert,
             pump: Pump::new(stream, framer),
             pending: VecDeque::new(),
             outbound: None,
@@ -217,6 +222,8 @@ struct Conn<R: Runtime> {
     key: u64,
     peer: SocketAddress,
     binding: Option<ChannelBinding>,
+    /// The SHA-1 fingerprint of the client's verified TLS certificate.
+    client_cert: Option<String>,
 
     /// The byte stream, the framer and what waits to be written.
     pump: Pump,
@@ -453,6 +460,7 @@ impl<R: Runtime> Conn<R> {
             peer: self.peer.clone(),
             details: self.transport_details(serializer),
             binding: self.binding.take(),
+            client_cert: self.client_cert.take(),
             auth: self.spec.auth.clone(),
             outlet,
             close: close_tx,

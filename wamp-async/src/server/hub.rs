@@ -91,6 +91,8 @@ pub(crate) struct Opened {
     pub(crate) binding: Option<ChannelBinding>,
     /// The transport authentication of its listener, if it has one.
     pub(crate) auth: Option<Arc<str>>,
+    /// The SHA-1 fingerprint of the client's verified TLS certificate.
+    pub(crate) client_cert: Option<String>,
     /// Where the router task puts the connection's messages; closing it (after the last
     /// message) tells the task to close the transport.
     pub(crate) outlet: Outlet,
@@ -454,6 +456,7 @@ impl<R: Runtime> Hub<R> {
             details,
             binding,
             auth,
+            client_cert,
             outlet,
             close,
             gate,
@@ -467,6 +470,9 @@ impl<R: Runtime> Hub<R> {
         }
         if let Some(auth) = auth {
             let _ = self.router.set_transport_auth(conn, &auth);
+        }
+        if let Some(sha1) = client_cert {
+            let _ = self.router.set_client_certificate(conn, &sha1);
         }
         tracing::debug!(%peer, %conn, %serializer, "connection open");
         self.keys.insert(key, conn);

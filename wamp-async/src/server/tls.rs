@@ -25,6 +25,8 @@ use crate::runtime::BoxStream;
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<ServerConfig>,
+    /// The identity, kept to rebuild the configuration with client certificates.
+    identity: Option<Arc<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>>,
 }
 
 impl fmt::Debug for ServerTls {
@@ -59,10 +61,56 @@ impl ServerTls {
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error("protocol versions", e))?
             .with_no_client_auth()
-            .with_single_cert(certs, key)
+            .with_single_cert(certs.clone(), key.clone_key())
             .map_err(|e| tls_error("certificate and key", e))?;
         Ok(ServerTls {
             config: Arc::new(config),
+            identity: Some(Arc::new((certs, key))),
+        })
+    }
+
+    /// Asks clients for a certificate and verifies one that is offered against the CAs
+    /// in `ca_pem` (a client without one still connects: its sessions may authenticate
+    /// otherwise). A verified certificate is what the `tls` authentication method
+    /// matches principals against, by its SHA-1 fingerprint.
+    pub fn client_certificates(self, ca_pem: &[u8]) -> Result<ServerTls, RouterError> {
+        let Some(identity) = self.identity.clone() else {
+            return Err(tls_error(
+                "client certificates",
+                "a configuration from rustls sets its own client verifier",
+            ));
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            let cert = cert.map_err(|e| tls_error("client CA certificates", e))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_error("client CA certificates", e))?;
+        }
+        if roots.is_empty() {
+            return Err(tls_error(
+                "client CA certificates",
+                "no CERTIFICATE in the PEM text",
+            ));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| tls_error("client CA certificates", e))?;
+        let (certs, key) = &*identity;
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_error("protocol versions", e))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs.clone(), key.clone_key())
+            .map_err(|e| tls_error("certificate and key", e))?;
+        Ok(ServerTls {
+            config: Arc::new(config),
+            identity: Some(identity),
         })
     }
 
@@ -80,16 +128,21 @@ impl ServerTls {
     /// From a rustls configuration built by the application (client certificates,
     /// ALPN, a certificate resolver, ...).
     pub fn from_rustls(config: Arc<ServerConfig>) -> ServerTls {
-        ServerTls { config }
+        ServerTls {
+            config,
+            identity: None,
+        }
     }
 
     /// The TLS handshake on an accepted stream; also the channel binding data
     /// (`tls-exporter`, RFC 9266) for cryptosign and WAMP-SCRAM clients that bind their
-    /// authentication to this TLS session.
+    /// authentication to this TLS session, and the SHA-1 fingerprint of the client's
+    /// verified certificate, if it sent one (upper-case hex pairs joined by `:`, as
+    /// Crossbar.io writes it).
     pub(crate) async fn accept(
         &self,
         stream: BoxStream,
-    ) -> std::io::Result<(BoxStream, Option<ChannelBinding>)> {
+    ) -> std::io::Result<(BoxStream, Option<ChannelBinding>, Option<String>)> {
         let tls = TlsAcceptor::from(self.config.clone())
             .accept(stream)
             .await?;
@@ -106,8 +159,23 @@ impl ServerTls {
         } else {
             None
         };
-        Ok((Box::new(tls), binding))
+        let client_cert = session
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|cert| fingerprint(cert.as_ref()));
+        Ok((Box::new(tls), binding, client_cert))
     }
+}
+
+/// A certificate's SHA-1 fingerprint, `AB:CD:...`.
+pub(crate) fn fingerprint(der: &[u8]) -> String {
+    use sha1::Digest as _;
+    let digest = sha1::Sha1::digest(der);
+    digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[cfg(test)]

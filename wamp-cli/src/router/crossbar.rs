@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use wamp_tokio::wamp_router::{
     Allow, AnonymousAuth, AuthConfig, Authenticator, CraPrincipal, CraSalt, CryptosignPrincipal,
     Disclose, Permission, PermissionMatch, RealmConfig, RoleConfig, ScramCredential, ScramKdf,
-    ScramPrincipal, TicketPrincipal,
+    ScramPrincipal, TicketPrincipal, TlsPrincipal,
 };
 use wamp_tokio::wamp_runtime::wamp_proto::Uri;
 use wamp_tokio::{
@@ -739,18 +739,44 @@ impl Node {
         self.keys(
             path,
             tls,
-            &["key", "certificate"],
+            &["key", "certificate", "ca_certificates"],
             &[
-                ("ca_certificates", Ignored("client certificates are not requested (TLS client authentication is not supported)")),
                 ("dhparam", Ignored("the TLS library picks its key exchange")),
-                ("ciphers", Ignored("the TLS library's cipher suites are used")),
-                ("chain_certificates", Ignored("put the chain in the certificate file, leaf first")),
+                (
+                    "ciphers",
+                    Ignored("the TLS library's cipher suites are used"),
+                ),
+                (
+                    "chain_certificates",
+                    Ignored("put the chain in the certificate file, leaf first"),
+                ),
             ],
         );
         let key = self.required_string(&format!("{path}.key"), tls.get("key"))?;
         let certificate =
             self.required_string(&format!("{path}.certificate"), tls.get("certificate"))?;
-        match ServerTls::from_pem_files(self.dir.join(certificate), self.dir.join(key)) {
+        let mut client_cas = Vec::new();
+        let at = format!("{path}.ca_certificates");
+        for file in self.list(&at, tls.get("ca_certificates")) {
+            let Some(file) = file.as_str() else {
+                self.error(&at, "must be a list of file names");
+                continue;
+            };
+            match std::fs::read(self.dir.join(file)) {
+                Ok(mut pem) => {
+                    client_cas.append(&mut pem);
+                    client_cas.push(b'\n');
+                }
+                Err(e) => self.error(&at, format!("{file}: {e}")),
+            }
+        }
+        let identity = ServerTls::from_pem_files(self.dir.join(certificate), self.dir.join(key));
+        // With CA certificates, clients are asked for theirs (the `tls` method).
+        let tls = match identity {
+            Ok(tls) if !client_cas.is_empty() => tls.client_certificates(&client_cas),
+            other => other,
+        };
+        match tls {
             Ok(tls) => Some(tls),
             Err(e) => {
                 self.error(path, e);
@@ -953,14 +979,15 @@ impl Node {
         self.keys(
             path,
             auth,
-            &["anonymous", "ticket", "wampcra", "cryptosign", "scram"],
             &[
-                ("cookie", Refused("cookie authentication is not supported")),
-                (
-                    "tls",
-                    Refused("TLS client certificate authentication is not supported"),
-                ),
+                "anonymous",
+                "ticket",
+                "wampcra",
+                "cryptosign",
+                "scram",
+                "tls",
             ],
+            &[("cookie", Refused("cookie authentication is not supported"))],
         );
         let mut out = AuthConfig::new();
         for (method, config) in auth {
@@ -970,14 +997,14 @@ impl Node {
             };
             match config.get("type").and_then(Value::as_str) {
                 Some("static") => {}
-                Some("dynamic") if method != "scram" => {
+                Some("dynamic") if !matches!(method.as_str(), "scram" | "tls") => {
                     self.dynamic(&at, method, config, &mut out);
                     continue;
                 }
                 Some("dynamic") => {
                     self.warn(
                         &at,
-                        "ignored: dynamic scram (Autobahn's pre-standard variant) is not spoken",
+                        format!("ignored: a dynamic {method} authenticator is not supported"),
                     );
                     continue;
                 }
@@ -998,6 +1025,23 @@ impl Node {
             }
             match method.as_str() {
                 "anonymous" => self.anonymous(&at, config, &mut out),
+                "tls" => {
+                    let fields = ["certificate-sha1", "role", "realm"];
+                    for (authid, p, here) in self.principals(&at, config, "principals", &fields) {
+                        let at_sha1 = format!("{here}.certificate-sha1");
+                        let sha1 = self.required_string(&at_sha1, p.get("certificate-sha1"));
+                        let role = self.principal_role(&here, p);
+                        let realm = self.realm_name(&format!("{here}.realm"), p.get("realm"));
+                        if let (Some(certificate_sha1), Some(role)) = (sha1, role) {
+                            out.tls.push(TlsPrincipal {
+                                authid,
+                                role,
+                                certificate_sha1,
+                                realm,
+                            });
+                        }
+                    }
+                }
                 "ticket" => {
                     for (authid, p, here) in
                         self.principals(&at, config, "principals", &["ticket", "role"])
@@ -1441,9 +1485,11 @@ mod tests {
             (
                 node(
                     realm1(),
-                    rawsocket(json!({"auth": {"tls": {"type": "static"}}})),
+                    rawsocket(
+                        json!({"auth": {"tls": {"type": "static", "principals": {"x": {"role": "r"}}}}}),
+                    ),
                 ),
-                "transports[0].auth.tls: not supported",
+                "auth.tls.principals.x.certificate-sha1: is required",
             ),
             (
                 node(realm1(), rawsocket(json!({"auth": {"cookie": {}}}))),

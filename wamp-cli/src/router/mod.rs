@@ -137,6 +137,9 @@ struct MetricsConfig {
 struct Tls {
     certificate: PathBuf,
     key: PathBuf,
+    /// CA certificates (PEM) to verify client certificates against: clients are asked
+    /// for one, for the `tls` authentication method.
+    client_ca: Option<PathBuf>,
 }
 
 /// Reads `path`: a Crossbar.io configuration when `crossbar` is set or the file holds a
@@ -246,10 +249,21 @@ fn toml_plan(args: &RouterArgs, file: FileConfig) -> Result<Plan, CliError> {
         .or_else(|| default("127.0.0.1:8081")));
     let unix = args.unix.clone().or(listen.unix);
     let tls = match &file.tls {
-        Some(tls) => Some(
-            ServerTls::from_pem_files(&tls.certificate, &tls.key)
-                .map_err(|e| CliError::Usage(format!("[tls]: {e}")))?,
-        ),
+        Some(tls) => {
+            let usage = |e: String| CliError::Usage(format!("[tls]: {e}"));
+            let identity = ServerTls::from_pem_files(&tls.certificate, &tls.key)
+                .map_err(|e| usage(e.to_string()))?;
+            Some(match &tls.client_ca {
+                Some(path) => {
+                    let pem = std::fs::read(path)
+                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+                    identity
+                        .client_certificates(&pem)
+                        .map_err(|e| usage(e.to_string()))?
+                }
+                None => identity,
+            })
+        }
         None => None,
     };
     let (wss, rss) = (on(listen.wss), on(listen.rss));

@@ -47,6 +47,7 @@ pub mod cryptosign;
 pub mod scram;
 pub mod scram_autobahn;
 pub mod ticket;
+pub mod tls;
 pub mod wampcra;
 
 pub use anonymous::Anonymous;
@@ -54,6 +55,7 @@ pub use cryptosign::Cryptosign;
 pub use scram::{Kdf, KdfLimits, Scram};
 pub use scram_autobahn::ScramAutobahn;
 pub use ticket::Ticket;
+pub use tls::TlsCertificate;
 pub use wampcra::WampCra;
 
 /// The kind of TLS channel binding in use (the `channel_binding` value on the wire).

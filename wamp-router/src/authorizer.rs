@@ -177,25 +177,35 @@ impl Authorizer {
     }
 }
 
-/// The permission that decides for `uri`: an exact match, else the matching wildcard
-/// with the longest part before its first empty component, else the longest prefix.
+/// The permission that decides for `uri`, by Crossbar.io's rule, so that its configs
+/// mean the same here:
+///
+/// 1. Of the exact and prefix permissions (and wildcards without an empty component
+///    inside), the one with the longest URI that is a string prefix of `uri` (the later
+///    one for equal URIs). If it is not a prefix permission and not exactly `uri`,
+///    nothing is allowed by it (an exact permission shadows shorter prefixes).
+/// 2. Unless that gave an exact match: of the wildcards (URIs with `..`), the one
+///    whose part before its first `..` is the longest string prefix of `uri`; if it
+///    covers `uri`, it decides instead.
 fn most_specific<'a>(permissions: &'a [Permission], uri: &str) -> Option<&'a Permission> {
-    let exact = permissions
+    let is_wildcard =
+        |p: &Permission| p.match_policy == PermissionMatch::Wildcard && p.uri.contains("..");
+    let keyed = permissions
         .iter()
-        .find(|p| p.match_policy == PermissionMatch::Exact && p.uri == uri);
-    let wildcard = || {
-        permissions
+        .filter(|p| !is_wildcard(p) && uri.starts_with(&p.uri))
+        .max_by_key(|p| p.uri.len());
+    let mut decided = keyed.filter(|p| p.match_policy == PermissionMatch::Prefix || p.uri == uri);
+    if decided.is_none_or(|p| p.match_policy != PermissionMatch::Exact) {
+        let stem = |p: &Permission| p.uri.find("..").unwrap_or(p.uri.len());
+        let wildcard = permissions
             .iter()
-            .filter(|p| p.match_policy == PermissionMatch::Wildcard && wildcard_covers(&p.uri, uri))
-            .max_by_key(|p| p.uri.find("..").unwrap_or(p.uri.len()))
-    };
-    let prefix = || {
-        permissions
-            .iter()
-            .filter(|p| p.match_policy == PermissionMatch::Prefix && uri.starts_with(&p.uri))
-            .max_by_key(|p| p.uri.len())
-    };
-    exact.or_else(wildcard).or_else(prefix)
+            .filter(|p| is_wildcard(p) && uri.starts_with(&p.uri[..stem(p)]))
+            .max_by_key(|p| stem(p));
+        if let Some(w) = wildcard.filter(|w| wildcard_covers(&w.uri, uri)) {
+            decided = Some(w);
+        }
+    }
+    decided
 }
 
 /// Whether the wildcard `pattern` (empty components match any one component) covers
@@ -279,5 +289,31 @@ mod tests {
         assert!(!may("com.shop.cart.update"));
         assert!(wildcard_covers("a..c", "a.b.c") && !wildcard_covers("a..c", "a.b"));
         assert!(wildcard_covers(".b", "a.b") && !wildcard_covers("a..c", "x.b.c"));
+    }
+
+    /// Crossbar.io's rule: an exact permission shadows shorter prefixes, and only the
+    /// wildcard with the longest stem is tried.
+    #[test]
+    fn an_exact_permission_shadows_shorter_prefixes_as_in_crossbar() {
+        let role = RoleConfig::new("user")
+            .permit(Permission::prefix("com.app.", Allow::ALL))
+            .permit(Permission::exact("com.app.admin", Allow::NONE));
+        let authz = Authorizer::new(&[role]);
+        let may = |uri| authz.authorize(S, "user", Action::Call, uri).is_ok();
+        assert!(may("com.app.x"));
+        assert!(!may("com.app.admin"));
+        assert!(
+            !may("com.app.admin.reset"),
+            "the exact permission is the longest key"
+        );
+        // A wildcard without an inner `..` (a starred `*.update`) covers nothing else.
+        let role = RoleConfig::new("user").permit(Permission {
+            match_policy: PermissionMatch::Wildcard,
+            ..Permission::exact(".update", Allow::ALL)
+        });
+        let authz = Authorizer::new(&[role]);
+        assert!(authz
+            .authorize(S, "user", Action::Call, "x.update")
+            .is_err());
     }
 }

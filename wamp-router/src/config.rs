@@ -266,9 +266,9 @@ impl RealmConfig {
 pub struct RoleConfig {
     /// The role name (the `authrole` of its sessions).
     pub name: String,
-    /// Per-URI permissions. For a URI, the most specific permission that matches decides:
-    /// an exact one over any prefix, a longer prefix over a shorter one. No match means
-    /// nothing is allowed.
+    /// Per-URI permissions. For a URI, one permission decides, by Crossbar.io's rule
+    /// (see [`PermissionMatch::Wildcard`]): roughly, the longest that begins the URI,
+    /// and a covering wildcard over a prefix. No match means nothing is allowed.
     #[serde(default)]
     pub permissions: Vec<Permission>,
     /// A procedure that decides instead of `permissions` (dynamic authorization,
@@ -282,6 +282,11 @@ pub struct RoleConfig {
     /// later messages wait behind that one (the transport's input is held). An ERROR,
     /// no registration or no answer within [`Limits::authenticator_timeout`] denies with
     /// `wamp.error.not_authorized` saying why. Testaments of such sessions are refused.
+    /// Unlike Crossbar.io, which routes a session's later messages while it waits, the
+    /// router keeps the session's order: its answers to invocations wait too, so an
+    /// authorizer must not depend on a procedure of a session it is deciding for. A
+    /// pattern subscription or registration is always asked about (a cached decision
+    /// about the exact URI does not stand for it).
     #[serde(default, deserialize_with = "opt_uri")]
     pub authorizer: Option<Uri>,
 }
@@ -376,10 +381,14 @@ pub enum PermissionMatch {
     /// The URI must start with the permission's URI.
     Prefix,
     /// The URI must have as many components as the permission's URI and equal it in
-    /// every component that is not empty there (`com..update` covers `com.a.update`).
-    /// Among the permissions that cover a URI, an exact one decides, then the wildcard
-    /// with the longest part before its first empty component, then the longest prefix
-    /// (Crossbar.io's order).
+    /// every component that is not empty there (`com..update` covers `com.a.update`;
+    /// only URIs with an empty component inside, `..`, act as wildcards).
+    ///
+    /// Which permission decides is Crossbar.io's rule: of the exact and prefix ones,
+    /// the one with the longest URI that begins `uri` (an exact one that is not `uri`
+    /// itself then allows nothing: it shadows shorter prefixes); unless that was an
+    /// exact match, the wildcard whose part before `..` is the longest beginning of
+    /// `uri` decides instead if it covers `uri`.
     Wildcard,
 }
 

@@ -41,6 +41,20 @@ fn subject(message: &Message) -> Option<(Action, &str)> {
     }
 }
 
+/// Whether a message subscribes or registers a pattern (prefix or wildcard).
+fn is_pattern(message: &Message) -> bool {
+    let options = match message {
+        Message::Subscribe(m) => &m.options,
+        Message::Register(m) => &m.options,
+        _ => return false,
+    };
+    options
+        .as_map()
+        .get("match")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m != "exact")
+}
+
 /// The message's options, for the authorizer.
 fn options(message: &Message) -> Map {
     match message {
@@ -116,12 +130,26 @@ impl Router {
                 return self.protocol_violation(now, conn, why);
             }
         }
-        let subject = subject(&message).map(|(action, uri)| (action, uri.to_owned()));
-        if let Some((action, uri)) = &subject {
-            if let Some(procedure) = self.authorizer_to_ask(realm, session, action, uri, &message) {
+        if let Some((action, uri)) = subject(&message) {
+            if let Some(procedure) = self.authorizer_to_ask(realm, session, &action, uri, &message)
+            {
                 return self.ask_authorizer(now, conn, realm, session, procedure, message);
             }
         }
+        self.route_now(now, conn, realm, session, message);
+    }
+
+    /// Routes a message with whatever decision is at hand, then drops a decision that
+    /// was for it alone.
+    fn route_now(
+        &mut self,
+        now: Instant,
+        conn: ConnectionId,
+        realm: usize,
+        session: SessionId,
+        message: Message,
+    ) {
+        let subject = subject(&message).map(|(action, uri)| (action, uri.to_owned()));
         let result = self.in_realm(realm, now, |r, ctx| r.handle(session, message, ctx));
         if let Some((action, uri)) = subject {
             self.realms[realm].authz.forget_once(session, action, &uri);
@@ -132,7 +160,9 @@ impl Router {
     }
 
     /// The authorizer to ask before routing `message`, if its sender's role has one and
-    /// no decision is at hand (a later part of a progressive call needs none).
+    /// no decision is at hand (a later part of a progressive call needs none). A
+    /// pattern subscription or registration is always asked about: a decision cached for
+    /// the exact URI says nothing about everything under it.
     fn authorizer_to_ask(
         &self,
         realm: usize,
@@ -149,7 +179,9 @@ impl Router {
                 return None;
             }
         }
-        (!r.authz.decided(session, *action, uri)).then(|| procedure.clone())
+        // A decision just made for this very request is used (it is being routed again).
+        let usable = !is_pattern(message) || self.redo_decided;
+        (!usable || !r.authz.decided(session, *action, uri)).then(|| procedure.clone())
     }
 
     fn ask_authorizer(
@@ -191,11 +223,19 @@ impl Router {
                 self.authz_waits.insert(request, wait);
             }
             Err(why) => {
+                // Denied at once, and routed at once: nothing of this session waits.
                 let why = format!("the authorizer {procedure} could not be called: {why}");
-                self.decided(
-                    wait,
-                    decision(procedure.as_str(), RouterAnswer::Failed(why)),
-                );
+                let denied = decision(procedure.as_str(), RouterAnswer::Failed(why));
+                let AuthzWait {
+                    action,
+                    uri,
+                    message,
+                    ..
+                } = wait;
+                self.realms[realm]
+                    .authz
+                    .decide(session, action, &uri, denied);
+                self.route_now(now, conn, realm, session, message);
             }
         }
     }
@@ -238,21 +278,27 @@ impl Router {
         if !still {
             return;
         }
+        let mut decision = decision;
+        // Only a decision about an exact URI may stand for later requests.
+        decision.cache &= !is_pattern(&message);
         self.realms[realm]
             .authz
             .decide(session, action, &uri, decision);
-        self.redo.push_back((conn, message));
-        self.redo.extend(backlog.into_iter().map(|m| (conn, m)));
+        self.redo.push_back((conn, message, true));
+        self.redo
+            .extend(backlog.into_iter().map(|m| (conn, m, false)));
     }
 
     /// Routes the requests whose decisions came, each as its connection's input.
     pub(crate) fn route_decided(&mut self, now: Instant) {
-        while let Some((conn, message)) = self.redo.pop_front() {
+        while let Some((conn, message, decided)) = self.redo.pop_front() {
             self.redo_in_progress = true;
+            self.redo_decided = decided;
             self.conns.begin_input(conn);
             self.handle_message_from(now, conn, message);
             self.conns.end_input();
             self.redo_in_progress = false;
+            self.redo_decided = false;
         }
     }
 }

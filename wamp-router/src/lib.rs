@@ -236,10 +236,13 @@ pub struct Router {
     authz_waits: HashMap<RequestId, dynamic_authz::AuthzWait>,
     /// The connections whose input those hold, and the call each waits for.
     authz_held: HashMap<ConnectionId, RequestId>,
-    /// Messages to route again once decided, in order, after the current input.
-    redo: VecDeque<(ConnectionId, Message)>,
+    /// Messages to route again, in order, after the current input: one an authorizer
+    /// just decided (`true`), then those that waited behind it.
+    redo: VecDeque<(ConnectionId, Message, bool)>,
     /// Routing those (they were counted when they arrived).
     redo_in_progress: bool,
+    /// Routing the one just decided (its decision is used even for a pattern).
+    redo_decided: bool,
     /// Procedures the runtime answers itself.
     hooks: std::collections::HashSet<Uri>,
     /// Its questions not yet answered.
@@ -339,6 +342,7 @@ impl Router {
             authz_held: HashMap::new(),
             redo: VecDeque::new(),
             redo_in_progress: false,
+            redo_decided: false,
             hooks: config.hooks.iter().cloned().collect(),
             asked: std::collections::HashSet::new(),
         };
@@ -617,6 +621,7 @@ impl Router {
         }
         self.protocol_violation(now, conn, why);
         self.settle(now);
+        self.route_decided(now);
     }
 
     /// One received message.
@@ -825,6 +830,7 @@ impl Router {
             LeaveReason::Closed(reason),
         );
         self.settle(now);
+        self.route_decided(now);
         Ok(())
     }
 
@@ -833,6 +839,16 @@ impl Router {
     /// The router is done when [`connection_count`](Router::connection_count) is zero.
     pub fn shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
+        // Nobody waits for an authorizer any more: held inputs are released (so the
+        // replies to GOODBYE come in), and the runtime's hooks are not waited for.
+        for (conn, _) in std::mem::take(&mut self.authz_held) {
+            self.conns.release_input(conn);
+        }
+        for request in std::mem::take(&mut self.asked) {
+            self.timers.cancel(Timer::Hook(request));
+            let why = "the router is shutting down".to_owned();
+            self.answers.push_back((request, RouterAnswer::Failed(why)));
+        }
         // Everyone leaves at once: no meta events or testaments for sessions that are
         // all going away.
         let mut leaving = Vec::new();
@@ -869,6 +885,7 @@ impl Router {
             }
         }
         self.settle(now);
+        self.route_decided(now);
     }
 
     /// Runs `f` on a realm with the router's context, then queues the sessions it asked

@@ -436,6 +436,11 @@ impl Router {
         reason: LeaveReason,
     ) {
         self.sessions.remove(&session);
+        // A request of this session waiting for an authorizer: the wait is its own, the
+        // connection's input is not (a next session may come on it).
+        if self.authz_held.remove(&conn).is_some() {
+            self.conns.release_input(conn);
+        }
         let info = self.in_realm(realm, now, |r, ctx| r.leave(session, &reason, ctx));
         if let (Some(info), Some(c)) = (info, self.conns.get_mut(conn)) {
             c.transport = info.transport;

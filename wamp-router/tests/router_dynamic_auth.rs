@@ -532,3 +532,79 @@ fn a_role_cannot_have_both_permissions_and_an_authorizer() {
         "{err}"
     );
 }
+
+/// Review findings: a cached decision about an exact URI does not stand for a pattern;
+/// an authorizer that asked for forwarded timeouts is still bounded; a session that
+/// leaves while its request waits does not keep its connection's input held.
+#[test]
+fn patterns_are_asked_about_silence_is_bounded_and_leaving_releases_the_hold() {
+    let (mut net, backend, user) = authorizing();
+    let first = net
+        .s(user)
+        .subscribe(uri("com.a"), Dict::new())
+        .expect("subscribe");
+    net.pump();
+    let (inv, _) = question(&mut net, backend);
+    let cached = map(&[("allow", Value::Bool(true)), ("cache", Value::Bool(true))]);
+    answer(&mut net, backend, &inv, cached);
+    assert!(net.answered(user, first));
+    let prefix = Dict::new().with("match", "prefix");
+    let pattern = net
+        .s(user)
+        .subscribe(uri("com.a"), prefix)
+        .expect("subscribe");
+    net.pump();
+    let (inv, args) = question(&mut net, backend);
+    let Value::Map(options) = &args[3] else {
+        panic!("{args:?}")
+    };
+    assert_eq!(options.get("match").and_then(Value::as_str), Some("prefix"));
+    answer(&mut net, backend, &inv, Value::Bool(false));
+    assert!(
+        net.reply(user, pattern).is_err(),
+        "denied, not taken from the cache"
+    );
+
+    // The authorizer's registration asks for forwarded timeouts, and it never answers.
+    let realm = permissive_realm1(&["backend"])
+        .role(wamp_router::RoleConfig::dynamic("user", uri(AUTHORIZER)))
+        .allow_anonymous("backend")
+        .ticket("joe", "user", "t");
+    let mut net2 = Net::new(RouterConfig::new().realm(realm));
+    net2.backpressure = true;
+    let backend2 = net2.join(J);
+    net2.register(
+        backend2,
+        AUTHORIZER,
+        Dict::new().with("forward_timeout", true),
+    );
+    let user2 = net2.join_with(client(Ticket::new("joe", "t")));
+    let request = net2
+        .s(user2)
+        .subscribe(uri("com.x"), Dict::new())
+        .expect("subscribe");
+    net2.pump();
+    let _ = question(&mut net2, backend2);
+    net2.advance(secs(6));
+    assert!(
+        net2.reply(user2, request).is_err(),
+        "denied once the timeout passed"
+    );
+
+    // Leaving while a request waits.
+    let (mut net, backend, user) = authorizing();
+    net.s(user)
+        .subscribe(uri("com.y"), Dict::new())
+        .expect("subscribe");
+    net.pump();
+    let _ = question(&mut net, backend);
+    let conn = net.peers[user].conn;
+    assert!(net.router.is_input_paused(conn));
+    net.router
+        .close(net.now, conn, uri("wamp.close.killed"), None)
+        .expect("established");
+    assert!(
+        !net.router.is_input_paused(conn),
+        "the hold went with the session"
+    );
+}

@@ -39,8 +39,9 @@ use crate::session::Session;
 const MAX_HEAD: usize = 16 * 1024;
 /// The most headers parsed.
 const MAX_HEADERS: usize = 64;
-/// The largest static file served.
-const MAX_FILE: u64 = 64 << 20;
+/// The largest static file served. Files are read whole, on the connection's task: this
+/// serves the pages and scripts of a WAMP application, not downloads.
+const MAX_FILE: u64 = 8 << 20;
 
 /// The web services of one listener, prepared.
 pub(crate) struct Web {
@@ -584,6 +585,9 @@ fn parse_timestamp(text: &str) -> Option<f64> {
     let (date, time) = text.split_once('T')?;
     let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
     let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
     let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
     let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
     let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
@@ -633,6 +637,7 @@ async fn metrics<R: Runtime>(start: &Start<R>, head: &Head) -> Response {
             text.into_bytes()
         },
         extra: Vec::new(),
+        cors: false,
     }
 }
 
@@ -663,16 +668,17 @@ fn serve_file(head: &Head, prefix: &str, directory: &Path) -> Response {
     let Some(_) = readable else {
         return Response::text(404, "not found");
     };
-    match std::fs::read(&file) {
-        Ok(bytes) => Response {
+    let body = match head.method.as_str() {
+        "HEAD" => Ok(Vec::new()),
+        _ => std::fs::read(&file),
+    };
+    match body {
+        Ok(body) => Response {
             status: 200,
             content_type: content_type(&file),
-            body: if head.method == "HEAD" {
-                Vec::new()
-            } else {
-                bytes
-            },
+            body,
             extra: Vec::new(),
+            cors: false,
         },
         Err(_) => Response::text(404, "not found"),
     }
@@ -701,6 +707,8 @@ struct Response {
     content_type: &'static str,
     body: Vec<u8>,
     extra: Vec<(&'static str, &'static str)>,
+    /// Any page may read it (the bridge's answers, as Crossbar.io's).
+    cors: bool,
 }
 
 impl Response {
@@ -710,6 +718,7 @@ impl Response {
             content_type: "application/json; charset=UTF-8",
             body: body.to_string().into_bytes(),
             extra: Vec::new(),
+            cors: true,
         }
     }
 
@@ -747,6 +756,7 @@ impl Response {
                 ("Access-Control-Allow-Methods", "POST,PUT,OPTIONS"),
                 ("Access-Control-Allow-Headers", "content-type"),
             ],
+            cors: true,
         }
     }
 
@@ -756,6 +766,7 @@ impl Response {
             content_type: "text/plain; charset=utf-8",
             body: text.as_bytes().to_vec(),
             extra: Vec::new(),
+            cors: false,
         }
     }
 
@@ -770,14 +781,19 @@ impl Response {
             413 => "Payload Too Large",
             _ => "Internal Server Error",
         };
-        // Any page may use the bridge, as with Crossbar.io (the origin's cookies too).
-        let origin = origin.filter(|o| *o != "null").unwrap_or("*");
         let mut out = format!(
-            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\nAccess-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n",
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n",
             self.status,
             self.content_type,
             self.body.len()
         );
+        if self.cors {
+            // Any page may use the bridge, as with Crossbar.io (the origin's cookies too).
+            let origin = origin.filter(|o| *o != "null").unwrap_or("*");
+            out.push_str(&format!(
+                "Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n"
+            ));
+        }
         for (name, value) in &self.extra {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -848,6 +864,7 @@ mod tests {
         assert_eq!(parse_timestamp("2011-13-14T16:59:51Z"), None);
         assert_eq!(parse_timestamp("2011-10-14 16:59:51Z"), None);
         assert_eq!(parse_timestamp("2011-10-14T16:59:51"), None);
+        assert_eq!(parse_timestamp("99999999999999999-01-01T00:00:00Z"), None);
     }
 
     #[test]

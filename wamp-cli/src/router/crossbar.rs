@@ -582,11 +582,17 @@ impl Node {
         if let Some(tls) = self.bool(&format!("{at}.require_tls"), options.get("require_tls")) {
             bridge.require_tls = tls;
         }
-        let networks = self.list(&format!("{at}.require_ip"), options.get("require_ip"));
-        bridge.require_ip = networks
-            .iter()
-            .filter_map(|n| n.as_str().map(str::to_owned))
-            .collect();
+        let at_ip = format!("{at}.require_ip");
+        for network in self.list(&at_ip, options.get("require_ip")) {
+            match network.as_str() {
+                Some(n) => bridge.require_ip.push(n.to_owned()),
+                // Leaving it out would serve every address.
+                None => self.error(
+                    &at_ip,
+                    format!("{network} is not a network like \"10.0.0.0/8\""),
+                ),
+            }
+        }
         let key = self.string(&format!("{at}.key"), options.get("key"));
         let secret = match options.get("secret") {
             Some(_) => self.secret(&format!("{at}.secret"), options.get("secret")),

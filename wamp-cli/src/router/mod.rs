@@ -179,6 +179,9 @@ fn plan(args: &RouterArgs) -> Result<Plan, CliError> {
         Some(path) => read_file(path, args.crossbar)?,
         None => Source::Toml(Box::default()),
     };
+    // Only our own defaults get the open `realm1`: a Crossbar.io config without realms
+    // serves none, as Crossbar.io does.
+    let crossbar = matches!(source, Source::Crossbar(_));
     let mut plan = match source {
         Source::Toml(file) => toml_plan(args, *file)?,
         Source::Crossbar(plan) => {
@@ -205,10 +208,13 @@ fn plan(args: &RouterArgs) -> Result<Plan, CliError> {
             .map_err(|e| CliError::Usage(format!("realm {name:?}: {e}")))?;
         plan.config.realms.push(realm);
     }
-    if plan.config.realms.is_empty() {
+    if plan.config.realms.is_empty() && !crossbar {
         plan.config
             .realms
             .push(RealmConfig::anonymous("realm1").expect("a valid URI"));
+    } else if plan.config.realms.is_empty() {
+        plan.warnings
+            .push("config: no realms, so every client is refused".into());
     }
     if let Some(addr) = args.metrics.as_deref().filter(|a| !a.is_empty()) {
         plan.listeners

@@ -96,6 +96,7 @@ impl Dealer {
             ..
         } = req;
         let session = caller.id;
+        let caller_conn = caller.conn;
         let in_flight = self.by_caller.get(&session).map_or(0, HashMap::len);
         // The router's own calls are bounded by the connections that wait on them.
         if in_flight >= ctx.limits.max_calls_per_session && caller.conn != ConnectionId::ROUTER {
@@ -207,8 +208,10 @@ impl Dealer {
             .entry(entry.session)
             .or_default()
             .insert(invocation, key);
-        // A callee that asked for the timeout enforces it itself.
-        if let (false, Some(t)) = (entry.forward_timeout, timeout) {
+        // A callee that asked for the timeout enforces it itself; the router's own calls
+        // are bounded here whatever the callee asked (a held session waits on them).
+        let enforce = !entry.forward_timeout || caller_conn == ConnectionId::ROUTER;
+        if let (true, Some(t)) = (enforce, timeout) {
             ctx.timers.set_after(
                 Timer::Call(ctx.realm, key),
                 ctx.now,

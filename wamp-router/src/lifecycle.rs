@@ -110,17 +110,7 @@ impl Router {
         conn: ConnectionId,
         answer: wamp_proto::message::Authenticate,
     ) {
-        let Some(c) = self.conns.get_mut(conn) else {
-            return;
-        };
-        let binding = c.channel_binding.clone();
-        let ConnState::Authenticating {
-            realm,
-            session,
-            roles,
-            pending,
-        } = std::mem::replace(&mut c.state, ConnState::AwaitingHello)
-        else {
+        let Some((binding, realm, session, roles, pending)) = self.take_handshake(conn) else {
             return;
         };
         match pending.authenticate(&answer, binding.as_ref()) {
@@ -136,7 +126,7 @@ impl Router {
     }
 
     /// Calls a dynamic authenticator for the handshake of `conn`; its answer comes back
-    /// through [`on_authenticator_answer`](Router::on_authenticator_answer).
+    /// through [`on_router_answer`](Router::on_router_answer).
     fn ask(
         &mut self,
         now: Instant,
@@ -276,14 +266,7 @@ impl Router {
         if !waiting {
             return;
         }
-        let binding = c.channel_binding.clone();
-        let ConnState::Authenticating {
-            realm,
-            session,
-            roles,
-            pending,
-        } = std::mem::replace(&mut c.state, ConnState::AwaitingHello)
-        else {
+        let Some((binding, realm, session, roles, pending)) = self.take_handshake(conn) else {
             return;
         };
         let Pending::Asking { ask, .. } = *pending else {
@@ -304,6 +287,36 @@ impl Router {
             ),
         };
         self.proceed(now, conn, realm, session, roles, step);
+    }
+
+    /// Takes a connection's handshake in progress (its state becomes `AwaitingHello`
+    /// until the caller decides): the channel binding, the realm asked for, the reserved
+    /// session ID, the client's roles and what the handshake waits for.
+    #[allow(clippy::type_complexity)] // the parts of one state, taken together
+    fn take_handshake(
+        &mut self,
+        conn: ConnectionId,
+    ) -> Option<(
+        Option<ChannelBinding>,
+        Option<usize>,
+        SessionId,
+        Details,
+        Box<Pending>,
+    )> {
+        let c = self.conns.get_mut(conn)?;
+        if !matches!(c.state, ConnState::Authenticating { .. }) {
+            return None;
+        }
+        let binding = c.channel_binding.clone();
+        match std::mem::replace(&mut c.state, ConnState::AwaitingHello) {
+            ConnState::Authenticating {
+                realm,
+                session,
+                roles,
+                pending,
+            } => Some((binding, realm, session, roles, pending)),
+            _ => None,
+        }
     }
 
     /// A random session ID no other session (or handshake) has.

@@ -655,6 +655,29 @@ fn configurations_that_cannot_work_are_refused() {
     }
 }
 
+/// `realm1` and `realm2` (role `user` on both), joined through transport auth `name`.
+fn two_realms_through(name: &str, auth: AuthConfig) -> Net {
+    let realm2 = RealmConfig::new("realm2")
+        .expect("a valid value")
+        .role(RoleConfig::new("user").permit(Permission::everything()));
+    let mut net = Net::new(
+        config(permissive_realm1(&["user"]))
+            .realm(realm2)
+            .transport_auth(name, auth),
+    );
+    net.transport_auth = Some(name.into());
+    net
+}
+
+/// `auth` joins, and finds itself in `realm2`.
+fn assert_joins_realm2(net: &mut Net, auth: impl wamp_proto::auth::ClientAuthenticator + 'static) {
+    let p = net.connect(session(auth));
+    match net.peers[p].events.pop_front() {
+        Some(SessionEvent::Joined(j)) => assert_eq!(j.details.get_str("realm"), Some("realm2")),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Two transports on one router: the realm's own auth (ticket only) and a transport's
 /// (anonymous as `guest`, plus its own ticket principal): each connection is
 /// authenticated by its transport's rules alone.
@@ -689,20 +712,8 @@ fn a_transport_principal_joins_its_realm_and_needs_its_role_there() {
         .ticket("cy", "user", "t3");
     auth.ticket[0].realm = Some(uri("realm2"));
     auth.ticket[2].realm = Some(uri("realm9"));
-    let realm2 = RealmConfig::new("realm2")
-        .expect("a valid value")
-        .role(RoleConfig::new("user").permit(Permission::everything()));
-    let mut net = Net::new(
-        config(permissive_realm1(&["user"]))
-            .realm(realm2)
-            .transport_auth("t", auth),
-    );
-    net.transport_auth = Some("t".into());
-    let p = net.connect(session(Ticket::new("ann", "t1")));
-    match net.peers[p].events.pop_front() {
-        Some(SessionEvent::Joined(j)) => assert_eq!(j.details.get_str("realm"), Some("realm2")),
-        other => panic!("{other:?}"),
-    }
+    let mut net = two_realms_through("t", auth);
+    assert_joins_realm2(&mut net, Ticket::new("ann", "t1"));
     let why = refused(
         attempt_with(&mut net, Ticket::new("bob", "t2")),
         &Uri::NO_SUCH_ROLE,
@@ -813,18 +824,6 @@ fn a_transports_anonymous_access_may_send_its_sessions_to_a_realm() {
     if let Some(a) = anon.anonymous.as_mut() {
         a.realm = Some(uri("realm2"));
     }
-    let realm2 = RealmConfig::new("realm2")
-        .expect("a valid value")
-        .role(RoleConfig::new("user").permit(Permission::everything()));
-    let mut net = Net::new(
-        config(permissive_realm1(&["user"]))
-            .realm(realm2)
-            .transport_auth("t", anon),
-    );
-    net.transport_auth = Some("t".into());
-    let p = net.connect(session(Anonymous::new()));
-    match net.peers[p].events.pop_front() {
-        Some(SessionEvent::Joined(j)) => assert_eq!(j.details.get_str("realm"), Some("realm2")),
-        other => panic!("{other:?}"),
-    }
+    let mut net = two_realms_through("t", anon);
+    assert_joins_realm2(&mut net, Anonymous::new());
 }

@@ -381,15 +381,28 @@ fn authorizing() -> (Net, usize, usize) {
     (net, backend, user)
 }
 
+/// `user` subscribes to `topic` with `options`, and the authorizer (registered by
+/// `backend`) is asked: the request, the question and its arguments.
+fn subscribe_asked(
+    net: &mut Net,
+    (user, backend): (usize, usize),
+    topic: &str,
+    options: Dict,
+) -> (wamp_proto::RequestId, InvocationEvent, Vec<Value>) {
+    let request = net
+        .s(user)
+        .subscribe(uri(topic), options)
+        .expect("subscribe");
+    net.pump();
+    let (inv, args) = question(net, backend);
+    (request, inv, args)
+}
+
 #[test]
 fn the_authorizer_decides_each_request_of_its_role_as_crossbar_calls_it() {
     let (mut net, backend, user) = authorizing();
-    let subscribe = net
-        .s(user)
-        .subscribe(uri("com.news"), Dict::new())
-        .expect("subscribe");
-    net.pump();
-    let (inv, args) = question(&mut net, backend);
+    let (subscribe, inv, args) =
+        subscribe_asked(&mut net, (user, backend), "com.news", Dict::new());
     let [Value::Map(session), topic, action, Value::Map(_options)] = &args[..] else {
         panic!("(session, uri, action, options): {args:?}")
     };
@@ -435,12 +448,7 @@ fn later_messages_wait_behind_an_undecided_one_and_decisions_may_be_cached() {
         .s(user)
         .subscribe(uri("com.a"), Dict::new())
         .expect("subscribe");
-    let second = net
-        .s(user)
-        .subscribe(uri("com.b"), Dict::new())
-        .expect("subscribe");
-    net.pump();
-    let (inv, args) = question(&mut net, backend);
+    let (second, inv, args) = subscribe_asked(&mut net, (user, backend), "com.b", Dict::new());
     assert_eq!(args[1].as_str(), Some("com.a"));
     let cached = map(&[("allow", Value::Bool(true)), ("cache", Value::Bool(true))]);
     answer(&mut net, backend, &inv, cached.clone());
@@ -474,12 +482,7 @@ fn later_messages_wait_behind_an_undecided_one_and_decisions_may_be_cached() {
     );
     net.yield_now(backend, invocation.request, Dict::new(), echo());
     assert!(net.reply(user, call).is_ok());
-    let again = net
-        .s(user)
-        .subscribe(uri("com.b"), Dict::new())
-        .expect("subscribe");
-    net.pump();
-    let (inv, args) = question(&mut net, backend);
+    let (again, inv, args) = subscribe_asked(&mut net, (user, backend), "com.b", Dict::new());
     assert_eq!(args[1].as_str(), Some("com.b"), "com.b was not cached");
     answer(&mut net, backend, &inv, Value::Bool(true));
     assert!(net.answered(user, again));
@@ -539,22 +542,12 @@ fn a_role_cannot_have_both_permissions_and_an_authorizer() {
 #[test]
 fn patterns_are_asked_about_silence_is_bounded_and_leaving_releases_the_hold() {
     let (mut net, backend, user) = authorizing();
-    let first = net
-        .s(user)
-        .subscribe(uri("com.a"), Dict::new())
-        .expect("subscribe");
-    net.pump();
-    let (inv, _) = question(&mut net, backend);
+    let (first, inv, _) = subscribe_asked(&mut net, (user, backend), "com.a", Dict::new());
     let cached = map(&[("allow", Value::Bool(true)), ("cache", Value::Bool(true))]);
     answer(&mut net, backend, &inv, cached);
     assert!(net.answered(user, first));
     let prefix = Dict::new().with("match", "prefix");
-    let pattern = net
-        .s(user)
-        .subscribe(uri("com.a"), prefix)
-        .expect("subscribe");
-    net.pump();
-    let (inv, args) = question(&mut net, backend);
+    let (pattern, inv, args) = subscribe_asked(&mut net, (user, backend), "com.a", prefix);
     let Value::Map(options) = &args[3] else {
         panic!("{args:?}")
     };

@@ -36,7 +36,7 @@ pub struct CrossbarOptions {
     /// Crossbar's `--loglevel` (`error`, `warn`, `info`, `debug`, `trace`).
     pub loglevel: String,
     /// The principal transports' ticket, WAMP-CRA and cryptosign are `dynamic`, decided
-    /// by this procedure on the realm (see [`node_config`](crate::node_config)) instead
+    /// by this procedure on the realm (see [`authenticator_principals`](crate::authenticator_principals)) instead
     /// of static principals. Off by default.
     pub authenticator: Option<String>,
     /// The restricted role's requests are decided by this procedure (its `authorizer`)

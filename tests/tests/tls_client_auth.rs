@@ -112,11 +112,14 @@ fn a_client_certificate_names_the_principal() {
             .and_then(|t| t.client_certificates(pki.ca.as_bytes()))
             .expect("server TLS");
         let router = Router::builder(RouterConfig::new().realm(realm).transport_auth("tls", auth))
-            .listen(
-                ListenerConfig::websocket("127.0.0.1:0", "/ws")
+            .listen({
+                let mut listener = ListenerConfig::websocket("127.0.0.1:0", "/ws")
                     .tls(tls)
-                    .auth("tls"),
-            )
+                    .auth("tls");
+                // A listen queue of its own (bound through `bind_std_tcp`).
+                listener.backlog = Some(16);
+                listener
+            })
             .start()
             .await
             .expect("the router starts");

@@ -99,6 +99,17 @@ impl Runtime for AsyncStdRuntime {
         .boxed()
     }
 
+    fn bind_tcp_backlog(
+        &self,
+        addr: String,
+        backlog: u32,
+    ) -> BoxFuture<'static, io::Result<BoxListener>> {
+        let listener = wamp_runtime::bind_std_tcp(&addr, backlog).map(|listener| {
+            Box::new(TcpListener(async_std::net::TcpListener::from(listener))) as BoxListener
+        });
+        futures::future::ready(listener).boxed()
+    }
+
     #[cfg(unix)]
     fn bind_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<BoxListener>> {
         async move {

@@ -156,8 +156,9 @@ pub use server::{
 pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};
 pub use transport::{
-    tune_tcp, Endpoint, IntoTransport, ProxyConfig, TcpKeepalive, TlsOptions, TlsRoots,
-    TransportConfig, WebSocketOptions, DEFAULT_KEEPALIVE, TCP_KEEPALIVE, TCP_UNSENT_LIMIT,
+    bind_std_tcp, tune_tcp, Endpoint, IntoTransport, ProxyConfig, TcpKeepalive, TlsOptions,
+    TlsRoots, TransportConfig, WebSocketOptions, DEFAULT_KEEPALIVE, TCP_KEEPALIVE,
+    TCP_UNSENT_LIMIT,
 };
 
 pub use wamp_proto::session::CloseReason;

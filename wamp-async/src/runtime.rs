@@ -71,6 +71,18 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         Box::pin(async { Err(unsupported("TCP listeners")) })
     }
 
+    /// Like [`bind_tcp`](Runtime::bind_tcp), with a listen queue of `backlog`
+    /// connections (the kernel's accept queue). Default: `bind_tcp`, whose backlog is
+    /// the runtime's choice; the adapters bind with [`bind_std_tcp`](crate::bind_std_tcp).
+    fn bind_tcp_backlog(
+        &self,
+        addr: String,
+        backlog: u32,
+    ) -> BoxFuture<'static, io::Result<BoxListener>> {
+        let _ = backlog;
+        self.bind_tcp(addr)
+    }
+
     /// Listens for connections on the Unix domain socket `path`. The caller removes a
     /// stale socket file first.
     #[cfg(unix)]

@@ -281,6 +281,39 @@ impl TcpKeepalive {
 /// not yet acknowledged) is not limited, so fast links keep their throughput.
 pub const TCP_UNSENT_LIMIT: u32 = 128 * 1024;
 
+/// A non-blocking standard TCP listener on `addr` (resolved here; the first address
+/// that binds wins) with a listen queue of `backlog` connections and `SO_REUSEADDR`,
+/// for runtime adapters to adopt ([`Runtime::bind_tcp_backlog`](crate::Runtime::bind_tcp_backlog)).
+pub fn bind_std_tcp(addr: &str, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs as _;
+    let mut last = None;
+    for addr in addr.to_socket_addrs()? {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        let bound = socket
+            .bind(&addr.into())
+            .and_then(|()| socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX)));
+        match bound {
+            Ok(()) => {
+                socket.set_nonblocking(true)?;
+                return Ok(socket.into());
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
 /// What the runtime crates do to every TCP connection they open or accept: Nagle off
 /// (WAMP messages are small and latency-bound), [`TCP_KEEPALIVE`] on, and, where the
 /// OS has it, [`TCP_UNSENT_LIMIT`].
@@ -590,6 +623,18 @@ impl From<Endpoint> for TransportConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listener_with_a_backlog_binds_and_accepts() {
+        let listener = bind_std_tcp("127.0.0.1:0", 8).expect("binds");
+        listener
+            .set_nonblocking(false)
+            .expect("blocking for the test");
+        let addr = listener.local_addr().expect("an address");
+        let _client = std::net::TcpStream::connect(addr).expect("connects");
+        assert!(listener.accept().is_ok());
+        assert!(bind_std_tcp("no-such-host.invalid:1", 8).is_err());
+    }
 
     fn ok(url: &str) -> Endpoint {
         Endpoint::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))

@@ -141,6 +141,19 @@ impl Runtime for TokioRuntime {
         async move { task.await.map_err(io::Error::other)? }.boxed()
     }
 
+    fn bind_tcp_backlog(
+        &self,
+        addr: String,
+        backlog: u32,
+    ) -> BoxFuture<'static, io::Result<BoxListener>> {
+        // Registering with the I/O driver needs the runtime's context.
+        let _guard = self.handle.enter();
+        let listener = wamp_runtime::bind_std_tcp(&addr, backlog)
+            .and_then(tokio::net::TcpListener::from_std)
+            .map(|listener| Box::new(TcpListener(listener)) as BoxListener);
+        futures::future::ready(listener).boxed()
+    }
+
     #[cfg(unix)]
     fn bind_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<BoxListener>> {
         // Registering with the I/O driver needs the runtime's context.

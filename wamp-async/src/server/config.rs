@@ -82,6 +82,9 @@ pub struct ListenerConfig {
     /// characters; other pages get HTTP 403 (see `wamp_transport_ws::ServerConfig`'s
     /// `allowed_origins`). Default: `None`, every origin.
     pub allowed_origins: Option<Vec<String>>,
+    /// The TCP listen queue (connections the kernel accepts before the router takes
+    /// them). Default: `None`, the runtime's choice (Tokio's is 1024).
+    pub backlog: Option<u32>,
     /// HTTP services on this (WebSocket) listener's port beside the WebSocket endpoint:
     /// the HTTP bridge and static files (Crossbar.io's web transport paths). A request
     /// that is not a WebSocket upgrade and whose path one of them serves goes to it.
@@ -197,6 +200,7 @@ impl ListenerConfig {
             message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
             auth: None,
             allowed_origins: None,
+            backlog: None,
             web: Vec::new(),
         }
     }

@@ -205,7 +205,13 @@ pub(crate) async fn bind<R: Runtime>(
         source,
     };
     let (listener, unix_path) = match &config.bind {
-        BindAddress::Tcp(addr) => (rt.bind_tcp(addr.clone()).await.map_err(bind_error)?, None),
+        BindAddress::Tcp(addr) => {
+            let listener = match config.backlog {
+                Some(backlog) => rt.bind_tcp_backlog(addr.clone(), backlog).await,
+                None => rt.bind_tcp(addr.clone()).await,
+            };
+            (listener.map_err(bind_error)?, None)
+        }
         #[cfg(unix)]
         BindAddress::Unix(path) => {
             remove_stale_socket(path).map_err(bind_error)?;

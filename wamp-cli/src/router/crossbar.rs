@@ -665,12 +665,8 @@ impl Node {
                 self.keys(
                     &at,
                     endpoint,
-                    &["type", "port", "interface", "version", "tls"],
+                    &["type", "port", "interface", "version", "tls", "backlog"],
                     &[
-                        (
-                            "backlog",
-                            Ignored("the operating system's default backlog is used"),
-                        ),
                         (
                             "shared",
                             Ignored("the port is not shared between processes"),
@@ -712,6 +708,8 @@ impl Node {
                 if let Some(tls) = endpoint.get("tls") {
                     listener.tls = self.tls(&format!("{at}.tls"), tls);
                 }
+                let backlog = self.uint(&format!("{at}.backlog"), endpoint.get("backlog"));
+                listener.backlog = backlog.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
                 Some(listener)
             }
             Some("unix") => {
@@ -721,7 +719,7 @@ impl Node {
                     &["type", "path"],
                     &[(
                         "backlog",
-                        Ignored("the operating system's default backlog is used"),
+                        Ignored("a Unix socket's listen queue is the runtime's"),
                     )],
                 );
                 let file = self.required_string(&format!("{at}.path"), endpoint.get("path"))?;
@@ -1349,7 +1347,7 @@ mod tests {
                                  {"uri": "com.exact"}]}]}],
                  "transports": [
                     {"type": "websocket", "id": "t1", "url": "ws://x", "debug": false,
-                     "endpoint": {"type": "tcp", "port": 8080, "interface": "127.0.0.1", "version": 4},
+                     "endpoint": {"type": "tcp", "port": 8080, "interface": "127.0.0.1", "version": 4, "backlog": 50},
                      "serializers": ["json", "cbor"],
                      "options": {"max_message_size": 1000, "max_frame_size": 500, "auto_ping_interval": 10000, "auto_ping_timeout": 5000,
                                  "open_handshake_timeout": 2500, "close_handshake_timeout": 1000, "allowed_origins": ["http://localhost:*"], "allow_null_origin": true},
@@ -1368,6 +1366,7 @@ mod tests {
             panic!("three listeners: {:?}", plan.listeners)
         };
         assert_eq!(ws.bind, BindAddress::Tcp("127.0.0.1:8080".into()));
+        assert_eq!(ws.backlog, Some(50));
         assert_eq!(ws.serializers, [SerializerKind::Json, SerializerKind::Cbor]);
         assert_eq!(ws.max_message_size, 1000);
         assert_eq!(

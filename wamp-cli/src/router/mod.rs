@@ -111,6 +111,8 @@ struct ListenerEntry {
     ping_timeout: Option<f64>,
     message_timeout: Option<f64>,
     allowed_origins: Option<Vec<String>>,
+    /// The TCP listen queue.
+    backlog: Option<u32>,
     /// This listener's own authentication, in place of the realms'.
     auth: Option<AuthConfig>,
 }
@@ -360,6 +362,7 @@ fn toml_plan(args: &RouterArgs, file: FileConfig) -> Result<Plan, CliError> {
                 self::message_timeout(entry.message_timeout).map_err(|e| at(e.to_string()))?;
         }
         listener.allowed_origins = entry.allowed_origins;
+        listener.backlog = entry.backlog;
         if let Some(auth) = entry.auth {
             let name = format!("listener {}", i + 1);
             plan.config = std::mem::take(&mut plan.config).transport_auth(&name, auth);

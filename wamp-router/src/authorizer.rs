@@ -80,6 +80,11 @@ impl Authorizer {
         self.roles.contains_key(role)
     }
 
+    /// Whether any role's requests a procedure decides.
+    pub fn any_dynamic(&self) -> bool {
+        !self.dynamic.is_empty()
+    }
+
     /// The procedure that decides for `role`, if a procedure does.
     pub fn authorizer_of(&self, role: &str) -> Option<&Uri> {
         self.dynamic.get(role)

@@ -114,6 +114,10 @@ impl Router {
         session: SessionId,
         message: Message,
     ) {
+        // Realms without dynamic roles (the usual case) pay nothing here.
+        if !self.realms[realm].authz.any_dynamic() {
+            return self.route_now(now, conn, realm, session, message);
+        }
         if let Some(request) = self.authz_held.get(&conn) {
             let full = match self.authz_waits.get_mut(request) {
                 Some(wait) if wait.backlog.len() < MAX_BACKLOG => {
@@ -149,7 +153,10 @@ impl Router {
         session: SessionId,
         message: Message,
     ) {
-        let subject = subject(&message).map(|(action, uri)| (action, uri.to_owned()));
+        let dynamic = self.realms[realm].authz.any_dynamic();
+        let subject = subject(&message)
+            .filter(|_| dynamic)
+            .map(|(action, uri)| (action, uri.to_owned()));
         let result = self.in_realm(realm, now, |r, ctx| r.handle(session, message, ctx));
         if let Some((action, uri)) = subject {
             self.realms[realm].authz.forget_once(session, action, &uri);

@@ -1665,6 +1665,32 @@ mod tests {
         );
     }
 
+    /// The example in `wamp-cli/config/` reads as the README says (its secrets come from
+    /// the environment, and are missing here).
+    #[test]
+    fn the_example_config_reads() {
+        let text = include_str!("../../config/crossbar-example.json");
+        let err = read(text, Path::new("/srv/node")).expect_err("secrets unset");
+        assert!(
+            err.contains("JOE_SECRET") && err.contains("BRIDGE_SECRET"),
+            "{err}"
+        );
+        let text = text
+            .replace("${JOE_SECRET}", "s")
+            .replace("${BRIDGE_SECRET}", "t");
+        let plan = read(&text, Path::new("/srv/node")).expect("a valid config");
+        assert_eq!(plan.listeners.len(), 2);
+        assert_eq!(
+            plan.listeners[0].bind,
+            BindAddress::Unix("/srv/node/backend.sock".into())
+        );
+        assert_eq!(plan.listeners[1].web.len(), 3);
+        assert_eq!(
+            plan.warnings,
+            ["config.controller: ignored: the node controller is Crossbar.io's own"]
+        );
+    }
+
     #[test]
     fn a_secret_may_come_from_the_environment() {
         let config = node(

@@ -20,6 +20,8 @@ const MAX_BACKLOG: usize = 1024;
 
 /// A request waiting for an authorizer's decision.
 pub(crate) struct AuthzWait {
+    /// The authorizer asked (for the reason of a refusal).
+    procedure: wamp_proto::Uri,
     conn: ConnectionId,
     session: SessionId,
     realm: usize,
@@ -214,31 +216,26 @@ impl Router {
             Value::from(action.to_string().as_str()),
             Value::Map(options(&message)),
         ];
-        let wait = AuthzWait {
-            conn,
-            session,
-            realm,
-            action,
-            uri,
-            message,
-            backlog: VecDeque::new(),
-        };
         match self.call_as_router(now, realm, procedure.clone(), args) {
             Ok(request) => {
                 self.conns.hold_input(conn);
                 self.authz_held.insert(conn, request);
+                let wait = AuthzWait {
+                    procedure,
+                    conn,
+                    session,
+                    realm,
+                    action,
+                    uri,
+                    message,
+                    backlog: VecDeque::new(),
+                };
                 self.authz_waits.insert(request, wait);
             }
             Err(why) => {
                 // Denied at once, and routed at once: nothing of this session waits.
                 let why = format!("the authorizer {procedure} could not be called: {why}");
                 let denied = decision(procedure.as_str(), RouterAnswer::Failed(why));
-                let AuthzWait {
-                    action,
-                    uri,
-                    message,
-                    ..
-                } = wait;
                 self.realms[realm]
                     .authz
                     .decide(session, action, &uri, denied);
@@ -256,13 +253,7 @@ impl Router {
             self.authz_held.remove(&wait.conn);
             self.conns.release_input(wait.conn);
         }
-        let procedure = self.realms[wait.realm]
-            .sessions
-            .get(&wait.session)
-            .and_then(|s| self.realms[wait.realm].authz.authorizer_of(&s.authrole))
-            .map(|p| p.to_string())
-            .unwrap_or_default();
-        let decision = decision(&procedure, answer);
+        let decision = decision(wait.procedure.as_str(), answer);
         self.decided(wait, decision);
     }
 
@@ -270,6 +261,7 @@ impl Router {
     /// after the current input, if its session is still there.
     fn decided(&mut self, wait: AuthzWait, decision: Decision) {
         let AuthzWait {
+            procedure: _,
             conn,
             session,
             realm,

@@ -80,6 +80,22 @@ pub(crate) enum ToRouter {
     Shutdown,
 }
 
+/// Asks the router task for something (`request` wraps the reply channel); the
+/// default once the router task is gone.
+pub(crate) async fn ask<T: Default>(
+    to_router: &mpsc::Sender<ToRouter>,
+    request: impl FnOnce(oneshot::Sender<T>) -> ToRouter,
+) -> T {
+    let (reply, answer) = oneshot::channel();
+    if futures::SinkExt::send(&mut to_router.clone(), request(reply))
+        .await
+        .is_err()
+    {
+        return T::default();
+    }
+    answer.await.unwrap_or_default()
+}
+
 /// A connection that completed its transport handshake.
 pub(crate) struct Opened {
     /// The connection task's own name for it (it does not know the router's yet).

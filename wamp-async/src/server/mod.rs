@@ -503,24 +503,14 @@ impl RouterHandle {
 
     /// The number of connections and sessions (zeros once the router has stopped).
     pub async fn stats(&self) -> RouterStats {
-        let (reply, answer) = oneshot::channel();
-        let request = ToRouter::Stats { reply };
-        if self.inner.to_router.clone().send(request).await.is_err() {
-            return RouterStats::default();
-        }
-        answer.await.unwrap_or_default()
+        hub::ask(&self.inner.to_router, |reply| ToRouter::Stats { reply }).await
     }
 
     /// The router's metrics in the Prometheus text exposition format (see
     /// `wamp_router::Router::metrics`); empty once the router has stopped. A listener
     /// can serve them over HTTP too ([`WebService::Metrics`]).
     pub async fn metrics(&self) -> String {
-        let (reply, answer) = oneshot::channel();
-        let request = ToRouter::Metrics { reply };
-        if self.inner.to_router.clone().send(request).await.is_err() {
-            return String::new();
-        }
-        answer.await.unwrap_or_default()
+        hub::ask(&self.inner.to_router, |reply| ToRouter::Metrics { reply }).await
     }
 
     /// Stops the router and waits until it has stopped: every session gets GOODBYE

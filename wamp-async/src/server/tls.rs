@@ -137,8 +137,8 @@ impl ServerTls {
     /// The TLS handshake on an accepted stream; also the channel binding data
     /// (`tls-exporter`, RFC 9266) for cryptosign and WAMP-SCRAM clients that bind their
     /// authentication to this TLS session, and the SHA-1 fingerprint of the client's
-    /// verified certificate, if it sent one (upper-case hex pairs joined by `:`, as
-    /// Crossbar.io writes it).
+    /// verified certificate, if it sent one (hex; the router compares it with the
+    /// principals' whatever their case and colons).
     pub(crate) async fn accept(
         &self,
         stream: BoxStream,
@@ -167,15 +167,10 @@ impl ServerTls {
     }
 }
 
-/// A certificate's SHA-1 fingerprint, `AB:CD:...`.
+/// A certificate's SHA-1 fingerprint, upper-case hex.
 pub(crate) fn fingerprint(der: &[u8]) -> String {
     use sha1::Digest as _;
-    let digest = sha1::Sha1::digest(der);
-    digest
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    hex::encode_upper(sha1::Sha1::digest(der))
 }
 
 #[cfg(test)]

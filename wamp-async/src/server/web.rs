@@ -613,21 +613,11 @@ fn parse_timestamp(text: &str) -> Option<f64> {
 
 /// The router's metrics, for a GET.
 async fn metrics<R: Runtime>(start: &Start<R>, head: &Head) -> Response {
-    use futures::SinkExt;
     if head.method != "GET" && head.method != "HEAD" {
         return Response::text(405, "use GET");
     }
-    let (reply, answer) = oneshot::channel();
-    let asked = start
-        .ctx
-        .to_router
-        .clone()
-        .send(super::hub::ToRouter::Metrics { reply })
-        .await;
-    let text = match asked {
-        Ok(()) => answer.await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let metrics = |reply| super::hub::ToRouter::Metrics { reply };
+    let text = super::hub::ask(&start.ctx.to_router, metrics).await;
     Response {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",

@@ -1269,7 +1269,7 @@ impl Node {
         let mut hex_field = |key: &str| {
             let at = format!("{path}.{key}");
             let text = self.required_string(&at, p.get(key))?;
-            match hex_decode(&text) {
+            match hex::decode(&text).ok() {
                 Some(bytes) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
                 None => {
                     self.error(&at, "must be hex digits");
@@ -1292,16 +1292,6 @@ impl Node {
             realm: None,
         })
     }
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

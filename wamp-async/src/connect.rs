@@ -1,7 +1,7 @@
 //! Opening a connection and joining a realm: [`connect`].
 
 use std::io;
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use futures::channel::{mpsc, oneshot};
 use futures::FutureExt;
@@ -16,10 +16,12 @@ use crate::driver::{Channels, Driver, Target};
 use crate::error::{ConnectError, IoError, TransportError};
 use crate::framer::Framer;
 use crate::join::JoinConfig;
+use crate::proxy;
 use crate::runtime::{with_deadline, BoxStream, Runtime};
 use crate::session::Session;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::tls;
 use crate::transport::{Endpoint, TransportConfig};
-use crate::{proxy, tls};
 
 /// Connects to a router and joins a realm; returns once the router has welcomed the
 /// session, with the connection loop running in a task spawned on `rt`.
@@ -105,11 +107,23 @@ async fn attempt<R: Runtime>(
         stage: "connecting",
         after: transport.connect_timeout,
     };
-    let stream = with_deadline(rt, deadline, open_stream(rt, transport))
-        .await
-        .ok_or((timeout, false))?
-        .map_err(|e| (e, false))?;
-    let framer = framer(rt, transport, serializers).map_err(|e| (e, false))?;
+    let (stream, framer) = match platform_websocket(rt, transport, serializers) {
+        Some(open) => {
+            let stream = with_deadline(rt, deadline, open)
+                .await
+                .ok_or((timeout, false))?
+                .map_err(|e| (e, false))?;
+            (stream, Framer::pipe(serializers.to_vec()))
+        }
+        None => {
+            let stream = with_deadline(rt, deadline, open_stream(rt, transport))
+                .await
+                .ok_or((timeout, false))?
+                .map_err(|e| (e, false))?;
+            let framer = framer(rt, transport, serializers).map_err(|e| (e, false))?;
+            (stream, framer)
+        }
+    };
     tracing::debug!("connected; starting the transport handshake");
     let target = Target {
         transport: transport.endpoint.to_string(),
@@ -192,6 +206,39 @@ async fn start_session<R: Runtime>(
     }
 }
 
+/// A WebSocket the runtime's platform opens itself (a browser's), speaking the
+/// [message pipe](crate::message_pipe); `None` where the loop speaks WebSocket itself. What
+/// such a platform cannot do is an error here, not ignored: it sets no handshake
+/// headers and goes through no proxy of ours, and it does TLS itself.
+fn platform_websocket<R: Runtime>(
+    rt: &R,
+    transport: &TransportConfig,
+    serializers: &[SerializerKind],
+) -> Option<futures::future::BoxFuture<'static, Result<BoxStream, ConnectError>>> {
+    let Endpoint::WebSocket { url, .. } = &transport.endpoint else {
+        return None;
+    };
+    let protocols: Vec<&'static str> = serializers.iter().map(|s| s.subprotocol()).collect();
+    let open = rt.open_websocket(url, &protocols)?;
+    let refused = if !transport.websocket.headers.is_empty() {
+        Some("this runtime's WebSocket cannot send handshake headers (a browser sets them itself)")
+    } else if transport.proxy.is_some() {
+        Some("this runtime's WebSocket cannot go through an HTTP proxy of ours (the browser uses its own)")
+    } else {
+        None
+    };
+    if let Some(why) = refused {
+        return Some(Box::pin(
+            async move { Err(ConnectError::Config(why.into())) },
+        ));
+    }
+    let url = url.clone();
+    Some(Box::pin(async move {
+        open.await
+            .map_err(|e| ConnectError::Io(io::Error::new(e.kind(), format!("opening {url}: {e}"))))
+    }))
+}
+
 /// The byte stream: TCP (maybe through a proxy) and TLS, or a Unix socket.
 async fn open_stream<R: Runtime>(
     rt: &R,
@@ -202,7 +249,7 @@ async fn open_stream<R: Runtime>(
             host, port, tls, ..
         }
         | Endpoint::RawSocket { host, port, tls } => {
-            let mut stream = match &transport.proxy {
+            let stream = match &transport.proxy {
                 Some(proxy) => {
                     let mut stream = tcp(rt, &proxy.host, proxy.port).await?;
                     proxy::connect(&mut stream, host, *port).await?;
@@ -210,8 +257,17 @@ async fn open_stream<R: Runtime>(
                 }
                 None => tcp(rt, host, *port).await?,
             };
+            #[cfg(not(target_arch = "wasm32"))]
+            let stream = if *tls {
+                tls::connect(stream, host, &transport.tls).await?
+            } else {
+                stream
+            };
+            #[cfg(target_arch = "wasm32")]
             if *tls {
-                stream = tls::connect(stream, host, &transport.tls).await?;
+                return Err(ConnectError::Config(
+                    "TLS over a runtime's own TCP streams is not built for wasm32".into(),
+                ));
             }
             Ok(stream)
         }

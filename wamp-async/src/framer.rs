@@ -8,7 +8,7 @@
 //! is one small trait that says, for each, what its events and errors mean to the loop.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use bytes::Bytes;
 use wamp_proto::serializer::SerializerKind;
@@ -38,7 +38,7 @@ pub(crate) enum SendError {
 
 /// A framing machine as the loop sees it: the machines' own methods, with their events
 /// and errors translated into the loop's terms.
-trait Framing: Send {
+pub(crate) trait Framing: Send {
     fn handle_input(&mut self, now: Instant, data: &[u8]);
     fn handle_timeout(&mut self, now: Instant);
     fn handle_transport_closed(&mut self, now: Instant);
@@ -210,6 +210,11 @@ impl Framer {
 
     pub(crate) fn rawsocket(config: rawsocket::ClientConfig, now: Instant) -> Framer {
         Framer::new(Box::new(Connection::client(config, now)))
+    }
+
+    /// A WebSocket the platform implements, over the [message pipe](crate::message_pipe).
+    pub(crate) fn pipe(offered: Vec<SerializerKind>) -> Framer {
+        Framer::new(Box::new(crate::message_pipe::PipeMachine::new(offered)))
     }
 
     /// The router's side of a WebSocket: waits for the upgrade request.

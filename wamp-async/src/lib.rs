@@ -119,6 +119,7 @@ mod driver;
 mod error;
 mod framer;
 mod join;
+pub mod message_pipe;
 mod outbox;
 mod proxy;
 mod publish;
@@ -131,13 +132,16 @@ mod server;
 mod session;
 mod subscribe;
 mod thread_buf;
+#[cfg(not(target_arch = "wasm32"))]
 mod tls;
 mod transport;
 
 pub use call::{Call, CallResult, ProgressStream};
+#[cfg(not(target_arch = "wasm32"))]
+pub use component::{ctrl_c, run_until_signal};
 pub use component::{
-    ctrl_c, is_auth_rejection, run, run_until_signal, ApplicationRunner, Component,
-    ComponentBuilder, ComponentError, ConnectFailure, Failure, Retry, RetryPolicy, TransportSpec,
+    is_auth_rejection, run, ApplicationRunner, Component, ComponentBuilder, ComponentError,
+    ConnectFailure, Failure, Retry, RetryPolicy, TransportSpec,
 };
 pub use connect::connect;
 pub use error::{
@@ -155,10 +159,11 @@ pub use server::{
 };
 pub use session::{Closed, Session, SessionDetails};
 pub use subscribe::{Event, SubscribeOptions, Subscription};
+#[cfg(not(target_arch = "wasm32"))]
+pub use transport::{bind_std_tcp, tune_tcp};
 pub use transport::{
-    bind_std_tcp, tune_tcp, Endpoint, IntoTransport, ProxyConfig, TcpKeepalive, TlsOptions,
-    TlsRoots, TransportConfig, WebSocketOptions, DEFAULT_KEEPALIVE, TCP_KEEPALIVE,
-    TCP_UNSENT_LIMIT,
+    Endpoint, IntoTransport, ProxyConfig, TcpKeepalive, TlsOptions, TlsRoots, TransportConfig,
+    WebSocketOptions, DEFAULT_KEEPALIVE, TCP_KEEPALIVE, TCP_UNSENT_LIMIT,
 };
 
 pub use wamp_proto::session::CloseReason;
@@ -173,6 +178,7 @@ pub use wamp_router::{
 pub use wamp_transport_rawsocket::MaxMessageLen;
 
 /// The rustls version used for TLS, for [`TlsRoots::Rustls`].
+#[cfg(not(target_arch = "wasm32"))]
 pub use futures_rustls::rustls;
 /// The core crate, for what this API does not wrap.
 pub use wamp_proto;

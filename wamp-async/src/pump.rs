@@ -10,7 +10,9 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wamp_proto::Instant;
 
 use futures::future::BoxFuture;
 use futures::io::{AsyncRead, AsyncWrite};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use futures::future::BoxFuture;
 use futures::io::{AsyncRead, AsyncWrite};
@@ -57,6 +57,24 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Implementations should disable Nagle's algorithm (`TCP_NODELAY`): WAMP messages
     /// are small and latency-bound.
     fn connect_tcp(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<BoxStream>>;
+
+    /// Opens a WebSocket that the platform implements itself, for a runtime where the
+    /// page never sees the frames (a web browser): `None`, the default, means the
+    /// connection loop speaks WebSocket itself over [`connect_tcp`](Runtime::connect_tcp).
+    ///
+    /// The stream returned carries the [message pipe](crate::message_pipe): the platform's
+    /// open, message and close events as records, and the messages to send back. It may
+    /// be returned before the socket has opened; the connect timeout covers the wait for
+    /// the `Open` record. `protocols` are the WebSocket subprotocols to offer, in
+    /// preference order.
+    fn open_websocket(
+        &self,
+        url: &str,
+        protocols: &[&'static str],
+    ) -> Option<BoxFuture<'static, io::Result<BoxStream>>> {
+        let _ = (url, protocols);
+        None
+    }
 
     /// Opens a Unix domain socket connection to `path`.
     #[cfg(unix)]

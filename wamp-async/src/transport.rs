@@ -4,9 +4,11 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+#[cfg(not(target_arch = "wasm32"))]
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(not(target_arch = "wasm32"))]
 use futures_rustls::rustls;
 use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::MaxMessageLen;
@@ -187,6 +189,7 @@ pub enum TlsRoots {
     /// Certificates are always verified otherwise: this crate has no switch to turn
     /// verification off. The only way is a verifier of your own through rustls's
     /// `ClientConfig::dangerous()`, named so on purpose.
+    #[cfg(not(target_arch = "wasm32"))]
     Rustls(Arc<rustls::ClientConfig>),
 }
 
@@ -195,6 +198,7 @@ impl fmt::Debug for TlsRoots {
         match self {
             TlsRoots::Native => f.write_str("Native"),
             TlsRoots::Pem(pem) => write!(f, "Pem({} bytes)", pem.len()),
+            #[cfg(not(target_arch = "wasm32"))]
             TlsRoots::Rustls(_) => f.write_str("Rustls(..)"),
         }
     }
@@ -248,6 +252,7 @@ pub const TCP_KEEPALIVE: TcpKeepalive = TcpKeepalive {
 impl TcpKeepalive {
     /// Sets it on `socket` (the probe count and interval where the OS lets them be
     /// set).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn apply(&self, socket: socket2::SockRef<'_>) -> std::io::Result<()> {
         let keepalive = socket2::TcpKeepalive::new().with_time(self.idle);
         #[cfg(any(
@@ -284,6 +289,7 @@ pub const TCP_UNSENT_LIMIT: u32 = 128 * 1024;
 /// A non-blocking standard TCP listener on `addr` (resolved here; the first address
 /// that binds wins) with a listen queue of `backlog` connections and `SO_REUSEADDR`,
 /// for runtime adapters to adopt ([`Runtime::bind_tcp_backlog`](crate::Runtime::bind_tcp_backlog)).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn bind_std_tcp(addr: &str, backlog: u32) -> std::io::Result<std::net::TcpListener> {
     use std::net::ToSocketAddrs as _;
     let mut last = None;
@@ -317,6 +323,7 @@ pub fn bind_std_tcp(addr: &str, backlog: u32) -> std::io::Result<std::net::TcpLi
 /// What the runtime crates do to every TCP connection they open or accept: Nagle off
 /// (WAMP messages are small and latency-bound), [`TCP_KEEPALIVE`] on, and, where the
 /// OS has it, [`TCP_UNSENT_LIMIT`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn tune_tcp(socket: socket2::SockRef<'_>) -> std::io::Result<()> {
     socket.set_tcp_nodelay(true)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -511,7 +518,9 @@ impl TransportConfig {
         self
     }
 
-    /// Uses a complete rustls client configuration.
+    /// Uses a complete rustls client configuration (not in a web page, where the
+    /// browser does TLS).
+    #[cfg(not(target_arch = "wasm32"))]
     #[must_use]
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.roots = TlsRoots::Rustls(config);

@@ -72,3 +72,14 @@ pub use id::{
 pub use payload::Payload;
 pub use uri::{InvalidUri, MatchPolicy, Uri, UriRule};
 pub use value::{Map, Value};
+
+/// The clock every machine takes `now` from the caller as. It is `std::time::Instant`,
+/// except in a web page (`wasm32-unknown-unknown`), where the standard library has no
+/// clock and `web-time`'s `Instant` (the page's `performance.now()`) stands in with the
+/// same interface. The core never reads it itself.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use std::time::Instant;
+/// The clock every machine takes `now` from the caller as (`web-time`'s, in a web
+/// page). The core never reads it itself.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub use web_time::Instant;

@@ -22,7 +22,9 @@
 //! assert_eq!(clock.handle_timeout(t0 + 15 * s), Some(Due::PingTimeout(5 * s)));
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::Instant;
 
 use bytes::Bytes;
 

@@ -1,7 +1,9 @@
 //! The connection state machine shared by both roles.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wamp_proto::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use wamp_proto::serializer::SerializerKind;

@@ -1,6 +1,6 @@
 //! The client side: sends the upgrade request, checks the server's answer.
 
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::{header, HeaderValue};

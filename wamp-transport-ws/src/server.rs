@@ -1,6 +1,6 @@
 //! The server side: answers the upgrade request, picks the subprotocol.
 
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use crate::config::ServerConfig;
 use crate::endpoint::WebSocket;

@@ -2,6 +2,7 @@
 
 mod config;
 mod runner;
+#[cfg(not(target_arch = "wasm32"))]
 mod signal;
 
 use std::future::Future;
@@ -19,6 +20,7 @@ use wamp_proto::Uri;
 
 pub use config::{RetryPolicy, TransportSpec};
 pub use runner::ApplicationRunner;
+#[cfg(not(target_arch = "wasm32"))]
 pub use signal::ctrl_c;
 
 use crate::{connect, Auth, BoxError, ConnectError, JoinConfig, Runtime, Session};
@@ -706,6 +708,7 @@ pub async fn run<R: Runtime>(
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// [`run`] until every component is done, or Ctrl-C / SIGTERM stops them (each leaving
 /// its realm gracefully). Without a process-wide signal handler (another library
 /// installed one first), it runs until the components are done.

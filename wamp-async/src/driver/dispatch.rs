@@ -3,7 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use futures::channel::oneshot;
 use futures::future::{AbortHandle, Abortable};

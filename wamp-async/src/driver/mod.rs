@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wamp_proto::Instant;
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};

@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};

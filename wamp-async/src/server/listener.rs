@@ -4,7 +4,9 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wamp_proto::Instant;
 
 use futures::future::{select, Either};
 use futures::SinkExt;

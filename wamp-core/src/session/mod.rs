@@ -101,8 +101,8 @@ mod event;
 mod publisher;
 mod subscriber;
 
+use crate::Instant;
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
 
 use bytes::Bytes;
 

@@ -7,7 +7,7 @@ mod client_upgrade;
 mod server_upgrade;
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use wamp_proto::Instant;
 
 use bytes::Bytes;
 use tungstenite::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};

@@ -1,0 +1,365 @@
+//! The message pipe: how a runtime whose platform implements WebSocket itself (a web
+//! browser) hands the connection loop a WebSocket as a byte stream.
+//!
+//! A browser never shows a page the WebSocket frames: it opens the connection, takes
+//! whole messages to send, and gives whole messages back. Such a runtime returns a
+//! [`BoxStream`](crate::BoxStream) from [`Runtime::open_websocket`] that carries
+//! [`Record`]s in both directions, each written as one tag byte, a 4-byte big-endian
+//! length and the body:
+//!
+//! - from the platform to the loop: [`Record::Open`] once the socket opened (with the
+//!   subprotocol the server chose), then [`Record::Text`] / [`Record::Binary`] for each
+//!   message, and [`Record::Close`] when the socket closed (then the stream ends);
+//! - from the loop to the platform: messages to send, and at most one
+//!   [`Record::Close`] asking to close with a code and reason.
+//!
+//! Everything else (the serializer, the session, byte budgets, write coalescing) is the
+//! same loop as on a native runtime: the pipe is only the framing.
+//!
+//! [`Runtime::open_websocket`]: crate::Runtime::open_websocket
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+use wamp_proto::serializer::SerializerKind;
+use wamp_proto::Instant;
+use wamp_transport_ws::CloseCode;
+
+use crate::error::{IoError, TransportError};
+use crate::framer::{FramerEvent, Framing, SendError};
+
+const OPEN: u8 = 0;
+const TEXT: u8 = 1;
+const BINARY: u8 = 2;
+const CLOSE: u8 = 3;
+const HEADER: usize = 5;
+
+/// One unit on the pipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// The socket opened; the subprotocol the server chose (empty if none).
+    Open {
+        /// `wamp.2.json`, `wamp.2.msgpack` or `wamp.2.cbor`.
+        protocol: String,
+    },
+    /// A text message (JSON).
+    Text(Bytes),
+    /// A binary message (MessagePack, CBOR).
+    Binary(Bytes),
+    /// The socket closed (from the platform), or should close (from the loop).
+    Close {
+        /// The WebSocket close code (1000 normal; 1006 when the connection was lost).
+        code: u16,
+        /// The close reason, possibly empty.
+        reason: String,
+    },
+}
+
+impl Record {
+    /// Appends the record's bytes to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let (tag, body): (u8, &[u8]) = match self {
+            Record::Open { protocol } => (OPEN, protocol.as_bytes()),
+            Record::Text(b) => (TEXT, b),
+            Record::Binary(b) => (BINARY, b),
+            Record::Close { code, reason } => {
+                let len = 2 + reason.len();
+                out.push(CLOSE);
+                out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+                out.extend_from_slice(&code.to_be_bytes());
+                out.extend_from_slice(reason.as_bytes());
+                return;
+            }
+        };
+        out.push(tag);
+        out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+
+    /// The record as bytes.
+    pub fn encode(&self) -> Bytes {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        Bytes::from(out)
+    }
+}
+
+/// A record that cannot be read: the other end does not speak the pipe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("message pipe: {0}")]
+pub struct PipeError(String);
+
+/// Reads records from bytes that arrive in pieces of any size.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    buf: BytesMut,
+}
+
+impl Decoder {
+    /// An empty decoder.
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// Takes more bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Whether part of a record waits for the rest.
+    pub fn is_partial(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// The next complete record, if one has arrived.
+    ///
+    /// # Errors
+    ///
+    /// An unknown tag, a close record shorter than its code, or text that is not
+    /// UTF-8 where the pipe carries text (a subprotocol, a close reason).
+    pub fn next_record(&mut self) -> Result<Option<Record>, PipeError> {
+        if self.buf.len() < HEADER {
+            return Ok(None);
+        }
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&self.buf[1..HEADER]);
+        let len = u32::from_be_bytes(len) as usize;
+        if self.buf.len() < HEADER + len {
+            return Ok(None);
+        }
+        let tag = self.buf[0];
+        self.buf.advance(HEADER);
+        let body = self.buf.split_to(len).freeze();
+        let text = |b: &[u8]| {
+            String::from_utf8(b.to_vec()).map_err(|_| PipeError("text that is not UTF-8".into()))
+        };
+        match tag {
+            OPEN => Ok(Some(Record::Open {
+                protocol: text(&body)?,
+            })),
+            TEXT => Ok(Some(Record::Text(body))),
+            BINARY => Ok(Some(Record::Binary(body))),
+            CLOSE if body.len() >= 2 => Ok(Some(Record::Close {
+                code: u16::from_be_bytes([body[0], body[1]]),
+                reason: text(&body[2..])?,
+            })),
+            CLOSE => Err(PipeError("a close record without a code".into())),
+            other => Err(PipeError(format!("unknown record tag {other}"))),
+        }
+    }
+}
+
+/// The loop's end of the pipe, as a framing machine: what the connection loop drives
+/// where a native runtime would drive the WebSocket machine.
+pub(crate) struct PipeMachine {
+    decoder: Decoder,
+    /// The subprotocols offered, in preference order.
+    offered: Vec<SerializerKind>,
+    serializer: Option<SerializerKind>,
+    messages: VecDeque<Bytes>,
+    transmit: VecDeque<Bytes>,
+    events: VecDeque<FramerEvent>,
+    closed: bool,
+}
+
+impl PipeMachine {
+    pub(crate) fn new(offered: Vec<SerializerKind>) -> PipeMachine {
+        PipeMachine {
+            decoder: Decoder::new(),
+            offered,
+            serializer: None,
+            messages: VecDeque::new(),
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    fn end(&mut self, error: Option<TransportError>) {
+        if !self.closed {
+            self.closed = true;
+            self.events.push_back(FramerEvent::Closed(error));
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        self.end(Some(TransportError::Io(IoError::new(
+            std::io::ErrorKind::InvalidData,
+            why,
+        ))));
+    }
+
+    fn on_record(&mut self, record: Record) {
+        match record {
+            Record::Open { protocol } => {
+                match SerializerKind::from_subprotocol(&protocol)
+                    .filter(|s| self.offered.contains(s))
+                {
+                    Some(serializer) if self.serializer.is_none() => {
+                        self.serializer = Some(serializer);
+                        self.events.push_back(FramerEvent::Open(serializer));
+                    }
+                    Some(_) => self.fail("the socket opened twice".into()),
+                    None => {
+                        // What a browser does not check itself: a server that picked
+                        // no WAMP subprotocol (or one that was not offered).
+                        self.transmit.push_back(
+                            Record::Close {
+                                code: 1002,
+                                reason: "no WAMP subprotocol".into(),
+                            }
+                            .encode(),
+                        );
+                        self.fail(format!(
+                            "the server chose the subprotocol {protocol:?}, not one of those offered"
+                        ));
+                    }
+                }
+            }
+            Record::Text(message) | Record::Binary(message) => {
+                if self.serializer.is_some() {
+                    self.messages.push_back(message);
+                } else {
+                    self.fail("a message before the socket opened".into());
+                }
+            }
+            Record::Close { code, reason } => {
+                let error = if code == 1000 {
+                    None
+                } else {
+                    Some(TransportError::WebSocketClosed { code, reason })
+                };
+                self.end(error);
+            }
+        }
+    }
+}
+
+impl Framing for PipeMachine {
+    fn handle_input(&mut self, _now: Instant, data: &[u8]) {
+        if self.closed {
+            return;
+        }
+        self.decoder.push(data);
+        loop {
+            match self.decoder.next_record() {
+                Ok(Some(record)) => self.on_record(record),
+                Ok(None) => break,
+                Err(e) => {
+                    self.fail(e.to_string());
+                    break;
+                }
+            }
+            if self.closed {
+                break;
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn handle_transport_closed(&mut self, _now: Instant) {
+        self.end(Some(TransportError::Eof));
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.transmit.pop_front()
+    }
+
+    fn poll_message(&mut self) -> Option<Bytes> {
+        self.messages.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<FramerEvent> {
+        self.events.pop_front()
+    }
+
+    fn send_message(&mut self, message: Bytes) -> Result<(), SendError> {
+        let record = match self.serializer {
+            _ if self.closed => return Err(SendError::Failed("the socket is closed".into())),
+            Some(SerializerKind::Json) => Record::Text(message),
+            Some(_) => Record::Binary(message),
+            None => return Err(SendError::Failed("the socket is not open yet".into())),
+        };
+        self.transmit.push_back(record.encode());
+        Ok(())
+    }
+
+    fn close(&mut self, _now: Instant, code: CloseCode, reason: &str) {
+        if self.closed {
+            return;
+        }
+        self.transmit.push_back(
+            Record::Close {
+                code: code.0,
+                reason: reason.to_owned(),
+            }
+            .encode(),
+        );
+        // Like RawSocket's local close: over at once; the platform closes the socket
+        // once it has sent what came before.
+        self.end(None);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn peer_max_message_len(&self) -> Option<usize> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_any_split() {
+        let records = [
+            Record::Open {
+                protocol: "wamp.2.json".into(),
+            },
+            Record::Text(Bytes::from_static(b"[1,\"realm1\",{}]")),
+            Record::Binary(Bytes::from_static(&[0x93, 1, 2, 3])),
+            Record::Binary(Bytes::new()),
+            Record::Close {
+                code: 3000,
+                reason: "wamp.close.normal".into(),
+            },
+        ];
+        let mut wire = Vec::new();
+        for r in &records {
+            r.encode_into(&mut wire);
+        }
+        for step in 1..wire.len() {
+            let mut decoder = Decoder::new();
+            let mut got = Vec::new();
+            for chunk in wire.chunks(step) {
+                decoder.push(chunk);
+                while let Some(r) = decoder.next_record().expect("valid") {
+                    got.push(r);
+                }
+            }
+            assert_eq!(got, records, "split every {step} bytes");
+            assert!(!decoder.is_partial());
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut decoder = Decoder::new();
+        decoder.push(&[9, 0, 0, 0, 0]);
+        assert!(decoder.next_record().is_err());
+        let mut decoder = Decoder::new();
+        decoder.push(&[CLOSE, 0, 0, 0, 1, 7]);
+        assert!(decoder.next_record().is_err());
+        let mut decoder = Decoder::new();
+        decoder.push(&[OPEN, 0, 0, 0, 1, 0xff]);
+        assert!(decoder.next_record().is_err());
+    }
+}

@@ -183,7 +183,9 @@ impl Peer {
         self
     }
 
-    fn args(&self) -> Vec<OsString> {
+    /// The command-line arguments the peer scripts take (`URL REALM SERIALIZER` and
+    /// the options of `ab_common.py`), for a script of a test's own.
+    pub fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec![
             self.url.clone().into(),
             self.realm.clone().into(),

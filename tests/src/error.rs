@@ -70,6 +70,10 @@ pub enum Error {
         /// Crossbar's log so far.
         log: String,
     },
+    /// The browser tests' environment (`scripts/web-env.sh`), chromedriver or a
+    /// WebDriver request failed.
+    #[error("browser: {0}")]
+    Browser(String),
     /// No free TCP port could be found.
     #[error("no free TCP port on 127.0.0.1: {0}")]
     Ports(String),

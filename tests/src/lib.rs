@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod autobahn;
+pub mod browser;
 pub mod cargo_build;
 pub mod credentials;
 pub mod crossbar;

@@ -91,6 +91,17 @@ fn locate_python(script: &Path) -> std::result::Result<PathBuf, String> {
             ))
         };
     }
+    let python = PathBuf::from(env_script(script, PYTHON_ENV_LIMIT)?);
+    if python.is_file() {
+        Ok(python)
+    } else {
+        Err(format!("printed {}, which is not a file", python.display()))
+    }
+}
+
+/// Runs one of the `scripts/*-env.sh` scripts, which make an environment for the tests
+/// and print where it is as their last line; returns that line.
+pub(crate) fn env_script(script: &Path, limit: Duration) -> std::result::Result<String, String> {
     // The script logs its progress on stderr; let that through to the test output, as a
     // first install takes minutes.
     let mut child = Command::new("bash")
@@ -108,11 +119,11 @@ fn locate_python(script: &Path) -> std::result::Result<PathBuf, String> {
         }
         out
     });
-    let status = match process::wait_timeout(&mut child, PYTHON_ENV_LIMIT) {
+    let status = match process::wait_timeout(&mut child, limit) {
         Ok(Some(status)) => status,
         Ok(None) => {
             let _ = process::terminate(&mut child, TERM_GRACE);
-            return Err(format!("still running after {PYTHON_ENV_LIMIT:?}; killed"));
+            return Err(format!("still running after {limit:?}; killed"));
         }
         Err(e) => return Err(format!("waiting for it: {e}")),
     };
@@ -120,16 +131,10 @@ fn locate_python(script: &Path) -> std::result::Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("exited with {status} (its log is above)"));
     }
-    let python = out
-        .lines()
+    out.lines()
         .last()
-        .map(|line| PathBuf::from(line.trim()))
-        .ok_or_else(|| "printed no python path".to_string())?;
-    if python.is_file() {
-        Ok(python)
-    } else {
-        Err(format!("printed {}, which is not a file", python.display()))
-    }
+        .map(|line| line.trim().to_owned())
+        .ok_or_else(|| "printed nothing".to_string())
 }
 
 /// How a supervised process ended, with everything it printed.

@@ -213,7 +213,11 @@ async fn cancel(url: &str) -> Outcome {
     }
     session.leave().await.map_err(err)?;
     if !interrupted {
-        return Err("the native callee was never interrupted".into());
+        return Err(format!(
+            "the native callee was never interrupted (the call ended after {} ms with {:?})",
+            waited.as_millis(),
+            outcome.err()
+        ));
     }
     Ok(format!(
         "timed out after {} ms with {}; the callee was interrupted",
@@ -285,6 +289,11 @@ async fn auth_case(url: &str, right: Auth, wrong: Auth) -> Outcome {
     }
 }
 
+/// `AUTHID:SECRET` split at the first colon.
+fn credential(text: &str) -> (&str, &str) {
+    text.split_once(':').unwrap_or((text, ""))
+}
+
 /// What the browser cannot do is an error that says so.
 async fn refusals(url: &str) -> Outcome {
     let raw = wamp_web::connect("rs://127.0.0.1:1", "realm1").await;
@@ -307,14 +316,14 @@ async fn refusals(url: &str) -> Outcome {
 }
 
 /// Runs every case against `url` and writes the outcomes into `#cases`; `#summary`
-/// says `N passed, M failed` at the end.
+/// says `N passed, M failed` at the end. The credentials are `AUTHID:SECRET` (the
+/// cryptosign secret is the private key seed in hex).
 #[wasm_bindgen]
-#[allow(clippy::too_many_arguments)]
 pub async fn run_suite(
     url: String,
     ticket: String,
-    cra_secret: String,
-    cryptosign_seed: String,
+    wampcra: String,
+    cryptosign: String,
 ) -> Result<(), JsValue> {
     let url = url.as_str();
     let mut passed = 0;
@@ -347,28 +356,31 @@ pub async fn run_suite(
     record("cancel", cancel(url).await)?;
     record("cross-native", cross(url, "native").await)?;
     record("cross-python", cross(url, "python").await)?;
+    let (ticket_id, ticket) = credential(&ticket);
     record(
         "ticket",
         auth_case(
             url,
-            Auth::ticket("joe", ticket.as_str()),
-            Auth::ticket("joe", "not it"),
+            Auth::ticket(ticket_id, ticket),
+            Auth::ticket(ticket_id, "not it"),
         )
         .await,
     )?;
+    let (cra_id, cra_secret) = credential(&wampcra);
     record(
         "wampcra",
         auth_case(
             url,
-            Auth::wampcra("cra-user", cra_secret.as_str()),
-            Auth::wampcra("cra-user", "wrong secret"),
+            Auth::wampcra(cra_id, cra_secret),
+            Auth::wampcra(cra_id, "wrong secret"),
         )
         .await,
     )?;
+    let (key_id, seed) = credential(&cryptosign);
     let wrong_seed = "11".repeat(32);
     let cryptosign = match (
-        Auth::cryptosign_hex(Some("key-user".into()), &cryptosign_seed),
-        Auth::cryptosign_hex(Some("key-user".into()), &wrong_seed),
+        Auth::cryptosign_hex(Some(key_id.into()), seed),
+        Auth::cryptosign_hex(Some(key_id.into()), &wrong_seed),
     ) {
         (Ok(right), Ok(wrong)) => auth_case(url, right, wrong).await,
         (Err(e), _) | (_, Err(e)) => Err(err(e)),

@@ -10,7 +10,7 @@
 //! beside the WebSocket). `scripts/web-env.sh` builds the pages and installs Chromium
 //! and chromedriver where they are missing (first run: minutes); about 20 s after that.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,25 +66,25 @@ fn config(port: u16, folder: &str) -> Value {
     })
 }
 
-/// Sets the flag when dropped, unless disarmed (`None`).
-struct HeardOnDrop(Option<Arc<AtomicBool>>);
+/// Counts one cancellation when dropped, unless disarmed (`None`).
+struct HeardOnDrop(Option<Arc<AtomicU32>>);
 
 impl Drop for HeardOnDrop {
     fn drop(&mut self) {
-        if let Some(flag) = &self.0 {
-            flag.store(true, Ordering::SeqCst);
+        if let Some(count) = &self.0 {
+            count.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
 
 /// The native Rust peer: `native.echo`, `native.slow` (answers only when interrupted),
-/// `native.interrupted` (whether `native.slow` was) and `native.call_back(procedure,
+/// `native.interrupted` (how many times `native.slow` was) and `native.call_back(procedure,
 /// text)` (calls the page's procedure with `[text]`).
 async fn native_peer(url: &str) -> (Session, Vec<Registration>) {
     let session = wamp_tokio::connect(url, "realm1")
         .await
         .expect("native peer joins");
-    let interrupted = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicU32::new(0));
     let mut registrations = Vec::new();
     registrations.push(
         session
@@ -106,10 +106,8 @@ async fn native_peer(url: &str) -> (Session, Vec<Registration>) {
                     let interrupted = inv.interrupted();
                     let timer = tokio::time::sleep(Duration::from_secs(30));
                     match futures::future::select(Box::pin(interrupted), Box::pin(timer)).await {
-                        Either::Left(_) => {
-                            flag.store(true, Ordering::SeqCst);
-                            Err(WampError::new("wamp.error.canceled"))
-                        }
+                        // The guard counts it as it goes.
+                        Either::Left(_) => Err(WampError::new("wamp.error.canceled")),
                         Either::Right(_) => {
                             heard.0 = None;
                             Yield::args(&("too late",)).map_err(Into::into)
@@ -124,8 +122,8 @@ async fn native_peer(url: &str) -> (Session, Vec<Registration>) {
     registrations.push(
         session
             .register("native.interrupted", move |_: Invocation| {
-                let yes = flag.load(Ordering::SeqCst);
-                async move { Yield::args(&(yes,)).map_err(Into::into) }
+                let count = flag.load(Ordering::SeqCst);
+                async move { Yield::args(&(count,)).map_err(Into::into) }
             })
             .await
             .expect("register native.interrupted"),
@@ -152,10 +150,7 @@ fn the_browser_client_passes_its_suite_in_chromium() {
     let web = web_dir().expect("the built pages");
     let port = free_port().expect("a free port");
     let dir = tempfile::tempdir().expect("a temp dir");
-    let config_path = dir.path().join("config.json");
-    let folder = web.to_string_lossy().into_owned();
-    std::fs::write(&config_path, config(port, &folder).to_string()).expect("write the config");
-    let (router, _) = RouterProcess::start(&["--config", &config_path.to_string_lossy()]);
+    let router = start_router(port, &web, dir.path());
     let ws = format!("ws://127.0.0.1:{port}/ws");
 
     let rt = tokio::runtime::Runtime::new().expect("tokio");
@@ -252,5 +247,57 @@ fn the_browser_client_passes_its_suite_in_chromium() {
     drop(browser);
     python.stop().expect("stop the Python peer");
     rt.block_on(native.leave()).expect("the native peer leaves");
+    router.stop();
+}
+
+/// Starts `wamp router` with the browser tests' config on `port`.
+fn start_router(port: u16, web: &std::path::Path, dir: &std::path::Path) -> RouterProcess {
+    let config_path = dir.join("config.json");
+    let folder = web.to_string_lossy().into_owned();
+    std::fs::write(&config_path, config(port, &folder).to_string()).expect("write the config");
+    RouterProcess::start(&["--config", &config_path.to_string_lossy()]).0
+}
+
+/// How many times the page's component has joined, as `web.alive` answers it.
+async fn page_joins(url: &str) -> u32 {
+    let session = wamp_tokio::connect(url, "realm1").await.expect("join");
+    let (joins,): (u32,) = session
+        .call("web.alive")
+        .await
+        .and_then(|r| r.args())
+        .expect("web.alive answers");
+    session.leave().await.expect("leave");
+    joins
+}
+
+#[test]
+fn the_browser_component_reconnects_after_the_router_restarts() {
+    let web = web_dir().expect("the built pages");
+    let port = free_port().expect("a free port");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let router = start_router(port, &web, dir.path());
+    let ws = format!("ws://127.0.0.1:{port}/ws");
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+
+    let browser = Browser::start().expect("chromedriver and Chromium");
+    browser
+        .open(&format!("http://127.0.0.1:{port}/test.html?mode=reconnect&router={ws}"))
+        .expect("open the test page");
+    browser
+        .wait_until("return !!document.getElementById('join-1')", Duration::from_secs(30))
+        .expect("the component joins");
+    assert_eq!(rt.block_on(page_joins(&ws)), 1);
+
+    // The router goes away and comes back on the same port: the page's component
+    // notices, retries, joins again and registers again.
+    router.kill();
+    let router = start_router(port, &web, dir.path());
+    browser
+        .wait_until("return !!document.getElementById('join-2')", Duration::from_secs(30))
+        .expect("the component joins again");
+    assert_eq!(rt.block_on(page_joins(&ws)), 2);
+    let text = browser.text().expect("the page's text");
+    assert!(!text.contains("the component ended"), "{text}");
+    drop(browser);
     router.stop();
 }

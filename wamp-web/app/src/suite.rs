@@ -10,6 +10,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::future::IntoFuture;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
 use futures::StreamExt;
 use wamp_web::{
     Auth, ConnectError, Error, Invocation, JoinConfig, MatchPolicy, SerializerKind,
@@ -185,45 +189,57 @@ mod serde_json_like {
     }
 }
 
-/// A call that times out is canceled, and the callee (native) hears of it.
-async fn cancel(url: &str) -> Outcome {
-    let session = join(url, SerializerKind::MsgPack, JoinConfig::new("realm1")).await?;
-    let started = wamp_web::wamp_runtime::wamp_proto::Instant::now();
-    let outcome = session
-        .call("native.slow")
-        .timeout(Duration::from_millis(300))
-        .await;
-    if outcome.is_ok() {
-        return Err("the slow call returned".into());
-    }
-    let waited = started.elapsed();
-    // The callee may take a moment to hear of the interrupt.
-    let mut interrupted = false;
+/// How many times the native callee of `native.slow` heard of a cancellation.
+async fn interruptions(session: &wamp_web::Session) -> Result<u32, String> {
+    let (count,): (u32,) = session
+        .call("native.interrupted")
+        .await
+        .and_then(|r| r.args())
+        .map_err(err)?;
+    Ok(count)
+}
+
+/// Waits (up to 2 s) until the native callee has heard of `want` cancellations.
+async fn await_interruptions(session: &wamp_web::Session, want: u32) -> Result<(), String> {
     for _ in 0..20 {
-        let (yes,): (bool,) = session
-            .call("native.interrupted")
-            .await
-            .and_then(|r| r.args())
-            .map_err(err)?;
-        if yes {
-            interrupted = true;
-            break;
+        if interruptions(session).await? >= want {
+            return Ok(());
         }
         gloo_timers::future::sleep(Duration::from_millis(100)).await;
     }
-    session.leave().await.map_err(err)?;
-    if !interrupted {
-        return Err(format!(
-            "the native callee was never interrupted (the call ended after {} ms with {:?})",
-            waited.as_millis(),
-            outcome.err()
-        ));
+    Err(format!("the native callee heard of fewer than {want} cancellations"))
+}
+
+/// A call canceled twice: by its timeout (the router cancels it), and by dropping the
+/// call's future (this side sends CANCEL, mode `kill`). Both times the native callee
+/// hears of it.
+async fn cancel(url: &str) -> Outcome {
+    let session = join(url, SerializerKind::MsgPack, JoinConfig::new("realm1")).await?;
+    let before = interruptions(&session).await?;
+    let timed = session
+        .call("native.slow")
+        .timeout(Duration::from_millis(300))
+        .await;
+    match &timed {
+        Err(Error::Wamp(e)) if e.uri().as_str() == "wamp.error.timeout" => {}
+        other => return Err(format!("the call with a timeout gave {other:?}")),
     }
-    Ok(format!(
-        "timed out after {} ms with {}; the callee was interrupted",
-        waited.as_millis(),
-        outcome.err().map(|e| e.to_string()).unwrap_or_default()
-    ))
+    await_interruptions(&session, before + 1).await?;
+    let call = session
+        .call("native.slow")
+        .cancel_mode(wamp_web::CancelMode::Kill)
+        .into_future();
+    let timer = gloo_timers::future::sleep(Duration::from_millis(300));
+    match futures::future::select(Box::pin(call), Box::pin(timer)).await {
+        futures::future::Either::Left((outcome, _)) => {
+            return Err(format!("the slow call returned {outcome:?}"))
+        }
+        // The call's future is dropped here, which cancels it.
+        futures::future::Either::Right(_) => {}
+    }
+    await_interruptions(&session, before + 2).await?;
+    session.leave().await.map_err(err)?;
+    Ok("canceled by its timeout (wamp.error.timeout) and by dropping it; the callee heard both".into())
 }
 
 /// The page calls a procedure of another client, and that client calls the page.
@@ -388,5 +404,44 @@ pub async fn run_suite(
     record("cryptosign", cryptosign)?;
     record("refusals", refusals(url).await)?;
     page::set_text("summary", &format!("{passed} passed, {failed} failed"))?;
+    Ok(())
+}
+
+/// Starts a reconnecting [`Component`](wamp_web::Component) on `url` (retrying every
+/// 0.2 to 1 s) that registers `web.alive` (answering how many times it has joined) and
+/// writes `joined N` into `#joins` after each join; returns at once.
+#[wasm_bindgen]
+pub fn run_reconnect(url: String) -> Result<(), JsValue> {
+    let joins = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&joins);
+    let retry = wamp_web::RetryPolicy {
+        initial_retry_delay: Duration::from_millis(200),
+        max_retry_delay: Duration::from_secs(1),
+        ..wamp_web::RetryPolicy::default()
+    };
+    let transport = TransportConfig::new(url.as_str())
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let component = wamp_web::Component::builder()
+        .transport(wamp_web::TransportSpec::new(transport).retry(retry))
+        .realm("realm1")
+        .is_fatal(|_| false)
+        .register("web.alive", move |_: Invocation| {
+            let n = joins.load(Ordering::SeqCst);
+            async move { Yield::args(&(n,)).map_err(Into::into) }
+        })
+        .on_join(move |session: wamp_web::Session| {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            let text = format!("joined {n} as session {}", session.id());
+            async move {
+                page::line("joins", &format!("join-{n}"), "join", &text)
+                    .map_err(|e| format!("{e:?}").into())
+            }
+        })
+        .build()
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    wasm_bindgen_futures::spawn_local(async move {
+        let outcome = wamp_web::start(&component).await;
+        let _ = page::set_text("summary", &format!("the component ended: {outcome:?}"));
+    });
     Ok(())
 }

@@ -24,7 +24,7 @@ use wamp_integration::credentials::{
 };
 use wamp_integration::ports::free_port;
 use wamp_integration::python::PyProcess;
-use wamp_integration::wamp_cli::RouterProcess;
+use wamp_integration::wamp_cli::{signal, RouterProcess, Signal};
 use wamp_tokio::{Invocation, Registration, Session, WampError, Yield};
 
 const SUITE_LIMIT: Duration = Duration::from_secs(120);
@@ -281,19 +281,40 @@ fn the_browser_component_reconnects_after_the_router_restarts() {
 
     let browser = Browser::start().expect("chromedriver and Chromium");
     browser
-        .open(&format!("http://127.0.0.1:{port}/test.html?mode=reconnect&router={ws}"))
+        .open(&format!(
+            "http://127.0.0.1:{port}/test.html?mode=reconnect&router={ws}"
+        ))
         .expect("open the test page");
     browser
-        .wait_until("return !!document.getElementById('join-1')", Duration::from_secs(30))
+        .wait_until(
+            "return !!document.getElementById('join-1')",
+            Duration::from_secs(30),
+        )
         .expect("the component joins");
     assert_eq!(rt.block_on(page_joins(&ws)), 1);
 
+    // The router stops answering (SIGSTOP: its sockets stay open, as with a hung
+    // process or a dead network path). The browser shows the page no WebSocket pings,
+    // so it is the session's WAMP-level probe that notices.
+    signal(router.pid(), Signal::STOP);
+    browser
+        .wait_until(
+            "return !!document.getElementById('left-1')",
+            Duration::from_secs(15),
+        )
+        .expect("the probe ends the session");
+    let text = browser.text().expect("the page's text");
+    assert!(text.contains("liveness probe"), "{text}");
+
     // The router goes away and comes back on the same port: the page's component
-    // notices, retries, joins again and registers again.
+    // retries, joins again and registers again.
     router.kill();
     let router = start_router(port, &web, dir.path());
     browser
-        .wait_until("return !!document.getElementById('join-2')", Duration::from_secs(30))
+        .wait_until(
+            "return !!document.getElementById('join-2')",
+            Duration::from_secs(30),
+        )
         .expect("the component joins again");
     assert_eq!(rt.block_on(page_joins(&ws)), 2);
     let text = browser.text().expect("the page's text");

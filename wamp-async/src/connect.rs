@@ -113,7 +113,10 @@ async fn attempt<R: Runtime>(
                 .await
                 .ok_or((timeout, false))?
                 .map_err(|e| (e, false))?;
-            (stream, Framer::pipe(serializers.to_vec()))
+            (
+                stream,
+                Framer::pipe(serializers.to_vec(), transport.websocket.auto_ping),
+            )
         }
         None => {
             let stream = with_deadline(rt, deadline, open_stream(rt, transport))

@@ -8,6 +8,7 @@
 //! is one small trait that says, for each, what its events and errors mean to the loop.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 use wamp_proto::Instant;
 
 use bytes::Bytes;
@@ -196,6 +197,9 @@ impl Framing for Connection {
 
 pub(crate) struct Framer {
     machine: Box<dyn Framing>,
+    /// The WAMP-level keepalive the session should run, where the transport has none
+    /// the loop can drive (a platform's own WebSocket).
+    session_probe: Option<(Duration, Duration)>,
     /// A read error ends the transport here, before the machine hears of it.
     events: VecDeque<FramerEvent>,
     /// Set once `Closed` was handed out or queued: nothing more happens.
@@ -213,8 +217,20 @@ impl Framer {
     }
 
     /// A WebSocket the platform implements, over the [message pipe](crate::message_pipe).
-    pub(crate) fn pipe(offered: Vec<SerializerKind>) -> Framer {
-        Framer::new(Box::new(crate::message_pipe::PipeMachine::new(offered)))
+    /// Its pings are the platform's business, so `keepalive` (the WebSocket auto-ping
+    /// setting) becomes the session's WAMP-level liveness probe instead.
+    pub(crate) fn pipe(
+        offered: Vec<SerializerKind>,
+        keepalive: Option<(Duration, Duration)>,
+    ) -> Framer {
+        let mut framer = Framer::new(Box::new(crate::message_pipe::PipeMachine::new(offered)));
+        framer.session_probe = keepalive;
+        framer
+    }
+
+    /// The liveness probe the session should run over this transport, if any.
+    pub(crate) fn session_probe(&self) -> Option<(Duration, Duration)> {
+        self.session_probe
     }
 
     /// The router's side of a WebSocket: waits for the upgrade request.
@@ -236,6 +252,7 @@ impl Framer {
     fn new(machine: Box<dyn Framing>) -> Framer {
         Framer {
             machine,
+            session_probe: None,
             events: VecDeque::new(),
             done: false,
         }

@@ -36,7 +36,8 @@ use wamp_proto::message::{
 };
 use wamp_proto::session::{
     CloseReason, Joined, Outcome, Reply, RequestError, Roles, Session, SessionConfig, SessionEvent,
-    UsageError, CALLEE_FEATURES, CALLER_FEATURES, PUBLISHER_FEATURES, SUBSCRIBER_FEATURES,
+    UsageError, CALLEE_FEATURES, CALLER_FEATURES, PROBE_PROCEDURE, PUBLISHER_FEATURES,
+    SUBSCRIBER_FEATURES,
 };
 use wamp_proto::{
     message::Message, message::MessageType, serializer::SerializerKind, CancelMode, Details, Dict,
@@ -3279,4 +3280,55 @@ fn request_tokens_come_back_with_their_replies() {
             (acked, "acked", false),
         ]
     );
+}
+
+#[test]
+fn the_liveness_probe_checks_a_quiet_router_and_gives_up_on_a_silent_one() {
+    each_serializer(|kind| {
+        let mut t = Transcript::new(config(kind).liveness_probe(secs(10), secs(5)));
+        t.join();
+        assert_eq!(t.session.poll_timeout(), Some(t.t0 + secs(10)));
+        // Anything from the router pushes the probe back.
+        t.at(secs(4));
+        let request = t.call("com.example.f", Options::new());
+        t.send(result(request, Payload::empty()));
+        assert!(t.reply(request).is_ok());
+        assert_eq!(t.session.poll_timeout(), Some(t.t0 + secs(14)));
+        t.timeout(millis(13_999));
+        t.assert_quiet();
+
+        // Ten quiet seconds: a probe, which any answer satisfies (here the usual
+        // ERROR), and which the application never sees.
+        t.timeout(secs(14));
+        let probe = expect!(t, Message::Call(c) => c);
+        assert_eq!(probe.procedure, PROBE_PROCEDURE);
+        assert_eq!(t.session.poll_timeout(), Some(t.t0 + secs(19)));
+        t.at(secs(15));
+        t.send(error(
+            MessageType::Call,
+            probe.request,
+            Uri::NO_SUCH_PROCEDURE,
+            Payload::empty(),
+        ));
+        t.assert_quiet();
+        assert_eq!(t.session.poll_timeout(), Some(t.t0 + secs(25)));
+
+        // The next probe gets nothing back within its timeout: the session is over.
+        t.timeout(secs(25));
+        let probe = expect!(t, Message::Call(c) => c);
+        assert_eq!(probe.procedure, PROBE_PROCEDURE);
+        t.timeout(millis(29_999));
+        t.assert_quiet();
+        t.timeout(secs(30));
+        let reason = assert_event!(t, SessionEvent::Closed(r) => r);
+        assert_eq!(reason, CloseReason::Unresponsive { timeout: secs(5) });
+        assert_closed_for_good(&mut t, &reason);
+    });
+}
+
+#[test]
+fn without_the_probe_a_quiet_session_has_no_deadline() {
+    let mut t = Transcript::with(SerializerKind::Json);
+    t.join();
+    assert_eq!(t.session.poll_timeout(), None);
 }

@@ -303,7 +303,12 @@ impl<R: Runtime> Driver<R> {
         self.peer_max = self.pump.framer.peer_max_message_len();
         tracing::debug!(serializer = %serializer, "transport open");
         let config = match self.join.session_config(serializer) {
-            Ok(config) => config,
+            Ok(mut config) => {
+                if let Some(probe) = self.pump.framer.session_probe() {
+                    config.liveness_probe = Some(probe);
+                }
+                config
+            }
             Err(e) => {
                 self.fail_connect(e);
                 self.pump.framer.close(now);

@@ -108,6 +108,13 @@ pub struct SessionConfig {
     /// the interrupt to the application. If not, the application must answer the
     /// invocation. Default: yes.
     pub answer_interrupts: bool,
+    /// A keepalive at the WAMP level, `(interval, timeout)`: after `interval` without a
+    /// message from the router the session sends a probe (a CALL any router answers at
+    /// once, see [`PROBE_PROCEDURE`](super::PROBE_PROCEDURE)) and, if nothing arrives
+    /// within `timeout`, closes with [`CloseReason::Unresponsive`](super::CloseReason).
+    /// For transports whose own keepalive the owner cannot run (a browser's WebSocket).
+    /// Default: off.
+    pub liveness_probe: Option<(Duration, Duration)>,
 }
 
 impl SessionConfig {
@@ -130,6 +137,7 @@ impl SessionConfig {
             max_concurrent_invocations: usize::MAX,
             progressive_invocations: true,
             answer_interrupts: true,
+            liveness_probe: None,
         }
     }
 
@@ -158,6 +166,14 @@ impl SessionConfig {
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Turns on the WAMP-level keepalive: see
+    /// [`liveness_probe`](SessionConfig::liveness_probe).
+    #[must_use]
+    pub fn liveness_probe(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.liveness_probe = Some((interval, timeout));
         self
     }
 

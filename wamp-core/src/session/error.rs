@@ -3,6 +3,7 @@
 //! session ended.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::dict::Details;
 use crate::error::EncodeError;
@@ -136,6 +137,13 @@ pub enum CloseReason {
     GoodbyeTimeout,
     /// The transport closed.
     TransportLost,
+    /// The router sent nothing within `timeout` of a liveness probe
+    /// ([`SessionConfig::liveness_probe`](super::SessionConfig::liveness_probe)): the
+    /// connection is taken for dead.
+    Unresponsive {
+        /// The probe's timeout.
+        timeout: Duration,
+    },
 }
 
 impl CloseReason {
@@ -152,7 +160,7 @@ impl CloseReason {
             | CloseReason::AbortedLocally { reason, .. } => reason.clone(),
             CloseReason::ProtocolViolation(_) => Uri::PROTOCOL_VIOLATION,
             CloseReason::HandshakeTimeout | CloseReason::GoodbyeTimeout => Uri::TIMEOUT,
-            CloseReason::TransportLost => SESSION_CLOSED.clone(),
+            CloseReason::TransportLost | CloseReason::Unresponsive { .. } => SESSION_CLOSED.clone(),
         }
     }
 }
@@ -192,6 +200,10 @@ impl fmt::Display for CloseReason {
             CloseReason::HandshakeTimeout => f.write_str("the router did not answer HELLO in time"),
             CloseReason::GoodbyeTimeout => f.write_str("the router did not answer GOODBYE in time"),
             CloseReason::TransportLost => f.write_str("the transport closed"),
+            CloseReason::Unresponsive { timeout } => write!(
+                f,
+                "the router sent nothing within {timeout:?} of a liveness probe; the connection is taken for dead"
+            ),
         }
     }
 }

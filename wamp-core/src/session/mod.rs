@@ -98,10 +98,10 @@ mod caller;
 mod config;
 mod error;
 mod event;
+mod probe;
 mod publisher;
 mod subscriber;
 
-use crate::Instant;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
@@ -111,17 +111,20 @@ pub use config::{
 };
 pub use error::{CloseReason, RequestError, UsageError};
 pub use event::{EventDelivery, InvocationEvent, Joined, Outcome, Reply, SessionEvent};
+pub use probe::PROBE_PROCEDURE;
 
 use crate::auth::{ChannelBinding, ClientAuthenticator};
 use crate::dict::{Details, Dict};
 use crate::id::{RegistrationId, RequestId, RequestIdGenerator, SessionId, SubscriptionId};
 use crate::message::{
-    Abort, Authenticate, Challenge, Goodbye, Hello, Message, MessageType, Welcome,
+    Abort, Authenticate, Call, Challenge, Goodbye, Hello, Message, MessageType, Welcome,
 };
 use crate::payload::Payload;
 use crate::serializer::SerializerKind;
 use crate::uri::Uri;
 use crate::value::{Map, Value};
+use crate::{Instant, Options};
+use probe::{Due, Probe};
 
 /// How many locally resolved (canceled) call IDs are remembered, so that the router's
 /// late ERROR or RESULT for them is not taken for a protocol violation. Crossbar.io sends
@@ -301,6 +304,8 @@ pub struct Session<T = ()> {
     registrations: HashMap<RegistrationId, Registration>,
     subscriptions: HashMap<SubscriptionId, Subscription>,
     invocations: HashMap<RequestId, InFlight>,
+    /// The WAMP-level keepalive, when configured.
+    probe: Option<Probe>,
 }
 
 impl<T> std::fmt::Debug for Session<T> {
@@ -352,6 +357,9 @@ impl<T> Session<T> {
             max_concurrent_invocations: config.max_concurrent_invocations,
             progressive_invocations: config.progressive_invocations,
             answer_interrupts: config.answer_interrupts,
+            probe: config
+                .liveness_probe
+                .map(|(interval, timeout)| Probe::new(interval, timeout)),
             peer_max_message_len: None,
             rng,
             channel_binding: None,
@@ -465,7 +473,16 @@ impl<T> Session<T> {
     /// When [`handle_timeout`](Session::handle_timeout) must be called next, if ever.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        let probe = match self.state {
+            State::Established | State::Draining { .. } => {
+                self.probe.as_ref().and_then(Probe::deadline)
+            }
+            _ => None,
+        };
+        match (self.deadline, probe) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- input -------------------------------------------------------------------
@@ -542,7 +559,9 @@ impl<T> Session<T> {
 
     /// Feeds one received message.
     pub fn handle_message(&mut self, now: Instant, message: Message) {
-        let _ = now; // deadlines are set by commands and cleared by messages; kept for symmetry
+        if let Some(probe) = &mut self.probe {
+            probe.on_input(now);
+        }
         match (&self.state, message) {
             (State::Closed(_), _) => {}
             (State::Initial, m) => self.protocol_violation(format!(
@@ -580,6 +599,15 @@ impl<T> Session<T> {
 
     /// Advances time: acts on an expired deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.state, State::Established | State::Draining { .. }) {
+            match self.probe.as_ref().map(|p| p.due(now)) {
+                Some(Due::Probe) => self.send_probe(now),
+                Some(Due::Dead(timeout)) => {
+                    return self.close(CloseReason::Unresponsive { timeout })
+                }
+                Some(Due::Nothing) | None => {}
+            }
+        }
         let Some(deadline) = self.deadline else {
             return;
         };
@@ -848,6 +876,25 @@ impl<T> Session<T> {
     }
 
     /// A fresh request ID that is not in flight.
+    /// Sends the liveness probe: a CALL whose answer (whatever it is) proves the router
+    /// alive, consumed by [`on_established_message`](Self::on_established_message).
+    fn send_probe(&mut self, now: Instant) {
+        let request = self.next_request();
+        let call = Message::Call(Call {
+            request,
+            options: Options::new(),
+            procedure: PROBE_PROCEDURE,
+            payload: Payload::empty(),
+        });
+        // Unbounded: one small message per interval, and a full queue is no reason to
+        // stop checking that the router is there.
+        if self.send_unbounded(call).is_ok() {
+            if let Some(probe) = &mut self.probe {
+                probe.sent(now, request);
+            }
+        }
+    }
+
     fn next_request(&mut self) -> RequestId {
         loop {
             let id = self.ids.next();
@@ -949,6 +996,9 @@ impl<T> Session<T> {
     fn on_established_message(&mut self, message: Message) {
         match message {
             Message::Goodbye(m) => self.on_goodbye(m),
+            Message::Error(m)
+                if m.request_type == MessageType::Call && self.is_probe(m.request) => {}
+            Message::Result(m) if self.is_probe(m.request) => {}
             Message::Error(m) => self.on_error(m),
             Message::Result(m) => self.on_result(m),
             Message::Registered(m) => self.on_registered(m),
@@ -964,6 +1014,11 @@ impl<T> Session<T> {
                 other.message_type()
             )),
         }
+    }
+
+    /// Whether `request` was the liveness probe's (its answer is consumed).
+    fn is_probe(&mut self, request: RequestId) -> bool {
+        self.probe.as_mut().is_some_and(|p| p.take_answer(request))
     }
 
     fn on_error(&mut self, error: crate::message::Error) {

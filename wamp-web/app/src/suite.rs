@@ -207,7 +207,9 @@ async fn await_interruptions(session: &wamp_web::Session, want: u32) -> Result<(
         }
         gloo_timers::future::sleep(Duration::from_millis(100)).await;
     }
-    Err(format!("the native callee heard of fewer than {want} cancellations"))
+    Err(format!(
+        "the native callee heard of fewer than {want} cancellations"
+    ))
 }
 
 /// A call canceled twice: by its timeout (the router cancels it), and by dropping the
@@ -239,7 +241,10 @@ async fn cancel(url: &str) -> Outcome {
     }
     await_interruptions(&session, before + 2).await?;
     session.leave().await.map_err(err)?;
-    Ok("canceled by its timeout (wamp.error.timeout) and by dropping it; the callee heard both".into())
+    Ok(
+        "canceled by its timeout (wamp.error.timeout) and by dropping it; the callee heard both"
+            .into(),
+    )
 }
 
 /// The page calls a procedure of another client, and that client calls the page.
@@ -408,8 +413,10 @@ pub async fn run_suite(
 }
 
 /// Starts a reconnecting [`Component`](wamp_web::Component) on `url` (retrying every
-/// 0.2 to 1 s) that registers `web.alive` (answering how many times it has joined) and
-/// writes `joined N` into `#joins` after each join; returns at once.
+/// 0.2 to 1 s) that registers `web.alive` (answering how many times it has joined),
+/// writes `joined N` into `#joins` after each join and `left N: why` when a session
+/// ends; returns at once. Its keepalive is short (a probe after 1 s of silence, 1 s to
+/// answer), so a router that stops answering is noticed within about 2 s.
 #[wasm_bindgen]
 pub fn run_reconnect(url: String) -> Result<(), JsValue> {
     let joins = Arc::new(AtomicU32::new(0));
@@ -419,8 +426,10 @@ pub fn run_reconnect(url: String) -> Result<(), JsValue> {
         max_retry_delay: Duration::from_secs(1),
         ..wamp_web::RetryPolicy::default()
     };
-    let transport = TransportConfig::new(url.as_str())
-        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let mut transport =
+        TransportConfig::new(url.as_str()).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    transport.websocket.auto_ping = Some((Duration::from_secs(1), Duration::from_secs(1)));
+    let left = Arc::new(AtomicU32::new(0));
     let component = wamp_web::Component::builder()
         .transport(wamp_web::TransportSpec::new(transport).retry(retry))
         .realm("realm1")
@@ -436,6 +445,15 @@ pub fn run_reconnect(url: String) -> Result<(), JsValue> {
                 page::line("joins", &format!("join-{n}"), "join", &text)
                     .map_err(|e| format!("{e:?}").into())
             }
+        })
+        .on_leave(move |reason| {
+            let n = left.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = page::line(
+                "joins",
+                &format!("left-{n}"),
+                "left",
+                &format!("left {n}: {reason}"),
+            );
         })
         .build()
         .map_err(|e| JsValue::from_str(&e.to_string()))?;

@@ -8,5 +8,5 @@
 pub mod demo;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod page;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown", feature = "suite"))]
 pub mod suite;

@@ -3,7 +3,7 @@
 //! publications, authentication, the reconnecting [`Component`]) on the browser's
 //! `WebSocket`, timers and `crypto.getRandomValues`, for `wasm32-unknown-unknown`.
 //!
-//! This crate is an adapter, as `wamp-tokio` is: [`WebRuntime`] gives the connection
+//! This crate is an adapter, as `wamp-tokio` is: `WebRuntime` gives the connection
 //! loop of [`wamp_runtime`] the page's event loop (`wasm-bindgen-futures`), its timers
 //! (`setTimeout`, through `gloo-timers`) and its WebSocket; everything else is the same
 //! code as on a native runtime, re-exported here.
@@ -26,7 +26,7 @@
 //! These are errors, not silently skipped settings:
 //!
 //! - **No RawSocket** (`rs://`, `rss://`, Unix sockets): a page cannot open TCP
-//!   connections. [`connect`] fails with [`ConnectError::Io`] (`Unsupported`).
+//!   connections. `connect` fails with [`ConnectError::Io`] (`Unsupported`).
 //! - **No handshake headers and no HTTP proxy of ours**: the browser builds the upgrade
 //!   request itself (cookies and `Origin` are its own). A [`TransportConfig`] with
 //!   headers or a proxy is a [`ConnectError::Config`].
@@ -35,18 +35,22 @@
 //!   `tls-unique` channel binding (which needs the TLS session) is unavailable.
 //! - **No WebSocket ping/pong**: the browser answers the router's pings itself and never
 //!   shows them to the page, so the WebSocket auto-ping settings have no effect here.
-//!   A connection that dies silently is found when a call times out
-//!   ([`CallOptions`](wamp_runtime::Call)'s timeout) or when the browser itself notices.
+//!   The keepalive runs at the WAMP level instead: the WebSocket auto-ping setting
+//!   ([`WebSocketOptions::auto_ping`]) becomes the session's liveness probe
+//!   ([`SessionConfig::liveness_probe`](wamp_runtime::wamp_proto::session::SessionConfig::liveness_probe)),
+//!   which ends a session whose router has gone silent.
 //! - **No process signals**: `ctrl_c` and `run_until_signal` do not exist on this
-//!   target; stop a [`Component`] with [`run`](wamp_runtime::run)'s `stop` future.
+//!   target; stop a [`Component`] with [`run`]'s `stop` future.
 //!
 //! Futures given to the session (procedure handlers, the main function of an
 //! [`ApplicationRunner`]) must be `Send`, as on native runtimes. A page has one thread,
 //! so a handler that holds JavaScript values (which are not `Send`) can wrap them in
 //! `send_wrapper::SendWrapper`.
 //!
-//! On every other target this crate is empty except for these docs, so a workspace
-//! that builds for native targets builds it too.
+//! On every other target this crate holds only the re-exports of [`wamp_runtime`]
+//! (`WebRuntime`, `connect`, `start` and `BrowserSocket` exist on
+//! `wasm32-unknown-unknown` only), so a workspace that builds for native targets builds
+//! it too. The README shows how to build a page and what the module weighs.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -1,5 +1,5 @@
-//! The wamp-web example page ([`demo`]) and the browser test suite ([`suite`]), as one
-//! WebAssembly module. `scripts/build-web.sh` builds it with `wasm-bindgen --target web`
+//! The wamp-web example page (`demo`) and the browser test suite (`suite`), as one
+//! WebAssembly module. `scripts/web-env.sh` builds it with `wasm-bindgen --target web`
 //! into `target/web/`, beside `www/` (the pages that load it). Empty on other targets.
 
 #![forbid(unsafe_code)]

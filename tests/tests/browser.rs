@@ -147,11 +147,9 @@ async fn native_peer(url: &str) -> (Session, Vec<Registration>) {
 
 #[test]
 fn the_browser_client_passes_its_suite_in_chromium() {
-    let web = web_dir().expect("the built pages");
-    let port = free_port().expect("a free port");
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let router = start_router(port, &web, dir.path());
-    let ws = format!("ws://127.0.0.1:{port}/ws");
+    let site = Site::new();
+    let router = site.start_router();
+    let (web, port, ws) = (&site.web, site.port, site.ws.clone());
 
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let (native, _registrations) = rt.block_on(native_peer(&ws));
@@ -250,12 +248,34 @@ fn the_browser_client_passes_its_suite_in_chromium() {
     router.stop();
 }
 
-/// Starts `wamp router` with the browser tests' config on `port`.
-fn start_router(port: u16, web: &std::path::Path, dir: &std::path::Path) -> RouterProcess {
-    let config_path = dir.join("config.json");
-    let folder = web.to_string_lossy().into_owned();
-    std::fs::write(&config_path, config(port, &folder).to_string()).expect("write the config");
-    RouterProcess::start(&["--config", &config_path.to_string_lossy()]).0
+/// Where a test serves the pages and WAMP: the built pages, a free port, a folder for
+/// the router's config.
+struct Site {
+    web: std::path::PathBuf,
+    port: u16,
+    ws: String,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        let port = free_port().expect("a free port");
+        Site {
+            web: web_dir().expect("the built pages"),
+            port,
+            ws: format!("ws://127.0.0.1:{port}/ws"),
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    /// Starts `wamp router` with the browser tests' config on the site's port.
+    fn start_router(&self) -> RouterProcess {
+        let config_path = self.dir.path().join("config.json");
+        let folder = self.web.to_string_lossy().into_owned();
+        std::fs::write(&config_path, config(self.port, &folder).to_string())
+            .expect("write the config");
+        RouterProcess::start(&["--config", &config_path.to_string_lossy()]).0
+    }
 }
 
 /// How many times the page's component has joined, as `web.alive` answers it.
@@ -272,11 +292,9 @@ async fn page_joins(url: &str) -> u32 {
 
 #[test]
 fn the_browser_component_reconnects_after_the_router_restarts() {
-    let web = web_dir().expect("the built pages");
-    let port = free_port().expect("a free port");
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let router = start_router(port, &web, dir.path());
-    let ws = format!("ws://127.0.0.1:{port}/ws");
+    let site = Site::new();
+    let router = site.start_router();
+    let (port, ws) = (site.port, site.ws.clone());
     let rt = tokio::runtime::Runtime::new().expect("tokio");
 
     let browser = Browser::start().expect("chromedriver and Chromium");
@@ -309,7 +327,7 @@ fn the_browser_component_reconnects_after_the_router_restarts() {
     // The router goes away and comes back on the same port: the page's component
     // retries, joins again and registers again.
     router.kill();
-    let router = start_router(port, &web, dir.path());
+    let router = site.start_router();
     browser
         .wait_until(
             "return !!document.getElementById('join-2')",

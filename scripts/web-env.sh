@@ -4,7 +4,8 @@
 #
 #   WEB_DIR=$(scripts/web-env.sh | tail -n1)
 #
-# Steps, each skipped when already done:
+# Steps (the installs are skipped when already done; the build is cargo's, so it is
+# quick when nothing changed):
 # - the rustup target wasm32-unknown-unknown;
 # - wasm-bindgen-cli at the version of the wasm-bindgen crate in Cargo.lock (the two
 #   must match), installed with `cargo install` into ~/.cargo/bin (about two minutes);
@@ -37,6 +38,8 @@ want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print
 have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
 if [ "$have" != "$want" ]; then
     log "installing wasm-bindgen-cli $want (found: ${have:-none})"
+    # Not --locked: its lockfile may pin versions a registry mirror lacks; the version
+    # that must match is wasm-bindgen's own, pinned here.
     cargo install wasm-bindgen-cli --version "$want" >&2
 fi
 
@@ -56,7 +59,8 @@ fi
 log "building wamp-web-app for wasm32-unknown-unknown"
 cargo build --release -p wamp-web-app --target wasm32-unknown-unknown >&2
 mkdir -p "$out/pkg"
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
-    target/wasm32-unknown-unknown/release/wamp_web_app.wasm >&2
+    "$target_dir/wasm32-unknown-unknown/release/wamp_web_app.wasm" >&2
 cp wamp-web/app/www/* "$out/"
 printf '%s\n' "$out"

@@ -210,10 +210,11 @@ fn read_response(stream: &mut TcpStream) -> std::result::Result<String, String> 
             None => false,
         };
         if complete {
-            return Ok(match length {
-                Some(length) => String::from_utf8_lossy(&body[..length]).into_owned(),
-                None => dechunk(&String::from_utf8_lossy(body)),
-            });
+            let body = match length {
+                Some(length) => body[..length].to_vec(),
+                None => dechunk(body),
+            };
+            return Ok(String::from_utf8_lossy(&body).into_owned());
         }
         let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
         if n == 0 {
@@ -223,18 +224,22 @@ fn read_response(stream: &mut TcpStream) -> std::result::Result<String, String> 
     }
 }
 
-/// The body of a chunked HTTP response.
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+/// The body of a chunked HTTP response (undone on bytes: a character may straddle two
+/// chunks).
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(at) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..at])
+            .ok()
+            .and_then(|size| usize::from_str_radix(size.trim(), 16).ok());
+        let after = &rest[at + 2..];
+        let Some(size) = size.filter(|&size| size > 0 && size <= after.len()) else {
             break;
         };
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
+        out.extend_from_slice(&after[..size]);
+        rest = after[size..]
+            .strip_prefix(b"\r\n")
+            .unwrap_or(&after[size..]);
     }
     out
 }

@@ -21,7 +21,7 @@ use crate::runtime::{with_deadline, BoxStream, Runtime};
 use crate::session::Session;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::tls;
-use crate::transport::{Endpoint, TransportConfig};
+use crate::transport::{Endpoint, TlsRoots, TransportConfig};
 
 /// Connects to a router and joins a realm; returns once the router has welcomed the
 /// session, with the connection loop running in a task spawned on `rt`.
@@ -115,7 +115,11 @@ async fn attempt<R: Runtime>(
                 .map_err(|e| (e, false))?;
             (
                 stream,
-                Framer::pipe(serializers.to_vec(), transport.websocket.auto_ping),
+                Framer::pipe(
+                    serializers.to_vec(),
+                    transport.websocket.auto_ping,
+                    transport.websocket.max_message_size,
+                ),
             )
         }
         None => {
@@ -212,7 +216,8 @@ async fn start_session<R: Runtime>(
 /// A WebSocket the runtime's platform opens itself (a browser's), speaking the
 /// [message pipe](crate::message_pipe); `None` where the loop speaks WebSocket itself. What
 /// such a platform cannot do is an error here, not ignored: it sets no handshake
-/// headers and goes through no proxy of ours, and it does TLS itself.
+/// headers, goes through no proxy of ours, and does TLS itself (with its own trust
+/// store and the URL's host name).
 fn platform_websocket<R: Runtime>(
     rt: &R,
     transport: &TransportConfig,
@@ -227,6 +232,10 @@ fn platform_websocket<R: Runtime>(
         Some("this runtime's WebSocket cannot send handshake headers (a browser sets them itself)")
     } else if transport.proxy.is_some() {
         Some("this runtime's WebSocket cannot go through an HTTP proxy of ours (the browser uses its own)")
+    } else if !matches!(transport.tls.roots, TlsRoots::Native)
+        || transport.tls.server_name.is_some()
+    {
+        Some("this runtime's WebSocket does its own TLS: trusted roots and the server name cannot be set")
     } else {
         None
     };

@@ -222,8 +222,10 @@ impl Framer {
     pub(crate) fn pipe(
         offered: Vec<SerializerKind>,
         keepalive: Option<(Duration, Duration)>,
+        max_message: Option<usize>,
     ) -> Framer {
-        let mut framer = Framer::new(Box::new(crate::message_pipe::PipeMachine::new(offered)));
+        let machine = crate::message_pipe::PipeMachine::new(offered, max_message);
+        let mut framer = Framer::new(Box::new(machine));
         framer.session_probe = keepalive;
         framer
     }

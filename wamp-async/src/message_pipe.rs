@@ -123,8 +123,9 @@ impl Decoder {
         }
         let mut len = [0u8; 4];
         len.copy_from_slice(&self.buf[1..HEADER]);
-        let len = u32::from_be_bytes(len) as usize;
-        if self.buf.len() < HEADER + len {
+        let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
+        // No `HEADER + len`: on a 32-bit target it could overflow.
+        if self.buf.len() - HEADER < len {
             return Ok(None);
         }
         let tag = self.buf[0];
@@ -155,6 +156,8 @@ pub(crate) struct PipeMachine {
     decoder: Decoder,
     /// The subprotocols offered, in preference order.
     offered: Vec<SerializerKind>,
+    /// The largest message taken from the router, if limited.
+    max_message: Option<usize>,
     serializer: Option<SerializerKind>,
     messages: VecDeque<Bytes>,
     transmit: VecDeque<Bytes>,
@@ -163,10 +166,11 @@ pub(crate) struct PipeMachine {
 }
 
 impl PipeMachine {
-    pub(crate) fn new(offered: Vec<SerializerKind>) -> PipeMachine {
+    pub(crate) fn new(offered: Vec<SerializerKind>, max_message: Option<usize>) -> PipeMachine {
         PipeMachine {
             decoder: Decoder::new(),
             offered,
+            max_message,
             serializer: None,
             messages: VecDeque::new(),
             transmit: VecDeque::new(),
@@ -202,7 +206,9 @@ impl PipeMachine {
                     Some(_) => self.fail("the socket opened twice".into()),
                     None => {
                         // What a browser does not check itself: a server that picked
-                        // no WAMP subprotocol (or one that was not offered).
+                        // no WAMP subprotocol (or one that was not offered). The codes
+                        // are the WebSocket ones; a platform that may not send one (a
+                        // browser only sends 1000 and 3000-4999) says it its own way.
                         self.transmit.push_back(
                             Record::Close {
                                 code: 1002,
@@ -217,7 +223,21 @@ impl PipeMachine {
                 }
             }
             Record::Text(message) | Record::Binary(message) => {
-                if self.serializer.is_some() {
+                if let Some(max) = self.max_message.filter(|&max| message.len() > max) {
+                    // The platform has taken it whole already; what is left is not to
+                    // pass it on, as the WebSocket machine would not (close code 1009).
+                    self.transmit.push_back(
+                        Record::Close {
+                            code: 1009,
+                            reason: "message too big".into(),
+                        }
+                        .encode(),
+                    );
+                    self.fail(format!(
+                        "a message of {} bytes is over the limit of {max}",
+                        message.len()
+                    ));
+                } else if self.serializer.is_some() {
                     self.messages.push_back(message);
                 } else {
                     self.fail("a message before the socket opened".into());
@@ -348,6 +368,117 @@ mod tests {
             assert_eq!(got, records, "split every {step} bytes");
             assert!(!decoder.is_partial());
         }
+    }
+
+    fn wire(records: &[Record]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in records {
+            r.encode_into(&mut out);
+        }
+        out
+    }
+
+    fn sent(machine: &mut PipeMachine) -> Vec<Record> {
+        let mut decoder = Decoder::new();
+        while let Some(bytes) = machine.poll_transmit() {
+            decoder.push(&bytes);
+        }
+        std::iter::from_fn(|| decoder.next_record().expect("valid")).collect()
+    }
+
+    #[test]
+    fn the_machine_opens_carries_messages_both_ways_and_closes() {
+        let now = Instant::now();
+        let mut m = PipeMachine::new(vec![SerializerKind::Cbor, SerializerKind::Json], None);
+        assert!(m.send_message(Bytes::from_static(b"early")).is_err());
+        m.handle_input(
+            now,
+            &wire(&[
+                Record::Open {
+                    protocol: "wamp.2.json".into(),
+                },
+                Record::Text(Bytes::from_static(b"[2,1,{}]")),
+            ]),
+        );
+        assert!(matches!(
+            m.poll_event(),
+            Some(FramerEvent::Open(SerializerKind::Json))
+        ));
+        assert_eq!(m.poll_message(), Some(Bytes::from_static(b"[2,1,{}]")));
+        m.send_message(Bytes::from_static(b"[6,{},\"x\"]"))
+            .expect("open");
+        m.close(now, CloseCode::NORMAL, "bye");
+        assert_eq!(
+            sent(&mut m),
+            vec![
+                Record::Text(Bytes::from_static(b"[6,{},\"x\"]")),
+                Record::Close {
+                    code: 1000,
+                    reason: "bye".into()
+                }
+            ]
+        );
+        assert!(matches!(m.poll_event(), Some(FramerEvent::Closed(None))));
+        assert!(m.is_closed());
+    }
+
+    #[test]
+    fn a_peer_close_an_unoffered_protocol_and_an_oversize_message_end_it() {
+        let now = Instant::now();
+        let mut m = PipeMachine::new(vec![SerializerKind::MsgPack], None);
+        m.handle_input(
+            now,
+            &wire(&[Record::Close {
+                code: 1006,
+                reason: String::new(),
+            }]),
+        );
+        assert!(matches!(
+            m.poll_event(),
+            Some(FramerEvent::Closed(Some(TransportError::WebSocketClosed {
+                code: 1006,
+                ..
+            })))
+        ));
+
+        let mut m = PipeMachine::new(vec![SerializerKind::MsgPack], None);
+        m.handle_input(
+            now,
+            &wire(&[Record::Open {
+                protocol: "wamp.2.json".into(),
+            }]),
+        );
+        assert!(matches!(m.poll_event(), Some(FramerEvent::Closed(Some(_)))));
+        assert!(matches!(
+            sent(&mut m)[..],
+            [Record::Close { code: 1002, .. }]
+        ));
+
+        let mut m = PipeMachine::new(vec![SerializerKind::MsgPack], Some(4));
+        m.handle_input(
+            now,
+            &wire(&[
+                Record::Open {
+                    protocol: "wamp.2.msgpack".into(),
+                },
+                Record::Binary(Bytes::from_static(&[1, 2, 3, 4, 5])),
+            ]),
+        );
+        assert!(matches!(m.poll_event(), Some(FramerEvent::Open(_))));
+        assert!(matches!(m.poll_event(), Some(FramerEvent::Closed(Some(_)))));
+        assert_eq!(m.poll_message(), None);
+        assert!(matches!(
+            sent(&mut m)[..],
+            [Record::Close { code: 1009, .. }]
+        ));
+    }
+
+    #[test]
+    fn a_huge_length_waits_for_its_bytes_without_overflowing() {
+        let mut decoder = Decoder::new();
+        decoder.push(&[TEXT, 0xff, 0xff, 0xff, 0xff, 1, 2]);
+        assert_eq!(decoder.next_record(), Ok(None));
+        assert!(decoder.is_partial());
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// page never sees the frames (a web browser): `None`, the default, means the
     /// connection loop speaks WebSocket itself over [`connect_tcp`](Runtime::connect_tcp).
     ///
+    /// Nothing may connect before the future is polled: the connection loop may still
+    /// refuse the configuration and drop it.
+    ///
     /// The stream returned carries the [message pipe](crate::message_pipe): the platform's
     /// open, message and close events as records, and the messages to send back. It may
     /// be returned before the socket has opened; the connect timeout covers the wait for

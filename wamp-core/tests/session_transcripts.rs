@@ -3332,3 +3332,25 @@ fn without_the_probe_a_quiet_session_has_no_deadline() {
     t.join();
     assert_eq!(t.session.poll_timeout(), None);
 }
+
+#[test]
+fn a_probe_of_zero_or_endless_durations_keeps_the_timer_contract() {
+    let mut t = Transcript::new(
+        config(SerializerKind::Json).liveness_probe(Duration::ZERO, Duration::ZERO),
+    );
+    t.join();
+    assert_eq!(t.session.poll_timeout(), Some(t.t0 + millis(1)));
+    // `timeout` asserts that the next deadline is later than now.
+    t.timeout(millis(1));
+    expect!(t, Message::Call(c) if c.procedure == PROBE_PROCEDURE);
+    t.timeout(millis(2));
+    assert!(matches!(
+        assert_event!(t, SessionEvent::Closed(r) => r),
+        CloseReason::Unresponsive { .. }
+    ));
+
+    let mut t =
+        Transcript::new(config(SerializerKind::Json).liveness_probe(Duration::MAX, Duration::MAX));
+    t.join();
+    assert_eq!(t.session.poll_timeout(), None);
+}

@@ -31,10 +31,11 @@
 //!   request itself (cookies and `Origin` are its own). A [`TransportConfig`] with
 //!   headers or a proxy is a [`ConnectError::Config`].
 //! - **No TLS settings and no channel binding**: for `wss://` the browser verifies the
-//!   certificate against its own trust store; [`TlsRoots`] are not consulted, and
-//!   `tls-unique` channel binding (which needs the TLS session) is unavailable.
+//!   certificate against its own trust store; a [`TransportConfig`] with other
+//!   [`TlsRoots`] or a server name is a [`ConnectError::Config`], and `tls-unique`
+//!   channel binding (which needs the TLS session) is unavailable.
 //! - **No WebSocket ping/pong**: the browser answers the router's pings itself and never
-//!   shows them to the page, so the WebSocket auto-ping settings have no effect here.
+//!   shows them to the page, so the WebSocket auto-ping setting cannot drive pings here.
 //!   The keepalive runs at the WAMP level instead: the WebSocket auto-ping setting
 //!   ([`WebSocketOptions::auto_ping`]) becomes the session's liveness probe
 //!   ([`SessionConfig::liveness_probe`](wamp_runtime::wamp_proto::session::SessionConfig::liveness_probe)),

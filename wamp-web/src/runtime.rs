@@ -64,8 +64,13 @@ impl Runtime for WebRuntime {
         url: &str,
         protocols: &[&'static str],
     ) -> Option<BoxFuture<'static, io::Result<BoxStream>>> {
-        let opened = BrowserSocket::open(url, protocols).map(|s| Box::new(s) as BoxStream);
-        Some(Box::pin(async move { opened }))
+        // Opened when polled, not here: a connect that refuses the configuration first
+        // must not have touched the network.
+        let url = url.to_owned();
+        let protocols = protocols.to_vec();
+        Some(Box::pin(async move {
+            BrowserSocket::open(&url, &protocols).map(|s| Box::new(s) as BoxStream)
+        }))
     }
 }
 

@@ -65,7 +65,8 @@ struct Inner {
     ws: WebSocket,
     inbound: Rc<RefCell<Inbound>>,
     decoder: Decoder,
-    /// The loop asked to close (or the socket closed): nothing more is sent.
+    /// The loop asked to close, or the socket is closing or closed: nothing more is
+    /// sent.
     closing: bool,
     drain: Option<TimeoutFuture>,
     // Kept alive as long as the socket: the browser calls them.
@@ -178,8 +179,8 @@ impl Inner {
 }
 
 /// What a page may pass to `WebSocket.close`: code 1000 or 3000-4999 (others throw
-/// `InvalidAccessError`), and a reason of at most 123 bytes. Another code becomes
-/// 1000, with the reason kept.
+/// `InvalidAccessError`), and a reason of at most 123 bytes. Another code (the loop
+/// speaks WebSocket's: 1002, 1008, 1009) becomes 1000, with the reason kept to say why.
 fn closable(code: u16, reason: &str) -> (u16, String) {
     let code = if code == 1000 || (3000..=4999).contains(&code) {
         code
@@ -230,6 +231,11 @@ impl AsyncWrite for BrowserSocket {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let inner = &mut *self.inner;
+        // Closed from the other side (or closing): nothing will be sent any more, and
+        // `bufferedAmount` will not go down; take the bytes so the loop can finish.
+        if inner.inbound.borrow().ended || inner.ws.ready_state() >= WebSocket::CLOSING {
+            inner.closing = true;
+        }
         if inner.ws.buffered_amount() > HIGH_WATER && !inner.closing {
             let timer = inner
                 .drain

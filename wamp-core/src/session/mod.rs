@@ -640,7 +640,8 @@ impl<T> Session<T> {
     /// While invocations are still running, GOODBYE waits for their answers (a draining
     /// leave): [`yield_`](Session::yield_) and
     /// [`invocation_error`](Session::invocation_error) still work, new INVOCATIONs are
-    /// answered with ERROR `wamp.error.unavailable`, and no new request is taken.
+    /// answered with ERROR `wamp.error.unavailable`, and no new request is taken (the
+    /// [liveness probe](SessionConfig::liveness_probe), if configured, still runs).
     /// GOODBYE goes out with the last answer, or when the GOODBYE timeout passes first;
     /// the whole leave takes at most twice that timeout.
     pub fn leave(
@@ -875,10 +876,10 @@ impl<T> Session<T> {
         Ok(request)
     }
 
-    /// A fresh request ID that is not in flight.
     /// Sends the liveness probe: a CALL whose answer (whatever it is) proves the router
     /// alive, consumed by [`on_established_message`](Self::on_established_message).
     fn send_probe(&mut self, now: Instant) {
+        let ids = self.ids.clone();
         let request = self.next_request();
         let call = Message::Call(Call {
             request,
@@ -888,13 +889,20 @@ impl<T> Session<T> {
         });
         // Unbounded: one small message per interval, and a full queue is no reason to
         // stop checking that the router is there.
-        if self.send_unbounded(call).is_ok() {
-            if let Some(probe) = &mut self.probe {
-                probe.sent(now, request);
+        let sent = match self.send_unbounded(call) {
+            Ok(()) => Some(request),
+            Err(_) => {
+                // Unsent: the ID goes back, so the IDs on the wire stay gapless.
+                self.ids = ids;
+                None
             }
+        };
+        if let Some(probe) = &mut self.probe {
+            probe.sent(now, sent);
         }
     }
 
+    /// A fresh request ID that is not in flight.
     fn next_request(&mut self) -> RequestId {
         loop {
             let id = self.ids.next();

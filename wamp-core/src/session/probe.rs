@@ -18,6 +18,9 @@ use crate::{Instant, RequestId, Uri};
 /// registers it and every router answers at once.
 pub const PROBE_PROCEDURE: Uri = Uri::from_static("wamp.keepalive.probe");
 
+/// The shortest interval and timeout.
+const MIN_STEP: Duration = Duration::from_millis(1);
+
 /// Probes whose answers are still expected (older ones are forgotten; an answer to a
 /// forgotten probe would then be a protocol violation, so the list is generous).
 const OUTSTANDING: usize = 8;
@@ -46,10 +49,12 @@ pub(super) struct Probe {
 }
 
 impl Probe {
+    /// Zero durations are taken as one millisecond: a probe is never due again at the
+    /// instant it was handled.
     pub(super) fn new(interval: Duration, timeout: Duration) -> Probe {
         Probe {
-            interval,
-            timeout,
+            interval: interval.max(MIN_STEP),
+            timeout: timeout.max(MIN_STEP),
             last_input: None,
             sent: None,
             requests: VecDeque::new(),
@@ -75,9 +80,10 @@ impl Probe {
 
     /// The next time [`due`](Self::due) has something to say.
     pub(super) fn deadline(&self) -> Option<Instant> {
+        // A duration too long for the clock means never.
         match self.sent {
-            Some(sent) => Some(sent + self.timeout),
-            None => self.last_input.map(|t| t + self.interval),
+            Some(sent) => sent.checked_add(self.timeout),
+            None => self.last_input.and_then(|t| t.checked_add(self.interval)),
         }
     }
 
@@ -94,12 +100,15 @@ impl Probe {
         }
     }
 
-    /// A probe with `request` went out at `now`.
-    pub(super) fn sent(&mut self, now: Instant, request: RequestId) {
+    /// A probe went out at `now` (with `request`; `None` if it could not be sent, and
+    /// the router then has its timeout to show it is alive all the same).
+    pub(super) fn sent(&mut self, now: Instant, request: Option<RequestId>) {
         self.sent = Some(now);
-        if self.requests.len() == OUTSTANDING {
-            self.requests.pop_front();
+        if let Some(request) = request {
+            if self.requests.len() == OUTSTANDING {
+                self.requests.pop_front();
+            }
+            self.requests.push_back(request);
         }
-        self.requests.push_back(request);
     }
 }

@@ -95,7 +95,7 @@ async fn rpc(url: &str, serializer: SerializerKind) -> Outcome {
     Ok(format!("2 + 3 + 10 = {sum} over {serializer}"))
 }
 
-/// Pub/sub with a prefix pattern over one serializer.
+/// Pub/sub with a prefix and a wildcard pattern over one serializer.
 async fn pubsub(url: &str, serializer: SerializerKind) -> Outcome {
     let session = join(url, serializer, JoinConfig::new("realm1")).await?;
     let prefix = format!("web.topic.{serializer}");
@@ -103,6 +103,14 @@ async fn pubsub(url: &str, serializer: SerializerKind) -> Outcome {
         .subscribe_with(
             prefix.as_str(),
             SubscribeOptions::new().match_policy(MatchPolicy::Prefix),
+        )
+        .await
+        .map_err(err)?;
+    // `web.topic..c`: any one component between `topic` and `c`.
+    let mut wild = session
+        .subscribe_with(
+            "web.topic..c",
+            SubscribeOptions::new().match_policy(MatchPolicy::Wildcard),
         )
         .await
         .map_err(err)?;
@@ -133,8 +141,18 @@ async fn pubsub(url: &str, serializer: SerializerKind) -> Outcome {
     if seen != want {
         return Err(format!("events {seen:?}, expected {want:?}"));
     }
+    let event = wild
+        .next()
+        .await
+        .ok_or("the wildcard subscription ended")?
+        .map_err(err)?;
+    if event.topic().as_str() != format!("{prefix}.c") {
+        return Err(format!("the wildcard subscription got {}", event.topic()));
+    }
     session.leave().await.map_err(err)?;
-    Ok(format!("3 events in order on {prefix}.*"))
+    Ok(format!(
+        "3 events in order on {prefix}.*, 1 on web.topic..c"
+    ))
 }
 
 /// Progressive results from a procedure registered in the page.
@@ -333,7 +351,13 @@ async fn refusals(url: &str) -> Outcome {
         Err(e) if e.contains("handshake headers") => {}
         other => return Err(format!("a handshake header gave {:?}", other.map(|_| ()))),
     }
-    Ok("RawSocket and handshake headers are refused with reasons".into())
+    let mut with_tls = TransportConfig::new(url).map_err(err)?;
+    with_tls.tls.server_name = Some("elsewhere.example".into());
+    match wamp_runtime_connect(&with_tls, &JoinConfig::new("realm1")).await {
+        Err(e) if e.contains("does its own TLS") => {}
+        other => return Err(format!("a TLS server name gave {:?}", other.map(|_| ()))),
+    }
+    Ok("RawSocket, handshake headers and TLS settings are refused with reasons".into())
 }
 
 /// Runs every case against `url` and writes the outcomes into `#cases`; `#summary`

@@ -26,7 +26,6 @@ Stdout, one line each: READY once registered, then `ASKED {"realm": .., "authid"
 """
 
 import json
-import sys
 
 from autobahn.wamp.exception import ApplicationError
 
@@ -81,15 +80,7 @@ def main():
         state["registered"] = True
         ab_common.emit("READY")
 
-    @component.on_leave
-    def left(session, details):
-        ab_common.emit("LEFT", {"reason": details.reason, "message": details.message})
-
-    failure = ab_common.run(component, ns)
-    if not state["registered"]:
-        print(f"ab_authenticator: never registered: {failure}", file=sys.stderr)
-        sys.exit(ab_common.EXIT_WAMP_ERROR)
-    sys.exit(ab_common.EXIT_OK)
+    ab_common.serve(component, ns, "ab_authenticator", state)
 
 
 if __name__ == "__main__":

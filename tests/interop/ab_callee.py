@@ -23,7 +23,6 @@ The common options (TLS, authentication) are described in ab_common.py.
 """
 
 import asyncio
-import sys
 
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallResult, RegisterOptions
@@ -85,15 +84,7 @@ def main():
         state["registered"] = True
         ab_common.emit("READY")
 
-    @component.on_leave
-    def left(session, details):
-        ab_common.emit("LEFT", {"reason": details.reason, "message": details.message})
-
-    failure = ab_common.run(component, ns)
-    if not state["registered"]:
-        print(f"ab_callee: never registered: {failure}", file=sys.stderr)
-        sys.exit(ab_common.EXIT_WAMP_ERROR)
-    sys.exit(ab_common.EXIT_OK)
+    ab_common.serve(component, ns, "ab_callee", state)
 
 
 if __name__ == "__main__":

@@ -182,3 +182,19 @@ def run(component, ns):
         return e
     finally:
         loop.close()
+
+
+def serve(component, ns, script, state):
+    """Runs a serving script's Component (see run), printing LEFT when a session ends,
+    and exits: EXIT_OK if it got as far as registering (state["registered"]), else
+    EXIT_WAMP_ERROR with the failure on stderr."""
+
+    @component.on_leave
+    def left(session, details):
+        emit("LEFT", {"reason": details.reason, "message": details.message})
+
+    failure = run(component, ns)
+    if not state["registered"]:
+        print(f"{script}: never registered: {failure}", file=sys.stderr)
+        sys.exit(EXIT_WAMP_ERROR)
+    sys.exit(EXIT_OK)

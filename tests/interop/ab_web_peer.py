@@ -11,8 +11,6 @@ Runs until SIGTERM or --timeout (default 300 s). The common options are describe
 ab_common.py.
 """
 
-import sys
-
 from autobahn.wamp.types import CallResult
 
 import ab_common
@@ -38,11 +36,7 @@ def main():
         state["registered"] = True
         ab_common.emit("READY")
 
-    failure = ab_common.run(component, ns)
-    if not state["registered"]:
-        print(f"ab_web_peer: never registered: {failure}", file=sys.stderr)
-        sys.exit(ab_common.EXIT_WAMP_ERROR)
-    sys.exit(ab_common.EXIT_OK)
+    ab_common.serve(component, ns, "ab_web_peer", state)
 
 
 if __name__ == "__main__":

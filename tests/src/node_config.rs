@@ -224,27 +224,12 @@ pub fn authenticator_principals() -> Value {
 }
 
 fn static_principal_auth() -> Value {
+    // The ticket and WAMP-CRA tables are the authenticator's, as Crossbar.io's static
+    // configuration takes them.
+    let table = authenticator_principals();
     json!({
-        "ticket": {
-            "type": "static",
-            "principals": {
-                TICKET_AUTHID: {"ticket": TICKET, "role": AUTHENTICATED_ROLE},
-                RESTRICTED_AUTHID: {"ticket": RESTRICTED_TICKET, "role": RESTRICTED_ROLE},
-            },
-        },
-        "wampcra": {
-            "type": "static",
-            "users": {
-                WAMPCRA_AUTHID: {"secret": WAMPCRA_SECRET, "role": AUTHENTICATED_ROLE},
-                WAMPCRA_SALTED_AUTHID: {
-                    "secret": WAMPCRA_SALTED_SECRET,
-                    "role": AUTHENTICATED_ROLE,
-                    "salt": WAMPCRA_SALT,
-                    "iterations": WAMPCRA_ITERATIONS,
-                    "keylen": WAMPCRA_KEYLEN,
-                },
-            },
-        },
+        "ticket": {"type": "static", "principals": table["ticket"]},
+        "wampcra": {"type": "static", "users": table["wampcra"]},
         "cryptosign": {
             "type": "static",
             "principals": {

@@ -14,6 +14,7 @@ use wamp_proto::Instant;
 use bytes::Bytes;
 use wamp_proto::serializer::SerializerKind;
 use wamp_transport_rawsocket::{self as rawsocket, Closed, Connection, RawSocketError};
+use wamp_transport_ws::message_pipe::{PipeEnd, PipeEvent, PipeMachine};
 use wamp_transport_ws::{self as ws, CloseCode, WebSocket, WsClient, WsEvent};
 
 use crate::error::{IoError, TransportError};
@@ -39,7 +40,7 @@ pub(crate) enum SendError {
 
 /// A framing machine as the loop sees it: the machines' own methods, with their events
 /// and errors translated into the loop's terms.
-pub(crate) trait Framing: Send {
+trait Framing: Send {
     fn handle_input(&mut self, now: Instant, data: &[u8]);
     fn handle_timeout(&mut self, now: Instant);
     fn handle_transport_closed(&mut self, now: Instant);
@@ -195,6 +196,63 @@ impl Framing for Connection {
     }
 }
 
+impl Framing for PipeMachine {
+    fn handle_input(&mut self, _now: Instant, data: &[u8]) {
+        PipeMachine::handle_input(self, data);
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn handle_transport_closed(&mut self, _now: Instant) {
+        PipeMachine::handle_transport_closed(self);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        PipeMachine::poll_transmit(self)
+    }
+
+    fn poll_message(&mut self) -> Option<Bytes> {
+        PipeMachine::poll_message(self)
+    }
+
+    fn poll_event(&mut self) -> Option<FramerEvent> {
+        Some(match PipeMachine::poll_event(self)? {
+            PipeEvent::Open(serializer) => FramerEvent::Open(serializer),
+            PipeEvent::Closed(end) => FramerEvent::Closed(match end {
+                PipeEnd::Normal => None,
+                PipeEnd::Closed { code, reason } => {
+                    Some(TransportError::WebSocketClosed { code, reason })
+                }
+                PipeEnd::Eof => Some(TransportError::Eof),
+                PipeEnd::Failed(why) => Some(TransportError::Io(IoError::new(
+                    std::io::ErrorKind::InvalidData,
+                    why,
+                ))),
+            }),
+        })
+    }
+
+    fn send_message(&mut self, message: Bytes) -> Result<(), SendError> {
+        PipeMachine::send_message(self, message).map_err(SendError::Failed)
+    }
+
+    fn close(&mut self, _now: Instant, code: CloseCode, reason: &str) {
+        PipeMachine::close(self, code, reason);
+    }
+
+    fn is_closed(&self) -> bool {
+        PipeMachine::is_closed(self)
+    }
+
+    fn peer_max_message_len(&self) -> Option<usize> {
+        None
+    }
+}
+
 pub(crate) struct Framer {
     machine: Box<dyn Framing>,
     /// The WAMP-level keepalive the session should run, where the transport has none
@@ -224,7 +282,7 @@ impl Framer {
         keepalive: Option<(Duration, Duration)>,
         max_message: Option<usize>,
     ) -> Framer {
-        let machine = crate::message_pipe::PipeMachine::new(offered, max_message);
+        let machine = PipeMachine::new(offered, max_message);
         let mut framer = Framer::new(Box::new(machine));
         framer.session_probe = keepalive;
         framer

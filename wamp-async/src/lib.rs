@@ -119,7 +119,6 @@ mod driver;
 mod error;
 mod framer;
 mod join;
-pub mod message_pipe;
 mod outbox;
 mod proxy;
 mod publish;
@@ -176,6 +175,9 @@ pub use wamp_router::{
     Allow, CraSalt, Disclose, Limits, Permission, RealmConfig, RoleConfig, RouterConfig, ScramKdf,
 };
 pub use wamp_transport_rawsocket::MaxMessageLen;
+/// The records a runtime whose platform implements WebSocket itself (a browser) speaks
+/// on the stream it returns from [`Runtime::open_websocket`].
+pub use wamp_transport_ws::message_pipe;
 
 /// The rustls version used for TLS, for [`TlsRoots::Rustls`].
 #[cfg(not(target_arch = "wasm32"))]

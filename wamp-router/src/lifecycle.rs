@@ -113,16 +113,12 @@ impl Router {
         let Some((binding, realm, session, roles, pending)) = self.take_handshake(conn) else {
             return;
         };
-        match pending.authenticate(&answer, binding.as_ref()) {
-            Ok(Verdict::Welcome(identity)) => {
-                self.admit(now, conn, realm, session, roles, identity)
-            }
-            Ok(Verdict::Ask(ask)) => self.ask(now, conn, realm, session, roles, ask),
-            Err(why) => {
-                self.sessions.remove(&session);
-                self.abort(now, conn, Uri::NOT_AUTHORIZED, why);
-            }
-        }
+        let step = match pending.authenticate(&answer, binding.as_ref()) {
+            Ok(Verdict::Welcome(identity)) => Step::Welcome(identity),
+            Ok(Verdict::Ask(ask)) => Step::Ask(ask),
+            Err(why) => Step::Abort(Uri::NOT_AUTHORIZED, why),
+        };
+        self.proceed(now, conn, realm, session, roles, step);
     }
 
     /// Calls a dynamic authenticator for the handshake of `conn`; its answer comes back

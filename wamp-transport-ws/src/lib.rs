@@ -207,6 +207,7 @@ mod endpoint;
 mod error;
 mod event;
 mod frames;
+pub mod message_pipe;
 mod pipe;
 mod server;
 

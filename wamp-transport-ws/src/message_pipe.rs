@@ -1,9 +1,9 @@
-//! The message pipe: how a runtime whose platform implements WebSocket itself (a web
-//! browser) hands the connection loop a WebSocket as a byte stream.
+//! The message pipe: a WebSocket that the platform implements itself (a web browser),
+//! handed to a connection loop as a byte stream.
 //!
 //! A browser never shows a page the WebSocket frames: it opens the connection, takes
-//! whole messages to send, and gives whole messages back. Such a runtime returns a
-//! [`BoxStream`](crate::BoxStream) from [`Runtime::open_websocket`] that carries
+//! whole messages to send, and gives whole messages back. A runtime on such a platform
+//! gives the loop a byte stream (`wamp_runtime::Runtime::open_websocket`) that carries
 //! [`Record`]s in both directions, each written as one tag byte, a 4-byte big-endian
 //! length and the body:
 //!
@@ -13,20 +13,16 @@
 //! - from the loop to the platform: messages to send, and at most one
 //!   [`Record::Close`] asking to close with a code and reason.
 //!
-//! Everything else (the serializer, the session, byte budgets, write coalescing) is the
-//! same loop as on a native runtime: the pipe is only the framing.
-//!
-//! [`Runtime::open_websocket`]: crate::Runtime::open_websocket
+//! [`PipeMachine`] is the loop's end, a sans-IO machine like [`WebSocket`](crate::WebSocket):
+//! bytes in, messages and events out, and the decisions the platform leaves to the page
+//! (the subprotocol was one offered, a message is within the limit).
 
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 use wamp_proto::serializer::SerializerKind;
-use wamp_proto::Instant;
-use wamp_transport_ws::CloseCode;
 
-use crate::error::{IoError, TransportError};
-use crate::framer::{FramerEvent, Framing, SendError};
+use crate::CloseCode;
 
 const OPEN: u8 = 0;
 const TEXT: u8 = 1;
@@ -150,23 +146,56 @@ impl Decoder {
     }
 }
 
-/// The loop's end of the pipe, as a framing machine: what the connection loop drives
-/// where a native runtime would drive the WebSocket machine.
-pub(crate) struct PipeMachine {
+/// What the loop must react to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipeEvent {
+    /// The socket opened with this serializer's subprotocol.
+    Open(SerializerKind),
+    /// The socket is over; the last event.
+    Closed(PipeEnd),
+}
+
+/// How the socket ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipeEnd {
+    /// Closed normally (code 1000), or by this side.
+    Normal,
+    /// Closed by the peer or the platform with another code (1006: the connection was
+    /// lost).
+    Closed {
+        /// The WebSocket close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+    /// The byte stream ended without a close record.
+    Eof,
+    /// Something this side refuses: a subprotocol it did not offer, a message over the
+    /// limit, a record out of place (a close record asking the platform to close has
+    /// been queued where it makes sense).
+    Failed(String),
+}
+
+/// The loop's end of the pipe: what a connection loop drives where it would drive the
+/// [`WebSocket`](crate::WebSocket) machine on a socket of its own.
+#[derive(Debug)]
+pub struct PipeMachine {
     decoder: Decoder,
     /// The subprotocols offered, in preference order.
     offered: Vec<SerializerKind>,
-    /// The largest message taken from the router, if limited.
+    /// The largest message taken from the peer, if limited.
     max_message: Option<usize>,
     serializer: Option<SerializerKind>,
     messages: VecDeque<Bytes>,
     transmit: VecDeque<Bytes>,
-    events: VecDeque<FramerEvent>,
+    events: VecDeque<PipeEvent>,
     closed: bool,
 }
 
 impl PipeMachine {
-    pub(crate) fn new(offered: Vec<SerializerKind>, max_message: Option<usize>) -> PipeMachine {
+    /// A machine that offered `offered` and takes messages of at most `max_message`
+    /// bytes.
+    pub fn new(offered: Vec<SerializerKind>, max_message: Option<usize>) -> PipeMachine {
         PipeMachine {
             decoder: Decoder::new(),
             offered,
@@ -179,18 +208,23 @@ impl PipeMachine {
         }
     }
 
-    fn end(&mut self, error: Option<TransportError>) {
+    fn end(&mut self, how: PipeEnd) {
         if !self.closed {
             self.closed = true;
-            self.events.push_back(FramerEvent::Closed(error));
+            self.events.push_back(PipeEvent::Closed(how));
         }
     }
 
-    fn fail(&mut self, why: String) {
-        self.end(Some(TransportError::Io(IoError::new(
-            std::io::ErrorKind::InvalidData,
-            why,
-        ))));
+    /// Asks the platform to close with `code` and fails with `why`.
+    fn refuse(&mut self, code: u16, reason: &str, why: String) {
+        self.transmit.push_back(
+            Record::Close {
+                code,
+                reason: reason.to_owned(),
+            }
+            .encode(),
+        );
+        self.end(PipeEnd::Failed(why));
     }
 
     fn on_record(&mut self, record: Record) {
@@ -201,115 +235,100 @@ impl PipeMachine {
                 {
                     Some(serializer) if self.serializer.is_none() => {
                         self.serializer = Some(serializer);
-                        self.events.push_back(FramerEvent::Open(serializer));
+                        self.events.push_back(PipeEvent::Open(serializer));
                     }
-                    Some(_) => self.fail("the socket opened twice".into()),
-                    None => {
-                        // What a browser does not check itself: a server that picked
-                        // no WAMP subprotocol (or one that was not offered). The codes
-                        // are the WebSocket ones; a platform that may not send one (a
-                        // browser only sends 1000 and 3000-4999) says it its own way.
-                        self.transmit.push_back(
-                            Record::Close {
-                                code: 1002,
-                                reason: "no WAMP subprotocol".into(),
-                            }
-                            .encode(),
-                        );
-                        self.fail(format!(
+                    Some(_) => self.end(PipeEnd::Failed("the socket opened twice".into())),
+                    // What a browser does not check itself: a server that picked no WAMP
+                    // subprotocol (or one that was not offered). The codes are the
+                    // WebSocket ones; a platform that may not send one (a browser only
+                    // sends 1000 and 3000-4999) says it its own way.
+                    None => self.refuse(
+                        1002,
+                        "no WAMP subprotocol",
+                        format!(
                             "the server chose the subprotocol {protocol:?}, not one of those offered"
-                        ));
-                    }
+                        ),
+                    ),
                 }
             }
             Record::Text(message) | Record::Binary(message) => {
                 if let Some(max) = self.max_message.filter(|&max| message.len() > max) {
                     // The platform has taken it whole already; what is left is not to
-                    // pass it on, as the WebSocket machine would not (close code 1009).
-                    self.transmit.push_back(
-                        Record::Close {
-                            code: 1009,
-                            reason: "message too big".into(),
-                        }
-                        .encode(),
-                    );
-                    self.fail(format!(
+                    // pass it on, as the WebSocket machine would not.
+                    let why = format!(
                         "a message of {} bytes is over the limit of {max}",
                         message.len()
-                    ));
+                    );
+                    self.refuse(1009, "message too big", why);
                 } else if self.serializer.is_some() {
                     self.messages.push_back(message);
                 } else {
-                    self.fail("a message before the socket opened".into());
+                    self.end(PipeEnd::Failed("a message before the socket opened".into()));
                 }
             }
-            Record::Close { code, reason } => {
-                let error = if code == 1000 {
-                    None
-                } else {
-                    Some(TransportError::WebSocketClosed { code, reason })
-                };
-                self.end(error);
-            }
+            Record::Close { code: 1000, .. } => self.end(PipeEnd::Normal),
+            Record::Close { code, reason } => self.end(PipeEnd::Closed { code, reason }),
         }
     }
-}
 
-impl Framing for PipeMachine {
-    fn handle_input(&mut self, _now: Instant, data: &[u8]) {
+    /// Bytes from the platform's stream.
+    pub fn handle_input(&mut self, data: &[u8]) {
         if self.closed {
             return;
         }
         self.decoder.push(data);
-        loop {
+        while !self.closed {
             match self.decoder.next_record() {
                 Ok(Some(record)) => self.on_record(record),
                 Ok(None) => break,
-                Err(e) => {
-                    self.fail(e.to_string());
-                    break;
-                }
-            }
-            if self.closed {
-                break;
+                Err(e) => self.end(PipeEnd::Failed(e.to_string())),
             }
         }
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {}
-
-    fn handle_transport_closed(&mut self, _now: Instant) {
-        self.end(Some(TransportError::Eof));
+    /// The platform's stream ended.
+    pub fn handle_transport_closed(&mut self) {
+        self.end(PipeEnd::Eof);
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn poll_transmit(&mut self) -> Option<Bytes> {
+    /// Bytes to write to the platform's stream.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
         self.transmit.pop_front()
     }
 
-    fn poll_message(&mut self) -> Option<Bytes> {
+    /// The next message from the peer.
+    #[must_use]
+    pub fn poll_message(&mut self) -> Option<Bytes> {
         self.messages.pop_front()
     }
 
-    fn poll_event(&mut self) -> Option<FramerEvent> {
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<PipeEvent> {
         self.events.pop_front()
     }
 
-    fn send_message(&mut self, message: Bytes) -> Result<(), SendError> {
+    /// Sends a message: text for JSON, binary otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The socket is not open yet, or is over.
+    pub fn send_message(&mut self, message: Bytes) -> Result<(), String> {
         let record = match self.serializer {
-            _ if self.closed => return Err(SendError::Failed("the socket is closed".into())),
+            _ if self.closed => return Err("the socket is closed".into()),
             Some(SerializerKind::Json) => Record::Text(message),
             Some(_) => Record::Binary(message),
-            None => return Err(SendError::Failed("the socket is not open yet".into())),
+            None => return Err("the socket is not open yet".into()),
         };
         self.transmit.push_back(record.encode());
         Ok(())
     }
 
-    fn close(&mut self, _now: Instant, code: CloseCode, reason: &str) {
+    /// Asks the platform to close with `code` and `reason`. Like RawSocket's local
+    /// close, the socket is over at once for this side; the platform closes it once it
+    /// has sent what came before.
+    pub fn close(&mut self, code: CloseCode, reason: &str) {
         if self.closed {
             return;
         }
@@ -320,17 +339,12 @@ impl Framing for PipeMachine {
             }
             .encode(),
         );
-        // Like RawSocket's local close: over at once; the platform closes the socket
-        // once it has sent what came before.
-        self.end(None);
+        self.end(PipeEnd::Normal);
     }
 
-    fn is_closed(&self) -> bool {
+    /// Whether the socket is over.
+    pub fn is_closed(&self) -> bool {
         self.closed
-    }
-
-    fn peer_max_message_len(&self) -> Option<usize> {
-        None
     }
 }
 
@@ -388,26 +402,22 @@ mod tests {
 
     #[test]
     fn the_machine_opens_carries_messages_both_ways_and_closes() {
-        let now = Instant::now();
         let mut m = PipeMachine::new(vec![SerializerKind::Cbor, SerializerKind::Json], None);
         assert!(m.send_message(Bytes::from_static(b"early")).is_err());
-        m.handle_input(
-            now,
-            &wire(&[
-                Record::Open {
-                    protocol: "wamp.2.json".into(),
-                },
-                Record::Text(Bytes::from_static(b"[2,1,{}]")),
-            ]),
-        );
+        m.handle_input(&wire(&[
+            Record::Open {
+                protocol: "wamp.2.json".into(),
+            },
+            Record::Text(Bytes::from_static(b"[2,1,{}]")),
+        ]));
         assert!(matches!(
             m.poll_event(),
-            Some(FramerEvent::Open(SerializerKind::Json))
+            Some(PipeEvent::Open(SerializerKind::Json))
         ));
         assert_eq!(m.poll_message(), Some(Bytes::from_static(b"[2,1,{}]")));
         m.send_message(Bytes::from_static(b"[6,{},\"x\"]"))
             .expect("open");
-        m.close(now, CloseCode::NORMAL, "bye");
+        m.close(CloseCode::NORMAL, "bye");
         assert_eq!(
             sent(&mut m),
             vec![
@@ -418,54 +428,50 @@ mod tests {
                 }
             ]
         );
-        assert!(matches!(m.poll_event(), Some(FramerEvent::Closed(None))));
+        assert!(matches!(
+            m.poll_event(),
+            Some(PipeEvent::Closed(PipeEnd::Normal))
+        ));
         assert!(m.is_closed());
     }
 
     #[test]
     fn a_peer_close_an_unoffered_protocol_and_an_oversize_message_end_it() {
-        let now = Instant::now();
         let mut m = PipeMachine::new(vec![SerializerKind::MsgPack], None);
-        m.handle_input(
-            now,
-            &wire(&[Record::Close {
-                code: 1006,
-                reason: String::new(),
-            }]),
-        );
+        m.handle_input(&wire(&[Record::Close {
+            code: 1006,
+            reason: String::new(),
+        }]));
         assert!(matches!(
             m.poll_event(),
-            Some(FramerEvent::Closed(Some(TransportError::WebSocketClosed {
-                code: 1006,
-                ..
-            })))
+            Some(PipeEvent::Closed(PipeEnd::Closed { code: 1006, .. }))
         ));
 
         let mut m = PipeMachine::new(vec![SerializerKind::MsgPack], None);
-        m.handle_input(
-            now,
-            &wire(&[Record::Open {
-                protocol: "wamp.2.json".into(),
-            }]),
-        );
-        assert!(matches!(m.poll_event(), Some(FramerEvent::Closed(Some(_)))));
+        m.handle_input(&wire(&[Record::Open {
+            protocol: "wamp.2.json".into(),
+        }]));
+        assert!(matches!(
+            m.poll_event(),
+            Some(PipeEvent::Closed(PipeEnd::Failed(_)))
+        ));
         assert!(matches!(
             sent(&mut m)[..],
             [Record::Close { code: 1002, .. }]
         ));
 
         let mut m = PipeMachine::new(vec![SerializerKind::MsgPack], Some(4));
-        m.handle_input(
-            now,
-            &wire(&[
-                Record::Open {
-                    protocol: "wamp.2.msgpack".into(),
-                },
-                Record::Binary(Bytes::from_static(&[1, 2, 3, 4, 5])),
-            ]),
-        );
-        assert!(matches!(m.poll_event(), Some(FramerEvent::Open(_))));
-        assert!(matches!(m.poll_event(), Some(FramerEvent::Closed(Some(_)))));
+        m.handle_input(&wire(&[
+            Record::Open {
+                protocol: "wamp.2.msgpack".into(),
+            },
+            Record::Binary(Bytes::from_static(&[1, 2, 3, 4, 5])),
+        ]));
+        assert!(matches!(m.poll_event(), Some(PipeEvent::Open(_))));
+        assert!(matches!(
+            m.poll_event(),
+            Some(PipeEvent::Closed(PipeEnd::Failed(_)))
+        ));
         assert_eq!(m.poll_message(), None);
         assert!(matches!(
             sent(&mut m)[..],

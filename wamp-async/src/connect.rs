@@ -4,6 +4,7 @@ use std::io;
 use wamp_proto::Instant;
 
 use futures::channel::{mpsc, oneshot};
+use futures::future::Either;
 use futures::FutureExt;
 use tracing::Instrument;
 use wamp_proto::serializer::SerializerKind;
@@ -107,29 +108,25 @@ async fn attempt<R: Runtime>(
         stage: "connecting",
         after: transport.connect_timeout,
     };
-    let (stream, framer) = match platform_websocket(rt, transport, serializers) {
-        Some(open) => {
-            let stream = with_deadline(rt, deadline, open)
-                .await
-                .ok_or((timeout, false))?
-                .map_err(|e| (e, false))?;
-            (
-                stream,
-                Framer::pipe(
-                    serializers.to_vec(),
-                    transport.websocket.auto_ping,
-                    transport.websocket.max_message_size,
-                ),
-            )
-        }
-        None => {
-            let stream = with_deadline(rt, deadline, open_stream(rt, transport))
-                .await
-                .ok_or((timeout, false))?
-                .map_err(|e| (e, false))?;
-            let framer = framer(rt, transport, serializers).map_err(|e| (e, false))?;
-            (stream, framer)
-        }
+    // The platform's own WebSocket (a browser's), or a stream the loop frames itself.
+    let platform = platform_websocket(rt, transport, serializers);
+    let piped = platform.is_some();
+    let open = match platform {
+        Some(open) => Either::Left(open),
+        None => Either::Right(open_stream(rt, transport)),
+    };
+    let stream = with_deadline(rt, deadline, open)
+        .await
+        .ok_or((timeout, false))?
+        .map_err(|e| (e, false))?;
+    let framer = if piped {
+        Framer::pipe(
+            serializers.to_vec(),
+            transport.websocket.auto_ping,
+            transport.websocket.max_message_size,
+        )
+    } else {
+        framer(rt, transport, serializers).map_err(|e| (e, false))?
     };
     tracing::debug!("connected; starting the transport handshake");
     let target = Target {
